@@ -1,0 +1,177 @@
+//! Hallucination guards: what Whisper says that nobody said. Applied to every hypothesis.
+//! - Non-speech tags the model writes for silence, noise and music (`[BLANK_AUDIO]`,
+//!   `(water flowing)`, `♪`) are removed.
+//! - Repetition loops ("1, 1, 1, 1, …", a phrase over and over) are cut after a few repeats.
+//! - Utterances the model itself judges to be no speech are emptied.
+
+use serde::{Deserialize, Serialize};
+
+use super::Word;
+
+/// Why a hypothesis lost its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    NoSpeech,
+    OnlyTags,
+}
+
+/// Removes words inside `[...]`, `(...)`, `{...}`, `*...*` and music symbols. Brackets may span
+/// several words (`[ Silence ]`); an unclosed bracket drops the rest of the utterance, which
+/// is what the model does when it starts a tag at the end of its output.
+pub fn strip_tags(words: Vec<Word>) -> Vec<Word> {
+    let mut out = Vec::with_capacity(words.len());
+    let mut depth = 0i32;
+    let mut in_star = false;
+    for mut w in words {
+        let mut kept = String::with_capacity(w.word.len());
+        for ch in w.word.chars() {
+            match ch {
+                '[' | '(' | '{' => depth += 1,
+                ']' | ')' | '}' => depth = (depth - 1).max(0),
+                '*' => in_star = !in_star,
+                '♪' | '♫' | '♬' | '🎵' | '🎶' => {}
+                _ if depth == 0 && !in_star => kept.push(ch),
+                _ => {}
+            }
+        }
+        if kept.trim().chars().any(|c| c.is_alphanumeric()) {
+            w.word = kept;
+            out.push(w);
+        } else if !kept.trim().is_empty() {
+            // Lone punctuation left after a tag ("[BLANK_AUDIO]." → "."): attach to the
+            // previous word if any, else drop it.
+            if let Some(prev) = out.last_mut() {
+                let prev: &mut Word = prev;
+                prev.word.push_str(kept.trim());
+            }
+        }
+    }
+    out
+}
+
+/// Normalises a word for repetition checks: lower case, letters and digits only.
+fn norm(w: &str) -> String {
+    w.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+/// A unit repeating back to back this often is a loop wherever it stands.
+const LOOP_REPEATS_ANYWHERE: usize = 10;
+/// A unit repeating this often up to the very end of the output is a loop: the decoder ran on
+/// until it hit the token budget. People repeat ("double one, double one, double one"), but
+/// then go on to say something else.
+const LOOP_REPEATS_AT_END: usize = 4;
+/// How many repeats of a looping unit are kept (the first ones are usually real speech).
+const KEEP_REPEATS: usize = 2;
+
+/// Cuts repetition loops: when a unit of 1–8 words repeats back to back to the end of the
+/// output (or absurdly often anywhere), the repeats past the first few are removed together with
+/// everything after them, because the decoder does not recover from a loop in one window.
+pub fn cut_repetition_loops(words: Vec<Word>) -> (Vec<Word>, bool) {
+    let normed: Vec<String> = words.iter().map(|w| norm(&w.word)).collect();
+    let n = normed.len();
+    for start in 0..n {
+        for unit in 1..=8usize {
+            if start + unit * 2 > n {
+                break;
+            }
+            if normed[start..start + unit].iter().all(String::is_empty) {
+                continue;
+            }
+            let mut reps = 1;
+            while start + (reps + 1) * unit <= n
+                && normed[start + reps * unit..start + (reps + 1) * unit]
+                    == normed[start..start + unit]
+            {
+                reps += 1;
+            }
+            let end = start + reps * unit;
+            // A partial unit after the last full repeat still counts as "to the end".
+            let tail = n - end;
+            let tail_is_partial_repeat =
+                tail < unit && normed[end..] == normed[start..start + tail];
+            let at_end = tail == 0 || tail_is_partial_repeat;
+            if reps >= LOOP_REPEATS_ANYWHERE || (at_end && reps >= LOOP_REPEATS_AT_END) {
+                let mut words = words;
+                words.truncate(start + KEEP_REPEATS * unit);
+                return (words, true);
+            }
+        }
+    }
+    (words, false)
+}
+
+/// Joins words into the segment's text.
+pub fn join_words(words: &[Word]) -> String {
+    let mut s = String::new();
+    for w in words {
+        s.push_str(&w.word);
+    }
+    s.trim().to_string()
+}
+
+/// The no-speech gate: whisper's own rule (no-speech probability high *and* the text not
+/// confidently decoded), plus a stricter bound for a model that is nearly certain.
+pub fn is_no_speech(no_speech_prob: f32, avg_logprob: f32) -> bool {
+    (no_speech_prob > 0.6 && avg_logprob < -1.0) || no_speech_prob > 0.95
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<Word> {
+        text.split_inclusive(' ')
+            .map(|w| Word { word: format!(" {}", w.trim()), start: 0.0, end: 0.0, p: 0.9 })
+            .collect()
+    }
+
+    #[test]
+    fn tags_are_removed() {
+        let cases = [
+            ("[BLANK_AUDIO]", ""),
+            ("[ Silence ]", ""),
+            ("(water flowing)", ""),
+            ("♪ ♪", ""),
+            ("Hello. [BLANK_AUDIO]", "Hello."),
+            ("*laughs* okay then", "okay then"),
+            ("Yes (inaudible) it is", "Yes it is"),
+            ("call me at 415", "call me at 415"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(join_words(&strip_tags(words(input))), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn loops_are_cut_and_ordinary_repeats_kept() {
+        let (w, cut) = cut_repetition_loops(words("the number is 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1"));
+        assert!(cut);
+        assert_eq!(join_words(&w), "the number is 1, 1,");
+        let (w, cut) = cut_repetition_loops(words("your plan is active now, your plan is active now, your plan is active now, your plan is active now, your plan"));
+        assert!(cut);
+        assert_eq!(join_words(&w), "your plan is active now, your plan is active now,");
+        let (w, cut) = cut_repetition_loops(words("done, done, done, done, done."));
+        assert!(cut);
+        assert_eq!(join_words(&w), "done, done,");
+        for ok in [
+            "no no no no",
+            "double five five",
+            "it is what it is",
+            "bye bye",
+            "four triple one, double one double one, double one double one, double one double one. I see charges",
+        ] {
+            let (w, cut) = cut_repetition_loops(words(ok));
+            assert!(!cut, "{ok}");
+            assert_eq!(join_words(&w), ok);
+        }
+    }
+
+    #[test]
+    fn no_speech_gate() {
+        assert!(is_no_speech(0.9, -1.5));
+        assert!(is_no_speech(0.97, -0.2));
+        assert!(!is_no_speech(0.7, -0.3));
+        assert!(!is_no_speech(0.1, -2.0));
+    }
+}

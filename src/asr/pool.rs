@@ -1,0 +1,295 @@
+//! The worker pool: one shared `WhisperContext`, one `WhisperState` per worker thread (created
+//! up front, so a pool that starts can always decode), jobs handed over through a bounded
+//! crossbeam channel, results returned through the sender each job carries.
+//!
+//! Whisper runs on dedicated OS threads, never on an async runtime. workers × threads must not
+//! exceed the cores: ggml's thread pool spin-waits, and oversubscription was measured 17–35×
+//! slower, so [`PoolLayout::fit`] clamps and says so.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperState};
+
+use super::guard::{self, DropReason};
+use super::{AsrError, DecodeOptions, Hypothesis, Model, Word};
+use crate::audio::SAMPLE_RATE;
+
+/// How many workers and how many whisper threads each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolLayout {
+    pub workers: usize,
+    pub threads: usize,
+}
+
+impl PoolLayout {
+    /// Fits the requested layout to `cores`: defaults fill the machine with single-threaded
+    /// workers (measured best for throughput); explicit values are clamped so that
+    /// workers × threads ≤ cores. Returns the layout and a warning when it had to clamp.
+    pub fn fit(workers: Option<usize>, threads: Option<usize>, cores: usize) -> (Self, Option<String>) {
+        let cores = cores.max(1);
+        let threads_req = threads.unwrap_or(1).max(1);
+        let workers_req = workers.unwrap_or((cores / threads_req).max(1)).max(1);
+        let mut layout = Self { workers: workers_req, threads: threads_req };
+        if layout.workers * layout.threads <= cores {
+            return (layout, None);
+        }
+        layout.workers = layout.workers.min(cores);
+        layout.threads = (cores / layout.workers).max(1);
+        let warning = format!(
+            "{workers_req} workers × {threads_req} threads would oversubscribe {cores} cores \
+             (whisper slows down 17–35× when it does); using {} × {}",
+            layout.workers, layout.threads
+        );
+        (layout, Some(warning))
+    }
+}
+
+/// One utterance to transcribe.
+pub struct AsrJob {
+    /// Caller's identifier, returned with the result.
+    pub id: u64,
+    /// 16 kHz mono samples (moved in; dropped by the worker once transcribed).
+    pub audio: Vec<f32>,
+    /// Time of the first sample from the start of the track, for word timestamps.
+    pub offset_s: f32,
+    pub reply: Sender<AsrResult>,
+}
+
+/// The outcome of one job.
+pub struct AsrResult {
+    pub id: u64,
+    pub hypothesis: Result<Hypothesis, AsrError>,
+    /// Seconds of audio in the job, and seconds the worker spent on it.
+    pub audio_s: f32,
+    pub busy_s: f32,
+}
+
+/// The pool. Dropping it closes the queue and joins the workers after they finish.
+pub struct WhisperPool {
+    jobs: Option<Sender<AsrJob>>,
+    handles: Vec<JoinHandle<()>>,
+    layout: PoolLayout,
+}
+
+impl WhisperPool {
+    pub fn new(model: &Model, layout: PoolLayout, opts: DecodeOptions) -> Result<Self, AsrError> {
+        let language: Arc<str> = if model.is_multilingual() {
+            let lang = opts.language.clone().unwrap_or_else(|| "en".into());
+            if whisper_rs::get_lang_id(&lang).is_none() {
+                return Err(AsrError::Language(lang));
+            }
+            lang.into()
+        } else {
+            "en".into()
+        };
+        let (tx, rx) = crossbeam_channel::bounded::<AsrJob>(layout.workers * 4);
+        let mut handles = Vec::with_capacity(layout.workers);
+        for i in 0..layout.workers {
+            let state = model.ctx.create_state().map_err(|e| AsrError::Whisper(e.to_string()))?;
+            let worker = Worker {
+                ctx: Arc::clone(&model.ctx),
+                state,
+                threads: layout.threads,
+                multilingual: model.is_multilingual(),
+                language: Arc::clone(&language),
+                opts: opts.clone(),
+            };
+            let rx = rx.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("asr-{i}"))
+                .spawn(move || worker.run(rx))
+                .map_err(|e| AsrError::Whisper(format!("cannot start worker thread: {e}")))?;
+            handles.push(handle);
+        }
+        Ok(Self { jobs: Some(tx), handles, layout })
+    }
+
+    pub fn layout(&self) -> PoolLayout {
+        self.layout
+    }
+
+    /// Queues a job; blocks while the queue is full (back-pressure on the producer).
+    pub fn submit(&self, job: AsrJob) -> Result<(), AsrError> {
+        self.jobs.as_ref().ok_or(AsrError::PoolClosed)?.send(job).map_err(|_| AsrError::PoolClosed)
+    }
+}
+
+impl Drop for WhisperPool {
+    fn drop(&mut self) {
+        self.jobs.take();
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+struct Worker {
+    ctx: Arc<WhisperContext>,
+    state: WhisperState,
+    threads: usize,
+    multilingual: bool,
+    language: Arc<str>,
+    opts: DecodeOptions,
+}
+
+/// whisper.cpp refuses input shorter than 1 s; shorter utterances are padded with silence.
+const MIN_SAMPLES: usize = SAMPLE_RATE as usize * 11 / 10;
+/// whisper works on windows of at most 30 s.
+const MAX_SAMPLES: usize = SAMPLE_RATE as usize * 30;
+
+impl Worker {
+    fn run(mut self, jobs: Receiver<AsrJob>) {
+        for job in jobs {
+            let started = Instant::now();
+            let audio_s = job.audio.len() as f32 / SAMPLE_RATE as f32;
+            let hypothesis = self.transcribe(&job.audio, job.offset_s);
+            drop(job.audio);
+            let _ = job.reply.send(AsrResult {
+                id: job.id,
+                hypothesis,
+                audio_s,
+                busy_s: started.elapsed().as_secs_f32(),
+            });
+        }
+    }
+
+    fn transcribe(&mut self, audio: &[f32], offset_s: f32) -> Result<Hypothesis, AsrError> {
+        let audio = &audio[..audio.len().min(MAX_SAMPLES)];
+        let input: Cow<[f32]> = if audio.len() < MIN_SAMPLES {
+            let mut v = Vec::with_capacity(MIN_SAMPLES);
+            v.extend_from_slice(audio);
+            v.resize(MIN_SAMPLES, 0.0);
+            Cow::Owned(v)
+        } else {
+            Cow::Borrowed(audio)
+        };
+        let secs = input.len() as f32 / SAMPLE_RATE as f32;
+        let opts = &self.opts;
+        let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        p.set_n_threads(self.threads as i32);
+        p.set_language(Some(&self.language));
+        p.set_translate(false);
+        p.set_no_context(true);
+        p.set_single_segment(true);
+        p.set_token_timestamps(true);
+        p.set_print_special(false);
+        p.set_print_progress(false);
+        p.set_print_realtime(false);
+        p.set_print_timestamps(false);
+        p.set_suppress_blank(true);
+        p.set_suppress_nst(true);
+        p.set_temperature_inc(opts.temperature_inc);
+        p.set_max_tokens((opts.max_tokens_base as f32 + opts.max_tokens_per_s * secs) as i32);
+        if !opts.full_context {
+            p.set_audio_ctx(audio_ctx_for(secs, opts.context_margin));
+        }
+        self.state.full(p, &input).map_err(|e| AsrError::Whisper(e.to_string()))?;
+
+        let mut words = Vec::new();
+        let (mut logprob_sum, mut n_text_tokens) = (0.0f32, 0usize);
+        let mut no_speech_prob = 0.0f32;
+        let eot = self.ctx.token_eot();
+        for seg in self.state.as_iter() {
+            no_speech_prob = no_speech_prob.max(seg.no_speech_probability());
+            for t in 0..seg.n_tokens() {
+                let Some(tok) = seg.get_token(t) else { continue };
+                let data = tok.token_data();
+                if data.id >= eot {
+                    continue; // special and timestamp tokens
+                }
+                let piece = tok.to_str_lossy().map(|s| s.into_owned()).unwrap_or_default();
+                logprob_sum += data.plog;
+                n_text_tokens += 1;
+                let t0 = offset_s + data.t0.max(0) as f32 / 100.0;
+                let t1 = offset_s + data.t1.max(0) as f32 / 100.0;
+                let starts_word = piece.starts_with(' ') || words.is_empty();
+                if starts_word {
+                    words.push(Word { word: piece, start: t0, end: t1, p: data.p });
+                } else if let Some(last) = words.last_mut() {
+                    let last: &mut Word = last;
+                    last.word.push_str(&piece);
+                    last.end = t1.max(last.end);
+                    last.p = last.p.min(data.p);
+                }
+            }
+        }
+        if self.multilingual {
+            no_speech_prob = self.multilingual_no_speech_prob().unwrap_or(no_speech_prob);
+        }
+        let avg_logprob = if n_text_tokens > 0 { logprob_sum / n_text_tokens as f32 } else { 0.0 };
+        finish_hypothesis(words, no_speech_prob, avg_logprob)
+    }
+
+    /// whisper.cpp 1.8.3 reads the no-speech probability from an unwritten logits row when the
+    /// prompt is longer than `[sot]` (every multilingual prompt), reporting ~0. Decoding `[sot]`
+    /// alone against the encoder output the state still holds gives the right value (3–6 ms).
+    fn multilingual_no_speech_prob(&mut self) -> Option<f32> {
+        let sot = self.ctx.token_sot();
+        self.state.decode(&[sot], 0, self.threads).ok()?;
+        let logits = self.state.get_logits().ok()?;
+        let nosp = self.ctx.token_nosp() as usize;
+        // Softmax over the text vocabulary only (as whisper.cpp does).
+        let max = logits.iter().copied().fold(f32::MIN, f32::max);
+        let sum: f32 = logits.iter().map(|l| (l - max).exp()).sum();
+        logits.get(nosp).map(|l| (l - max).exp() / sum)
+    }
+}
+
+fn finish_hypothesis(words: Vec<Word>, no_speech_prob: f32, avg_logprob: f32) -> Result<Hypothesis, AsrError> {
+    if guard::is_no_speech(no_speech_prob, avg_logprob) {
+        return Ok(Hypothesis { no_speech_prob, avg_logprob, dropped: Some(DropReason::NoSpeech), ..Default::default() });
+    }
+    let had_words = !words.is_empty();
+    let words = guard::strip_tags(words);
+    let (words, _looped) = guard::cut_repetition_loops(words);
+    let text = guard::join_words(&words);
+    let dropped = (had_words && text.is_empty()).then_some(DropReason::OnlyTags);
+    Ok(Hypothesis { text, words, no_speech_prob, avg_logprob, dropped })
+}
+
+/// The encoder's audio context for `secs` of audio: 50 positions per second plus `margin`
+/// positions of the silence after it, rounded up to a multiple of 64, at most the model's 1500.
+///
+/// The margin matters: with barely any silence after the speech (64 positions, 1.3 s) tiny.en
+/// repeated short utterances ("done, done, done…") and the 8 kHz dev calls scored 30% WER on
+/// the worst four; 128 gave 14%, 200 gave 10.5% over all twelve (9.75% with the final VAD).
+pub fn audio_ctx_for(secs: f32, margin: u32) -> i32 {
+    let positions = (secs * 50.0).ceil() as i32 + margin as i32;
+    (((positions + 63) / 64) * 64).min(1500)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_defaults_fill_the_cores_with_single_threaded_workers() {
+        assert_eq!(PoolLayout::fit(None, None, 2).0, PoolLayout { workers: 2, threads: 1 });
+        assert_eq!(PoolLayout::fit(None, Some(2), 2).0, PoolLayout { workers: 1, threads: 2 });
+        assert_eq!(PoolLayout::fit(Some(1), None, 8).0, PoolLayout { workers: 1, threads: 1 });
+    }
+
+    #[test]
+    fn oversubscription_is_clamped_with_a_warning() {
+        let (l, w) = PoolLayout::fit(Some(2), Some(2), 2);
+        assert!(l.workers * l.threads <= 2);
+        assert!(w.unwrap().contains("oversubscribe"));
+        let (l, w) = PoolLayout::fit(Some(8), None, 2);
+        assert_eq!(l, PoolLayout { workers: 2, threads: 1 });
+        assert!(w.is_some());
+        assert!(PoolLayout::fit(Some(2), Some(1), 2).1.is_none());
+    }
+
+    #[test]
+    fn audio_ctx_is_sized_to_the_audio() {
+        assert_eq!(audio_ctx_for(11.0, 64), 640);
+        assert_eq!(audio_ctx_for(8.6, 64), 512);
+        assert_eq!(audio_ctx_for(1.1, 64), 128);
+        assert_eq!(audio_ctx_for(1.1, 200), 256);
+        assert_eq!(audio_ctx_for(29.2, 200), 1500);
+    }
+}

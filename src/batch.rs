@@ -1,0 +1,364 @@
+//! Batch transcription of recorded calls: decode → resample → VAD → worker pool → transcript.
+//! Files are decoded on one thread while the pool transcribes earlier files, so the model is
+//! never idle waiting for I/O; each file succeeds or fails on its own.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, select};
+
+use crate::asr::{AsrJob, AsrResult, Hypothesis, WhisperPool};
+use crate::audio::{self, SAMPLE_RATE, decode_file, resample_to_16k};
+use crate::output::{Transcript, TranscriptSegment};
+use crate::redact::{RawSegment, RedactedSegment, Redactor};
+use crate::segment::{VadConfig, find_speech};
+
+/// How to treat multi-channel recordings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChannelMode {
+    /// Average all channels into one track (speaker "unknown").
+    Mix,
+    /// One track per channel: channel 0 is the caller, channel 1 the agent.
+    Split,
+}
+
+#[derive(Clone)]
+pub struct BatchOptions {
+    pub channels: ChannelMode,
+    pub vad: VadConfig,
+    pub redaction: Redaction,
+}
+
+/// Whether transcripts pass through `redact/`. The command line always redacts; only the
+/// evaluation tools that measure the recogniser's own accuracy use [`Redaction::Disabled`].
+#[derive(Clone)]
+pub enum Redaction {
+    Policy(Arc<Redactor>),
+    /// Raw recogniser output, for measuring word error rate against reference transcripts.
+    DisabledForEvaluation,
+}
+
+/// One finished file.
+#[derive(Debug)]
+pub struct FileOutcome {
+    pub index: usize,
+    pub path: PathBuf,
+    /// Seconds of audio in the file (0 when it could not be decoded).
+    pub audio_s: f64,
+    pub result: Result<Transcript, String>,
+}
+
+/// The call id of a file: its name up to the first dot (`call01.8k.mulaw.wav` → `call01`).
+pub fn call_id(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    match name.split('.').next() {
+        Some(stem) if !stem.is_empty() => stem.to_string(),
+        _ => name,
+    }
+}
+
+/// Speaker label of channel `ch` of `n` in split mode.
+pub fn speaker_of_channel(ch: usize, n: usize, mode: ChannelMode) -> String {
+    match (mode, n, ch) {
+        (ChannelMode::Mix, _, _) | (_, 1, _) => "unknown".into(),
+        (ChannelMode::Split, _, 0) => "caller".into(),
+        (ChannelMode::Split, _, 1) => "agent".into(),
+        (ChannelMode::Split, _, c) => format!("channel{c}"),
+    }
+}
+
+/// An utterance waiting for (or holding) its hypothesis.
+struct PendingUtterance {
+    track: usize,
+    start_s: f32,
+    end_s: f32,
+    hypothesis: Option<Hypothesis>,
+}
+
+/// What the decoding thread tells the collector about a file.
+enum Planned {
+    File { index: usize, audio_s: f64, speakers: Vec<String>, utterances: Vec<PendingUtterance>, first_job: u64 },
+    Failed { index: usize, error: String },
+}
+
+struct FileState {
+    audio_s: f64,
+    speakers: Vec<String>,
+    utterances: Vec<PendingUtterance>,
+    first_job: u64,
+    remaining: usize,
+    error: Option<String>,
+}
+
+/// Decodes a file into 16 kHz tracks with their speaker labels.
+pub fn load_tracks(path: &Path, mode: ChannelMode) -> Result<(Vec<Vec<f32>>, Vec<String>, f64), audio::AudioError> {
+    let decoded = decode_file(path)?;
+    let duration = decoded.duration_s();
+    let n = decoded.channels.len();
+    let channels = match mode {
+        ChannelMode::Mix => vec![audio::mix_to_mono(&decoded.channels)],
+        ChannelMode::Split => decoded.channels,
+    };
+    let speakers = (0..channels.len()).map(|c| speaker_of_channel(c, n, mode)).collect();
+    let tracks = channels
+        .iter()
+        .map(|c| resample_to_16k(c, decoded.sample_rate))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((tracks, speakers, duration))
+}
+
+/// Transcribes `files` through `pool`, calling `on_file` as each file completes (in completion
+/// order). Returns when every file has been reported.
+pub fn run(files: &[PathBuf], opts: &BatchOptions, pool: &WhisperPool, mut on_file: impl FnMut(FileOutcome)) {
+    let (plan_tx, plan_rx) = crossbeam_channel::bounded::<Planned>(4);
+    let (result_tx, result_rx) = crossbeam_channel::unbounded::<AsrResult>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut next_job = 0u64;
+            for (index, path) in files.iter().enumerate() {
+                let planned = match plan_file(path, opts) {
+                    Ok((audio_s, speakers, utterances, audio)) => {
+                        let first_job = next_job;
+                        next_job += audio.len() as u64;
+                        if plan_tx.send(Planned::File { index, audio_s, speakers, utterances, first_job }).is_err() {
+                            return;
+                        }
+                        for (i, (samples, offset_s)) in audio.into_iter().enumerate() {
+                            let job = AsrJob { id: first_job + i as u64, audio: samples, offset_s, reply: result_tx.clone() };
+                            if pool.submit(job).is_err() {
+                                return;
+                            }
+                        }
+                        continue;
+                    }
+                    Err(error) => Planned::Failed { index, error },
+                };
+                if plan_tx.send(planned).is_err() {
+                    return;
+                }
+            }
+        });
+        collect(files, &opts.redaction, plan_rx, result_rx, &mut on_file);
+    });
+}
+
+/// A file ready for the pool: duration, speakers, the utterances, and each one's samples with
+/// its time offset.
+type PlannedFile = (f64, Vec<String>, Vec<PendingUtterance>, Vec<(Vec<f32>, f32)>);
+
+fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile, String> {
+    let (tracks, speakers, audio_s) = load_tracks(path, opts.channels).map_err(|e| e.to_string())?;
+    let mut spans = Vec::new();
+    for (track, samples) in tracks.iter().enumerate() {
+        spans.extend(find_speech(samples, &opts.vad).into_iter().map(|s| (track, s)));
+    }
+    // Interleave tracks in time order so the transcript reads as the conversation went.
+    spans.sort_by_key(|(track, s)| (s.start, *track));
+    let utterances = spans
+        .iter()
+        .map(|(track, s)| PendingUtterance {
+            track: *track,
+            start_s: s.start as f32 / SAMPLE_RATE as f32,
+            end_s: s.end as f32 / SAMPLE_RATE as f32,
+            hypothesis: None,
+        })
+        .collect();
+    let audio = spans
+        .iter()
+        .map(|(track, s)| (tracks[*track][s.start..s.end].to_vec(), s.start as f32 / SAMPLE_RATE as f32))
+        .collect();
+    Ok((audio_s, speakers, utterances, audio))
+}
+
+fn collect(
+    files: &[PathBuf],
+    redaction: &Redaction,
+    plans: Receiver<Planned>,
+    results: Receiver<AsrResult>,
+    on_file: &mut impl FnMut(FileOutcome),
+) {
+    let mut states: HashMap<usize, FileState> = HashMap::new();
+    // job id → file index, for jobs whose file is planned.
+    let mut owner: Vec<(u64, usize)> = Vec::new();
+    let mut early: Vec<AsrResult> = Vec::new();
+    let mut reported = 0usize;
+    let mut plans_open = true;
+    while reported < files.len() {
+        let mut finished = Vec::new();
+        select! {
+            recv(plans) -> msg => match msg {
+                Ok(Planned::File { index, audio_s, speakers, utterances, first_job }) => {
+                    let remaining = utterances.len();
+                    owner.push((first_job, index));
+                    states.insert(index, FileState { audio_s, speakers, utterances, first_job, remaining, error: None });
+                    if remaining == 0 {
+                        finished.push(index);
+                    }
+                    for r in std::mem::take(&mut early) {
+                        apply(r, &owner, &mut states, &mut early, &mut finished);
+                    }
+                }
+                Ok(Planned::Failed { index, error }) => {
+                    on_file(FileOutcome { index, path: files[index].clone(), audio_s: 0.0, result: Err(error) });
+                    reported += 1;
+                }
+                Err(_) => {
+                    plans_open = false;
+                    if states.is_empty() && early.is_empty() {
+                        break;
+                    }
+                }
+            },
+            recv(results) -> msg => {
+                if let Ok(r) = msg {
+                    apply(r, &owner, &mut states, &mut early, &mut finished);
+                }
+            }
+        }
+        for index in finished {
+            if let Some(state) = states.remove(&index) {
+                on_file(finish_file(index, &files[index], state, redaction));
+                reported += 1;
+            }
+        }
+        if !plans_open && states.is_empty() {
+            break;
+        }
+    }
+}
+
+fn apply(
+    r: AsrResult,
+    owner: &[(u64, usize)],
+    states: &mut HashMap<usize, FileState>,
+    early: &mut Vec<AsrResult>,
+    finished: &mut Vec<usize>,
+) {
+    // Owners are pushed in increasing first_job order: the owner is the last one ≤ id.
+    let pos = owner.partition_point(|(first, _)| *first <= r.id);
+    let Some(&(_, index)) = pos.checked_sub(1).and_then(|p| owner.get(p)) else {
+        early.push(r);
+        return;
+    };
+    let Some(state) = states.get_mut(&index) else { return };
+    let Some(utt) = state.utterances.get_mut((r.id - state.first_job) as usize) else {
+        early.push(r);
+        return;
+    };
+    match r.hypothesis {
+        Ok(h) => {
+            // Times, probabilities and the guard's decision only: never text.
+            tracing::debug!(
+                file = index,
+                start = utt.start_s,
+                end = utt.end_s,
+                no_speech = h.no_speech_prob,
+                logprob = h.avg_logprob,
+                words = h.words.len(),
+                dropped = ?h.dropped,
+                busy_s = r.busy_s,
+                "utterance"
+            );
+            utt.hypothesis = Some(h);
+        }
+        Err(e) => state.error = Some(format!("transcription failed at {:.1}s: {e}", utt.start_s)),
+    }
+    state.remaining -= 1;
+    if state.remaining == 0 {
+        finished.push(index);
+    }
+}
+
+fn finish_file(index: usize, path: &Path, state: FileState, redaction: &Redaction) -> FileOutcome {
+    let result = match state.error {
+        Some(e) => Err(e),
+        None => Ok(Transcript {
+            call_id: call_id(path),
+            segments: redact_file(&state.speakers, state.utterances, redaction),
+        }),
+    };
+    FileOutcome { index, path: path.to_path_buf(), audio_s: state.audio_s, result }
+}
+
+/// Passes a file's utterances (in time order) through one redaction call with a track per
+/// speaker, so identifiers split across a speaker's segments are still found.
+fn redact_file(speakers: &[String], utterances: Vec<PendingUtterance>, redaction: &Redaction) -> Vec<TranscriptSegment> {
+    let raw = utterances.into_iter().filter_map(|u| {
+        let h = u.hypothesis?;
+        (!h.text.is_empty()).then(|| (u.track, to_raw_segment(u.start_s, u.end_s, h)))
+    });
+    let redactor = match redaction {
+        Redaction::Policy(r) => r,
+        Redaction::DisabledForEvaluation => {
+            return raw
+                .map(|(track, seg)| TranscriptSegment {
+                    start: seg.start,
+                    end: seg.end,
+                    speaker: speakers[track].clone(),
+                    text: seg.text,
+                    words: seg.words,
+                    redactions: Vec::new(),
+                    policy_version: 0,
+                })
+                .collect();
+        }
+    };
+    let call = redactor.call(random_key());
+    let mut tracks: Vec<_> = speakers.iter().map(|s| call.track(s == "agent")).collect();
+    let mut out: Vec<(usize, RedactedSegment)> = Vec::new();
+    for (track, seg) in raw {
+        out.extend(tracks[track].push_final(seg).into_iter().map(|r| (track, r)));
+    }
+    for (track, t) in tracks.iter_mut().enumerate() {
+        out.extend(t.flush().into_iter().map(|r| (track, r)));
+    }
+    out.sort_by(|a, b| a.1.start.total_cmp(&b.1.start));
+    out.into_iter()
+        .map(|(track, r)| TranscriptSegment {
+            start: r.start,
+            end: r.end,
+            speaker: speakers[track].clone(),
+            text: r.text,
+            words: r.words,
+            redactions: r.spans,
+            policy_version: r.policy_version,
+        })
+        .collect()
+}
+
+/// A fresh random key per call: pseudonyms cannot be joined across calls.
+fn random_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    // The OS random source failing is not recoverable in any useful way.
+    getrandom::fill(&mut key).expect("operating system random source");
+    key
+}
+
+/// Segment times come from the words when they are sane, else from the VAD span.
+fn to_raw_segment(span_start: f32, span_end: f32, h: Hypothesis) -> RawSegment {
+    let (mut start, mut end) = (span_start, span_end);
+    if let (Some(first), Some(last)) = (h.words.first(), h.words.last()) {
+        let (ws, we) = (first.start.max(span_start), last.end.min(span_end));
+        if ws < we {
+            (start, end) = (ws, we);
+        }
+    }
+    RawSegment { start, end, text: h.text, words: h.words }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_ids_and_speakers() {
+        assert_eq!(call_id(Path::new("/x/call01.8k.mulaw.wav")), "call01");
+        assert_eq!(call_id(Path::new("plain")), "plain");
+        assert_eq!(call_id(Path::new(".hidden.wav")), ".hidden.wav");
+        assert_eq!(speaker_of_channel(0, 2, ChannelMode::Split), "caller");
+        assert_eq!(speaker_of_channel(1, 2, ChannelMode::Split), "agent");
+        assert_eq!(speaker_of_channel(0, 1, ChannelMode::Split), "unknown");
+        assert_eq!(speaker_of_channel(1, 2, ChannelMode::Mix), "unknown");
+    }
+}

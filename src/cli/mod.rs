@@ -1,0 +1,84 @@
+//! The command line: one clap definition per command, each running library code. Errors are
+//! written for the person at the terminal: what failed, on which input, what to do.
+
+mod model;
+mod redact;
+mod transcribe;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use clap::{Parser, Subcommand};
+
+pub use transcribe::TranscribeArgs;
+
+/// callscribe: self-hosted voice-call transcription with PII redaction.
+#[derive(Debug, Parser)]
+#[command(name = "callscribe", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Transcribe recorded calls (WAV, FLAC, MP3, Ogg Vorbis, MP4/M4A AAC).
+    Transcribe(TranscribeArgs),
+    /// Obtain and convert Whisper models.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
+    /// Redact text read from stdin, one segment per line (consecutive lines are consecutive
+    /// segments of one speaker); for trying a policy.
+    Redact(redact::RedactArgs),
+}
+
+/// Loads a redaction policy file (or the default policy) and compiles the redactor.
+pub fn load_redactor(policy: Option<&Path>) -> anyhow::Result<Arc<crate::redact::Redactor>> {
+    let policy = match policy {
+        None => crate::redact::Policy::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read policy file {}", path.display()))?;
+            crate::redact::Policy::from_json(&text)
+                .with_context(|| format!("invalid policy file {}", path.display()))?
+        }
+    };
+    Ok(Arc::new(crate::redact::Redactor::new(policy).context("invalid redaction policy")?))
+}
+
+/// Where models live by default: `models/` under the working directory.
+pub fn default_models_dir() -> PathBuf {
+    PathBuf::from("models")
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    init_logging();
+    let result = match cli.command {
+        Command::Transcribe(args) => transcribe::run(args),
+        Command::Model(cmd) => model::run(cmd),
+        Command::Redact(args) => redact::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `CALLSCRIBE_LOG` (or `RUST_LOG`) sets the filter, default `info`.
+fn init_logging() {
+    let filter = std::env::var("CALLSCRIBE_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

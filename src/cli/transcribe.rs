@@ -1,0 +1,198 @@
+//! `callscribe transcribe FILES...`: batch transcription of recorded calls.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::asr::{DecodeOptions, Model, PoolLayout, WhisperPool};
+use crate::batch::{self, BatchOptions, ChannelMode, FileOutcome, Redaction};
+use crate::output::{self, Format};
+use crate::segment::VadConfig;
+
+#[derive(Debug, Args)]
+pub struct TranscribeArgs {
+    /// Audio files to transcribe.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Model: a name (tiny.en, base) looked up in --models-dir, or a ggml file.
+    #[arg(long, env = "CALLSCRIBE_MODEL", default_value = crate::asr::model::DEFAULT_MODEL)]
+    pub model: String,
+    #[arg(long, env = "CALLSCRIBE_MODELS_DIR", default_value = "models")]
+    pub models_dir: PathBuf,
+    /// Worker threads, each with its own decoding state [default: cores / threads].
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// whisper threads per worker [default: 1]. workers × threads is kept ≤ cores.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Spoken language for multilingual models (e.g. en, hi, de). English-only models: en.
+    #[arg(long)]
+    pub language: Option<String>,
+    /// mix: one track; split: channel 0 = caller, channel 1 = agent.
+    #[arg(long, value_enum, default_value = "mix")]
+    pub channels: ChannelMode,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write one file per input into this directory (NAME.txt/.json/.srt/.vtt) instead of
+    /// stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Longest utterance in seconds; longer speech is cut at its quietest point.
+    #[arg(long, default_value_t = 15.0)]
+    pub max_utterance: f32,
+    /// Pause in milliseconds that ends an utterance.
+    #[arg(long, default_value_t = 500)]
+    pub min_silence_ms: u32,
+    /// Redaction policy (JSON: version, mode, entities, keep_agent_names) [default: all
+    /// entity types as typed placeholders].
+    #[arg(long, env = "CALLSCRIBE_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// Disable temperature fallback (bounded time per utterance, slightly less robust).
+    #[arg(long)]
+    pub no_fallback: bool,
+    /// Encode every utterance in a full 30 s window (slower; identical to other Whisper
+    /// runtimes, for comparisons).
+    #[arg(long)]
+    pub full_context: bool,
+}
+
+pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
+    // Fail on a bad policy before loading the model.
+    super::load_redactor(args.policy.as_deref())?;
+    let vad = VadConfig {
+        max_utterance_s: args.max_utterance,
+        min_silence_ms: args.min_silence_ms,
+        ..VadConfig::default()
+    };
+    vad.validate().map_err(anyhow::Error::msg).context("invalid segmentation options")?;
+    if let Some(out) = &args.out {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create output directory {}", out.display()))?;
+    }
+    let model_path = Model::resolve(&args.model, &args.models_dir)?;
+    let model = Model::load(&model_path)?;
+    if let Some(lang) = &args.language
+        && !model.is_multilingual()
+        && lang != "en"
+    {
+        bail!("{} is an English-only model; --language {lang} needs a multilingual model such as base", model_path.display());
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (layout, warning) = PoolLayout::fit(args.workers, args.threads, cores);
+    if let Some(w) = warning {
+        tracing::warn!("{w}");
+    }
+    let opts = DecodeOptions {
+        language: args.language.clone(),
+        temperature_inc: if args.no_fallback { 0.0 } else { 0.2 },
+        full_context: args.full_context,
+        ..DecodeOptions::default()
+    };
+    let pool = WhisperPool::new(&model, layout, opts)?;
+    tracing::info!(
+        model = %model_path.display(),
+        workers = layout.workers,
+        threads = layout.threads,
+        files = args.files.len(),
+        "transcribing"
+    );
+
+    let redactor = super::load_redactor(args.policy.as_deref())?;
+    let batch_opts = BatchOptions { channels: args.channels, vad, redaction: Redaction::Policy(redactor) };
+    let progress = progress_bar(args.files.len());
+    let started = Instant::now();
+    let mut sink = Sink::new(&args);
+    let mut audio_total = 0.0f64;
+    batch::run(&args.files, &batch_opts, &pool, |outcome| {
+        audio_total += outcome.audio_s;
+        let elapsed = started.elapsed().as_secs_f64().max(1e-3);
+        progress.set_message(format!(
+            "{:.2} h audio, {:.1}× real time",
+            audio_total / 3600.0,
+            audio_total / elapsed
+        ));
+        progress.inc(1);
+        progress.suspend(|| sink.accept(outcome));
+    });
+    progress.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    let ok = args.files.len() - sink.failed;
+    eprintln!(
+        "transcribed {ok} of {} files ({:.1} min of audio) in {elapsed:.1}s, {:.1}× real time{}",
+        args.files.len(),
+        audio_total / 60.0,
+        audio_total / elapsed.max(1e-3),
+        if sink.failed > 0 { format!("; {} failed", sink.failed) } else { String::new() }
+    );
+    Ok(if sink.failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// The bar shows files done, audio processed, speed and ETA; it is hidden when stdout or
+/// stderr is not a terminal (pipes and CI logs get only the summary line).
+fn progress_bar(files: usize) -> ProgressBar {
+    if !std::io::stdout().is_terminal() || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(files as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} files  {msg}  ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
+/// Writes transcripts as files complete: into --out, or to stdout in input order.
+struct Sink<'a> {
+    args: &'a TranscribeArgs,
+    failed: usize,
+    next_stdout: usize,
+    held: BTreeMap<usize, Option<String>>,
+}
+
+impl<'a> Sink<'a> {
+    fn new(args: &'a TranscribeArgs) -> Self {
+        Self { args, failed: 0, next_stdout: 0, held: BTreeMap::new() }
+    }
+
+    fn accept(&mut self, outcome: FileOutcome) {
+        let rendered = match outcome.result {
+            Ok(t) => Some(output::render(&t, self.args.format)),
+            Err(e) => {
+                eprintln!("error: {}: {e}", outcome.path.display());
+                self.failed += 1;
+                None
+            }
+        };
+        match (&self.args.out, rendered) {
+            (Some(dir), Some(text)) => {
+                let name = format!("{}.{}", batch::call_id(&outcome.path), self.args.format.extension());
+                let path = dir.join(name);
+                if let Err(e) = std::fs::write(&path, text) {
+                    eprintln!("error: {}: cannot write {}: {e}", outcome.path.display(), path.display());
+                    self.failed += 1;
+                }
+            }
+            (Some(_), None) => {}
+            (None, rendered) => {
+                self.held.insert(outcome.index, rendered);
+                let mut stdout = std::io::stdout().lock();
+                while let Some(r) = self.held.remove(&self.next_stdout) {
+                    if let Some(text) = r {
+                        if self.args.files.len() > 1 && self.args.format == Format::Text {
+                            let _ = writeln!(stdout, "== {} ==", self.args.files[self.next_stdout].display());
+                        }
+                        let _ = stdout.write_all(text.as_bytes());
+                    }
+                    self.next_stdout += 1;
+                }
+                let _ = stdout.flush();
+            }
+        }
+    }
+}

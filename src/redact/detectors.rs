@@ -1,0 +1,947 @@
+//! The detectors: number runs (phones, cards, Aadhaar, SSN, OTPs …), letter-and-digit
+//! identifiers (IFSC, PAN, GSTIN, IBAN, postcodes …), e-mail and UPI handles written or
+//! spoken, dates of birth and card expiry dates, street addresses, and names. Each returns
+//! byte ranges of the window text; overlapping finds are merged afterwards.
+
+use regex::Regex;
+
+use super::checksums;
+use super::cues::{self, Cue, CueHit};
+use super::entity::EntityKind as K;
+use super::entity::EntityKind;
+use super::names::{self, Gazetteer, NameCtx, NameMemory};
+use super::numbers::{self, NumRun};
+use super::text::{TokKind, Token};
+
+/// One detection, in window byte offsets.
+#[derive(Clone, Debug)]
+pub(crate) struct Found {
+    pub kind: EntityKind,
+    pub start: usize,
+    pub end: usize,
+    /// Canonical value (digits, lower-case letters): only ever hashed for pseudonyms.
+    pub canon: String,
+}
+
+/// Compiled patterns, built once per `Redactor`.
+#[derive(Clone)]
+pub(crate) struct Patterns {
+    email: Regex,
+    ipv6: Regex,
+    gstin: Regex,
+    iban: Regex,
+    ifsc: Regex,
+    pan: Regex,
+    voter: Regex,
+    passport_in: Regex,
+    uk_postcode: Regex,
+    swift: Regex,
+}
+
+impl Patterns {
+    pub fn new() -> Patterns {
+        // the patterns are constants; a failure here is a programming error caught by tests
+        let re = |p: &str| Regex::new(p).expect("built-in pattern compiles");
+        Patterns {
+            email: re(r"(?i)[a-z0-9][a-z0-9._%+\-]*@[a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*"),
+            ipv6: re(r"(?i)\b(?:[0-9a-f]{1,4}:){2,7}:?[0-9a-f]{1,4}\b"),
+            gstin: re(r"^[0-3][0-9][A-Z]{3}[ABCFGHLJPTK][A-Z][0-9]{4}[A-Z][1-9A-Z]Z[0-9A-Z]"),
+            iban: re(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}"),
+            ifsc: re(r"^[A-Z]{4}0[A-Z0-9]{6}"),
+            pan: re(r"^[A-Z]{3}[ABCFGHLJPTK][A-Z][0-9]{4}[A-Z]"),
+            voter: re(r"^[A-Z]{3}[0-9]{7}"),
+            passport_in: re(r"^[A-Z][0-9]{7}"),
+            uk_postcode: re(r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}"),
+            swift: re(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?"),
+        }
+    }
+}
+
+/// Everything detection needs besides the window text.
+pub(crate) struct DetectCtx<'a> {
+    pub gaz: &'a Gazetteer,
+    pub pat: &'a Patterns,
+    pub memory: &'a NameMemory,
+    /// Interim text: mask any number run that could be part of an identifier.
+    pub interim: bool,
+    /// Per token: cues inherited from the other party's last words (their question).
+    pub inherited: &'a [&'a [Cue]],
+    /// Token ranges where the other party just asked for a name.
+    pub asked_name: Option<(usize, usize)>,
+}
+
+/// Words after a number that make it a quantity, price, duration or time.
+const UNITS: &str = "rupees rupee rs inr dollars dollar bucks usd pounds pound quid gbp euros euro paise
+cents cent pence percent per days day weeks week months month years year yrs yr hours hour hrs
+hr minutes minute mins min seconds second secs sec am pm a.m p.m o'clock oclock gb mb kb tb gbs
+gig gigs mbps kbps kg kgs kilos kilo grams gram km kms kilometres kilometers miles mile metres
+meters feet foot ft inches inch litres liters litre liter ml mg tablets tablet capsules times
+items item pieces piece units unit people persons kids children calls messages sms charges
+boxes box emis instalments installments nights night lakh lakhs crore crores thousand million
+billion k x plan plans members adults seats rooms orders bags packets bottles kurtas laptops
+phones cars bikes points stars floors storeys steps rounds attempts tries digits characters
+letters business working";
+
+/// Words shortly before a number that make it money.
+const MONEY_BEFORE: &str = "rs inr usd gbp $ ₹ £ € price prices cost costs costing amount fee fees bill
+balance emi charge charged pay paid premium refund total salary limit worth rupees dollars
+pounds discount cashback";
+
+const MONTHS: &[&str] = &[
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+    "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+];
+
+/// Street-type words that end a street name.
+const STREET: &str = "road rd street st lane ln avenue ave drive dr boulevard blvd way court ct place pl
+terrace close crescent gardens grove square sq marg nagar colony layout cross main circle
+highway hwy parkway pkwy heights park row mews hill vihar enclave chowk gali sector block
+phase apartments apartment residency towers tower society bagh path wharf walk trail loop
+pike alley estate plaza complex quarters mohalla peth wadi puram pet halli palya";
+
+/// Words that open or belong to an address chunk.
+const ADDRESS_WORDS: &str = "flat apartment apt suite unit floor block sector phase building bldg tower
+wing house door plot no number near opposite behind beside behind cross main stage
+district dist taluk tehsil po post village pin pincode zip postcode";
+
+const US_STATES: &str = "alabama alaska arizona arkansas california colorado connecticut delaware
+florida georgia hawaii idaho illinois indiana iowa kansas kentucky louisiana maine maryland
+massachusetts michigan minnesota mississippi missouri montana nebraska nevada hampshire
+jersey mexico york carolina dakota ohio oklahoma oregon pennsylvania rhode tennessee texas
+utah vermont virginia washington wisconsin wyoming";
+
+/// Acronyms that are cue words, never letters of an identifier.
+const CUE_ACRONYMS: &str = "IFSC PAN UPI OTP CVV CVC ID SSN GST GSTIN PIN IBAN BIC SWIFT ATM KYC OK USA
+UK US EMI SIM DOB ITIN EPIC NRI TV AC AM PM UPI VPA NEFT IMPS RTGS SMS MPIN II III";
+
+#[derive(Clone)]
+pub(crate) struct WordSets {
+    units: std::collections::HashSet<&'static str>,
+    money: std::collections::HashSet<&'static str>,
+    street: std::collections::HashSet<&'static str>,
+    address: std::collections::HashSet<&'static str>,
+    states: std::collections::HashSet<&'static str>,
+    acronyms: std::collections::HashSet<String>,
+    upi: std::collections::HashSet<&'static str>,
+    hosts: std::collections::HashSet<&'static str>,
+    tlds: std::collections::HashSet<&'static str>,
+}
+
+impl WordSets {
+    pub fn new() -> WordSets {
+        let set = |s: &'static str| s.split_whitespace().collect();
+        WordSets {
+            units: set(UNITS),
+            money: set(MONEY_BEFORE),
+            street: set(STREET),
+            address: set(ADDRESS_WORDS),
+            states: set(US_STATES),
+            acronyms: CUE_ACRONYMS.split_whitespace().map(|s| s.to_lowercase()).collect(),
+            upi: set(UPI_HANDLES),
+            hosts: set(MAIL_HOSTS),
+            tlds: set(TLDS),
+        }
+    }
+}
+
+/// Runs every detector over the window tokens.
+pub(crate) fn detect(text: &str, toks: &[Token], ws: &WordSets, ctx: &DetectCtx<'_>) -> (Vec<Found>, Vec<names::NameHit>) {
+    let runs = numbers::find_runs(toks);
+    let cue_hits = cues::find_cues(toks);
+    let mut out: Vec<Found> = Vec::new();
+    let mut run_of_tok: Vec<Option<usize>> = vec![None; toks.len()];
+    for (ri, r) in runs.iter().enumerate() {
+        for slot in &mut run_of_tok[r.lo..r.hi] {
+            *slot = Some(ri);
+        }
+    }
+    for r in &runs {
+        classify_across_breaks(toks, r, &cue_hits, ws, ctx, &mut out);
+    }
+    alnum_ids(toks, &runs, &run_of_tok, &cue_hits, ws, ctx, &mut out);
+    emails(text, toks, &cue_hits, ws, ctx, &mut out);
+    dates(toks, &run_of_tok, &cue_hits, ctx, &mut out);
+    addresses(toks, &run_of_tok, &cue_hits, ws, ctx, &mut out);
+    let (base, slice) = chunk_text(text, toks);
+    let ipv6 = ctx.pat.ipv6.find_iter(slice).filter(|m| m.as_str().bytes().filter(|b| *b == b':').count() >= 3);
+    for m in ipv6 {
+        out.push(Found { kind: K::IpAddress, start: base + m.start(), end: base + m.end(), canon: m.as_str().to_lowercase() });
+    }
+    let nctx = NameCtx { gaz: ctx.gaz, memory: ctx.memory, asked: ctx.asked_name };
+    let name_hits = names::find_names(toks, &nctx);
+    for h in &name_hits {
+        let canon = toks[h.lo..h.hi].iter().filter(|t| t.is_word()).map(|t| t.lower.as_str()).collect::<Vec<_>>().join(" ");
+        out.push(Found { kind: K::Name, start: toks[h.lo].start, end: toks[h.hi - 1].end, canon });
+    }
+    (out, name_hits)
+}
+
+/// The part of the window text the tokens of this chunk cover, and its offset.
+fn chunk_text<'t>(text: &'t str, toks: &[Token]) -> (usize, &'t str) {
+    match (toks.first(), toks.last()) {
+        (Some(a), Some(b)) => (a.start, &text[a.start..b.end]),
+        _ => (0, ""),
+    }
+}
+
+/// A run that continues across a segment break is read whole (the parts of one identifier);
+/// when every part is an identifier on its own, each keeps its own kind.
+fn classify_across_breaks(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &WordSets, ctx: &DetectCtx<'_>, out: &mut Vec<Found>) {
+    let whole = classify_run(toks, r, cue_hits, ws, ctx);
+    let breaks: Vec<usize> = (r.lo..r.hi).filter(|&k| toks[k].kind == TokKind::Break).collect();
+    if breaks.is_empty() {
+        if let Some((kind, lo, hi)) = whole {
+            out.push(found(toks, kind, lo, hi, r.digits.clone()));
+        }
+        return;
+    }
+    let mut parts = Vec::new();
+    let mut s = r.lo;
+    for &b in breaks.iter().chain(std::iter::once(&r.hi)) {
+        let (mut a, mut e) = (s, b);
+        while a < e && matches!(toks[a].kind, TokKind::Punct | TokKind::Break) {
+            a += 1;
+        }
+        while e > a && matches!(toks[e - 1].kind, TokKind::Punct | TokKind::Break) {
+            e -= 1;
+        }
+        if a < e {
+            parts.push(numbers::parse_range(toks, a, e, s == r.lo && r.plus));
+        }
+        s = b + 1;
+    }
+    let each: Vec<_> = parts.iter().map(|p| classify_run(toks, p, cue_hits, ws, ctx)).collect();
+    if each.iter().all(Option::is_some) {
+        for (p, c) in parts.iter().zip(each) {
+            if let Some((kind, lo, hi)) = c {
+                out.push(found(toks, kind, lo, hi, p.digits.clone()));
+            }
+        }
+    } else if let Some((kind, lo, hi)) = whole {
+        out.push(found(toks, kind, lo, hi, r.digits.clone()));
+    } else {
+        for (p, c) in parts.iter().zip(each) {
+            if let Some((kind, lo, hi)) = c {
+                out.push(found(toks, kind, lo, hi, p.digits.clone()));
+            }
+        }
+    }
+}
+
+fn found(toks: &[Token], kind: EntityKind, lo: usize, hi: usize, canon: String) -> Found {
+    // trim separators and segment breaks at the edges
+    let (mut lo, mut hi) = (lo, hi);
+    while lo + 1 < hi && matches!(toks[lo].kind, TokKind::Punct | TokKind::Break) && toks[lo].punct() != Some('+') {
+        lo += 1;
+    }
+    while hi > lo + 1 && matches!(toks[hi - 1].kind, TokKind::Punct | TokKind::Break) && toks[hi - 1].punct() != Some(')') {
+        hi -= 1;
+    }
+    Found { kind, start: toks[lo].start, end: toks[hi - 1].end, canon }
+}
+
+/// Whether a number run reads as a quantity, price, duration, time or decimal.
+fn is_quantity(toks: &[Token], r: &NumRun, ws: &WordSets) -> bool {
+    let n = r.n();
+    if r.single_value_with_scale() {
+        return true;
+    }
+    // unit after ("200 rupees", "5 %", "2 GB", "7 working days")
+    if let Some(t) = toks.get(r.hi) {
+        if t.punct() == Some('%') {
+            return true;
+        }
+        if t.kind == TokKind::Word && ws.units.contains(t.lower.as_str()) {
+            return !(t.lower == "k" || t.lower == "x") || !t.gap_before;
+        }
+        if t.kind == TokKind::Word && (t.lower == "g" || t.lower == "gb") && n <= 2 {
+            return true;
+        }
+    }
+    // money word or currency symbol just before
+    for back in 1..=3 {
+        let Some(j) = r.lo.checked_sub(back) else { break };
+        let t = &toks[j];
+        if ws.money.contains(t.lower.as_str()) {
+            return true;
+        }
+        if t.kind == TokKind::Break || t.is_sentence_end() {
+            break;
+        }
+        if back == 1 && t.kind == TokKind::Word && !matches!(t.lower.as_str(), "of" | "is" | "was" | "the" | "a" | "only" | "just" | "about" | "around" | "be" | "will") {
+            break;
+        }
+    }
+    let gs = &r.groups;
+    // written with thousands separators: 4,999 / 1,50,000 / 12,345,678
+    if gs.len() >= 2 && gs.iter().all(|g| g.written) && gs.iter().skip(1).all(|g| g.sep_before == ',') {
+        let western = gs[0].digits.len() <= 3 && gs[1..].iter().all(|g| g.digits.len() == 3);
+        let indian = gs[0].digits.len() <= 2
+            && gs.last().is_some_and(|g| g.digits.len() == 3)
+            && gs[1..gs.len() - 1].iter().all(|g| g.digits.len() == 2);
+        if western || indian {
+            return true;
+        }
+    }
+    // decimals: 4.5, 99.99
+    if gs.len() == 2 && gs[1].sep_before == '.' && gs[1].digits.len() <= 2 && n <= 7 {
+        return true;
+    }
+    // times: 7:30, 10.30 am, 7:30-8:30, "seven thirty pm"
+    if looks_like_times(r) {
+        return true;
+    }
+    if n <= 4 {
+        if let Some(t) = toks.get(r.hi) {
+            if matches!(t.lower.as_str(), "am" | "pm" | "o'clock" | "oclock" | "noon" | "hrs") {
+                return true;
+            }
+            if t.lower == "a" || t.lower == "p" {
+                return toks.get(r.hi + 1).is_some_and(|d| d.punct() == Some('.')) || toks.get(r.hi + 1).is_some_and(|m| m.lower == "m");
+            }
+            if t.lower == "in" && toks.get(r.hi + 1).is_some_and(|x| x.lower == "the") {
+                return toks.get(r.hi + 2).is_some_and(|x| matches!(x.lower.as_str(), "morning" | "evening" | "afternoon" | "night"));
+            }
+        }
+    }
+    false
+}
+
+fn looks_like_times(r: &NumRun) -> bool {
+    let gs = &r.groups;
+    if gs.len() < 2 || gs.len() % 2 != 0 {
+        return false;
+    }
+    gs.chunks(2).all(|p| {
+        p[1].sep_before == ':'
+            && p[0].digits.len() <= 2
+            && p[1].digits.len() == 2
+            && p[0].digits.parse::<u32>().is_ok_and(|h| h <= 23)
+            && p[1].digits.parse::<u32>().is_ok_and(|m| m <= 59)
+    }) && gs.chunks(2).skip(1).all(|p| matches!(p[0].sep_before, '-' | ',' | '\0'))
+}
+
+/// The kind a cue gives a run of `n` digits, if it fits.
+fn cue_kind(cue: Cue, n: usize, further: Option<Cue>, digits: &str) -> Option<EntityKind> {
+    match cue {
+        // a year of birth is 19xx or 20xx; "eleven thirty" after "date of birth" is a time
+        Cue::Entity(K::DateOfBirth) if n == 4 => digits.parse::<u32>().is_ok_and(|y| (1900..=2030).contains(&y)).then_some(K::DateOfBirth),
+        Cue::Entity(k) if cues::fits(k, n) => Some(k),
+        Cue::Number if n >= 6 => Some(K::IdNumber),
+        Cue::Ending => match further {
+            Some(Cue::Entity(k)) if cues::fits_ending(k, n) => Some(k),
+            _ if (2..=6).contains(&n) => Some(K::IdNumber),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Label of an identifier run found on its shape alone (no cue).
+fn shape_kind(r: &NumRun) -> Option<EntityKind> {
+    let d = r.digits.as_str();
+    let n = r.n();
+    if r.plus && (8..=15).contains(&n) {
+        return Some(K::Phone);
+    }
+    let phone = checksums::indian_mobile(d) || checksums::indian_landline(d) || checksums::nanp(d) || checksums::uk_phone(d);
+    match n {
+        0..=5 => None,
+        6 => Some(K::IdNumber),
+        9 => {
+            let spaced = r.groups.len() == 3 && r.groups[0].digits.len() == 3 && r.groups[1].digits.len() == 2;
+            if checksums::itin_valid(d) {
+                Some(K::Itin)
+            } else if spaced || checksums::ssn_valid(d) {
+                Some(K::Ssn)
+            } else {
+                Some(K::IdNumber)
+            }
+        }
+        10 | 11 if phone => Some(K::Phone),
+        12 if checksums::verhoeff(d) && !d.starts_with('0') && !d.starts_with('1') => Some(K::Aadhaar),
+        12 if phone => Some(K::Phone),
+        13..=19 if checksums::luhn(d) => Some(K::Card),
+        _ => Some(K::IdNumber),
+    }
+}
+
+fn classify_run(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &WordSets, ctx: &DetectCtx<'_>) -> Option<(EntityKind, usize, usize)> {
+    let n = r.n();
+    if n == 0 {
+        return None;
+    }
+    let lo = if r.plus && r.lo > 0 { r.lo - 1 } else { r.lo };
+    let (lo, hi) = widen_brackets(toks, lo, r.hi);
+    // IPv4, written or spoken with "dot"
+    if r.groups.len() == 4
+        && r.groups.iter().skip(1).all(|g| g.sep_before == '.')
+        && r.groups.iter().all(|g| g.digits.len() <= 3 && g.digits.parse::<u32>().is_ok_and(|v| v <= 255))
+    {
+        return Some((K::IpAddress, lo, hi));
+    }
+    let quantity = is_quantity(toks, r, ws);
+    if quantity && (n <= 8 || r.has_scale) {
+        return None;
+    }
+    // own cues to the left in the same sentence (nearest first), then just to the right,
+    // then the other party's last words
+    let shape = shape_kind(r);
+    let left_limit = left_cue_limit(toks, r.lo, ctx);
+    let mut kind = None;
+    let left: Vec<&CueHit> = cue_hits.iter().filter(|h| h.hi <= r.lo && h.lo >= left_limit).collect();
+    for (k, h) in left.iter().enumerate().rev() {
+        let further = left[..k].iter().rev().map(|h| h.cue).find(|c| matches!(c, Cue::Entity(_)));
+        if let Some(kd) = cue_kind(h.cue, n, further, &r.digits) {
+            kind = Some(kd);
+            break;
+        }
+    }
+    if kind.is_none() {
+        kind = cue_hits.iter().filter(|h| h.lo >= r.hi && h.lo <= r.hi + 4).find_map(|h| cue_kind(h.cue, n, None, &r.digits));
+    }
+    if kind.is_none() {
+        if let Some(inh) = ctx.inherited.get(r.lo) {
+            // the kind the question asked for that also fits the run's shape, else the first
+            // specific kind asked for, else a generic "number"
+            let fitting: Vec<EntityKind> = inh.iter().filter_map(|c| cue_kind(*c, n, None, &r.digits)).collect();
+            let specific = |k: &EntityKind| *k != K::IdNumber;
+            kind = fitting
+                .iter()
+                .find(|k| Some(**k) == shape && specific(k))
+                .or_else(|| fitting.iter().find(|k| specific(k)))
+                .or(fitting.first())
+                .copied();
+        }
+    }
+    // a 5-digit run right after a US state name is a ZIP code
+    if kind.is_none() && (n == 5 || n == 9) {
+        let mut j = r.lo;
+        while j > 0 && matches!(toks[j - 1].kind, TokKind::Punct | TokKind::Break) {
+            j -= 1;
+        }
+        if j > 0 && ws.states.contains(toks[j - 1].lower.as_str()) && toks[j - 1].cap {
+            kind = Some(K::Postcode);
+        }
+    }
+    let kind = match kind {
+        // a cue of "number" or an unknown identifier: prefer the shape's label
+        Some(K::IdNumber) => shape_kind(r).or(Some(K::IdNumber)),
+        Some(K::Phone) if n >= 13 && checksums::luhn(&r.digits) && !r.plus => Some(K::Card),
+        Some(k) => Some(k),
+        None if quantity => None,
+        None => shape_kind(r),
+    };
+    let kind = match kind {
+        Some(k) => k,
+        // interim text: anything long enough to be a piece of an identifier
+        None if ctx.interim && n >= 3 && !quantity => K::IdNumber,
+        None => return None,
+    };
+    Some((kind, lo, hi))
+}
+
+/// How far left a cue for the run starting at token `lo` may be: 14 tokens, within the sentence
+/// (a full stop that ends a segment does not count), and not across a segment break when the
+/// other party spoke in between (their question is the context then).
+fn left_cue_limit(toks: &[Token], lo: usize, ctx: &DetectCtx<'_>) -> usize {
+    let other_spoke = ctx.inherited.get(lo).is_some_and(|c| c.contains(&Cue::Turn));
+    let mut k = lo;
+    while k > 0 && lo - k < 14 {
+        let t = &toks[k - 1];
+        if t.kind == TokKind::Break && other_spoke {
+            break;
+        }
+        // a full stop or question mark that ends a segment is soft: the next segment may be
+        // the answer (a mixed track) or the rest of the sentence
+        let soft_stop = matches!(t.punct(), Some('.' | '?')) && toks.get(k).is_some_and(|n| n.kind == TokKind::Break);
+        if t.is_sentence_end() && !soft_stop {
+            break;
+        }
+        k -= 1;
+    }
+    k
+}
+
+/// Takes in a "(" glued before and a ")" inside or right after a run.
+fn widen_brackets(toks: &[Token], lo: usize, hi: usize) -> (usize, usize) {
+    let lo = if lo > 0 && toks[lo - 1].punct() == Some('(') { lo - 1 } else { lo };
+    let hi = if toks.get(hi).is_some_and(|t| t.punct() == Some(')')) && toks[lo..hi].iter().any(|t| t.punct() == Some('(')) { hi + 1 } else { hi };
+    (lo, hi)
+}
+
+/// Letter-and-digit identifiers: IFSC, PAN, GSTIN, IBAN, SWIFT, voter ID, passport, UK postcode.
+fn alnum_ids(
+    toks: &[Token],
+    runs: &[NumRun],
+    run_of_tok: &[Option<usize>],
+    cue_hits: &[CueHit],
+    ws: &WordSets,
+    ctx: &DetectCtx<'_>,
+    out: &mut Vec<Found>,
+) {
+    // atoms: (compact text, token lo, token hi)
+    let mut i = 0;
+    let max_atoms = 48;
+    while i < toks.len() {
+        let mut atoms: Vec<(String, usize, usize)> = Vec::new();
+        let mut j = i;
+        while j < toks.len() && atoms.len() < max_atoms {
+            let t = &toks[j];
+            if let Some(ri) = run_of_tok[j] {
+                let r = &runs[ri];
+                atoms.push((r.digits.clone(), r.lo.max(j), r.hi));
+                j = r.hi;
+                continue;
+            }
+            let is_letters = t.kind == TokKind::Word
+                && t.lower.is_ascii()
+                && ((t.lower.len() == 1 && (t.cap || (t.lower != "a" && t.lower != "i")))
+                    || (t.all_caps && (2..=11).contains(&t.lower.len()) && !ws.acronyms.contains(&t.lower)));
+            if is_letters {
+                atoms.push((t.lower.to_ascii_uppercase(), j, j + 1));
+                j += 1;
+                continue;
+            }
+            let sep = matches!(t.kind, TokKind::Break) || matches!(t.punct(), Some(',' | '-' | '/' | '.'));
+            if sep && !atoms.is_empty() {
+                j += 1;
+                continue;
+            }
+            break;
+        }
+        if atoms.len() >= 2 || atoms.first().is_some_and(|a| a.0.len() >= 8 && a.0.bytes().any(|b| b.is_ascii_alphabetic())) {
+            scan_atoms(toks, &atoms, cue_hits, ctx, out);
+        }
+        i = if j > i { j } else { i + 1 };
+    }
+}
+
+fn scan_atoms(toks: &[Token], atoms: &[(String, usize, usize)], cue_hits: &[CueHit], ctx: &DetectCtx<'_>, out: &mut Vec<Found>) {
+    let mut compact = String::new();
+    let mut ends = Vec::with_capacity(atoms.len()); // compact byte end of each atom
+    for a in atoms {
+        compact.push_str(&a.0);
+        ends.push(compact.len());
+    }
+    let starts: Vec<usize> = std::iter::once(0).chain(ends.iter().copied()).take(atoms.len()).collect();
+    let cue_near = |kind: EntityKind, tok: usize| {
+        cue_hits.iter().any(|h| h.cue == Cue::Entity(kind) && h.hi <= tok && h.hi + 10 >= tok)
+            || ctx.inherited.get(tok).is_some_and(|c| c.contains(&Cue::Entity(kind)))
+    };
+    let mut a = 0;
+    while a < atoms.len() {
+        let s = starts[a];
+        let rest = &compact[s..];
+        let tok = atoms[a].1;
+        let mut best: Option<(EntityKind, usize)> = None; // (kind, compact end)
+        let aligned = |len: usize| ends.iter().position(|&e| e == s + len);
+        let mut try_pat = |re: &Regex, kind: EntityKind, check: &dyn Fn(&str) -> bool| {
+            if best.is_some() {
+                return;
+            }
+            if let Some(m) = re.find(rest) {
+                // the match must end at an atom boundary (or be extended to the atom end)
+                let mut len = m.end();
+                while len > 0 && aligned(len).is_none() {
+                    len += 1;
+                    if s + len > compact.len() {
+                        return;
+                    }
+                }
+                if check(&rest[..m.end()]) {
+                    best = Some((kind, len));
+                }
+            }
+        };
+        try_pat(&ctx.pat.gstin, K::Gstin, &|m| checksums::gstin_check(m));
+        if best.is_none() {
+            if let Some(m) = ctx.pat.iban.find(rest) {
+                // the longest prefix that ends on an atom and passes mod-97
+                let mut len = m.end();
+                while len >= 15 {
+                    if aligned(len).is_some() && checksums::iban_mod97(&rest[..len]) {
+                        best = Some((K::Iban, len));
+                        break;
+                    }
+                    len -= 1;
+                }
+            }
+        }
+        let mut try_pat = |re: &Regex, kind: EntityKind, need_cue: bool| {
+            if best.is_some() || (need_cue && !cue_near(kind, tok)) {
+                return;
+            }
+            if let Some(m) = re.find(rest) {
+                let mut len = m.end();
+                while aligned(len).is_none() {
+                    len += 1;
+                    if s + len > compact.len() {
+                        return;
+                    }
+                }
+                best = Some((kind, len));
+            }
+        };
+        try_pat(&ctx.pat.ifsc, K::Ifsc, false);
+        try_pat(&ctx.pat.pan, K::Pan, false);
+        try_pat(&ctx.pat.voter, K::VoterId, false);
+        try_pat(&ctx.pat.swift, K::Swift, true);
+        try_pat(&ctx.pat.passport_in, K::Passport, false);
+        try_pat(&ctx.pat.uk_postcode, K::Postcode, false);
+        if best.is_none() {
+            // generic: letters and at least four digits, six or more characters
+            let mut len = 0;
+            let (mut letters, mut digits) = (0, 0);
+            for (k, at) in atoms[a..].iter().enumerate() {
+                len += at.0.len();
+                letters += at.0.bytes().filter(u8::is_ascii_alphabetic).count();
+                digits += at.0.bytes().filter(u8::is_ascii_digit).count();
+                if k > 0 && letters >= 2 && digits >= 4 && len >= 6 {
+                    best = Some((K::IdNumber, len));
+                }
+            }
+            if best.is_some() && letters == 0 {
+                best = None;
+            }
+        }
+        match best {
+            Some((kind, len)) => {
+                let last = ends.iter().position(|&e| e == s + len).unwrap_or(atoms.len() - 1);
+                let (lo, hi) = (atoms[a].1, atoms[last].2);
+                let canon = compact[s..s + len].to_string();
+                out.push(Found { kind, start: toks[lo].start, end: toks[hi - 1].end, canon });
+                a = last + 1;
+            }
+            None => a += 1,
+        }
+    }
+}
+
+/// Known UPI handle suffixes (payment service providers' handles).
+const UPI_HANDLES: &str = "ybl ibl axl upi paytm okaxis okhdfcbank okicici oksbi apl yapl ptyes ptaxis pthdfc
+ptsbi axisbank hdfcbank icici sbi kotak yesbank fbl idfcbank pnb boi unionbank freecharge
+jupiteraxis waaxis wahdfcbank wasbi waicici ikwik postbank airtel jio abfspay axisb ezeepay
+indus federal rbl barodampay aubank dbs hsbc citi kbl kvb tjsb sib equitas idbi cnrb";
+
+const MAIL_HOSTS: &str = "gmail yahoo hotmail outlook rediffmail rediff icloud protonmail proton aol live msn
+ymail zoho mail gmx yandex fastmail";
+
+const TLDS: &str = "com in org net co uk us edu gov io info biz me ai app dev ac ca au de fr";
+
+fn is_local_stop(w: &str) -> bool {
+    matches!(
+        w,
+        "is" | "was" | "my" | "id" | "email" | "mail" | "address" | "it" | "it's" | "its" | "to" | "me" | "at" | "on"
+            | "the" | "upi" | "use" | "send" | "write" | "and" | "or" | "vpa" | "please" | "that's" | "this" | "your"
+            | "our" | "handle" | "e" | "i" | "a" | "from" | "by" | "yes" | "no" | "okay" | "so" | "sure" | "called"
+    )
+}
+
+/// E-mail addresses and UPI IDs, written ("priya.s87@gmail.com") or spoken ("priya dot s
+/// eighty seven at gmail dot com", "rohan dot g at i b l").
+fn emails(text: &str, toks: &[Token], cue_hits: &[CueHit], ws: &WordSets, ctx: &DetectCtx<'_>, out: &mut Vec<Found>) {
+    let (upi, hosts, tlds) = (&ws.upi, &ws.hosts, &ws.tlds);
+    let (base, slice) = chunk_text(text, toks);
+    for m in ctx.pat.email.find_iter(slice) {
+        let s = m.as_str();
+        let domain = s.rsplit('@').next().unwrap_or("");
+        let kind = if domain.contains('.') { K::Email } else { K::Upi };
+        out.push(Found { kind, start: base + m.start(), end: base + m.end(), canon: s.to_lowercase() });
+    }
+    let upi_cue = |tok: usize| {
+        cue_hits.iter().any(|h| h.cue == Cue::Entity(K::Upi) && h.hi <= tok && h.hi + 12 >= tok)
+            || ctx.inherited.get(tok).is_some_and(|c| c.contains(&Cue::Entity(K::Upi)))
+    };
+    let email_cue = |tok: usize| {
+        cue_hits.iter().any(|h| h.cue == Cue::Entity(K::Email) && h.hi <= tok && h.hi + 12 >= tok)
+            || ctx.inherited.get(tok).is_some_and(|c| c.contains(&Cue::Entity(K::Email)))
+    };
+    let is_piece = |t: &Token| matches!(t.kind, TokKind::Word | TokKind::Digits) && !t.is("at") && !t.is("dot");
+    let is_conn = |t: &Token| matches!(t.lower.as_str(), "dot" | "underscore" | "dash" | "hyphen" | "." | "_" | "-");
+    for (i, t) in toks.iter().enumerate() {
+        // "at", "@" with spaces, or "at the rate (of)"
+        let (at_lo, mut dom) = if t.is("at") {
+            if toks.get(i + 1).is_some_and(|x| x.is("the")) && toks.get(i + 2).is_some_and(|x| x.is("rate")) {
+                let k = if toks.get(i + 3).is_some_and(|x| x.is("of")) { i + 4 } else { i + 3 };
+                (i, k)
+            } else {
+                (i, i + 1)
+            }
+        } else if t.punct() == Some('@') && (t.gap_before || toks.get(i + 1).is_some_and(|x| x.gap_before)) {
+            (i, i + 1)
+        } else {
+            continue;
+        };
+        // domain: pieces joined by "dot"; spelled letters are gathered into one label
+        let dom_lo = dom;
+        let mut labels: Vec<String> = Vec::new();
+        let mut cur = String::new();
+        let mut has_dot_tld = false;
+        while dom < toks.len() && dom - dom_lo < 12 {
+            let d = &toks[dom];
+            if d.kind == TokKind::Word && (d.is("dot") || d.punct() == Some('.')) || d.punct() == Some('.') {
+                if cur.is_empty() || !toks.get(dom + 1).is_some_and(is_piece) {
+                    break;
+                }
+                labels.push(std::mem::take(&mut cur));
+                dom += 1;
+                continue;
+            }
+            if is_piece(d) && (cur.is_empty() || d.lower.len() == 1 && cur.len() <= 8 && cur.bytes().all(|b| b.is_ascii_alphabetic()) && toks[dom - 1].lower.len() == 1) {
+                if !cur.is_empty() && !d.lower.bytes().all(|b| b.is_ascii_alphabetic()) {
+                    break;
+                }
+                cur.push_str(&d.lower);
+                dom += 1;
+                continue;
+            }
+            break;
+        }
+        if !cur.is_empty() {
+            labels.push(cur);
+        }
+        if labels.is_empty() {
+            continue;
+        }
+        if labels.len() >= 2 && labels.last().is_some_and(|l| tlds.contains(l.as_str())) {
+            has_dot_tld = true;
+        }
+        let first = labels[0].as_str();
+        let kind = if has_dot_tld || hosts.contains(first) {
+            K::Email
+        } else if upi.contains(first) && labels.len() == 1 {
+            K::Upi
+        } else if labels.len() == 1 && first.len() <= 12 && first.bytes().all(|b| b.is_ascii_alphabetic()) && upi_cue(i) {
+            K::Upi
+        } else if labels.len() == 1 && email_cue(i) && first.len() >= 3 {
+            K::Email
+        } else {
+            continue;
+        };
+        // local part: pieces (and connectors between them) going left from "at"
+        let mut lo = at_lo;
+        let mut pieces = 0;
+        let mut k = at_lo;
+        while k > 0 && at_lo - k < 10 {
+            let p = &toks[k - 1];
+            if is_piece(p) && !is_local_stop(&p.lower) {
+                lo = k - 1;
+                pieces += 1;
+                k -= 1;
+                continue;
+            }
+            if is_conn(p) && k >= 2 && is_piece(&toks[k - 2]) && !is_local_stop(&toks[k - 2].lower) {
+                k -= 1;
+                continue;
+            }
+            break;
+        }
+        if pieces == 0 {
+            continue;
+        }
+        let hi = dom;
+        let canon = toks[lo..hi].iter().map(|t| t.lower.as_str()).collect::<Vec<_>>().join(" ");
+        out.push(Found { kind, start: toks[lo].start, end: toks[hi - 1].end, canon });
+    }
+}
+
+fn month_at(toks: &[Token], i: usize) -> bool {
+    let t = &toks[i];
+    if t.kind != TokKind::Word || !MONTHS.contains(&t.lower.as_str()) {
+        return false;
+    }
+    // "may", "march" are ordinary words unless capitalised or next to a number
+    if matches!(t.lower.as_str(), "may" | "march" | "dec" | "jan" | "mar" | "sep" | "oct" | "nov" | "aug" | "jun" | "jul" | "apr" | "feb") {
+        let near_num = |k: usize| toks.get(k).is_some_and(|x| x.kind == TokKind::Digits || numbers::is_number_word(&x.lower) || numbers::ordinal(&x.lower).is_some());
+        return t.cap && (near_num(i + 1) || (i > 0 && near_num(i - 1)) || (i > 1 && toks[i - 1].is("of") && near_num(i - 2)));
+    }
+    true
+}
+
+fn is_day_token(t: &Token) -> bool {
+    numbers::ordinal(&t.lower).is_some() || matches!(t.lower.as_str(), "st" | "nd" | "rd" | "th")
+}
+
+/// Dates said with a month name: a date of birth when the context says so, a card expiry date
+/// when that is the context. Other dates are left alone.
+fn dates(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], ctx: &DetectCtx<'_>, out: &mut Vec<Found>) {
+    for i in 0..toks.len() {
+        if !month_at(toks, i) {
+            continue;
+        }
+        // left: "the tenth of", "10th", "twenty third"
+        let mut lo = i;
+        let mut k = i;
+        let mut steps = 0;
+        while k > 0 && steps < 5 {
+            let p = &toks[k - 1];
+            let ok = is_day_token(p) || run_of_tok[k - 1].is_some() || p.is("of") || p.is("the") || p.kind == TokKind::Break || matches!(p.punct(), Some(',' | '-' | '/'));
+            if !ok {
+                break;
+            }
+            k -= 1;
+            steps += 1;
+            if is_day_token(p) || run_of_tok[k].is_some() {
+                lo = k;
+            }
+        }
+        // right: day and year ("June eighteenth, nineteen sixty nine"), within the segment
+        let mut hi = i + 1;
+        let mut k = i + 1;
+        while k < toks.len() && k - i < 12 {
+            let p = &toks[k];
+            if p.is_sentence_end() && toks.get(k + 1).is_none_or(|x| x.gap_before) {
+                break;
+            }
+            let ok = p.kind == TokKind::Break || is_day_token(p) || run_of_tok[k].is_some() || p.is("the") || p.is("of") || matches!(p.punct(), Some(',' | '-' | '/'));
+            if !ok {
+                break;
+            }
+            k += 1;
+            if is_day_token(p) || run_of_tok[k - 1].is_some() {
+                hi = k;
+            }
+        }
+        let near = |kind: EntityKind| {
+            cue_hits.iter().any(|h| h.cue == Cue::Entity(kind) && h.hi <= lo && h.hi + 16 >= lo)
+                || cue_hits.iter().any(|h| h.cue == Cue::Entity(kind) && h.lo >= hi && h.lo <= hi + 3)
+                || ctx.inherited.get(lo).is_some_and(|c| c.contains(&Cue::Entity(kind)))
+        };
+        let kind = if near(K::DateOfBirth) {
+            K::DateOfBirth
+        } else if near(K::CardExpiry) {
+            K::CardExpiry
+        } else {
+            continue;
+        };
+        let canon = toks[lo..hi].iter().filter(|t| t.kind != TokKind::Punct).map(|t| t.lower.as_str()).collect::<Vec<_>>().join(" ");
+        out.push(found(toks, kind, lo, hi, canon));
+    }
+}
+
+/// Street addresses: a house number, a street name ending in a street word, and the chunks
+/// after it that still look like an address (unit, locality, city, state, postcode); or the
+/// chunks after "my address is" / "deliver to".
+fn addresses(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], ws: &WordSets, ctx: &DetectCtx<'_>, out: &mut Vec<Found>) {
+    let street_word = |t: &Token| t.kind == TokKind::Word && ws.street.contains(t.lower.as_str());
+    let name_word = |t: &Token| {
+        (t.kind == TokKind::Word && (t.cap || t.lower.len() == 1) && !ctx.gaz.is_stop(&t.lower))
+            || (t.kind == TokKind::Word && matches!(t.lower.as_str(), "st" | "nd" | "rd" | "th") && !t.gap_before)
+    };
+    let mut covered_to = 0;
+    for i in 0..toks.len() {
+        if i < covered_to || !street_word(&toks[i]) || !(toks[i].cap || i > 0 && toks[i - 1].cap) {
+            continue;
+        }
+        // street name words before the street word
+        let mut k = i;
+        while k > 0 && i - k < 6 && (name_word(&toks[k - 1]) && !street_word(&toks[k - 1]) || toks[k - 1].kind == TokKind::Digits && !toks[k].gap_before || toks[k - 1].kind == TokKind::Break) {
+            k -= 1;
+        }
+        while k < i && toks[k].kind == TokKind::Break {
+            k += 1;
+        }
+        if k == i && !(toks[i].is("nagar") || toks[i].is("colony") || toks[i].is("layout")) {
+            // "Park", "Heights" alone: not a street
+            if !toks.get(i + 1).is_some_and(|t| t.punct() == Some(',')) || k == 0 || run_of_tok[k - 1].is_none() {
+                continue;
+            }
+        }
+        // a house number right before, or "flat 5," / "no. 12," in the chunk before
+        let mut lo = k;
+        let mut house = false;
+        let mut j = k;
+        while j > 0 && matches!(toks[j - 1].punct(), Some(',' | '-' | '/' | '#')) || j > 0 && toks[j - 1].kind == TokKind::Break {
+            j -= 1;
+        }
+        if j > 0 && run_of_tok[j - 1].is_some() {
+            let mut s = j - 1;
+            while s > 0 && run_of_tok[s - 1] == run_of_tok[j - 1] {
+                s -= 1;
+            }
+            lo = s;
+            house = true;
+            // "flat", "no", "house" before the number
+            if s > 0 && ws.address.contains(toks[s - 1].lower.as_str()) {
+                lo = s - 1;
+            }
+        }
+        let cue = cue_hits.iter().any(|h| h.cue == Cue::Entity(K::Address) && h.hi <= k && h.hi + 10 >= k);
+        if !house && !cue {
+            continue;
+        }
+        let hi = extend_address(toks, i + 1, run_of_tok, ws);
+        out.push(found(toks, K::Address, lo, hi, String::new()));
+        covered_to = hi;
+    }
+    // "my address is …", "deliver it to …" with no street word: take the address-like chunks
+    for h in cue_hits.iter().filter(|h| h.cue == Cue::Entity(K::Address)) {
+        let mut s = h.hi;
+        while s < toks.len() && (toks[s].is("is") || toks[s].is("it") || toks[s].punct() == Some(':') || toks[s].punct() == Some(',')) {
+            s += 1;
+        }
+        if s >= toks.len() || s < covered_to {
+            continue;
+        }
+        let first = &toks[s];
+        let starts = run_of_tok[s].is_some() || ws.address.contains(first.lower.as_str()) && first.lower != "near";
+        if !starts {
+            continue;
+        }
+        let hi = extend_address(toks, s, run_of_tok, ws);
+        if hi > s + 1 {
+            out.push(found(toks, K::Address, s, hi, String::new()));
+        }
+    }
+}
+
+/// Words that start a clause, not an address part, even when capitalised.
+fn is_clause_word(w: &str) -> bool {
+    matches!(
+        w,
+        "i" | "i'm" | "i'll" | "it" | "it's" | "is" | "that" | "that's" | "this" | "the" | "and" | "but" | "so" | "yes" | "no"
+            | "okay" | "ok" | "please" | "thanks" | "thank" | "can" | "could" | "will" | "would" | "should" | "do" | "does"
+            | "did" | "are" | "was" | "were" | "what" | "when" | "where" | "how" | "why" | "who" | "sir" | "madam" | "we"
+            | "you" | "he" | "she" | "they" | "my" | "your" | "right" | "correct" | "sure" | "also" | "then" | "if"
+    )
+}
+
+/// Extends an address to the right over chunks that look like address parts.
+fn extend_address(toks: &[Token], from: usize, run_of_tok: &[Option<usize>], ws: &WordSets) -> usize {
+    let addr_tok = |k: usize| {
+        let t = &toks[k];
+        run_of_tok[k].is_some()
+            || (t.kind == TokKind::Word
+                && ((t.cap && !is_clause_word(&t.lower)) || t.lower.len() == 1 || ws.address.contains(t.lower.as_str()) || ws.street.contains(t.lower.as_str())))
+            || (t.kind == TokKind::Word && !t.gap_before && matches!(t.lower.as_str(), "st" | "nd" | "rd" | "th"))
+            || t.kind == TokKind::Digits
+            || matches!(t.punct(), Some('-' | '/' | '#'))
+    };
+    let mut hi = from;
+    // words glued to the street ("Cedar Lane apartment 7B")
+    while hi < toks.len() && hi - from < 8 && addr_tok(hi) && toks[hi].kind != TokKind::Break {
+        hi += 1;
+    }
+    let mut k = hi;
+    let mut chunks = 0;
+    while k < toks.len() && chunks < 8 {
+        // a comma (or a segment break) then a chunk made only of address tokens
+        if !(toks[k].punct() == Some(',') || toks[k].kind == TokKind::Break) {
+            // "St." style abbreviations are not a sentence end
+            break;
+        }
+        let mut e = k + 1;
+        while e < toks.len() && e - k < 10 && addr_tok(e) {
+            e += 1;
+        }
+        let ended = e >= toks.len() || matches!(toks[e].punct(), Some(',' | '.' | '?' | '!' | ';')) || toks[e].kind == TokKind::Break;
+        if e == k + 1 || !ended {
+            break;
+        }
+        hi = e;
+        k = e;
+        chunks += 1;
+    }
+    hi
+}

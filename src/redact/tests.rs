@@ -1,0 +1,511 @@
+//! Tables of cases per entity type, streaming behaviour, policies, bad input, and a property
+//! test that no identifier survives in digits, in words, or split across two segments.
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::checksums;
+use super::numbers::digits_of;
+use super::*;
+
+fn redactor() -> Arc<Redactor> {
+    Arc::new(Redactor::new(Policy::default()).expect("default policy is valid"))
+}
+
+fn seg(text: &str) -> RawSegment {
+    RawSegment { start: 0.0, end: 1.0, text: text.to_string(), words: Vec::new() }
+}
+
+fn red(text: &str) -> String {
+    redactor().redact_text(text).text
+}
+
+/// Every digit run of the output (number words read as digits), for leak checks.
+fn digit_runs(text: &str) -> Vec<String> {
+    digits_of(text).split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// Whether any 5-digit piece of `id` (or all of it, when shorter) survives in `out`.
+fn leaks(id: &str, out: &str) -> bool {
+    let runs = digit_runs(out);
+    let w = id.len().min(5);
+    (0..=id.len() - w).any(|i| runs.iter().any(|r| r.contains(&id[i..i + w])))
+}
+
+/// (input, placeholder that must appear, text that must not survive)
+const POSITIVE: &[(&str, &str, &str)] = &[
+    // phones
+    ("call me on 98415 22076 please", "[PHONE]", "22076"),
+    ("my mobile is +91 98415 22076", "[PHONE]", "98415"),
+    ("my number is nine eight four one five double two oh seven six", "[PHONE]", "double two"),
+    ("it is ninety eight forty one five, two two zero seven six", "[PHONE]", "forty one"),
+    ("reach me at (415) 555-0142 after six", "[PHONE]", "0142"),
+    ("text me on 07700 900286", "[PHONE]", "900286"),
+    ("my number is +44 7700 900286", "[PHONE]", "7700"),
+    ("the office landline is 022 2345 6789", "[PHONE]", "6789"),
+    ("plus nine one, six five five zero one, five seven three eight two", "[PHONE]", "seven three"),
+    ("my number is 98415-22076.", "[PHONE]", "98415"),
+    ("the number is 4 1 5 5 5 5 0 1 3 2", "[PHONE]", "0 1 3 2"),
+    // cards
+    ("card number 4111 1111 1111 1111", "[CARD]", "1111"),
+    ("the card number is 4111-1111-1111-1112", "[CARD]", "1112"),
+    ("four triple one, double one double one, double one double one, double one double one", "[", "double one"),
+    ("it expires 07/29", "[CARD_EXPIRY]", "07/29"),
+    ("expiring oh seven, twenty nine", "[CARD_EXPIRY]", "twenty nine"),
+    ("the CVV is 123", "[CVV]", "123"),
+    ("the security code is seven eight one", "[CVV]", "eight one"),
+    // bank
+    ("my account number is 123456789012", "[BANK_ACCOUNT]", "6789"),
+    ("IFSC code HDFC0001234", "[IFSC]", "HDFC0001234"),
+    ("IFSC I C I C, triple oh two five four three", "[IFSC]", "five four three"),
+    ("the sort code is 12-34-56", "[SORT_CODE]", "34"),
+    ("IBAN GB82 WEST 1234 5698 7654 32", "[IBAN]", "WEST"),
+    ("the swift code is HDFCINBB", "[SWIFT]", "HDFCINBB"),
+    // national identifiers
+    ("my PAN is ABCPE1234F", "[PAN]", "ABCPE1234F"),
+    ("PAN A B C P E one two three four F", "[PAN]", "one two three"),
+    ("voter ID ABC1234567", "[VOTER_ID]", "1234567"),
+    ("passport number J8369854", "[PASSPORT]", "8369854"),
+    ("my social security number is 123-45-6789", "[SSN]", "6789"),
+    ("ITIN 912-70-1234", "[ITIN]", "1234"),
+    // e-mail and UPI
+    ("write to priya.s87@gmail.com today", "[EMAIL]", "priya"),
+    ("it is priya dot s eighty seven at gmail dot com", "[EMAIL]", "priya"),
+    ("my UPI ID is rohan.g@okaxis", "[UPI]", "rohan"),
+    ("pay to rohan dot g at ybl", "[UPI]", "rohan"),
+    ("my UPI is ravi kumar at I B L", "[UPI]", "kumar"),
+    // dates of birth, addresses, codes
+    ("my date of birth is 12/05/1985", "[", "1985"),
+    ("I was born on the third of March, nineteen eighty five", "[DATE_OF_BIRTH]", "March"),
+    ("date of birth? June eighteenth, 1969", "[DATE_OF_BIRTH]", "1969"),
+    ("I live at 221 Baker Street, London, NW1 6XE.", "[ADDRESS]", "Baker"),
+    ("send it to flat 12, Sunshine Apartments, M G Road, Pune, 411001.", "[ADDRESS]", "Sunshine"),
+    ("the zip code is 80221", "[POSTCODE]", "80221"),
+    ("Denver, Colorado 80221", "[POSTCODE]", "80221"),
+    ("the OTP is 4 8 2 1", "[OTP]", "4 8 2 1"),
+    ("the OTP is seven five three five two nine", "[OTP]", "two nine"),
+    ("my PIN is 4321", "[PIN]", "4321"),
+    ("my IP address is 192.168.1.20", "[IP_ADDRESS]", "192.168"),
+    ("the server is at fe80::1ff:fe23:4567:890a", "[IP_ADDRESS]", "fe23"),
+    ("customer ID 48213377", "[", "48213377"),
+    ("the last four digits are 4821", "[", "4821"),
+    // names
+    ("My name is Meera Pillai.", "[NAME]", "Meera"),
+    ("Hello, this is Prakash from the bank.", "[NAME]", "Prakash"),
+    ("Mr. Xandor will call you.", "[NAME]", "Xandor"),
+    ("you are speaking with Fiona.", "[NAME]", "Fiona"),
+    ("Gaurav here, how can I help?", "[NAME]", "Gaurav"),
+    ("Thank you, Shruthika.", "[NAME]", "Shruthika"),
+    ("the nominee is Anjali Deshmukh", "[NAME]", "Deshmukh"),
+    ("ask James Whitfield about it", "[NAME]", "Whitfield"),
+];
+
+#[test]
+fn positives_are_redacted() {
+    let r = redactor();
+    let mut failures = Vec::new();
+    for (input, placeholder, gone) in POSITIVE {
+        let out = r.redact_text(input).text;
+        if !out.contains(placeholder) || out.contains(gone) {
+            failures.push(format!("{input:?} -> {out:?} (want {placeholder}, without {gone:?})"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Ordinary numbers and words that must survive untouched.
+const NEGATIVE: &[&str] = &[
+    "The plan costs 599 rupees for 84 days with 2 GB per day.",
+    "I want to upgrade to five G plus.",
+    "That plan costs five hundred and ninety nine rupees for eighty four days.",
+    "I'll call you back at 7:30 pm.",
+    "It takes three to five working days.",
+    "The loan is one lakh fifty thousand rupees.",
+    "The price is ₹1,50,000 all inclusive.",
+    "The price is $1,250,000.",
+    "We opened in 2019.",
+    "You get a 25% discount.",
+    "I ordered 12 boxes and two kurtas.",
+    "It is twenty nine dollars a month.",
+    "Please go to room 404.",
+    "The appointment is at eleven thirty.",
+    "The courier comes between ten and one.",
+    "Version 2.5 is out.",
+    "It was around eight fifteen in the morning.",
+    "Will you help me with this?",
+    "May I have your full name, please?",
+    "The branch is on Park Street.",
+    "Thank you for calling Kaveri Bank.",
+    "Your card will reach you in seven working days and there is a fee of two hundred rupees.",
+    "The price is fifty four thousand nine hundred rupees for twelve months.",
+    "We sold 1,200 units in 3 weeks.",
+    "Call between 9:00-17:30 on weekdays.",
+    "The temperature is 36.6 degrees.",
+];
+
+#[test]
+fn ordinary_text_survives() {
+    let r = redactor();
+    let mut failures = Vec::new();
+    for input in NEGATIVE {
+        let out = r.redact_text(input);
+        if out.text != *input || !out.spans.is_empty() {
+            failures.push(format!("{input:?} -> {:?}", out.text));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Look-alikes of identifiers that are not identifiers.
+#[test]
+fn near_misses_keep_their_kind_or_survive() {
+    // a 5-digit number with no context is kept; the same after "zip code" is not
+    assert_eq!(red("I walked 12000 steps"), "I walked 12000 steps");
+    assert!(red("zip code 12000").contains("[POSTCODE]"));
+    // Luhn labels the kind but is not the gate: a failing long run is still removed
+    let out = red("4111 1111 1111 1112");
+    assert!(!out.contains("1112"), "{out}");
+    // a PAN with a wrong holder-type letter is not a PAN but still an identifier
+    assert!(!red("ABCXE1234F").contains("[PAN]"));
+    // an invalid IBAN is not labelled IBAN
+    assert!(!red("IBAN GB00 WEST 1234 5698 7654 32").contains("[IBAN]"));
+}
+
+#[test]
+fn checksums_label_kinds() {
+    assert!(checksums::luhn("4111111111111111"));
+    assert!(!checksums::luhn("4111111111111112"));
+    let base = "23456789012";
+    let aadhaar = format!("{base}{}", checksums::verhoeff_digit(base));
+    assert!(checksums::verhoeff(&aadhaar));
+    assert!(red(&format!("my number is {aadhaar}")).contains("[AADHAAR]"));
+    assert!(checksums::iban_mod97("GB82WEST12345698765432"));
+    assert!(!checksums::iban_mod97("GB83WEST12345698765432"));
+    // GSTIN: find the valid check character for a body and test both ways
+    let body = "27ABCPE1234F1Z";
+    let good = (b'0'..=b'9').chain(b'A'..=b'Z').map(|c| format!("{body}{}", c as char)).find(|g| checksums::gstin_check(g)).unwrap();
+    assert!(red(&format!("our GSTIN is {good}")).contains("[GSTIN]"));
+    assert!(checksums::nanp("4155550142") && !checksums::nanp("1155550142"));
+    assert!(checksums::indian_mobile("919841522076") && !checksums::indian_mobile("5841522076"));
+    assert!(checksums::ssn_valid("123456789") && !checksums::ssn_valid("666456789"));
+    assert!(checksums::itin_valid("912701234") && !checksums::itin_valid("912401234"));
+}
+
+#[test]
+fn spoken_numbers_read_as_digits() {
+    let cases = [
+        ("nine eight four one five double two oh seven six", "9841522076"),
+        ("ninety eight forty one", "9841"),
+        ("triple one", "111"),
+        ("four triple one", "4111"),
+        ("twenty seven fifty two", "2752"),
+        ("five hundred and ninety nine", "599"),
+        ("one lakh fifty thousand", "150000"),
+        ("two crore", "20000000"),
+        ("oh seven, twenty nine", "0729"),
+        ("nineteen sixty three", "1963"),
+        ("98415-22076", "9841522076"),
+        ("41,1,1,1", "41111"),
+        ("4 1 1 1", "4111"),
+        ("a hundred", "100"),
+    ];
+    for (spoken, digits) in cases {
+        assert_eq!(digits_of(spoken), digits, "{spoken}");
+    }
+}
+
+#[test]
+fn odd_unicode_never_lets_an_identifier_through() {
+    let cases = [
+        "my number is ９８４１５２２０７６",
+        "my number is ९८४१५२२०७६",
+        "my number is 98415\u{200b}22076",
+        "my number is 9\u{200d}8\u{200c}4\u{2060}1\u{feff}5 22076",
+        "my number is 98415\u{2013}22076",
+        "card ４１１１ １１１１ １１１１ １１１１",
+    ];
+    for c in cases {
+        let out = redactor().redact_text(c);
+        assert!(out.text.contains('['), "{c:?} -> {:?}", out.text);
+        assert!(!out.text.chars().any(|ch| ch.is_numeric()), "{c:?} -> {:?}", out.text);
+    }
+}
+
+#[test]
+fn bad_input_never_panics() {
+    let r = redactor();
+    assert_eq!(r.redact_text("").text, "");
+    assert_eq!(r.redact_text("   ").text, "   ");
+    for s in ["\u{0}", "@", "@@@ at at dot", "double", "triple triple", "+", "(((", "oh oh oh", "Mr.", "ñ😀\u{301}", "9", "a\u{300}\u{300}"] {
+        let _ = r.redact_text(s);
+    }
+    // a huge segment: processed in chunks, identifier in the middle still removed
+    let filler = "and then we talked about the weather for a while ".repeat(3000);
+    let text = format!("{filler} my number is 98415 22076 {filler}");
+    let out = r.redact_text(&text);
+    assert!(out.text.contains("[PHONE]"));
+    assert!(!out.text.contains("22076"));
+    let digits = "9".repeat(200_000);
+    let out = r.redact_text(&digits);
+    assert!(!out.text.contains("99"));
+}
+
+#[test]
+fn identifier_split_across_segments_is_held_and_redacted_in_both() {
+    let r = redactor();
+    let mut t = r.track([7; 32], false);
+    assert!(t.push_final(seg("my number is nine eight four one five")).is_empty(), "a numeric tail is held");
+    let out = t.push_final(seg("two two zero seven six, thanks."));
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].text, "my number is [PHONE]");
+    assert_eq!(out[1].text, "[PHONE], thanks.");
+    assert!(t.flush().is_empty());
+    // three pieces
+    let mut t = r.track([7; 32], false);
+    assert!(t.push_final(seg("it is nine eight")).is_empty());
+    assert!(t.push_final(seg("four one five")).is_empty());
+    let out = t.push_final(seg("two two zero seven six"));
+    assert_eq!(out.len(), 3);
+    assert!(out.iter().all(|s| !s.text.chars().any(|c| c.is_ascii_digit()) && s.text.contains("[PHONE]")), "{out:?}");
+    // flush emits what is held, never dropping a segment
+    let mut t = r.track([7; 32], false);
+    assert!(t.push_final(seg("the fee is 200")).is_empty());
+    let out = t.flush();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].text, "the fee is 200");
+}
+
+#[test]
+fn the_other_partys_question_gives_the_context() {
+    let r = redactor();
+    let call = r.call([1; 32]);
+    let mut agent = call.track(true);
+    let mut caller = call.track(false);
+    let _ = agent.push_final(seg("And the security code on the back?"));
+    let out = caller.push_final(seg("It is seven eight one."));
+    assert_eq!(out[0].text, "It is [CVV].");
+    let _ = agent.push_final(seg("I have sent you an OTP. Please read it out."));
+    let out = caller.push_final(seg("It's 4 8 2 1 9 3."));
+    assert_eq!(out[0].text, "It's [OTP].");
+    let _ = agent.push_final(seg("Can I get your full name?"));
+    let out = caller.push_final(seg("Sure, it is Zorawar Kowalczyk."));
+    assert_eq!(out[0].text, "Sure, it is [NAME].");
+    // a name learned on one track is removed on the other
+    let out = agent.push_final(seg("Thank you, Zorawar. You are verified."));
+    assert_eq!(out[0].text, "Thank you, [NAME]. You are verified.");
+    // a time with no identifier context survives (held first: a number ends the segment)
+    assert!(agent.push_final(seg("The technician comes at eleven thirty.")).is_empty());
+    assert_eq!(agent.flush()[0].text, "The technician comes at eleven thirty.");
+}
+
+#[test]
+fn pseudonyms_are_consistent_within_a_call_and_differ_across_keys() {
+    let policy = Policy { mode: Mode::Pseudonym, ..Policy::default() };
+    let r = Arc::new(Redactor::new(policy).unwrap());
+    let call = r.call([3; 32]);
+    let mut caller = call.track(false);
+    let mut agent = call.track(true);
+    let a = caller.push_final(seg("My name is Meera Pillai and my number is 98415 22076."));
+    assert_eq!(a[0].text, "My name is [NAME_1] and my number is [PHONE_1].");
+    let b = agent.push_final(seg("Thank you, Meera. I will call 98415-22076. This is Prakash."));
+    assert_eq!(b[0].text, "Thank you, [NAME_1]. I will call [PHONE_1]. This is [NAME_2].");
+    let c = caller.push_final(seg("My other number is 91234 56789."));
+    assert!(c[0].text.contains("[PHONE_2]"));
+}
+
+#[test]
+fn mask_mode_and_entity_subsets() {
+    let r = Arc::new(Redactor::new(Policy { mode: Mode::Mask, ..Policy::default() }).unwrap());
+    assert_eq!(r.redact_text("call 98415 22076").text, "call ####");
+    let only_phone = Policy { entities: [EntityKind::Phone].into_iter().collect(), ..Policy::default() };
+    let r = Arc::new(Redactor::new(only_phone).unwrap());
+    assert_eq!(r.redact_text("My name is Meera, call 98415 22076").text, "My name is Meera, call [PHONE]");
+}
+
+#[test]
+fn agent_names_kept_when_the_policy_says_so() {
+    let r = Arc::new(Redactor::new(Policy { keep_agent_names: true, ..Policy::default() }).unwrap());
+    let call = r.call([5; 32]);
+    let mut agent = call.track(true);
+    let mut caller = call.track(false);
+    assert_eq!(agent.push_final(seg("Good morning, this is Prakash."))[0].text, "Good morning, this is Prakash.");
+    assert_eq!(caller.push_final(seg("Hi Prakash, my name is Meera."))[0].text, "Hi Prakash, my name is [NAME].");
+}
+
+#[test]
+fn policy_is_validated_data() {
+    let p = Policy::from_json(r#"{"version": 3, "mode": "pseudonym", "entities": ["NAME", "PHONE"], "keep_agent_names": true}"#).unwrap();
+    assert_eq!(p.version, 3);
+    assert_eq!(p.mode, Mode::Pseudonym);
+    assert!(p.redacts(EntityKind::Phone) && !p.redacts(EntityKind::Card));
+    assert!(matches!(Policy::from_json(r#"{"version": 1, "colour": "red"}"#), Err(PolicyError::Parse(_))));
+    assert!(matches!(Policy::from_json(r#"{"version": 0}"#), Err(PolicyError::ZeroVersion)));
+    assert!(matches!(Policy::from_json(r#"{"entities": []}"#), Err(PolicyError::NoEntities)));
+    let d = Policy::from_json("{}").unwrap();
+    assert_eq!(d, Policy::default());
+    assert_eq!(serde_json::to_string(&EntityKind::DateOfBirth).unwrap(), "\"DATE_OF_BIRTH\"");
+    let out = Redactor::new(Policy { version: 7, ..Policy::default() }).unwrap().redact_text("hi");
+    assert_eq!(out.policy_version, 7);
+}
+
+#[test]
+fn spans_and_word_times_follow_the_placeholders() {
+    let r = redactor();
+    let mut t = r.track([9; 32], false);
+    let words = [(" My", 0.0), (" number", 0.3), (" is", 0.6), (" 98415", 0.9), ("-22076.", 1.4), (" Bye.", 2.0)];
+    let s = RawSegment {
+        start: 0.0,
+        end: 2.5,
+        text: " My number is 98415-22076. Bye.".into(),
+        words: words.iter().map(|(w, t)| Word { word: w.to_string(), start: *t, end: t + 0.3, p: 0.9 }).collect(),
+    };
+    let out = t.push_final(s);
+    let o = &out[0];
+    assert_eq!(o.text, " My number is [PHONE]. Bye.");
+    assert_eq!(o.spans.len(), 1);
+    let sp = &o.spans[0];
+    assert_eq!(sp.kind, EntityKind::Phone);
+    assert_eq!(o.text.chars().skip(sp.start).take(sp.end - sp.start).collect::<String>(), "[PHONE]");
+    assert_eq!((sp.t_start, sp.t_end), (Some(0.9), Some(1.7)));
+    let ws: Vec<&str> = o.words.iter().map(|w| w.word.as_str()).collect();
+    assert_eq!(ws, vec![" My", " number", " is", " [PHONE].", " Bye."]);
+    assert!((o.words[3].start - 0.9).abs() < 1e-6 && (o.words[3].end - 1.7).abs() < 1e-6);
+    // words that do not spell the text are never passed through
+    let s = RawSegment { start: 0.0, end: 1.0, text: "call 98415 22076".into(), words: vec![Word { word: "98415".into(), start: 0.0, end: 1.0, p: 1.0 }, Word { word: "zzz".into(), start: 0.0, end: 1.0, p: 1.0 }] };
+    let out = r.track([9; 32], false).push_final(s);
+    assert_eq!(out[0].words.len(), 1);
+    assert_eq!(out[0].words[0].word, "call [PHONE]");
+}
+
+#[test]
+fn interim_text_is_masked_conservatively() {
+    let r = redactor();
+    let mut t = r.track([2; 32], false);
+    let i = t.interim(&seg("my number is nine eight four"));
+    assert!(!i.text.contains("eight four"), "{}", i.text);
+    assert_eq!(t.interim(&seg("it costs 499 rupees")).text, "it costs 499 rupees");
+    // the held tail counts: "one five" continues a held run
+    assert!(t.push_final(seg("my number is nine eight four")).is_empty());
+    let i = t.interim(&seg("one five"));
+    assert!(!i.text.contains("five"), "{}", i.text);
+}
+
+#[test]
+fn redact_lines_text_and_json() {
+    let r = redactor();
+    let input = "my number is nine eight four one five\ndouble two oh seven six\nthe fee is 200 rupees\n";
+    let mut out = Vec::new();
+    redact_lines(&r, input.as_bytes(), &mut out, LineFormat::Text).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text, "my number is [PHONE]\n[PHONE]\nthe fee is 200 rupees\n");
+    let mut out = Vec::new();
+    redact_lines(&r, "call 98415 22076\n".as_bytes(), &mut out, LineFormat::Json).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["text"], "call [PHONE]");
+    assert_eq!(v["spans"][0]["kind"], "PHONE");
+    assert_eq!(v["policy_version"], 1);
+    assert_eq!("json".parse::<LineFormat>().unwrap(), LineFormat::Json);
+}
+
+#[test]
+fn redactor_is_send_sync_and_tracks_are_send() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send_static<T: Send + 'static>() {}
+    send_sync::<Redactor>();
+    send_static::<TrackRedactor>();
+    send_static::<CallRedactor>();
+}
+
+#[test]
+fn gazetteer_is_large_enough() {
+    assert!(super::names::Gazetteer::load().len() > 900);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property test: any identifier in random filler, in digits, in words or split in two, is gone.
+
+const FILLER: &[&str] = &["okay", "so", "please", "the", "is", "fine", "thanks", "we", "will", "check", "that", "today", "and", "then", "right", "yes", "it", "sure", "hmm"];
+const DIGIT_WORDS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+
+fn luhn_complete(body: &str) -> String {
+    (0..10).map(|d| format!("{body}{d}")).find(|c| checksums::luhn(c)).unwrap()
+}
+
+/// (cue said before it, digits)
+fn identifier() -> impl Strategy<Value = (&'static str, String)> {
+    let d = |n: usize| proptest::collection::vec(0u8..10, n).prop_map(|v| v.into_iter().map(|x| char::from(b'0' + x)).collect::<String>());
+    prop_oneof![
+        (6u8..10, d(9)).prop_map(|(a, b)| ("my mobile is", format!("{a}{b}"))),
+        (2u8..10, d(2), 2u8..10, d(6)).prop_map(|(a, b, c, e)| ("call me on", format!("{a}{b}{c}{e}"))),
+        d(9).prop_map(|b| ("text me on", format!("07{b}"))),
+        d(14).prop_map(|b| ("my card number is", luhn_complete(&format!("4{b}")))),
+        d(10).prop_map(|b| ("my aadhaar is", { let s = format!("2{b}"); format!("{s}{}", checksums::verhoeff_digit(&s)) })),
+        (1u8..9, d(8)).prop_map(|(a, b)| ("my social security number is", format!("{a}{b}"))),
+        d(11).prop_map(|b| ("the account number is", format!("3{b}"))),
+        d(6).prop_map(|b| ("the OTP is", b)),
+        d(4).prop_map(|b| ("my PIN is", b)),
+        d(3).prop_map(|b| ("the CVV is", b)),
+        d(8).prop_map(|b| ("", format!("9{b}"))),
+    ]
+}
+
+fn render_digits(id: &str, style: u8) -> String {
+    match style {
+        0 => id.to_string(),
+        1 => id.chars().map(|c| DIGIT_WORDS[c as usize - '0' as usize]).collect::<Vec<_>>().join(" "),
+        2 => id.as_bytes().chunks(3).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join("-"),
+        _ => {
+            // words with "double" for repeated digits
+            let b: Vec<char> = id.chars().collect();
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < b.len() {
+                let w = DIGIT_WORDS[b[i] as usize - '0' as usize];
+                if i + 1 < b.len() && b[i + 1] == b[i] {
+                    out.push(format!("double {w}"));
+                    i += 2;
+                } else {
+                    out.push(w.to_string());
+                    i += 1;
+                }
+            }
+            out.join(" ")
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+    #[test]
+    fn no_identifier_survives(
+        (cue, id) in identifier(),
+        style in 0u8..4,
+        split in any::<prop::sample::Index>(),
+        do_split in any::<bool>(),
+        pre in proptest::collection::vec(0usize..FILLER.len(), 0..6),
+        post in proptest::collection::vec(0usize..FILLER.len(), 0..6),
+    ) {
+        let pre: Vec<&str> = pre.into_iter().map(|i| FILLER[i]).collect();
+        let post: Vec<&str> = post.into_iter().map(|i| FILLER[i]).collect();
+        let spoken = render_digits(&id, style);
+        let text = format!("{} {} {} {}", pre.join(" "), cue, spoken, post.join(" "));
+        let r = redactor();
+        let mut t = r.track([4; 32], false);
+        let mut out = Vec::new();
+        let words: Vec<&str> = text.split(' ').collect();
+        if do_split && words.len() > 2 {
+            // split inside the identifier when possible
+            let k = 1 + split.index(words.len() - 1);
+            out.extend(t.push_final(seg(&words[..k].join(" "))));
+            out.extend(t.push_final(seg(&words[k..].join(" "))));
+        } else {
+            out.extend(t.push_final(seg(&text)));
+        }
+        out.extend(t.flush());
+        let all: Vec<String> = out.iter().map(|s| s.text.clone()).collect();
+        let joined = all.join(" | ");
+        prop_assert!(!leaks(&id, &joined.replace(" | ", " ")), "{text:?} -> {joined:?}");
+        prop_assert_eq!(out.len(), if do_split && words.len() > 2 { 2 } else { 1 });
+    }
+}
