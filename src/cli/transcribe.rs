@@ -46,16 +46,18 @@ pub struct TranscribeArgs {
     /// Longest utterance in seconds; longer speech is cut at its quietest point.
     #[arg(long, default_value_t = 15.0)]
     pub max_utterance: f32,
-    /// Pause in milliseconds that ends an utterance.
-    #[arg(long, default_value_t = 500)]
+    /// Pause in milliseconds that ends an utterance. Batch windows are longer than live ones:
+    /// whisper recognises better with more context.
+    #[arg(long, default_value_t = 1000)]
     pub min_silence_ms: u32,
     /// Redaction policy (JSON: version, mode, entities, keep_agent_names) [default: all
     /// entity types as typed placeholders].
     #[arg(long, env = "CALLSCRIBE_POLICY")]
     pub policy: Option<PathBuf>,
-    /// Disable temperature fallback (bounded time per utterance, slightly less robust).
+    /// Retry hard utterances at higher temperatures (random sampling: output is then not
+    /// reproducible run to run).
     #[arg(long)]
-    pub no_fallback: bool,
+    pub fallback: bool,
     /// Encode every utterance in a full 30 s window (slower; identical to other Whisper
     /// runtimes, for comparisons).
     #[arg(long)]
@@ -89,7 +91,7 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
     }
     let opts = DecodeOptions {
         language: args.language.clone(),
-        temperature_inc: if args.no_fallback { 0.0 } else { 0.2 },
+        temperature_inc: if args.fallback { 0.2 } else { 0.0 },
         full_context: args.full_context,
         ..DecodeOptions::default()
     };

@@ -92,6 +92,8 @@ const MONTHS: &[&str] = &[
     "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
 ];
 
+const WEEKDAYS: &[&str] = &["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "tomorrow", "tonight"];
+
 /// Street-type words that end a street name.
 const STREET: &str = "road rd street st lane ln avenue ave drive dr boulevard blvd way court ct place pl
 terrace close crescent gardens grove square sq marg nagar colony layout cross main circle
@@ -160,13 +162,14 @@ pub(crate) fn detect(text: &str, toks: &[Token], ws: &WordSets, ctx: &DetectCtx<
     }
     alnum_ids(toks, &runs, &run_of_tok, &cue_hits, ws, ctx, &mut out);
     emails(text, toks, &cue_hits, ws, ctx, &mut out);
-    dates(toks, &run_of_tok, &cue_hits, ctx, &mut out);
+    dates(toks, &runs, &run_of_tok, &cue_hits, ctx, &mut out);
     addresses(toks, &run_of_tok, &cue_hits, ws, ctx, &mut out);
     let (base, slice) = chunk_text(text, toks);
     let ipv6 = ctx.pat.ipv6.find_iter(slice).filter(|m| m.as_str().bytes().filter(|b| *b == b':').count() >= 3);
     for m in ipv6 {
         out.push(Found { kind: K::IpAddress, start: base + m.start(), end: base + m.end(), canon: m.as_str().to_lowercase() });
     }
+    continuations(toks, &runs, ws, &mut out);
     let nctx = NameCtx { gaz: ctx.gaz, memory: ctx.memory, asked: ctx.asked_name };
     let name_hits = names::find_names(toks, &nctx);
     for h in &name_hits {
@@ -174,6 +177,66 @@ pub(crate) fn detect(text: &str, toks: &[Token], ws: &WordSets, ctx: &DetectCtx<
         out.push(Found { kind: K::Name, start: toks[h.lo].start, end: toks[h.hi - 1].end, canon });
     }
     (out, name_hits)
+}
+
+/// Words the recogniser writes for a spoken digit ("two" → "to", "oh" → "no").
+fn is_digit_homophone(w: &str) -> bool {
+    matches!(w, "to" | "too" | "for" | "fore" | "oh" | "o" | "no" | "ate" | "won" | "tree" | "free")
+}
+
+/// The tail of a dictated identifier that the recogniser cut off from it with a misheard word:
+/// "[PHONE] to 8 6" ("… double oh, two eight six"), "IFSCICIC, Trippolo 2543" ("… triple oh
+/// two five four three"). A number run not found by itself, not a quantity, that follows an
+/// identifier in the same sentence with at most one word between is taken with it when either
+/// the word sounds like a digit and the run is dictated digit by digit (or has 3+ digits), or
+/// the run has 3+ digits and ends the sentence.
+fn continuations(toks: &[Token], runs: &[NumRun], ws: &WordSets, out: &mut Vec<Found>) {
+    let numeric = |k: EntityKind| {
+        matches!(
+            k,
+            K::Phone | K::Card | K::BankAccount | K::Ifsc | K::IdNumber | K::Iban | K::Swift | K::Aadhaar | K::Pan
+                | K::Passport | K::VoterId | K::Gstin | K::Ssn | K::Itin | K::SortCode | K::Otp
+        )
+    };
+    let mut extra = Vec::new();
+    for r in runs {
+        let n = r.n();
+        let (rs, re) = (toks[r.lo].start, toks[r.hi - 1].end);
+        if n < 2 || out.iter().any(|f| f.start < re && f.end > rs) || is_quantity(toks, r, ws) {
+            continue;
+        }
+        // the identifier ending closest before the run
+        let Some(prev) = out.iter().filter(|f| f.end <= rs && numeric(f.kind)).max_by_key(|f| f.end) else { continue };
+        let gap_lo = toks.partition_point(|t| t.start < prev.end);
+        let gap = &toks[gap_lo..r.lo];
+        if gap.len() > 3 || gap.iter().any(|t| t.is_sentence_end() || t.kind == TokKind::Digits) {
+            continue;
+        }
+        let words: Vec<&Token> = gap.iter().filter(|t| t.kind == TokKind::Word).collect();
+        if words.len() > 1 || gap.iter().any(|t| t.kind == TokKind::Punct && !matches!(t.punct(), Some(',' | '-'))) {
+            continue;
+        }
+        let dictated = r.groups.iter().all(|g| g.digits.len() == 1);
+        let ends_sentence = toks.get(r.hi).is_none_or(|t| t.is_sentence_end() || t.kind == TokKind::Break);
+        let ok = match words.first() {
+            Some(w) if is_digit_homophone(&w.lower) => dictated || n >= 3,
+            Some(w) => {
+                n >= 3
+                    && ends_sentence
+                    && w.cap
+                    && !is_clause_word(&w.lower)
+                    && !ws.units.contains(w.lower.as_str())
+                    && !ws.money.contains(w.lower.as_str())
+                    && !MONTHS.contains(&w.lower.as_str())
+                    && !WEEKDAYS.contains(&w.lower.as_str())
+            }
+            None => n >= 3 && ends_sentence,
+        };
+        if ok {
+            extra.push(Found { kind: prev.kind, start: prev.start, end: re, canon: format!("{}{}", prev.canon, r.digits) });
+        }
+    }
+    out.extend(extra);
 }
 
 /// The part of the window text the tokens of this chunk cover, and its offset.
@@ -350,7 +413,11 @@ fn shape_kind(r: &NumRun) -> Option<EntityKind> {
         6 => Some(K::IdNumber),
         9 => {
             let spaced = r.groups.len() == 3 && r.groups[0].digits.len() == 3 && r.groups[1].digits.len() == 2;
-            if checksums::itin_valid(d) {
+            // 3-3-3: a North American phone number missing a digit, not an SSN (3-2-4)
+            let phone_like = r.groups.len() == 3 && r.groups.iter().all(|g| g.digits.len() == 3);
+            if phone_like {
+                Some(K::Phone)
+            } else if checksums::itin_valid(d) {
                 Some(K::Itin)
             } else if spaced || checksums::ssn_valid(d) {
                 Some(K::Ssn)
@@ -390,15 +457,35 @@ fn classify_run(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &WordSets, 
     let left_limit = left_cue_limit(toks, r.lo, ctx);
     let mut kind = None;
     let left: Vec<&CueHit> = cue_hits.iter().filter(|h| h.hi <= r.lo && h.lo >= left_limit).collect();
-    for (k, h) in left.iter().enumerate().rev() {
-        let further = left[..k].iter().rev().map(|h| h.cue).find(|c| matches!(c, Cue::Entity(_)));
-        if let Some(kd) = cue_kind(h.cue, n, further, &r.digits) {
-            kind = Some(kd);
+    // a cue that only qualifies another noun ("the phone number on the account") gives way
+    // to a cue that names the thing asked for
+    for weak_too in [false, true] {
+        for (k, h) in left.iter().enumerate().rev() {
+            if !weak_too && is_qualifier_cue(toks, h) {
+                continue;
+            }
+            let further = left[..k].iter().rev().map(|h| h.cue).find(|c| matches!(c, Cue::Entity(_)));
+            if let Some(kd) = cue_kind(h.cue, n, further, &r.digits) {
+                kind = Some(kd);
+                break;
+            }
+        }
+        if kind.is_some() {
             break;
         }
     }
+    // "the account number is 2319": the named identifier said right after its name is removed
+    // even when the recogniser dropped some of its digits
+    if kind.is_none() && n >= 3 {
+        kind = left.last().and_then(|h| direct_answer(toks, h, r.lo));
+    }
     if kind.is_none() {
-        kind = cue_hits.iter().filter(|h| h.lo >= r.hi && h.lo <= r.hi + 4).find_map(|h| cue_kind(h.cue, n, None, &r.digits));
+        // a cue just to the right labels the run ("4821, that is my PIN"), but not one in a
+        // following question ("… 0101. And the account holder's name?")
+        kind = cue_hits
+            .iter()
+            .filter(|h| h.lo >= r.hi && h.lo <= r.hi + 4 && !in_later_question(toks, r.hi, h.lo))
+            .find_map(|h| cue_kind(h.cue, n, None, &r.digits));
     }
     if kind.is_none() {
         if let Some(inh) = ctx.inherited.get(r.lo) {
@@ -414,8 +501,10 @@ fn classify_run(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &WordSets, 
                 .copied();
         }
     }
-    // a 5-digit run right after a US state name is a ZIP code
-    if kind.is_none() && (n == 5 || n == 9) {
+    // a 5-digit run right after a US state name is a ZIP code (4 digits too, not a year: the
+    // recogniser drops digits of a ZIP said fast)
+    let not_year = || !(n == 4 && r.digits.parse::<u32>().is_ok_and(|y| (1900..=2099).contains(&y)));
+    if kind.is_none() && ((4..=5).contains(&n) && not_year() || n == 9) {
         let mut j = r.lo;
         while j > 0 && matches!(toks[j - 1].kind, TokKind::Punct | TokKind::Break) {
             j -= 1;
@@ -444,10 +533,15 @@ fn classify_run(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &WordSets, 
 /// How far left a cue for the run starting at token `lo` may be: 14 tokens, within the sentence
 /// (a full stop that ends a segment does not count), and not across a segment break when the
 /// other party spoke in between (their question is the context then).
+///
+/// On a mixed (mono) track the question and its answer share a segment: when the run's own
+/// sentence is only a short answer opener ("It is 7811.", "Yes, it's …"), the sentence before
+/// it (the question, however it was punctuated) is searched too.
 fn left_cue_limit(toks: &[Token], lo: usize, ctx: &DetectCtx<'_>) -> usize {
     let other_spoke = ctx.inherited.get(lo).is_some_and(|c| c.contains(&Cue::Turn));
     let mut k = lo;
-    while k > 0 && lo - k < 14 {
+    let mut crossed = false;
+    while k > 0 && lo - k < if crossed { 20 } else { 14 } {
         let t = &toks[k - 1];
         if t.kind == TokKind::Break && other_spoke {
             break;
@@ -456,11 +550,69 @@ fn left_cue_limit(toks: &[Token], lo: usize, ctx: &DetectCtx<'_>) -> usize {
         // the answer (a mixed track) or the rest of the sentence
         let soft_stop = matches!(t.punct(), Some('.' | '?')) && toks.get(k).is_some_and(|n| n.kind == TokKind::Break);
         if t.is_sentence_end() && !soft_stop {
-            break;
+            if crossed || !is_answer_opener(&toks[k..lo]) || !answer_ends_at_run(toks, lo) {
+                break;
+            }
+            crossed = true;
         }
         k -= 1;
     }
     k
+}
+
+/// Whether the tokens before a number are only the opening of a short answer ("it is",
+/// "yes, it's", "sure, that's").
+fn is_answer_opener(toks: &[Token]) -> bool {
+    let words: Vec<&Token> = toks.iter().filter(|t| t.kind == TokKind::Word).collect();
+    words.len() <= 4
+        && toks.iter().all(|t| t.kind != TokKind::Break && !t.is_sentence_end())
+        && words.iter().all(|t| {
+            matches!(
+                t.lower.as_str(),
+                "it" | "it's" | "its" | "is" | "was" | "that" | "that's" | "this" | "yes" | "yeah" | "yep" | "sure" | "ok"
+                    | "okay" | "so" | "um" | "uh" | "er" | "hmm" | "right" | "and" | "the" | "mine" | "my"
+            )
+        })
+}
+
+/// Whether the number run starting at `lo` is the whole rest of its sentence ("It is 7811."),
+/// so that the answer is the number itself and not a clause that merely contains one.
+fn answer_ends_at_run(toks: &[Token], lo: usize) -> bool {
+    let runs = numbers::find_runs(&toks[lo..toks.len().min(lo + 64)]);
+    let Some(r) = runs.first().filter(|r| r.lo == 0) else { return false };
+    toks.get(lo + r.hi).is_none_or(|t| t.is_sentence_end() || t.kind == TokKind::Break || t.punct() == Some(','))
+}
+
+/// A one-word cue that qualifies another noun: "… on the account", "… for the card".
+fn is_qualifier_cue(toks: &[Token], h: &CueHit) -> bool {
+    h.hi - h.lo == 1
+        && h.lo >= 2
+        && matches!(toks[h.lo - 1].lower.as_str(), "the" | "your" | "my" | "this" | "that")
+        && matches!(toks[h.lo - 2].lower.as_str(), "on" | "for" | "of" | "in" | "to" | "with" | "from" | "under" | "linked")
+}
+
+/// "the account number is 2319", "card no: 4111": a cue that names an identifier ("… number",
+/// "… no") followed only by "is"/"was"/":" and the run.
+fn direct_answer(toks: &[Token], h: &CueHit, lo: usize) -> Option<EntityKind> {
+    let Cue::Entity(kind) = h.cue else { return None };
+    if !matches!(kind, K::BankAccount | K::Card | K::Phone | K::Aadhaar | K::Pan | K::Passport | K::Ssn | K::Itin | K::IdNumber | K::VoterId) {
+        return None;
+    }
+    if h.hi - h.lo < 2 || !matches!(toks[h.hi - 1].lower.as_str(), "number" | "no") {
+        return None;
+    }
+    let between = &toks[h.hi..lo];
+    let filler = |t: &Token| matches!(t.lower.as_str(), "is" | "was" | "it's" | ":" | "-" | ",") || t.kind == TokKind::Break;
+    (between.len() <= 3 && between.iter().all(filler)).then_some(kind)
+}
+
+/// Whether the cue at `cue_lo` lies in a question that starts after a sentence end following
+/// the run ending at `run_hi`.
+fn in_later_question(toks: &[Token], run_hi: usize, cue_lo: usize) -> bool {
+    if !toks[run_hi..cue_lo].iter().any(Token::is_sentence_end) {
+        return false;
+    }
+    toks[cue_lo..].iter().find(|t| t.is_sentence_end() || t.kind == TokKind::Break).is_some_and(|t| t.punct() == Some('?'))
 }
 
 /// Takes in a "(" glued before and a ")" inside or right after a run.
@@ -510,7 +662,8 @@ fn alnum_ids(
             }
             break;
         }
-        if atoms.len() >= 2 || atoms.first().is_some_and(|a| a.0.len() >= 8 && a.0.bytes().any(|b| b.is_ascii_alphabetic())) {
+        let bank_code = atoms.len() == 1 && atoms[0].0.len() == 4 && atoms[0].0.bytes().all(|b| b.is_ascii_alphabetic());
+        if atoms.len() >= 2 || bank_code || atoms.first().is_some_and(|a| a.0.len() >= 8 && a.0.bytes().any(|b| b.is_ascii_alphabetic())) {
             scan_atoms(toks, &atoms, cue_hits, ctx, out);
         }
         i = if j > i { j } else { i + 1 };
@@ -589,6 +742,11 @@ fn scan_atoms(toks: &[Token], atoms: &[(String, usize, usize)], cue_hits: &[CueH
         try_pat(&ctx.pat.swift, K::Swift, true);
         try_pat(&ctx.pat.passport_in, K::Passport, false);
         try_pat(&ctx.pat.uk_postcode, K::Postcode, false);
+        // after "IFSC": the four-letter bank code, even when the rest was misheard (the rest
+        // is then taken by the continuation rule: "IFSC KKBK, Tripoli 4471")
+        if best.is_none() && a == 0 && rest.len() >= 4 && rest[..4].bytes().all(|b| b.is_ascii_alphabetic()) && aligned(4).is_some() && cue_near(K::Ifsc, tok) {
+            best = Some((K::Ifsc, 4));
+        }
         if best.is_none() {
             // generic: letters and at least four digits, six or more characters
             let mut len = 0;
@@ -684,6 +842,11 @@ fn emails(text: &str, toks: &[Token], cue_hits: &[CueHit], ws: &WordSets, ctx: &
                 if cur.is_empty() || !toks.get(dom + 1).is_some_and(is_piece) {
                     break;
                 }
+                // a written full stop followed by a space ends the sentence ("… dot com. It
+                // costs …"): dots inside a written domain have no space after them
+                if d.punct() == Some('.') && toks.get(dom + 1).is_some_and(|x| x.gap_before) {
+                    break;
+                }
                 labels.push(std::mem::take(&mut cur));
                 dom += 1;
                 continue;
@@ -765,7 +928,44 @@ fn is_day_token(t: &Token) -> bool {
 
 /// Dates said with a month name: a date of birth when the context says so, a card expiry date
 /// when that is the context. Other dates are left alone.
-fn dates(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], ctx: &DetectCtx<'_>, out: &mut Vec<Found>) {
+/// Dates said in full (day, month name and year) more than this many years ago are taken for
+/// dates of birth even with no word about birth: on a support call such a date is nearly always
+/// the caller's birth date given for verification (the recogniser often drops the question).
+const BIRTH_MIN_AGE_YEARS: i64 = 16;
+
+/// The current calendar year (UTC), from the system clock; 2025 if the clock is unset.
+fn current_year() -> i64 {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let y = 1970 + (secs as i64) / 31_556_952;
+    if y < 2025 { 2025 } else { y }
+}
+
+/// Whether the tokens `[lo, hi)` around a month name hold a day and a year at least
+/// [`BIRTH_MIN_AGE_YEARS`] in the past: "10th October 1960", "June 18, 1969".
+fn full_old_date(toks: &[Token], runs: &[NumRun], run_of_tok: &[Option<usize>], lo: usize, hi: usize) -> bool {
+    let latest = current_year() - BIRTH_MIN_AGE_YEARS;
+    let mut day = toks[lo..hi].iter().any(|t| numbers::ordinal(&t.lower).is_some_and(|d| (1..=31).contains(&d)));
+    let mut year = false;
+    let mut seen = Vec::new();
+    for k in lo..hi {
+        let Some(ri) = run_of_tok[k] else { continue };
+        if seen.contains(&ri) {
+            continue;
+        }
+        seen.push(ri);
+        for g in &runs[ri].groups {
+            let v = g.digits.parse::<i64>().unwrap_or(-1);
+            if g.digits.len() == 4 && (1900..=latest).contains(&v) {
+                year = true;
+            } else if g.digits.len() <= 2 && (1..=31).contains(&v) {
+                day = true;
+            }
+        }
+    }
+    day && year
+}
+
+fn dates(toks: &[Token], runs: &[NumRun], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], ctx: &DetectCtx<'_>, out: &mut Vec<Found>) {
     for i in 0..toks.len() {
         if !month_at(toks, i) {
             continue;
@@ -812,6 +1012,8 @@ fn dates(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], ctx:
             K::DateOfBirth
         } else if near(K::CardExpiry) {
             K::CardExpiry
+        } else if full_old_date(toks, runs, run_of_tok, lo, hi) {
+            K::DateOfBirth
         } else {
             continue;
         };
@@ -855,6 +1057,11 @@ fn addresses(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], 
         while j > 0 && matches!(toks[j - 1].punct(), Some(',' | '-' | '/' | '#')) || j > 0 && toks[j - 1].kind == TokKind::Break {
             j -= 1;
         }
+        // "twenty seven fifty two Cedar Lane" heard as "2750 to Cedar Lane": a digit-like word
+        // between the house number and the street name belongs to the number
+        if j > 1 && toks[j - 1].kind == TokKind::Word && is_digit_homophone(&toks[j - 1].lower) && run_of_tok[j - 2].is_some() {
+            j -= 1;
+        }
         if j > 0 && run_of_tok[j - 1].is_some() {
             let mut s = j - 1;
             while s > 0 && run_of_tok[s - 1] == run_of_tok[j - 1] {
@@ -881,7 +1088,9 @@ fn addresses(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], 
         while s < toks.len() && (toks[s].is("is") || toks[s].is("it") || toks[s].punct() == Some(':') || toks[s].punct() == Some(',')) {
             s += 1;
         }
-        if s >= toks.len() || s < covered_to {
+        // (an address found from its street word may start later than the cue's answer:
+        // "address flat 378, sunrise heights, MG Road, …" — the spans are merged)
+        if s >= toks.len() {
             continue;
         }
         let first = &toks[s];
@@ -894,6 +1103,28 @@ fn addresses(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], 
             out.push(found(toks, K::Address, s, hi, String::new()));
         }
     }
+    // no cue, no capitals: "flat 378, sunrise heights, …", "house no 12, gandhi nagar, …" — a
+    // dwelling word and its number followed by at least one more address chunk
+    for s in 0..toks.len() {
+        if !is_dwelling_word(&toks[s].lower) {
+            continue;
+        }
+        let mut d = s + 1;
+        while d < toks.len() && (matches!(toks[d].lower.as_str(), "no" | "number" | "#") || toks[d].punct() == Some('.')) && d - s < 3 {
+            d += 1;
+        }
+        let Some(ri) = run_of_tok.get(d).copied().flatten() else { continue };
+        let num_end = (d..toks.len()).find(|&k| run_of_tok[k] != Some(ri)).unwrap_or(toks.len());
+        let hi = extend_address(toks, s + 1, run_of_tok, ws);
+        if hi > num_end + 1 && toks[num_end..hi].iter().any(|t| t.kind == TokKind::Word) {
+            out.push(found(toks, K::Address, s, hi, String::new()));
+        }
+    }
+}
+
+/// Words that name a dwelling and are followed by its number.
+fn is_dwelling_word(w: &str) -> bool {
+    matches!(w, "flat" | "apartment" | "apt" | "suite" | "house" | "plot" | "door" | "villa" | "bungalow")
 }
 
 /// Words that start a clause, not an address part, even when capitalised.
@@ -925,6 +1156,7 @@ fn extend_address(toks: &[Token], from: usize, run_of_tok: &[Option<usize>], ws:
     }
     let mut k = hi;
     let mut chunks = 0;
+    let chunk_end = |e: usize| e >= toks.len() || matches!(toks[e].punct(), Some(',' | '.' | '?' | '!' | ';')) || toks[e].kind == TokKind::Break;
     while k < toks.len() && chunks < 8 {
         // a comma (or a segment break) then a chunk made only of address tokens
         if !(toks[k].punct() == Some(',') || toks[k].kind == TokKind::Break) {
@@ -935,7 +1167,18 @@ fn extend_address(toks: &[Token], from: usize, run_of_tok: &[Option<usize>], ws:
         while e < toks.len() && e - k < 10 && addr_tok(e) {
             e += 1;
         }
-        let ended = e >= toks.len() || matches!(toks[e].punct(), Some(',' | '.' | '?' | '!' | ';')) || toks[e].kind == TokKind::Break;
+        // a short chunk whatever its case that ends in a street or building word ("sunrise
+        // heights", "gandhi nagar"): the recogniser does not capitalise names reliably
+        if !chunk_end(e) || e == k + 1 {
+            let mut f = k + 1;
+            while f < toks.len() && f - k <= 4 && toks[f].kind == TokKind::Word && !is_clause_word(&toks[f].lower) {
+                f += 1;
+            }
+            if f > k + 2 && chunk_end(f) && ws.street.contains(toks[f - 1].lower.as_str()) {
+                e = f;
+            }
+        }
+        let ended = chunk_end(e);
         if e == k + 1 || !ended {
             break;
         }

@@ -34,8 +34,11 @@
 //! - Short numbers with no context: a 4-digit PIN or 3-digit CVV said with no word like "PIN",
 //!   "CVV", "code" in the same or the other party's preceding words is kept (it looks like a
 //!   year, a time or a price).
-//! - Dates of birth without a word about birth nearby (a bare date is kept), addresses with no
-//!   house number, no street word and no "address" cue, and place names on their own.
+//! - Dates of birth without a word about birth nearby, unless said in full (day, month name
+//!   and year) with a year at least 16 years ago — such a date is taken for a birth date even
+//!   with no cue, since recognisers often drop the question (so "since 5th March 1998" is
+//!   redacted too); partial dates and recent dates are kept. Addresses with no house number,
+//!   no street word and no "address" cue, and place names on their own.
 //! - Number words in languages other than English (Hindi "ek do teen") and letters spelled
 //!   with the NATO alphabet.
 

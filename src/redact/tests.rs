@@ -99,6 +99,22 @@ const POSITIVE: &[(&str, &str, &str)] = &[
     ("Thank you, Shruthika.", "[NAME]", "Shruthika"),
     ("the nominee is Anjali Deshmukh", "[NAME]", "Deshmukh"),
     ("ask James Whitfield about it", "[NAME]", "Whitfield"),
+    // as the speech recogniser writes them (mixed mono track: question and answer in one
+    // segment, digits grouped oddly, words misheard next to the cue)
+    ("Done and the security code. It is 5307.", "[CVV]", "5307"),
+    ("And the CVV. It's 8 4 6.", "[CVV]", "8 4 6"),
+    ("Your ATM PIN, please. Yes, it is 6620.", "[PIN]", "6620"),
+    ("It is 23rd April 1974. I have blocked the card.", "[DATE_OF_BIRTH]", "1974"),
+    ("That's March 3, 1988.", "[DATE_OF_BIRTH]", "1988"),
+    ("and the account number is 7741", "[BANK_ACCOUNT]", "7741"),
+    ("The card number is 5421, 77. Thanks.", "[CARD]", "5421"),
+    ("is the delivery address flat 512, lotus residency, FC road, Shivajinagar, Pune, 411, 005.", "[ADDRESS]", "lotus"),
+    ("please send it to plot 44, shanti nagar, Nagpur.", "[ADDRESS]", "shanti"),
+    ("mail it to 3410 to Birch Street, Tulsa, Oklahoma.", "[ADDRESS]", "3410"),
+    ("Austin, Texas 7870", "[POSTCODE]", "7870"),
+    ("you can text updates to 415-555-129.", "[PHONE]", "555"),
+    ("text me on oh double seven double oh nine double oh to 4 1 when it is sent", "[PHONE]", "4 1"),
+    ("IFSC KKBK, Tripoli 4471.", "[IFSC]", "4471"),
 ];
 
 #[test]
@@ -142,6 +158,13 @@ const NEGATIVE: &[&str] = &[
     "We sold 1,200 units in 3 weeks.",
     "Call between 9:00-17:30 on weekdays.",
     "The temperature is 36.6 degrees.",
+    // full dates that are not birth dates: no year, no day, or a recent year
+    "The event was on 5th June.",
+    "In June 2015 we moved.",
+    "The order was placed on 3rd May 2024.",
+    "We opened in Texas in 2019.",
+    "The refund takes 3 to 5 days. It is 2 days now.",
+    "Done and the delivery. It is 3 boxes.",
 ];
 
 #[test]
@@ -155,6 +178,24 @@ fn ordinary_text_survives() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Redactions end where the identifier ends: a sentence end after a spoken e-mail address,
+/// a question after a number, an ordinary number after a phone number.
+#[test]
+fn redactions_stop_at_the_identifier() {
+    assert_eq!(
+        red("My mobile is 98765 43012 and email kiran dot m at yahoo dot com. It costs 450 rupees."),
+        "My mobile is [PHONE] and email [EMAIL]. It costs 450 rupees."
+    );
+    // the cue in the next question does not label the number before it
+    let out = red("It is 212 555 0143. And the account holder's name?");
+    assert!(out.contains("[PHONE]"), "{out}");
+    // "… on the account" qualifies the phone number asked for
+    let out = red("What is the phone number on the account? It is 212 555 0143.");
+    assert!(out.contains("[PHONE]"), "{out}");
+    let out = red("My number is 98765 43012, for 3 days only.");
+    assert!(out.contains("[PHONE]") && out.ends_with("for 3 days only."), "{out}");
 }
 
 /// Look-alikes of identifiers that are not identifiers.

@@ -135,8 +135,9 @@ impl Analyser {
         }
     }
 
-    /// Returns (flatness, peakiness, strongest bin) of the frame within the speech band.
-    fn shape(&mut self, frame: &[f32]) -> (f32, f32, usize) {
+    /// Returns (flatness, peakiness, the two strongest bins) of the frame within the speech
+    /// band.
+    fn shape(&mut self, frame: &[f32]) -> (f32, f32, [usize; 2]) {
         for ((dst, &s), &w) in self.input.iter_mut().zip(frame).zip(&self.window) {
             *dst = s * w;
         }
@@ -146,7 +147,7 @@ impl Analyser {
             .process_with_scratch(&mut self.input, &mut self.spectrum, &mut self.scratch)
             .is_err()
         {
-            return (1.0, 0.0, 0);
+            return (1.0, 0.0, [0, 0]);
         }
         for (p, c) in self.power.iter_mut().zip(&self.spectrum[BAND_LO..BAND_HI]) {
             *p = c.norm_sqr() + 1e-12;
@@ -160,7 +161,7 @@ impl Analyser {
         let near1 = window_sum(&self.power, k1);
         let (k2, _) = argmax(&self.power, Some(k1));
         let near2 = if k2.abs_diff(k1) > 4 { window_sum(&self.power, k2) } else { 0.0 };
-        (flatness, ((near1 + near2) / total).min(1.0), k1)
+        (flatness, ((near1 + near2) / total).min(1.0), [k1, k2])
     }
 }
 
@@ -181,6 +182,9 @@ fn window_sum(p: &[f32], k: usize) -> f32 {
     p[k.saturating_sub(2)..(k + 3).min(p.len())].iter().sum()
 }
 
+/// Frames over which the noise floor is the minimum level (1.5 s).
+const FLOOR_WINDOW: usize = 75;
+
 /// A frame with nearly all band energy in one or two narrow peaks may be a tone...
 const TONAL_PEAKINESS: f32 = 0.95;
 /// ... and it is one when the strongest peak holds its frequency this long: a steady voice
@@ -197,13 +201,14 @@ pub struct Endpointer {
     carry: Vec<f32>,
     /// Index of the next frame to be analysed.
     frame_idx: usize,
-    noise_floor_db: Option<f32>,
+    /// Levels of the last [`FLOOR_WINDOW`] frames; the noise floor is their minimum.
+    levels: std::collections::VecDeque<f32>,
     /// Speech-like flags of the last `onset_window` frames.
     recent: std::collections::VecDeque<bool>,
     open: Option<OpenUtterance>,
-    /// Consecutive peaky frames whose strongest bin stayed put, and that bin.
+    /// Consecutive peaky frames whose strongest bins stayed put, and those bins.
     tone_run: usize,
-    tone_bin: usize,
+    tone_bins: [usize; 2],
 }
 
 struct OpenUtterance {
@@ -221,11 +226,11 @@ impl Endpointer {
             analyser: Analyser::new(),
             carry: Vec::with_capacity(FRAME),
             frame_idx: 0,
-            noise_floor_db: None,
+            levels: std::collections::VecDeque::with_capacity(FLOOR_WINDOW + 1),
             recent: std::collections::VecDeque::new(),
             open: None,
             tone_run: 0,
-            tone_bin: 0,
+            tone_bins: [0, 0],
         }
     }
 
@@ -275,25 +280,26 @@ impl Endpointer {
     pub fn classify(&mut self, frame: &[f32]) -> FrameClass {
         let energy = frame.iter().map(|s| s * s).sum::<f32>() / frame.len().max(1) as f32;
         let level_db = 10.0 * (energy + 1e-10).log10();
-        let floor = *self.noise_floor_db.get_or_insert(level_db.min(-45.0));
+        // Minimum statistics: the quietest frame of the last 1.5 s is the floor. Speech always
+        // has gaps between words that reach it; steady noise raises it within 1.5 s.
+        self.levels.push_back(level_db);
+        if self.levels.len() > FLOOR_WINDOW {
+            self.levels.pop_front();
+        }
+        let floor = self.levels.iter().copied().fold(f32::MAX, f32::min).max(-90.0);
         let loud = level_db > floor + self.cfg.threshold_db && level_db > self.cfg.min_level_dbfs;
-        let (flatness, peakiness, bin) = if loud { self.analyser.shape(frame) } else { (1.0, 0.0, 0) };
-        if loud && peakiness > TONAL_PEAKINESS && (self.tone_run == 0 || bin.abs_diff(self.tone_bin) <= 1) {
+        let (flatness, peakiness, bins) = if loud { self.analyser.shape(frame) } else { (1.0, 0.0, [0, 0]) };
+        // Two tones of equal level (DTMF) swap places as the strongest from frame to frame:
+        // the strongest bin must stay near either of the previous frame's two peaks.
+        let steady = self.tone_run == 0 || self.tone_bins.iter().any(|b| b.abs_diff(bins[0]) <= 1);
+        if loud && peakiness > TONAL_PEAKINESS && steady {
             self.tone_run += 1;
         } else {
             self.tone_run = 0;
         }
-        self.tone_bin = bin;
+        self.tone_bins = bins;
         let tonal = self.tone_run >= TONE_FRAMES;
         let speech_like = loud && flatness < NOISE_FLATNESS && !tonal;
-        // The floor falls fast (any quieter frame is better evidence of the floor) and rises
-        // slowly (2 dB/s) so that a long utterance cannot raise it to speech level.
-        let next = if level_db < floor {
-            floor + 0.3 * (level_db - floor)
-        } else {
-            floor + 2.0 * FRAME_S
-        };
-        self.noise_floor_db = Some(next.max(-90.0));
         FrameClass { level_db, flatness, peakiness, speech_like }
     }
 

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The README's second command and what CI runs: sets everything up (scripts/setup.sh: build
+# tools, the build, the tiny.en model the tests use) and runs the whole test suite, in
+# release mode so the tests reuse the build and the real model runs at full speed.
+set -euo pipefail
+SCRIPT_NAME=test
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+. scripts/lib.sh
+scripts/setup.sh
+say "running the test suite"
+cargo test --release --locked
