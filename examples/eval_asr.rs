@@ -20,7 +20,7 @@ fn main() -> anyhow::Result<()> {
     let model = Model::load(&Model::resolve("tiny.en", "models".as_ref())?)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let pool = WhisperPool::new(&model, PoolLayout::fit(None, None, cores).0, DecodeOptions { full_context, ..Default::default() })?;
-    let opts = BatchOptions { channels: ChannelMode::Mix, vad: Default::default(), redaction: Redaction::DisabledForEvaluation };
+    let opts = BatchOptions { channels: ChannelMode::Mix, vad: callscribe::segment::VadConfig::batch(), redaction: Redaction::DisabledForEvaluation };
     batch::run(&files, &opts, &pool, |o| match o.result {
         Ok(t) => std::fs::write(out.join(format!("{}.json", t.call_id)), render(&t, Format::Json)).expect("write"),
         Err(e) => eprintln!("{}: {e}", o.path.display()),

@@ -31,7 +31,7 @@ fn text_of(t: &Transcript) -> String {
 #[test]
 fn speech_is_recognised_in_every_format() {
     let files: Vec<_> = ["speech.16k.flac", "speech.8k.mulaw.wav", "speech.stereo44k.mp3"].map(fixture).into();
-    for o in transcribe(&files, 2, VadConfig::default(), false) {
+    for o in transcribe(&files, 2, VadConfig::batch(), false) {
         let t = o.result.unwrap_or_else(|e| panic!("{}: {e}", o.path.display()));
         let text = text_of(&t);
         for word in ["hello", "test", "call", "transcription", "thank you"] {
@@ -84,8 +84,8 @@ fn vad_finds_no_speech_in_silence_noise_and_tones() {
 #[test]
 fn two_workers_give_the_same_text_as_one() {
     let files = vec![common::repo().join("samples/sample-call.wav"), fixture("speech.16k.flac")];
-    let one = transcribe(&files, 1, VadConfig::default(), true);
-    let two = transcribe(&files, 2, VadConfig::default(), true);
+    let one = transcribe(&files, 1, VadConfig::batch(), true);
+    let two = transcribe(&files, 2, VadConfig::batch(), true);
     for (a, b) in one.iter().zip(&two) {
         let (a, b) = (a.result.as_ref().unwrap(), b.result.as_ref().unwrap());
         assert!(!a.segments.is_empty());
@@ -122,7 +122,7 @@ fn long_speech_is_cut_under_the_maximum_without_losing_words() {
 #[test]
 fn stereo_calls_are_labelled_by_channel_and_redacted() {
     let files = vec![common::repo().join("samples/sample-call.wav")];
-    let o = transcribe(&files, 2, VadConfig::default(), true).remove(0);
+    let o = transcribe(&files, 2, VadConfig::batch(), true).remove(0);
     let t = o.result.unwrap();
     let speakers: std::collections::BTreeSet<_> = t.segments.iter().map(|s| s.speaker.as_str()).collect();
     assert_eq!(speakers, ["agent", "caller"].into());

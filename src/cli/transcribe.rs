@@ -46,10 +46,10 @@ pub struct TranscribeArgs {
     /// Longest utterance in seconds; longer speech is cut at its quietest point.
     #[arg(long, default_value_t = 15.0)]
     pub max_utterance: f32,
-    /// Pause in milliseconds that ends an utterance. Batch windows are longer than live ones:
-    /// whisper recognises better with more context.
-    #[arg(long, default_value_t = 1000)]
-    pub min_silence_ms: u32,
+    /// Pause in milliseconds that ends an utterance [default: 1000]. Batch windows are longer
+    /// than live ones: whisper recognises better with more context.
+    #[arg(long)]
+    pub min_silence_ms: Option<u32>,
     /// Redaction policy (JSON: version, mode, entities, keep_agent_names) [default: all
     /// entity types as typed placeholders].
     #[arg(long, env = "CALLSCRIBE_POLICY")]
@@ -67,13 +67,26 @@ pub struct TranscribeArgs {
 pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
     // Fail on a bad policy before loading the model.
     super::load_redactor(args.policy.as_deref())?;
+    let defaults = VadConfig::batch();
     let vad = VadConfig {
         max_utterance_s: args.max_utterance,
-        min_silence_ms: args.min_silence_ms,
-        ..VadConfig::default()
+        min_silence_ms: args.min_silence_ms.unwrap_or(defaults.min_silence_ms),
+        ..defaults
     };
     vad.validate().map_err(anyhow::Error::msg).context("invalid segmentation options")?;
     if let Some(out) = &args.out {
+        // Two inputs with the same call id would overwrite each other's transcript.
+        let mut seen: std::collections::HashMap<String, &PathBuf> = std::collections::HashMap::new();
+        for f in &args.files {
+            if let Some(first) = seen.insert(batch::call_id(f), f) {
+                bail!(
+                    "{} and {} would both be written to {}: call ids are file names up to the first dot; rename one or use separate runs",
+                    first.display(),
+                    f.display(),
+                    out.join(format!("{}.{}", batch::call_id(f), args.format.extension())).display()
+                );
+            }
+        }
         std::fs::create_dir_all(out).with_context(|| format!("cannot create output directory {}", out.display()))?;
     }
     let model_path = Model::resolve(&args.model, &args.models_dir)?;

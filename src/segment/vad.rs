@@ -58,6 +58,13 @@ impl Default for VadConfig {
 }
 
 impl VadConfig {
+    /// Batch transcription's defaults: utterances end at 1 s pauses instead of 0.5 s, so each
+    /// window gives whisper more context (live calls keep 0.5 s for latency). On the 8 kHz dev
+    /// calls this took the WER on non-PII words from 6.99% to 6.67–6.88%.
+    pub fn batch() -> Self {
+        Self { min_silence_ms: 1000, ..Self::default() }
+    }
+
     /// Checks ranges; returns a message naming the bad field.
     pub fn validate(&self) -> Result<(), String> {
         if !(1.0..=60.0).contains(&self.max_utterance_s) {
