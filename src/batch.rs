@@ -12,7 +12,7 @@ use crate::asr::{AsrJob, AsrResult, Hypothesis, WhisperPool};
 use crate::audio::{self, SAMPLE_RATE, decode_file, resample_to_16k};
 use crate::output::{Transcript, TranscriptSegment};
 use crate::redact::{RawSegment, RedactedSegment, Redactor};
-use crate::segment::{VadConfig, find_speech};
+use crate::segment::{SpeechSpan, VadConfig, find_speech};
 
 /// How to treat multi-channel recordings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,6 +27,9 @@ pub enum ChannelMode {
 pub struct BatchOptions {
     pub channels: ChannelMode,
     pub vad: VadConfig,
+    /// Skip voice-activity detection: each track is transcribed whole, in windows of at most
+    /// `vad.max_utterance_s` (for audio that is already cut into utterances).
+    pub no_vad: bool,
     pub redaction: Redaction,
 }
 
@@ -151,7 +154,14 @@ fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile, String> {
     let (tracks, speakers, audio_s) = load_tracks(path, opts.channels).map_err(|e| e.to_string())?;
     let mut spans = Vec::new();
     for (track, samples) in tracks.iter().enumerate() {
-        spans.extend(find_speech(samples, &opts.vad).into_iter().map(|s| (track, s)));
+        if opts.no_vad {
+            let window = (opts.vad.max_utterance_s * SAMPLE_RATE as f32) as usize;
+            spans.extend((0..samples.len()).step_by(window.max(1)).map(|start| {
+                (track, SpeechSpan { start, end: (start + window).min(samples.len()) })
+            }));
+        } else {
+            spans.extend(find_speech(samples, &opts.vad).into_iter().map(|s| (track, s)));
+        }
     }
     // Interleave tracks in time order so the transcript reads as the conversation went.
     spans.sort_by_key(|(track, s)| (s.start, *track));

@@ -17,7 +17,7 @@ fn transcribe(files: &[std::path::PathBuf], workers: usize, vad: VadConfig, reda
     } else {
         Redaction::DisabledForEvaluation
     };
-    let opts = BatchOptions { channels: ChannelMode::Split, vad, redaction };
+    let opts = BatchOptions { channels: ChannelMode::Split, vad, no_vad: false, redaction };
     let mut out = Vec::new();
     batch::run(files, &opts, &pool(workers), |o| out.push(o));
     out.sort_by_key(|o| o.index);

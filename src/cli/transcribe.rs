@@ -58,6 +58,10 @@ pub struct TranscribeArgs {
     /// reproducible run to run).
     #[arg(long)]
     pub fallback: bool,
+    /// Do not look for speech: transcribe each track whole, in windows of --max-utterance
+    /// seconds (for audio already cut into utterances).
+    #[arg(long)]
+    pub no_vad: bool,
     /// Encode every utterance in a full 30 s window (slower; identical to other Whisper
     /// runtimes, for comparisons).
     #[arg(long)]
@@ -118,7 +122,7 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
     );
 
     let redactor = super::load_redactor(args.policy.as_deref())?;
-    let batch_opts = BatchOptions { channels: args.channels, vad, redaction: Redaction::Policy(redactor) };
+    let batch_opts = BatchOptions { channels: args.channels, vad, no_vad: args.no_vad, redaction: Redaction::Policy(redactor) };
     let progress = progress_bar(args.files.len());
     let started = Instant::now();
     let mut sink = Sink::new(&args);

@@ -274,7 +274,9 @@ fn classify_across_breaks(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &
         s = b + 1;
     }
     let each: Vec<_> = parts.iter().map(|p| classify_run(toks, p, cue_hits, ws, ctx)).collect();
-    if each.iter().all(Option::is_some) {
+    // a card said group by group over several segments: the checksum of the whole settles it
+    let whole_card = whole.is_some_and(|(k, _, _)| k == K::Card) && (13..=19).contains(&r.n()) && checksums::luhn(&r.digits);
+    if each.iter().all(Option::is_some) && !whole_card {
         for (p, c) in parts.iter().zip(each) {
             if let Some((kind, lo, hi)) = c {
                 out.push(found(toks, kind, lo, hi, p.digits.clone()));
@@ -444,6 +446,8 @@ fn classify_run(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &WordSets, 
     if r.groups.len() == 4
         && r.groups.iter().skip(1).all(|g| g.sep_before == '.')
         && r.groups.iter().all(|g| g.digits.len() <= 3 && g.digits.parse::<u32>().is_ok_and(|v| v <= 255))
+        // written dots are glued ("10.0.0.1"); "4. Triple 1. Double 1." is sentences
+        && (r.lo..r.hi).all(|k| toks[k].punct() != Some('.') || toks.get(k + 1).is_some_and(|n| !n.gap_before))
     {
         return Some((K::IpAddress, lo, hi));
     }
@@ -1180,6 +1184,9 @@ fn extend_address(toks: &[Token], from: usize, run_of_tok: &[Option<usize>], ws:
         }
         let ended = chunk_end(e);
         if e == k + 1 || !ended {
+            if let Some(end) = place_names_then_postcode(toks, k, run_of_tok) {
+                hi = end;
+            }
             break;
         }
         hi = e;
@@ -1187,4 +1194,52 @@ fn extend_address(toks: &[Token], from: usize, run_of_tok: &[Option<usize>], ws:
         chunks += 1;
     }
     hi
+}
+
+/// The end of "…, katra, pune, 411, 083" after an address: at most three short chunks of place
+/// names in any case (the recogniser garbles and lower-cases them), then a postcode-shaped
+/// number that ends the address — 6 digits (Indian PIN), 5 or 9 (US ZIP), however the
+/// recogniser split it ("411, 083", "802.21", "80 221"). `k` is the comma or break that ends
+/// the address so far. Without the postcode at the end nothing is taken.
+fn place_names_then_postcode(toks: &[Token], k: usize, run_of_tok: &[Option<usize>]) -> Option<usize> {
+    let chunk_end = |e: usize| e >= toks.len() || matches!(toks[e].punct(), Some(',' | '.' | '?' | '!' | ';')) || toks[e].kind == TokKind::Break;
+    let mut k = k;
+    for _ in 0..4 {
+        if !(k < toks.len() && (toks[k].punct() == Some(',') || toks[k].kind == TokKind::Break)) {
+            return None;
+        }
+        let mut e = k + 1;
+        // place-name words
+        while e < toks.len() && e - k <= 3 && toks[e].kind == TokKind::Word && run_of_tok[e].is_none() && !is_clause_word(&toks[e].lower) {
+            e += 1;
+        }
+        if let Some(ri) = toks.get(e).and_then(|_| run_of_tok[e]) {
+            // the number run (its separators included) must end the address
+            let lo = e;
+            let mut end = e;
+            while end < toks.len() && run_of_tok[end] == Some(ri) {
+                end += 1;
+            }
+            let mut hi = end;
+            while hi > lo && toks[hi - 1].kind != TokKind::Digits && toks[hi - 1].kind != TokKind::Word {
+                hi -= 1;
+            }
+            if hi == lo || !chunk_end(end) || run_of_tok[..lo].last().copied().flatten() == Some(ri) {
+                return None;
+            }
+            let r = numbers::parse_range(toks, lo, hi, false);
+            let d = r.digits.as_str();
+            let postcode = !r.has_scale && match r.n() {
+                6 => !d.starts_with('0'),
+                5 | 9 => true,
+                _ => false,
+            };
+            return postcode.then_some(hi);
+        }
+        if e == k + 1 || !chunk_end(e) {
+            return None;
+        }
+        k = e;
+    }
+    None
 }

@@ -1,6 +1,7 @@
 //! Spoken-number normalisation: turns runs of digits and number words ("nine eight four one
 //! five double two oh seven six", "ninety eight forty one", "98415-22076", "4 1 1 1",
-//! "one lakh fifty thousand") into the digit string a listener would write down.
+//! "one lakh fifty thousand", and the recogniser's hyphen-joined "4-triple-1",
+//! "double-1-double-1", "6-oh") into the digit string a listener would write down.
 //!
 //! The reading follows how people say identifiers: every spoken group is written out and the
 //! groups are concatenated ("twenty seven fifty two" → `2752`, "oh seven" → `07`), while a
@@ -153,6 +154,18 @@ fn after_break(toks: &[Token], i: usize) -> Option<usize> {
     (i..toks.len()).find(|&k| toks[k].kind != TokKind::Break)
 }
 
+/// The token holding the digit a "double" / "triple" at `i` multiplies: the next token, or the
+/// first one of the next segment, or the one after a glued hyphen ("triple-1", "double-oh").
+fn multiplied_at(toks: &[Token], i: usize) -> Option<usize> {
+    let k = after_break(toks, i + 1)?;
+    let t = toks.get(k)?;
+    if t.punct() == Some('-') && !t.gap_before {
+        let n = toks.get(k + 1)?;
+        return (!n.gap_before && single_digit_word(n).is_some()).then_some(k + 1);
+    }
+    single_digit_word(t).is_some().then_some(k)
+}
+
 /// Separator words that may stand between the groups of one spoken identifier.
 fn is_sep_word(w: &str) -> bool {
     matches!(w, "dash" | "hyphen" | "space" | "dot" | "point")
@@ -201,9 +214,16 @@ fn numeric_at(toks: &[Token], i: usize) -> bool {
         // "oh" / "o" is zero next to other digits ("oh seven", "four oh four")
         "oh" | "o" => {
             let next_oh = toks.get(i + 1).is_some_and(|n| n.is("oh") || n.is("o") || ((n.is("double") || n.is("triple")) && numeric_at(toks, i + 1)));
-            next_core || prev_core || next_oh || (i > 0 && (toks[i - 1].is("double") || toks[i - 1].is("triple")))
+            let multiplied = |k: usize| toks[k].is("double") || toks[k].is("triple");
+            // "double oh", "double-oh"
+            let after_mult = (i > 0 && multiplied(i - 1))
+                || (i > 1 && toks[i - 1].punct() == Some('-') && !toks[i - 1].gap_before && !t.gap_before && multiplied(i - 2));
+            // "6-oh", "oh-7": written joined to a digit by a hyphen
+            let glued = |h: usize, d: usize| toks[h].punct() == Some('-') && !toks[h].gap_before && !toks[h.max(d)].gap_before && !toks[h.max(i)].gap_before && core_numeric(toks, d);
+            let hyphen_core = (i > 1 && glued(i - 1, i - 2)) || (i + 2 < toks.len() && glued(i + 1, i + 2));
+            next_core || prev_core || next_oh || after_mult || hyphen_core
         }
-        "double" | "triple" | "quadruple" => after_break(toks, i + 1).and_then(|k| toks.get(k)).is_some_and(|n| single_digit_word(n).is_some()),
+        "double" | "triple" | "quadruple" => multiplied_at(toks, i).is_some(),
         "a" => toks.get(i + 1).is_some_and(|n| n.is("hundred") || n.is("thousand") || n.is("lakh")),
         _ => false,
     }
@@ -403,7 +423,7 @@ fn parse_run(toks: &[Token], lo: usize, hi: usize, plus: bool) -> NumRun {
                         _ => 4,
                     };
                     // "double" may end one segment and its digit begin the next
-                    let at = after_break(toks, i + 1).filter(|&j| j < hi);
+                    let at = multiplied_at(toks, i).filter(|&j| j < hi);
                     if let Some((j, d)) = at.and_then(|j| toks.get(j).and_then(single_digit_word).map(|d| (j, d))) {
                         p.flush();
                         p.push(std::iter::repeat_n(d, k).collect(), false);

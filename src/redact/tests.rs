@@ -115,6 +115,16 @@ const POSITIVE: &[(&str, &str, &str)] = &[
     ("you can text updates to 415-555-129.", "[PHONE]", "555"),
     ("text me on oh double seven double oh nine double oh to 4 1 when it is sent", "[PHONE]", "4 1"),
     ("IFSC KKBK, Tripoli 4471.", "[IFSC]", "4471"),
+    // hyphen-joined spoken groups ("6-triple-3", "double-7-double-2")
+    ("the card number is 6-triple-3, double-7-double-2.", "[CARD]", "triple"),
+    ("my number is nine-eight-seven, double-6-oh, triple-2-five", "[PHONE]", "double-6"),
+    ("the OTP is 3-double-8-1", "[OTP]", "double-8"),
+    // a postcode at the end of an address, after place names the recogniser lower-cased or
+    // garbled and split however it heard the pauses
+    ("deliver to flat 27, orchid towers, link road, wakad, puni, 411, 057.", "[ADDRESS]", "057"),
+    ("ship it to 48 Maple Avenue, apt 3C, boulder, colarado, 803.04.", "[ADDRESS]", "803"),
+    ("ship it to 48 Maple Avenue, boulder, 80 304.", "[ADDRESS]", "304"),
+    ("my address is house 9, lake view, aundh, four one one zero six seven.", "[ADDRESS]", "six seven"),
 ];
 
 #[test]
@@ -165,6 +175,9 @@ const NEGATIVE: &[&str] = &[
     "We opened in Texas in 2019.",
     "The refund takes 3 to 5 days. It is 2 days now.",
     "Done and the delivery. It is 3 boxes.",
+    "You should receive it in 5-7 business days.",
+    "The amount will be credited in 3-5 days.",
+    "We sold 120, 450 and 300 units.",
 ];
 
 #[test]
@@ -250,6 +263,10 @@ fn spoken_numbers_read_as_digits() {
         ("41,1,1,1", "41111"),
         ("4 1 1 1", "4111"),
         ("a hundred", "100"),
+        ("4-triple-1", "4111"),
+        ("double-1-double-1", "1111"),
+        ("nine-eight-four", "984"),
+        ("double-oh-7", "007"),
     ];
     for (spoken, digits) in cases {
         assert_eq!(digits_of(spoken), digits, "{spoken}");
@@ -315,6 +332,45 @@ fn identifier_split_across_segments_is_held_and_redacted_in_both() {
     let out = t.flush();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].text, "the fee is 200");
+}
+
+/// A card said group by group, one sentence per segment, hyphen-joined as the recogniser
+/// writes it: every segment is redacted and the whole reads as one card.
+#[test]
+fn card_spread_over_several_segments_after_a_cue() {
+    let r = redactor();
+    let card = luhn_complete("522233446688990");
+    let last = &card[15..];
+    let segs = ["What is the card number?".to_string(), "The card number is 5-triple-2.".into(), "Double-3-double-4.".into(), "Double-6-double-8.".into(), format!("Double-9-0-{last}."), "Thank you.".into()];
+    let mut t = r.track([3; 32], false);
+    let mut out = Vec::new();
+    for s in &segs {
+        out.extend(t.push_final(seg(s)));
+    }
+    out.extend(t.flush());
+    assert_eq!(out.len(), segs.len());
+    for s in &out[1..5] {
+        assert!(s.text.contains('[') && !s.text.chars().any(|c| c.is_ascii_digit()) && !s.text.to_lowercase().contains("double"), "{out:?}");
+    }
+    assert_eq!(out[1].text, "The card number is [CARD].");
+    assert_eq!(out[5].text, "Thank you.");
+    // the same in sentences of words, with full stops between the groups
+    let mut t = r.track([3; 32], false);
+    let mut out = t.push_final(seg("The card number is 5. Triple 2. Double 3. Double 4."));
+    out.extend(t.push_final(seg("Double six, double eight, double nine, oh seven.")));
+    out.extend(t.flush());
+    assert_eq!(out[0].text, "The card number is [CARD].", "not an IP address: the dots end sentences");
+    assert!(!out[1].text.contains("double"), "{out:?}");
+}
+
+/// The postcode ends the address: place names after it are not taken, nor is a year or a
+/// quantity after an address.
+#[test]
+fn address_postcode_tail_needs_the_postcode() {
+    assert_eq!(red("I live at 14 Oak Street, springfield, since 2019."), "I live at [ADDRESS], springfield, since 2019.");
+    assert_eq!(red("Deliver to 5 Hill Road, pune, and call 20 minutes before."), "Deliver to [ADDRESS], pune, and call 20 minutes before.");
+    assert_eq!(red("The address is 5 Hill Road, bandra, 400, 050, and the landmark is the school."), "The address is [ADDRESS], and the landmark is the school.");
+    assert_eq!(red("Send it to 14 Oak Street, pune, 12,000 rupees is the fee."), "Send it to [ADDRESS], pune, 12,000 rupees is the fee.");
 }
 
 #[test]
