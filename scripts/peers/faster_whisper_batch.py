@@ -46,6 +46,8 @@ def main(argv=None):
     ap.add_argument("--beam-size", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1, help="CTranslate2 random seed (fallback sampling)")
     ap.add_argument("--no-vad", action="store_true", help="vad_filter=False (not the comparison's setting)")
+    ap.add_argument("--greedy-only", action="store_true",
+                    help="temperature=0 only, condition_on_previous_text=False (the conversion check)")
     ap.add_argument("files", nargs="+")
     a = ap.parse_args(argv)
 
@@ -62,8 +64,9 @@ def main(argv=None):
     os.makedirs(a.out, exist_ok=True)
     audio_s = 0.0
     for path in a.files:
+        extra = {"temperature": 0.0, "condition_on_previous_text": False} if a.greedy_only else {}
         segments, info = model.transcribe(path, language="en", beam_size=a.beam_size,
-                                          vad_filter=not a.no_vad, word_timestamps=False)
+                                          vad_filter=not a.no_vad, word_timestamps=False, **extra)
         # transcribe() is lazy: the decoding happens while this list is built.
         segs = [{"start": round(s.start, 3), "end": round(s.end, 3), "speaker": "unknown",
                  "text": s.text.strip()} for s in segments]

