@@ -392,15 +392,14 @@ impl Endpointer {
         }
         let cut_frame = open.start_frame + best.0;
         let start_frame = open.start_frame;
-        let speech_frames = open.speech_frames;
         // The remainder starts at the cut; its levels are the tail of the old ones.
         open.levels.drain(..best.0);
         open.start_frame = cut_frame;
         open.speech_frames = open.levels.len();
         open.last_speech_frame = open.last_speech_frame.max(cut_frame).min(idx);
-        let start = self.pad_start(start_frame);
+        // As in `close`: padding never reaches back into the previous span.
+        let start = self.pad_start(start_frame).max(closed.last().map_or(0, |s| s.end));
         closed.push(SpeechSpan { start, end: cut_frame * FRAME });
-        let _ = speech_frames;
     }
 
     fn close(&self, start_frame: usize, speech_frames: usize, end: usize, closed: &mut Vec<SpeechSpan>) {
