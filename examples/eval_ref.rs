@@ -149,11 +149,10 @@ fn redact_call(redactor: &Arc<Redactor>, call_id: &str, segs: Vec<Seg>, with_raw
     let segments: Vec<Value> = out.iter().map(|(sp, r)| {
         let mut o = json!({"text": r.text, "start": r.start, "end": r.end, "speaker": sp,
             "spans": r.spans, "policy_version": r.policy_version});
-        if with_raw {
-            if let Some((_, t)) = raw_by_time.iter().find(|(st, _)| *st == r.start) {
+        if with_raw
+            && let Some((_, t)) = raw_by_time.iter().find(|(st, _)| *st == r.start) {
                 o["raw_text"] = json!(t);
             }
-        }
         o
     }).collect();
     json!({"call_id": call_id, "segments": segments})

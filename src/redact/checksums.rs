@@ -17,7 +17,7 @@ pub(crate) fn luhn(digits: &str) -> bool {
         }
         sum += d;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 const VERHOEFF_D: [[u8; 10]; 10] = [

@@ -203,16 +203,15 @@ pub(crate) fn find_cues(toks: &[Token]) -> Vec<CueHit> {
             if i + words.len() > toks.len() {
                 continue;
             }
-            if words.iter().enumerate().all(|(k, w)| toks[i + k].lower == *w) {
-                if best.is_none_or(|b| b.hi - b.lo < words.len()) {
+            if words.iter().enumerate().all(|(k, w)| toks[i + k].lower == *w)
+                && best.is_none_or(|b| b.hi - b.lo < words.len()) {
                     best = Some(CueHit { lo: i, hi: i + words.len(), cue: *cue });
                 }
-            }
         }
         match best {
             Some(h) => {
                 // "no" is a cue only as an abbreviation ("A/C no. 1234"), not as an answer
-                let keep = !(toks[i].is("no") && !toks.get(i + 1).is_some_and(|t| t.punct() == Some('.')));
+                let keep = !(toks[i].is("no") && toks.get(i + 1).is_none_or(|t| t.punct() != Some('.')));
                 if keep {
                     out.push(h);
                 }

@@ -356,8 +356,8 @@ fn is_quantity(toks: &[Token], r: &NumRun, ws: &WordSets) -> bool {
     if looks_like_times(r) {
         return true;
     }
-    if n <= 4 {
-        if let Some(t) = toks.get(r.hi) {
+    if n <= 4
+        && let Some(t) = toks.get(r.hi) {
             if matches!(t.lower.as_str(), "am" | "pm" | "o'clock" | "oclock" | "noon" | "hrs") {
                 return true;
             }
@@ -368,13 +368,12 @@ fn is_quantity(toks: &[Token], r: &NumRun, ws: &WordSets) -> bool {
                 return toks.get(r.hi + 2).is_some_and(|x| matches!(x.lower.as_str(), "morning" | "evening" | "afternoon" | "night"));
             }
         }
-    }
     false
 }
 
 fn looks_like_times(r: &NumRun) -> bool {
     let gs = &r.groups;
-    if gs.len() < 2 || gs.len() % 2 != 0 {
+    if gs.len() < 2 || !gs.len().is_multiple_of(2) {
         return false;
     }
     gs.chunks(2).all(|p| {
@@ -491,8 +490,8 @@ fn classify_run(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &WordSets, 
             .filter(|h| h.lo >= r.hi && h.lo <= r.hi + 4 && !in_later_question(toks, r.hi, h.lo))
             .find_map(|h| cue_kind(h.cue, n, None, &r.digits));
     }
-    if kind.is_none() {
-        if let Some(inh) = ctx.inherited.get(r.lo) {
+    if kind.is_none()
+        && let Some(inh) = ctx.inherited.get(r.lo) {
             // the kind the question asked for that also fits the run's shape, else the first
             // specific kind asked for, else a generic "number"
             let fitting: Vec<EntityKind> = inh.iter().filter_map(|c| cue_kind(*c, n, None, &r.digits)).collect();
@@ -504,7 +503,6 @@ fn classify_run(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &WordSets, 
                 .or(fitting.first())
                 .copied();
         }
-    }
     // a 5-digit run right after a US state name is a ZIP code (4 digits too, not a year: the
     // recogniser drops digits of a ZIP said fast)
     let not_year = || !(n == 4 && r.digits.parse::<u32>().is_ok_and(|y| (1900..=2099).contains(&y)));
@@ -712,8 +710,8 @@ fn scan_atoms(toks: &[Token], atoms: &[(String, usize, usize)], cue_hits: &[CueH
             }
         };
         try_pat(&ctx.pat.gstin, K::Gstin, &|m| checksums::gstin_check(m));
-        if best.is_none() {
-            if let Some(m) = ctx.pat.iban.find(rest) {
+        if best.is_none()
+            && let Some(m) = ctx.pat.iban.find(rest) {
                 // the longest prefix that ends on an atom and passes mod-97
                 let mut len = m.end();
                 while len >= 15 {
@@ -724,7 +722,6 @@ fn scan_atoms(toks: &[Token], atoms: &[(String, usize, usize)], cue_hits: &[CueH
                     len -= 1;
                 }
             }
-        }
         let mut try_pat = |re: &Regex, kind: EntityKind, need_cue: bool| {
             if best.is_some() || (need_cue && !cue_near(kind, tok)) {
                 return;
@@ -1050,7 +1047,7 @@ fn addresses(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], 
         }
         if k == i && !(toks[i].is("nagar") || toks[i].is("colony") || toks[i].is("layout")) {
             // "Park", "Heights" alone: not a street
-            if !toks.get(i + 1).is_some_and(|t| t.punct() == Some(',')) || k == 0 || run_of_tok[k - 1].is_none() {
+            if toks.get(i + 1).is_none_or(|t| t.punct() != Some(',')) || k == 0 || run_of_tok[k - 1].is_none() {
                 continue;
             }
         }

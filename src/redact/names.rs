@@ -228,11 +228,10 @@ impl NameCtx<'_> {
         if !t.is_word() || self.gaz.is_stop(&t.lower) {
             return false;
         }
-        if let Some(&needs_cap) = self.memory.learned.get(&t.lower) {
-            if !needs_cap || (t.cap && !t.all_caps) {
+        if let Some(&needs_cap) = self.memory.learned.get(&t.lower)
+            && (!needs_cap || (t.cap && !t.all_caps)) {
                 return true;
             }
-        }
         match self.gaz.class(&t.lower) {
             Some(NameClass::First | NameClass::Surname) => !(t.all_caps && t.lower.len() > 1 && t.lower.len() <= 3),
             Some(NameClass::Ambiguous) => {
@@ -315,11 +314,10 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
                 self_intro = true;
             }
         }
-        if !accept && cap_ok {
-            if let Some((lo, hi)) = ctx.asked {
+        if !accept && cap_ok
+            && let Some((lo, hi)) = ctx.asked {
                 accept = i >= lo && i < hi && t.lower.chars().count() >= 3;
             }
-        }
         if !accept {
             i += 1;
             continue;
