@@ -303,14 +303,16 @@ fn redact_file(speakers: &[String], utterances: Vec<PendingUtterance>, redaction
         Redaction::Policy(r) => r,
         Redaction::DisabledForEvaluation => {
             return raw
-                .map(|(track, seg)| TranscriptSegment {
-                    start: seg.start,
-                    end: seg.end,
-                    speaker: speakers[track].clone(),
-                    text: seg.text,
-                    words: seg.words,
-                    redactions: Vec::new(),
-                    policy_version: 0,
+                .map(|(track, seg)| {
+                    let unredacted = RedactedSegment {
+                        start: seg.start,
+                        end: seg.end,
+                        text: seg.text,
+                        words: seg.words,
+                        spans: Vec::new(),
+                        policy_version: 0,
+                    };
+                    output_segment(&speakers[track], unredacted)
                 })
                 .collect();
         }
@@ -325,17 +327,19 @@ fn redact_file(speakers: &[String], utterances: Vec<PendingUtterance>, redaction
         out.extend(t.flush().into_iter().map(|r| (track, r)));
     }
     out.sort_by(|a, b| a.1.start.total_cmp(&b.1.start));
-    out.into_iter()
-        .map(|(track, r)| TranscriptSegment {
-            start: r.start,
-            end: r.end,
-            speaker: speakers[track].clone(),
-            text: r.text,
-            words: r.words,
-            redactions: r.spans,
-            policy_version: r.policy_version,
-        })
-        .collect()
+    out.into_iter().map(|(track, r)| output_segment(&speakers[track], r)).collect()
+}
+
+fn output_segment(speaker: &str, r: RedactedSegment) -> TranscriptSegment {
+    TranscriptSegment {
+        start: r.start,
+        end: r.end,
+        speaker: speaker.to_string(),
+        text: r.text,
+        words: r.words,
+        redactions: r.spans,
+        policy_version: r.policy_version,
+    }
 }
 
 /// A fresh random key per call: pseudonyms cannot be joined across calls.
