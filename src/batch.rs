@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, select};
+use crossbeam_channel::{Receiver, never, select};
 
 use crate::asr::{AsrJob, AsrResult, Hypothesis, WhisperPool};
 use crate::audio::{self, SAMPLE_RATE, decode_file, resample_to_16k};
@@ -184,8 +184,8 @@ fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile, String> {
 fn collect(
     files: &[PathBuf],
     redaction: &Redaction,
-    plans: Receiver<Planned>,
-    results: Receiver<AsrResult>,
+    mut plans: Receiver<Planned>,
+    mut results: Receiver<AsrResult>,
     on_file: &mut impl FnMut(FileOutcome),
 ) {
     let mut states: HashMap<usize, FileState> = HashMap::new();
@@ -194,6 +194,7 @@ fn collect(
     let mut early: Vec<AsrResult> = Vec::new();
     let mut reported = 0usize;
     let mut plans_open = true;
+    let mut pool_gone = false;
     while reported < files.len() {
         let mut finished = Vec::new();
         select! {
@@ -201,8 +202,9 @@ fn collect(
                 Ok(Planned::File { index, audio_s, speakers, utterances, first_job }) => {
                     let remaining = utterances.len();
                     owner.push((first_job, index));
-                    states.insert(index, FileState { audio_s, speakers, utterances, first_job, remaining, error: None });
-                    if remaining == 0 {
+                    let error = pool_gone.then(|| "transcription workers stopped".to_string());
+                    states.insert(index, FileState { audio_s, speakers, utterances, first_job, remaining, error });
+                    if remaining == 0 || pool_gone {
                         finished.push(index);
                     }
                     for r in std::mem::take(&mut early) {
@@ -214,15 +216,22 @@ fn collect(
                     reported += 1;
                 }
                 Err(_) => {
+                    // A disconnected channel is always ready: stop selecting on it, or the
+                    // collector spins and takes CPU from the whisper workers.
+                    plans = never();
                     plans_open = false;
-                    if states.is_empty() && early.is_empty() {
-                        break;
-                    }
                 }
             },
-            recv(results) -> msg => {
-                if let Ok(r) = msg {
-                    apply(r, &owner, &mut states, &mut early, &mut finished);
+            recv(results) -> msg => match msg {
+                Ok(r) => apply(r, &owner, &mut states, &mut early, &mut finished),
+                Err(_) => {
+                    // The pool is gone: whatever is still pending can never finish.
+                    results = never();
+                    for (&index, state) in states.iter_mut() {
+                        state.error.get_or_insert_with(|| "transcription workers stopped".to_string());
+                        finished.push(index);
+                    }
+                    pool_gone = true;
                 }
             }
         }
