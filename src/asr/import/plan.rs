@@ -10,14 +10,14 @@
 //!   is exact whatever it holds);
 //! - conv biases become `[n, 1]`; `decoder/projection/weight` is not written (whisper.cpp
 //!   ties the output projection to the token embedding);
-//! - ≥2-D weights are f16 (or f32 with `--f32`), except the two positional embeddings and the
-//!   conv biases, which are f32 like every 1-D tensor: whisper.cpp checks each type.
+//! - 2-D weights are of the chosen `WeightType` (f16 or q8_0), conv kernels (3-D) f16, and the two positional embeddings and the conv biases f32 like
+//!   every 1-D tensor: whisper.cpp checks each type.
 
 use std::ops::Range;
 
 use super::ct2::{Dtype, Model, Variable};
 use super::source::ModelBin;
-use super::{ImportError, ImportOptions};
+use super::{ImportError, ImportOptions, WeightType};
 
 /// The 11 header fields, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub(super) struct Hparams {
     pub n_text_head: u32,
     pub n_text_layer: u32,
     pub n_mels: u32,
-    /// ggml file type: 1 = mostly f16, 0 = all f32.
+    /// ggml file type: 1 = mostly f16, 2007 = mostly q8_0 (see `WeightType`).
     pub ftype: u32,
 }
 
@@ -46,8 +46,30 @@ pub(super) struct Tensor<'a> {
     pub rows: Range<usize>,
     /// Output shape in numpy (row-major) order; ggml's `ne` is this reversed.
     pub shape: Vec<usize>,
-    pub f16: bool,
+    pub out: OutType,
 }
+
+/// What a tensor is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OutType {
+    F32,
+    F16,
+    Q8_0,
+}
+
+impl OutType {
+    /// ggml's type id.
+    pub fn ggml_type(self) -> u32 {
+        match self {
+            OutType::F32 => 0,
+            OutType::F16 => 1,
+            OutType::Q8_0 => 8,
+        }
+    }
+}
+
+/// Weights per q8_0 block.
+pub(super) const Q8_0_BLOCK: usize = 32;
 
 impl Tensor<'_> {
     /// Elements per row of the source's first dimension.
@@ -82,7 +104,7 @@ struct Fused<'s> {
 struct Builder<'a, 'm> {
     model: &'a Model<'a>,
     file: &'m ModelBin,
-    f32_out: bool,
+    weights: WeightType,
     used: Vec<bool>,
     tensors: Vec<Tensor<'a>>,
 }
@@ -185,14 +207,24 @@ impl<'a> Builder<'a, '_> {
             s[0] = rows.len();
             s
         });
-        let f16 = kind == Kind::Weight && shape.len() >= 2 && !self.f32_out;
+        let out = match (kind, shape.len(), self.weights) {
+            (Kind::F32, _, _) | (_, 0 | 1, _) => OutType::F32,
+            (Kind::Weight, 2, WeightType::Q8_0) => {
+                let row = shape[1];
+                if row % Q8_0_BLOCK != 0 {
+                    return Err(self.bad_dtype(var, format!("rows of {row} weights cannot be cut into q8_0 blocks of {Q8_0_BLOCK}")));
+                }
+                OutType::Q8_0
+            }
+            (Kind::Weight, _, _) => OutType::F16,
+        };
         self.tensors.push(Tensor {
             name,
             source: var,
             scale,
             rows,
             shape,
-            f16,
+            out,
         });
         Ok(())
     }
@@ -344,7 +376,7 @@ pub(super) fn build<'a>(
     let mut b = Builder {
         model,
         file,
-        f32_out: opts.f32,
+        weights: opts.weights,
         used: vec![false; model.variables.len()],
         tensors: Vec::new(),
     };
@@ -521,7 +553,7 @@ pub(super) fn build<'a>(
         n_text_head: to_u32("n_text_head", n_text_head)?,
         n_text_layer: to_u32("n_text_layer", n_text_layer)?,
         n_mels: to_u32("n_mels", n_mels)?,
-        ftype: if opts.f32 { 0 } else { 1 },
+        ftype: opts.weights.ftype(),
     };
     for t in &b.tensors {
         for &d in &t.shape {

@@ -1,5 +1,5 @@
 //! End-to-end tests on a synthetic CTranslate2 Whisper model (one encoder and one decoder
-//! layer, width 4) serialised here, converted, and read back with an independent ggml reader.
+//! layer, width 32) serialised here, converted, and read back with an independent ggml reader.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::*;
 
 // Synthetic model dimensions.
-const N: usize = 4; // width
+const N: usize = 32; // width: one q8_0 block per row
 const N_MELS: usize = 2;
 const AUDIO_CTX: usize = 3;
 const TEXT_CTX: usize = 2;
@@ -160,6 +160,10 @@ impl Synth {
 
     /// A 1-layer Whisper in CTranslate2's variable naming, with `n_vocab` tokens.
     fn whisper(store: Store, n_vocab: usize) -> Synth {
+        Self::whisper_of_width(store, n_vocab, N)
+    }
+
+    fn whisper_of_width(store: Store, n_vocab: usize, n: usize) -> Synth {
         let mut s = Synth {
             vars: Vec::new(),
             aliases: vec![(
@@ -169,55 +173,55 @@ impl Synth {
         };
         s.scalar_i8("decoder/activation", 3);
         s.scalar_i16("decoder/alignment_heads", 1);
-        s.var("decoder/embeddings/weight", &[n_vocab, N], store);
+        s.var("decoder/embeddings/weight", &[n_vocab, n], store);
         let attention = |s: &mut Synth, p: &str, fused: usize| {
-            s.var(&format!("{p}/layer_norm/beta"), &[N], store);
-            s.var(&format!("{p}/layer_norm/gamma"), &[N], store);
-            s.var(&format!("{p}/linear_0/bias"), &[fused * N], store);
-            s.var(&format!("{p}/linear_0/weight"), &[fused * N, N], store);
-            s.var(&format!("{p}/linear_1/bias"), &[N], store);
-            s.var(&format!("{p}/linear_1/weight"), &[N, N], store);
+            s.var(&format!("{p}/layer_norm/beta"), &[n], store);
+            s.var(&format!("{p}/layer_norm/gamma"), &[n], store);
+            s.var(&format!("{p}/linear_0/bias"), &[fused * n], store);
+            s.var(&format!("{p}/linear_0/weight"), &[fused * n, n], store);
+            s.var(&format!("{p}/linear_1/bias"), &[n], store);
+            s.var(&format!("{p}/linear_1/weight"), &[n, n], store);
         };
         let ffn = |s: &mut Synth, p: &str| {
-            s.var(&format!("{p}/layer_norm/beta"), &[N], store);
-            s.var(&format!("{p}/layer_norm/gamma"), &[N], store);
-            s.var(&format!("{p}/linear_0/bias"), &[4 * N], store);
-            s.var(&format!("{p}/linear_0/weight"), &[4 * N, N], store);
-            s.var(&format!("{p}/linear_1/bias"), &[N], store);
-            s.var(&format!("{p}/linear_1/weight"), &[N, 4 * N], store);
+            s.var(&format!("{p}/layer_norm/beta"), &[n], store);
+            s.var(&format!("{p}/layer_norm/gamma"), &[n], store);
+            s.var(&format!("{p}/linear_0/bias"), &[4 * n], store);
+            s.var(&format!("{p}/linear_0/weight"), &[4 * n, n], store);
+            s.var(&format!("{p}/linear_1/bias"), &[n], store);
+            s.var(&format!("{p}/linear_1/weight"), &[n, 4 * n], store);
         };
         // Cross-attention: linear_0 = q, linear_1 = k|v, linear_2 = out.
         let p = "decoder/layer_0/attention";
-        s.var(&format!("{p}/layer_norm/beta"), &[N], store);
-        s.var(&format!("{p}/layer_norm/gamma"), &[N], store);
-        s.var(&format!("{p}/linear_0/bias"), &[N], store);
-        s.var(&format!("{p}/linear_0/weight"), &[N, N], store);
-        s.var(&format!("{p}/linear_1/bias"), &[2 * N], store);
-        s.var(&format!("{p}/linear_1/weight"), &[2 * N, N], store);
-        s.var(&format!("{p}/linear_2/bias"), &[N], store);
-        s.var(&format!("{p}/linear_2/weight"), &[N, N], store);
+        s.var(&format!("{p}/layer_norm/beta"), &[n], store);
+        s.var(&format!("{p}/layer_norm/gamma"), &[n], store);
+        s.var(&format!("{p}/linear_0/bias"), &[n], store);
+        s.var(&format!("{p}/linear_0/weight"), &[n, n], store);
+        s.var(&format!("{p}/linear_1/bias"), &[2 * n], store);
+        s.var(&format!("{p}/linear_1/weight"), &[2 * n, n], store);
+        s.var(&format!("{p}/linear_2/bias"), &[n], store);
+        s.var(&format!("{p}/linear_2/weight"), &[n, n], store);
         ffn(&mut s, "decoder/layer_0/ffn");
         attention(&mut s, "decoder/layer_0/self_attention", 3);
-        s.var("decoder/layer_norm/beta", &[N], store);
-        s.var("decoder/layer_norm/gamma", &[N], store);
+        s.var("decoder/layer_norm/beta", &[n], store);
+        s.var("decoder/layer_norm/gamma", &[n], store);
         s.scalar_i16("decoder/num_heads", 2);
         s.var(
             "decoder/position_encodings/encodings",
-            &[TEXT_CTX, N],
+            &[TEXT_CTX, n],
             store,
         );
-        s.var("encoder/conv1/bias", &[N], store);
-        s.var("encoder/conv1/weight", &[N, N_MELS, 3], store);
-        s.var("encoder/conv2/bias", &[N], store);
-        s.var("encoder/conv2/weight", &[N, N, 3], store);
+        s.var("encoder/conv1/bias", &[n], store);
+        s.var("encoder/conv1/weight", &[n, N_MELS, 3], store);
+        s.var("encoder/conv2/bias", &[n], store);
+        s.var("encoder/conv2/weight", &[n, n, 3], store);
         ffn(&mut s, "encoder/layer_0/ffn");
         attention(&mut s, "encoder/layer_0/self_attention", 3);
-        s.var("encoder/layer_norm/beta", &[N], store);
-        s.var("encoder/layer_norm/gamma", &[N], store);
+        s.var("encoder/layer_norm/beta", &[n], store);
+        s.var("encoder/layer_norm/gamma", &[n], store);
         s.scalar_i16("encoder/num_heads", 2);
         s.var(
             "encoder/position_encodings/encodings",
-            &[AUDIO_CTX, N],
+            &[AUDIO_CTX, n],
             store,
         );
         s
@@ -407,7 +411,13 @@ fn read_ggml(b: &[u8]) -> Ggml {
         let (n_dims, name_len, ttype) = (r.i32(), r.i32(), r.i32());
         let ne: Vec<usize> = (0..n_dims).map(|_| r.i32() as usize).collect();
         let name = String::from_utf8(r.take(name_len as usize).to_vec()).unwrap();
-        let size = ne.iter().product::<usize>() * if ttype == 1 { 2 } else { 4 };
+        let elems = ne.iter().product::<usize>();
+        let size = match ttype {
+            0 => elems * 4,
+            1 => elems * 2,
+            8 => elems / 32 * 34,
+            other => panic!("unexpected ggml type {other}"),
+        };
         let data = r.take(size).to_vec();
         order.push(name.clone());
         assert!(
@@ -696,7 +706,7 @@ fn expected_tensors() -> Vec<ExpectedTensor> {
 }
 
 /// Checks every tensor of `g` against the synthetic source values.
-fn check_tensors(g: &Ggml, synth: &Synth, f32_out: bool) {
+fn check_tensors(g: &Ggml, synth: &Synth, weights: WeightType) {
     let expected = expected_tensors();
     assert_eq!(g.tensors.len(), expected.len());
     assert_eq!(g.tensors.len(), 7 + 15 + 4 + 24);
@@ -707,14 +717,20 @@ fn check_tensors(g: &Ggml, synth: &Synth, f32_out: bool) {
             .unwrap_or_else(|| panic!("{name} not written"));
         let ne: Vec<usize> = shape.iter().rev().copied().collect();
         assert_eq!(t.ne, ne, "{name} dims");
-        let f16 = weight && !f32_out;
-        assert_eq!(t.ttype, i32::from(f16), "{name} type");
         let v = synth.get(&src);
         let row_len: usize = v.shape[1..].iter().product();
-        let want: Vec<u8> = v.values[rows.start * row_len..rows.end * row_len]
+        let values = &v.values[rows.start * row_len..rows.end * row_len];
+        let q8 = weight && shape.len() == 2 && weights == WeightType::Q8_0;
+        let ttype = if q8 { 8 } else { i32::from(weight) };
+        assert_eq!(t.ttype, ttype, "{name} type");
+        if q8 {
+            check_q8_0(&name, &t.data, values);
+            continue;
+        }
+        let want: Vec<u8> = values
             .iter()
             .flat_map(|&x| {
-                if f16 {
+                if weight {
                     half::f16::from_f32(x).to_le_bytes().to_vec()
                 } else {
                     x.to_le_bytes().to_vec()
@@ -722,6 +738,24 @@ fn check_tensors(g: &Ggml, synth: &Synth, f32_out: bool) {
             })
             .collect();
         assert!(t.data == want, "{name} data differs");
+    }
+}
+
+/// A q8_0 tensor: blocks of { f16 d, i8 q[32] } whose d·q is within half a step of the
+/// source, with the block's largest magnitude on ±127 (the scale is as fine as it can be).
+fn check_q8_0(name: &str, data: &[u8], values: &[f32]) {
+    assert_eq!(data.len(), values.len() / 32 * 34, "{name} size");
+    for (block, src) in data.chunks(34).zip(values.chunks(32)) {
+        let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+        let amax = src.iter().fold(0f32, |m, x| m.max(x.abs()));
+        assert!((d - amax / 127.0).abs() <= amax / 127.0 * 2f32.powi(-10) + 1e-12, "{name} scale {d} for max {amax}");
+        let q: Vec<i8> = block[2..].iter().map(|&b| b as i8).collect();
+        if amax > 0.0 {
+            assert_eq!(q.iter().map(|x| x.unsigned_abs()).max(), Some(127), "{name} block does not use the full range");
+        }
+        for (qi, x) in q.iter().zip(src) {
+            assert!((f32::from(*qi) * d - x).abs() <= d * 0.5 + amax * 2f32.powi(-10), "{name}: {qi}·{d} vs {x}");
+        }
     }
 }
 
@@ -778,7 +812,7 @@ fn f16_model_converts_bit_exactly() {
             .keys()
             .any(|n| n.contains("proj") || n.ends_with("key.bias"))
     );
-    check_tensors(&g, &synth, false);
+    check_tensors(&g, &synth, WeightType::F16);
 
     // One whole record, byte by byte: the conv bias reshaped to [n, 1], f32.
     let mut record = Vec::new();
@@ -811,26 +845,30 @@ fn f16_model_converts_bit_exactly() {
 
 #[test]
 fn every_source_dtype_converts() {
-    // (how the source stores weights, write f32?)
-    let cases = [
-        (Store::F16, true),
-        (Store::F32, false),
-        (Store::F32, true),
-        (Store::Bf16, false),
-        (Store::Bf16, true),
-        (Store::I8, false),
-        (Store::I8, true),
-        (Store::I16, false),
-        (Store::I16, true),
-    ];
-    for (store, f32_out) in cases {
-        let synth = Synth::whisper(store, N_VOCAB);
-        let (report, bytes) = convert(&synth, ImportOptions { f32: f32_out });
-        let g = read_ggml(&bytes);
-        assert_eq!(g.hparams[10], i32::from(!f32_out), "{store:?} ftype");
-        assert_eq!(report.n_tensors, 50);
-        check_tensors(&g, &synth, f32_out);
+    let stores = [Store::F16, Store::F32, Store::Bf16, Store::I8, Store::I16];
+    for store in stores {
+        for weights in [WeightType::F16, WeightType::Q8_0] {
+            let synth = Synth::whisper(store, N_VOCAB);
+            let (report, bytes) = convert(&synth, ImportOptions { weights });
+            let g = read_ggml(&bytes);
+            assert_eq!(g.hparams[10], weights.ftype() as i32, "{store:?} {weights:?} ftype");
+            assert_eq!(report.n_tensors, 50);
+            check_tensors(&g, &synth, weights);
+        }
     }
+}
+
+#[test]
+fn q8_0_needs_rows_of_whole_blocks() {
+    let synth = Synth::whisper_of_width(Store::F16, N_VOCAB, 8);
+    let tmp = TempDir::new();
+    let dir = model_dir(&tmp, &synth.serialize(), &vocabulary(N_VOCAB));
+    let out = tmp.path("out.bin");
+    let err = import(&ModelSource::Dir(dir.clone()), &out, &ImportOptions { weights: WeightType::Q8_0 }).unwrap_err();
+    assert!(err.to_string().contains("q8_0 blocks of 32"), "{err}");
+    assert_eq!(tmp.names(), ["model"], "a failed import left files behind");
+    // f16 has no such constraint.
+    import(&ModelSource::Dir(dir), &out, &ImportOptions::default()).unwrap();
 }
 
 #[test]
@@ -1151,10 +1189,12 @@ fn wrong_architecture_is_reported_precisely() {
             Store::F16,
         );
     });
-    assert!(
-        err.contains("variable `encoder/layer_0/self_attention/linear_0/weight` has shape [13, 4], expected [12, 4]"),
-        "{err}"
+    let want = format!(
+        "variable `encoder/layer_0/self_attention/linear_0/weight` has shape [{}, {N}], expected [{}, {N}]",
+        3 * N + 1,
+        3 * N
     );
+    assert!(err.contains(&want), "{err}");
 
     let err = with(&|s| s.var("decoder/layer_0/extra/weight", &[N, N], Store::F16));
     assert!(
