@@ -3,7 +3,7 @@
 //! transcripts and to feed the redactor's own evaluation. Not part of the product: the
 //! `callscribe` binary always redacts.
 //!
-//! cargo run --release --example eval_asr -- OUT_DIR [--full-context] [--no-vad] [--model=SPEC] FILES...
+//! cargo run --release --example eval_asr -- OUT_DIR [--full-context] [--no-vad] [--model=SPEC] [--margin=POSITIONS] [--floor=POSITIONS] FILES...
 
 use std::path::PathBuf;
 
@@ -16,12 +16,20 @@ fn main() -> anyhow::Result<()> {
     let out = PathBuf::from(args.remove(0));
     let full_context = args.iter().any(|a| a == "--full-context");
     let no_vad = args.iter().any(|a| a == "--no-vad");
+    let num = |key: &str| args.iter().find_map(|a| a.strip_prefix(key)).map(|v| v.parse::<u32>().expect("a number of positions"));
+    let defaults = DecodeOptions::default();
+    let decode = DecodeOptions {
+        full_context,
+        context_margin: num("--margin=").unwrap_or(defaults.context_margin),
+        context_min: num("--floor=").unwrap_or(defaults.context_min),
+        ..defaults
+    };
     let spec = args.iter().find_map(|a| a.strip_prefix("--model=")).unwrap_or("tiny.en").to_string();
     let files: Vec<PathBuf> = args.iter().filter(|a| !a.starts_with("--")).map(PathBuf::from).collect();
     std::fs::create_dir_all(&out)?;
     let model = Model::load(&Model::resolve(&spec, "models".as_ref())?)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pool = WhisperPool::new(&model, PoolLayout::fit(None, None, cores).0, DecodeOptions { full_context, ..Default::default() })?;
+    let pool = WhisperPool::new(&model, PoolLayout::fit(None, None, cores).0, decode)?;
     let opts = BatchOptions { channels: ChannelMode::Mix, vad: callscribe::segment::VadConfig::batch(), no_vad, redaction: Redaction::DisabledForEvaluation };
     batch::run(&files, &opts, &pool, |o| match o.result {
         Ok(t) => std::fs::write(out.join(format!("{}.json", t.call_id)), render(&t, Format::Json)).expect("write"),
