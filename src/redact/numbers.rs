@@ -154,6 +154,18 @@ fn after_break(toks: &[Token], i: usize) -> Option<usize> {
     (i..toks.len()).find(|&k| toks[k].kind != TokKind::Break)
 }
 
+/// What a "double" / "triple" multiplies in token `t`: its digit, and any digits written after
+/// it in the same token — the recogniser writes "triple five oh one oh one" as "Triple 50101".
+fn multiplied_digit(t: &Token) -> Option<(char, &str)> {
+    if let Some(d) = single_digit_word(t) {
+        return Some((d, ""));
+    }
+    match t.kind {
+        TokKind::Digits => t.lower.chars().next().map(|d| (d, &t.lower[1..])),
+        _ => None,
+    }
+}
+
 /// The token holding the digit a "double" / "triple" at `i` multiplies: the next token, or the
 /// first one of the next segment, or the one after a glued hyphen ("triple-1", "double-oh").
 fn multiplied_at(toks: &[Token], i: usize) -> Option<usize> {
@@ -161,9 +173,9 @@ fn multiplied_at(toks: &[Token], i: usize) -> Option<usize> {
     let t = toks.get(k)?;
     if t.punct() == Some('-') && !t.gap_before {
         let n = toks.get(k + 1)?;
-        return (!n.gap_before && single_digit_word(n).is_some()).then_some(k + 1);
+        return (!n.gap_before && multiplied_digit(n).is_some()).then_some(k + 1);
     }
-    single_digit_word(t).is_some().then_some(k)
+    multiplied_digit(t).is_some().then_some(k)
 }
 
 /// Separator words that may stand between the groups of one spoken identifier.
@@ -424,9 +436,9 @@ fn parse_run(toks: &[Token], lo: usize, hi: usize, plus: bool) -> NumRun {
                     };
                     // "double" may end one segment and its digit begin the next
                     let at = multiplied_at(toks, i).filter(|&j| j < hi);
-                    if let Some((j, d)) = at.and_then(|j| toks.get(j).and_then(single_digit_word).map(|d| (j, d))) {
+                    if let Some((j, (d, rest))) = at.and_then(|j| toks.get(j).and_then(multiplied_digit).map(|d| (j, d))) {
                         p.flush();
-                        p.push(std::iter::repeat_n(d, k).collect(), false);
+                        p.push(std::iter::repeat_n(d, k).chain(rest.chars()).collect(), false);
                         i = j + 1;
                         continue;
                     }

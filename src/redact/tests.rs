@@ -119,6 +119,7 @@ const POSITIVE: &[(&str, &str, &str)] = &[
     ("the card number is 6-triple-3, double-7-double-2.", "[CARD]", "triple"),
     ("my number is nine-eight-seven, double-6-oh, triple-2-five", "[PHONE]", "double-6"),
     ("the OTP is 3-double-8-1", "[OTP]", "double-8"),
+    ("It is 404. Triple 50101", "[PHONE]", "50101"),
     // a postcode at the end of an address, after place names the recogniser lower-cased or
     // garbled and split however it heard the pauses
     ("deliver to flat 27, orchid towers, link road, wakad, puni, 411, 057.", "[ADDRESS]", "057"),
@@ -253,6 +254,9 @@ fn spoken_numbers_read_as_digits() {
         ("ninety eight forty one", "9841"),
         ("triple one", "111"),
         ("four triple one", "4111"),
+        // the recogniser glues the digits after a multiplied one: "Triple 50101"
+        ("triple 50101", "5550101"),
+        ("double 07", "007"),
         ("twenty seven fifty two", "2752"),
         ("five hundred and ninety nine", "599"),
         ("one lakh fifty thousand", "150000"),
