@@ -25,9 +25,6 @@ pub enum Backend {
     Postgres,
 }
 
-/// The role the application works as on PostgreSQL (created by the migration).
-pub const APP_ROLE: &str = "callscribe_app";
-
 pub(crate) struct Db {
     pub pool: AnyPool,
     pub backend: Backend,

@@ -138,7 +138,6 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     db: db::Db,
     keys: MasterKeyring,
-    key_file: PathBuf,
     generated_key: Option<PathBuf>,
 }
 
@@ -169,7 +168,7 @@ impl Store {
             }
             None => return Err(KeyError::Missing(format!("the key file {}", key_file.display())).into()),
         };
-        let store = Store { db, keys, key_file, generated_key };
+        let store = Store { db, keys, generated_key };
         store.check_master_keys(&registered).await?;
         Ok(store)
     }
