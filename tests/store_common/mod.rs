@@ -112,7 +112,7 @@ impl TestDb {
                     .output()
                     .expect("pg_dump (postgresql-client) is needed by the PostgreSQL tests");
                 assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
-                assert!(String::from_utf8_lossy(&out.stdout).contains("INSERT INTO public.segments"), "dump has the segments");
+                assert!(String::from_utf8_lossy(&out.stdout).contains("INSERT INTO public.tenants"), "the dump holds the data");
                 out.stdout
             }
         }
@@ -129,8 +129,10 @@ impl Drop for TestDb {
     }
 }
 
+/// Whether `needle` occurs in `haystack` as bytes or hex-encoded (as a dump shows BYTEA).
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    let hex: String = needle.iter().map(|b| format!("{b:02x}")).collect();
+    haystack.windows(needle.len()).any(|w| w == needle) || haystack.windows(hex.len()).any(|w| w.eq_ignore_ascii_case(hex.as_bytes()))
 }
 
 /// Known words for plaintext searches: none of them occurs by chance in binary data.
