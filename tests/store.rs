@@ -140,6 +140,8 @@ async fn a_tampered_byte_fails_with_a_clear_error(db: TestDb) {
     }
     // a corrupt wrapped data key and an unknown blob format are named too
     let mut owner = db.owner().await;
+    // a value of the wrong type cannot even be written (STRICT tables in SQLite, types in PostgreSQL)
+    assert!(sqlx::query("UPDATE segments SET start_ms = 'soon' WHERE call_id = $1").bind(&call).execute(&mut owner).await.is_err());
     sqlx::query("UPDATE calls SET data_key = $1 WHERE id = $2").bind(vec![1u8, 2, 3]).bind(&call).execute(&mut owner).await.unwrap();
     let msg = store.transcript(&op(), &tenant, &call).await.unwrap_err().to_string();
     assert!(msg.contains("data key of call") && msg.contains("truncated"), "{msg}");

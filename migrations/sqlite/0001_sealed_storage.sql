@@ -1,6 +1,7 @@
 -- callscribe sealed storage, SQLite (the embedded default).
 -- Every transcript byte is AES-256-GCM ciphertext (columns ending in the sealed blobs below);
 -- nothing unredacted and no audio is ever a column. Times are unix seconds, offsets ms.
+-- STRICT tables: a row can never hold a value of another type than its column's.
 
 -- Fingerprints (HMAC) of the master key versions this database was sealed with; the keys
 -- themselves never enter the database.
@@ -8,7 +9,7 @@ CREATE TABLE master_keys (
     version     INTEGER PRIMARY KEY,
     fingerprint BLOB    NOT NULL,
     created_at  INTEGER NOT NULL
-);
+) STRICT;
 
 CREATE TABLE tenants (
     id                   TEXT    PRIMARY KEY,
@@ -18,7 +19,7 @@ CREATE TABLE tenants (
     -- the tenant's index key (keyed lookup of provider call ids), sealed by a master key
     index_key            BLOB    NOT NULL,
     index_master_version INTEGER NOT NULL
-);
+) STRICT;
 
 -- Tenant key-encryption keys, one row per version, each sealed by a master key version.
 CREATE TABLE tenant_keys (
@@ -28,7 +29,7 @@ CREATE TABLE tenant_keys (
     wrapped        BLOB    NOT NULL,
     created_at     INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, version)
-);
+) STRICT;
 
 -- API keys: only the SHA-256 of the key is stored.
 CREATE TABLE api_keys (
@@ -40,7 +41,7 @@ CREATE TABLE api_keys (
     expires_at   INTEGER NOT NULL,
     revoked_at   INTEGER,
     last_used_at INTEGER
-);
+) STRICT;
 CREATE INDEX api_keys_tenant ON api_keys (tenant_id);
 
 CREATE TABLE calls (
@@ -59,7 +60,7 @@ CREATE TABLE calls (
     -- the call's data key sealed by tenant key version kek_version; NULL once shredded
     kek_version  INTEGER NOT NULL,
     data_key     BLOB
-);
+) STRICT;
 CREATE INDEX calls_tenant_started ON calls (tenant_id, started_at);
 CREATE INDEX calls_tenant_ref ON calls (tenant_id, external_ref);
 
@@ -75,7 +76,7 @@ CREATE TABLE segments (
     text           BLOB    NOT NULL,
     detail         BLOB    NOT NULL,
     PRIMARY KEY (call_id, seq)
-);
+) STRICT;
 CREATE INDEX segments_tenant ON segments (tenant_id);
 
 -- The hash-chained audit trail (no PII) and its head.
@@ -89,12 +90,12 @@ CREATE TABLE audit_log (
     detail    TEXT    NOT NULL,
     prev_hash BLOB    NOT NULL,
     hash      BLOB    NOT NULL
-);
+) STRICT;
 CREATE TABLE audit_head (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
     seq  INTEGER NOT NULL,
     hash BLOB    NOT NULL
-);
+) STRICT;
 INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, zeroblob(32));
 CREATE TRIGGER audit_log_append_only_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;

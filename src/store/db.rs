@@ -50,9 +50,8 @@ fn migrator(backend: Backend) -> Migrator {
 /// The URL with any password replaced, for messages.
 pub(crate) fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &url[s + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
+        (Some(s), Some(at)) if at > s && url[s + 3..at].contains(':') => {
+            let user = url[s + 3..at].split(':').next().unwrap_or("");
             format!("{}{user}:***{}", &url[..s + 3], &url[at..])
         }
         _ => url.to_string(),
@@ -201,5 +200,6 @@ mod tests {
     fn passwords_never_appear_in_messages() {
         assert_eq!(super::redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
         assert_eq!(super::redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+        assert_eq!(super::redact_url("postgres://app@db/x"), "postgres://app@db/x");
     }
 }
