@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! files ──► audio (decode, resample to 16 kHz) ──► segment (VAD, utterances) ──► asr (whisper pool)
-//!       ──► redact (PII out) ──► output
+//!       ──► redact (PII out) ──► output / store (sealed: AES-256-GCM, sqlx)
 //! ```
 //!
 //! `main.rs` only parses the command line and calls [`cli::run`]; everything is testable here.
@@ -17,3 +17,4 @@ pub mod cli;
 pub mod output;
 pub mod redact;
 pub mod segment;
+pub mod store;

@@ -1,8 +1,11 @@
 //! The command line: one clap definition per command, each running library code. Errors are
 //! written for the person at the terminal: what failed, on which input, what to do.
 
+mod admin;
+mod calls;
 mod model;
 mod redact;
+mod store;
 mod transcribe;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +16,7 @@ use anyhow::Context;
 
 use clap::{Parser, Subcommand};
 
+pub use store::StoreArgs;
 pub use transcribe::TranscribeArgs;
 
 /// callscribe: self-hosted voice-call transcription with PII redaction.
@@ -33,6 +37,33 @@ pub enum Command {
     /// Redact text read from stdin, one segment per line (consecutive lines are consecutive
     /// segments of one speaker); for trying a policy.
     Redact(redact::RedactArgs),
+    /// Manage tenants (workspaces).
+    #[command(subcommand)]
+    Tenant(admin::TenantCommand),
+    /// Manage a tenant's API keys.
+    #[command(subcommand)]
+    Key(admin::ApiKeyCommand),
+    /// Encryption keys: rotation, generating a master key.
+    #[command(subcommand)]
+    Keys(admin::KeysCommand),
+    /// Stored calls.
+    #[command(subcommand)]
+    Calls(calls::CallsCommand),
+    /// Stored transcripts.
+    #[command(subcommand)]
+    Transcript(calls::TranscriptCommand),
+    /// Export everything a tenant has as JSON (data-subject access request); audited.
+    Export(calls::ExportArgs),
+    /// Delete stored data (crypto-shredding).
+    #[command(subcommand)]
+    Delete(calls::DeleteCommand),
+    /// Shred calls older than their tenant's retention period.
+    Purge(admin::PurgeArgs),
+    /// Re-redact stored segments under the current policy and re-seal them (resumable).
+    Reprocess(calls::ReprocessArgs),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(admin::AuditCommand),
 }
 
 /// Loads a redaction policy file (or the default policy) and compiles the redactor.
@@ -61,6 +92,16 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Transcribe(args) => transcribe::run(args),
         Command::Model(cmd) => model::run(cmd),
         Command::Redact(args) => redact::run(args),
+        Command::Tenant(cmd) => admin::tenant(cmd),
+        Command::Key(cmd) => admin::api_key(cmd),
+        Command::Keys(cmd) => admin::keys(cmd),
+        Command::Calls(cmd) => calls::calls(cmd),
+        Command::Transcript(cmd) => calls::transcript(cmd),
+        Command::Export(args) => calls::export(args),
+        Command::Delete(cmd) => calls::delete(cmd),
+        Command::Purge(args) => admin::purge(args),
+        Command::Reprocess(args) => calls::reprocess(args),
+        Command::Audit(cmd) => admin::audit(cmd),
     };
     match result {
         Ok(code) => code,

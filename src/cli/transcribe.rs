@@ -12,7 +12,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::asr::{DecodeOptions, Model, PoolLayout, WhisperPool};
 use crate::batch::{self, BatchOptions, ChannelMode, FileOutcome, Redaction};
-use crate::output::{self, Format};
+use crate::output::{self, Format, Transcript};
+use crate::store::{Actor, CallStatus, NewCall, NewSegment, Store};
 use crate::segment::VadConfig;
 
 #[derive(Debug, Args)]
@@ -66,6 +67,15 @@ pub struct TranscribeArgs {
     /// runtimes, for comparisons).
     #[arg(long)]
     pub full_context: bool,
+    /// Store each transcript (redacted, sealed) as a call of --tenant instead of printing it;
+    /// prints `CALL_ID FILE` per stored file. Segments are durable as each is written.
+    #[arg(long, requires = "tenant", conflicts_with = "out")]
+    pub store: bool,
+    /// The tenant (id or name) whose calls the transcripts become (with --store).
+    #[arg(long, requires = "store")]
+    pub tenant: Option<String>,
+    #[command(flatten)]
+    pub store_args: super::StoreArgs,
 }
 
 pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
@@ -93,6 +103,11 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
         }
         std::fs::create_dir_all(out).with_context(|| format!("cannot create output directory {}", out.display()))?;
     }
+    // Open the store (and check the master key) before the slow model load.
+    let target = match (&args.store, &args.tenant) {
+        (true, Some(tenant)) => Some(StoreTarget::open(&args.store_args, tenant)?),
+        _ => None,
+    };
     let model_path = Model::resolve(&args.model, &args.models_dir)?;
     let model = Model::load(&model_path)?;
     if let Some(lang) = &args.language
@@ -125,7 +140,7 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
     let batch_opts = BatchOptions { channels: args.channels, vad, no_vad: args.no_vad, redaction: Redaction::Policy(redactor) };
     let progress = progress_bar(args.files.len());
     let started = Instant::now();
-    let mut sink = Sink::new(&args);
+    let mut sink = Sink::new(&args, target);
     let mut audio_total = 0.0f64;
     batch::run(&args.files, &batch_opts, &pool, |outcome| {
         audio_total += outcome.audio_s;
@@ -139,6 +154,9 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
         progress.suspend(|| sink.accept(outcome));
     });
     progress.finish_and_clear();
+    if let Some(t) = sink.store.take() {
+        t.runtime.block_on(t.store.close());
+    }
     let elapsed = started.elapsed().as_secs_f64();
     let ok = args.files.len() - sink.failed;
     eprintln!(
@@ -166,20 +184,85 @@ fn progress_bar(files: usize) -> ProgressBar {
     bar
 }
 
-/// Writes transcripts as files complete: into --out, or to stdout in input order.
+/// `--store`: the store, the tenant, and the runtime its calls run on.
+struct StoreTarget {
+    runtime: tokio::runtime::Runtime,
+    store: Store,
+    tenant: String,
+}
+
+impl StoreTarget {
+    fn open(args: &super::StoreArgs, tenant: &str) -> anyhow::Result<StoreTarget> {
+        let runtime = super::store::runtime()?;
+        let (store, tenant) = runtime.block_on(async {
+            let store = super::store::open(args).await?;
+            let id = super::store::tenant_id(&store, tenant).await?;
+            anyhow::Ok((store, id))
+        })?;
+        Ok(StoreTarget { runtime, store, tenant })
+    }
+
+    /// Stores one transcript as a call, segment by segment (each durable when written).
+    fn save(&self, file: &std::path::Path, t: &Transcript) -> anyhow::Result<(String, usize)> {
+        let actor = Actor::operator();
+        self.runtime.block_on(async {
+            let mut tracks: Vec<String> = Vec::new();
+            for s in &t.segments {
+                if !tracks.contains(&s.speaker) {
+                    tracks.push(s.speaker.clone());
+                }
+            }
+            if tracks.is_empty() {
+                tracks.push("unknown".into());
+            }
+            let call = NewCall { external_id: t.call_id.clone(), provider: "file".into(), tracks, started_at: crate::store::now() };
+            let id = self.store.create_call(&actor, &self.tenant, &call).await?;
+            for (seq, segment) in t.segments.iter().enumerate() {
+                self.store.append_segment(&actor, &self.tenant, &id, NewSegment { seq: seq as u64, segment }).await?;
+            }
+            self.store.finish_call(&actor, &self.tenant, &id, CallStatus::Complete, crate::store::now()).await?;
+            tracing::info!(call = %id, tenant = %self.tenant, file = %file.display(), segments = t.segments.len(), "stored");
+            anyhow::Ok((id, t.segments.len()))
+        })
+    }
+}
+
+/// Writes transcripts as files complete: into --out, into the store, or to stdout in input
+/// order.
 struct Sink<'a> {
     args: &'a TranscribeArgs,
+    store: Option<StoreTarget>,
     failed: usize,
     next_stdout: usize,
     held: BTreeMap<usize, Option<String>>,
 }
 
 impl<'a> Sink<'a> {
-    fn new(args: &'a TranscribeArgs) -> Self {
-        Self { args, failed: 0, next_stdout: 0, held: BTreeMap::new() }
+    fn new(args: &'a TranscribeArgs, store: Option<StoreTarget>) -> Self {
+        Self { args, store, failed: 0, next_stdout: 0, held: BTreeMap::new() }
     }
 
     fn accept(&mut self, outcome: FileOutcome) {
+        if let Some(target) = &self.store {
+            match outcome.result {
+                Ok(t) => match target.save(&outcome.path, &t) {
+                    Ok((id, n)) => {
+                        println!("{id}\t{}", outcome.path.display());
+                        let _ = std::io::stdout().flush();
+                        eprintln!("stored {} as call {id} ({n} segments)", outcome.path.display());
+                    }
+                    Err(e) => {
+                        eprintln!("error: {}: cannot store the transcript: {e:#}", outcome.path.display());
+                        self.failed += 1;
+                    }
+                },
+                Err(e) => {
+                    eprintln!("error: {}: {e}", outcome.path.display());
+                    self.failed += 1;
+                }
+            }
+            return;
+        }
         let rendered = match outcome.result {
             Ok(t) => Some(output::render(&t, self.args.format)),
             Err(e) => {

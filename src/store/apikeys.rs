@@ -1,0 +1,242 @@
+//! API keys: `csk_<id>_<secret>` where the id (8 characters) is public and the secret is 256
+//! random bits. Only the SHA-256 of the whole key is stored; authentication compares hashes in
+//! constant time, and unknown, expired and revoked keys fail identically.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use super::audit::{self, Actor};
+use super::crypto;
+use super::db::Backend;
+use super::{DEFAULT_KEY_TTL_DAYS, Result, Store, StoreError};
+
+const KEY_PREFIX: &str = "csk_";
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Stream calls in.
+    Ingest,
+    /// Watch live transcripts and read stored ones.
+    Agent,
+    /// Manage the tenant's keys, calls and exports.
+    Admin,
+    /// Read the audit trail.
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Ingest => "ingest",
+            Role::Agent => "agent",
+            Role::Admin => "admin",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Role> {
+        [Role::Ingest, Role::Agent, Role::Admin, Role::Auditor].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub tenant: String,
+    pub role: Role,
+    /// The key's public id (for the audit trail).
+    pub key_id: String,
+}
+
+/// Authentication failed. One variant on purpose: callers learn nothing about why.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid API key")]
+    Invalid,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A key as created: shown once, never stored.
+pub struct NewApiKey {
+    pub id: String,
+    /// The full key. Zeroised on drop.
+    pub secret: Zeroizing<String>,
+    pub expires_at: i64,
+}
+
+/// A key as listed: never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKeyInfo {
+    /// The public part, `csk_<id>`.
+    pub prefix: String,
+    pub role: Role,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+fn key_hash(key: &str) -> [u8; 32] {
+    crypto::sha256(key.as_bytes())
+}
+
+/// The public id of a presented key, if it is shaped like one.
+fn key_id(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(KEY_PREFIX)?;
+    let (id, secret) = rest.split_once('_')?;
+    (id.len() == 8 && secret.len() == 43).then_some(id)
+}
+
+impl Store {
+    /// Creates a key for `tenant` valid for `ttl_days` (default 90).
+    pub async fn create_api_key(&self, actor: &Actor, tenant: &str, role: Role, ttl_days: Option<u32>) -> Result<NewApiKey> {
+        self.tenant(tenant).await?;
+        let ttl = ttl_days.unwrap_or(DEFAULT_KEY_TTL_DAYS);
+        if ttl == 0 {
+            return Err(StoreError::Invalid("--ttl-days must be at least 1".into()));
+        }
+        let id = crypto::random_id("")[..8].to_string();
+        let mut secret = Zeroizing::new([0u8; 32]);
+        crypto::fill_random(secret.as_mut());
+        let key = Zeroizing::new(format!("{KEY_PREFIX}{id}_{}", URL_SAFE_NO_PAD.encode(secret.as_ref())));
+        let now = super::now();
+        let expires_at = now + ttl as i64 * 86_400;
+        let mut tx = self.db.scoped(tenant).await?;
+        sqlx::query("INSERT INTO api_keys (id, tenant_id, hash, role, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(tenant)
+            .bind(key_hash(&key).to_vec())
+            .bind(role.as_str())
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("storing an API key"))?;
+        audit::append(&mut tx, actor, "key.create", Some(tenant), Some(&format!("{KEY_PREFIX}{id}")), json!({"role": role.as_str(), "ttl_days": ttl}))
+            .await?;
+        tx.commit().await.map_err(StoreError::db("storing an API key"))?;
+        Ok(NewApiKey { id: format!("{KEY_PREFIX}{id}"), secret: key, expires_at })
+    }
+
+    /// Revokes a key (by its prefix `csk_<id>` or id) of `tenant`.
+    pub async fn revoke_api_key(&self, actor: &Actor, tenant: &str, key: &str) -> Result<()> {
+        let id = key.strip_prefix(KEY_PREFIX).unwrap_or(key);
+        let id = id.split('_').next().unwrap_or(id);
+        let mut tx = self.db.scoped(tenant).await?;
+        let n = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_at IS NULL")
+            .bind(super::now())
+            .bind(id)
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("revoking an API key"))?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::ApiKeyNotFound { key: format!("{KEY_PREFIX}{id}"), tenant: tenant.to_string() });
+        }
+        audit::append(&mut tx, actor, "key.revoke", Some(tenant), Some(&format!("{KEY_PREFIX}{id}")), json!({})).await?;
+        tx.commit().await.map_err(StoreError::db("revoking an API key"))
+    }
+
+    pub async fn list_api_keys(&self, tenant: &str) -> Result<Vec<ApiKeyInfo>> {
+        let mut tx = self.db.scoped(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT id, role, created_at, expires_at, revoked_at, last_used_at FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id",
+        )
+        .bind(tenant)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::db("listing API keys"))?;
+        tx.commit().await.map_err(StoreError::db("listing API keys"))?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.get(0);
+                let role: String = r.get(1);
+                Ok(ApiKeyInfo {
+                    role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt {
+                        what: format!("API key {KEY_PREFIX}{id}"),
+                        detail: format!("unknown role {role:?}"),
+                    })?,
+                    prefix: format!("{KEY_PREFIX}{id}"),
+                    created_at: r.get(2),
+                    expires_at: r.get(3),
+                    revoked_at: r.get(4),
+                    last_used_at: r.get(5),
+                })
+            })
+            .collect()
+    }
+
+    /// Authenticates a presented key. The stored hash is compared in constant time, and an
+    /// unknown id is compared against a dummy hash, so timing does not tell unknown from wrong;
+    /// unknown, wrong, expired and revoked keys all return [`AuthError::Invalid`]. Successes and
+    /// failures are audited (`key.auth`, `key.auth_failed`).
+    pub async fn authenticate(&self, presented: &str) -> Result<Principal, AuthError> {
+        let hash = key_hash(presented);
+        let id = key_id(presented).unwrap_or("");
+        let row = match self.db.backend {
+            // Before the tenant is known, row-level security hides every key: a
+            // SECURITY DEFINER function returns the one row with this public id.
+            Backend::Postgres => sqlx::query("SELECT tenant_id, hash, role, expires_at, revoked_at FROM api_key_lookup($1)"),
+            Backend::Sqlite => sqlx::query("SELECT tenant_id, hash, role, expires_at, revoked_at FROM api_keys WHERE id = $1"),
+        }
+        .bind(id)
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(StoreError::db("looking up an API key"))?;
+        let dummy = [0u8; 32];
+        let (stored, found): (Vec<u8>, _) = match &row {
+            Some(r) => (r.get(1), true),
+            None => (dummy.to_vec(), false),
+        };
+        let hash_ok: bool = stored.ct_eq(&hash[..]).into();
+        let now = super::now();
+        let principal = row.filter(|_| found && hash_ok).and_then(|r| {
+            let expires: i64 = r.get(3);
+            let revoked: Option<i64> = r.get(4);
+            let role = Role::parse(&r.get::<String, _>(2))?;
+            (revoked.is_none() && expires > now).then(|| Principal { tenant: r.get(0), role, key_id: format!("{KEY_PREFIX}{id}") })
+        });
+        match principal {
+            Some(p) => {
+                let mut tx = self.db.scoped(&p.tenant).await?;
+                sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND tenant_id = $3")
+                    .bind(now)
+                    .bind(id)
+                    .bind(&p.tenant)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::db("recording API key use"))?;
+                audit::append(&mut tx, &Actor::ApiKey(p.key_id.clone()), "key.auth", Some(&p.tenant), None, json!({"role": p.role.as_str()})).await?;
+                tx.commit().await.map_err(StoreError::db("recording API key use"))?;
+                Ok(p)
+            }
+            None => {
+                // only the public id, and only when it is well-formed: never the secret
+                let who = if id.is_empty() { "malformed".to_string() } else { format!("{KEY_PREFIX}{id}") };
+                self.audit(&Actor::ApiKey(who), "key.auth_failed", None, None, json!({})).await?;
+                Err(AuthError::Invalid)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn key_ids_are_parsed_only_from_well_formed_keys() {
+        let secret = "A".repeat(43);
+        assert_eq!(super::key_id(&format!("csk_abcd2345_{secret}")), Some("abcd2345"));
+        assert_eq!(super::key_id("csk_abcd2345_short"), None);
+        assert_eq!(super::key_id(&format!("xyz_abcd2345_{secret}")), None);
+        assert_eq!(super::key_id(""), None);
+    }
+}

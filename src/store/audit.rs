@@ -1,0 +1,263 @@
+//! The audit trail: who did what, when — never transcript text or other PII (targets are
+//! callscribe ids, details are counts and versions). Entries are appended in the same
+//! transaction as the change they record; each carries the SHA-256 of the previous entry, and
+//! `audit_head` holds the latest sequence number and hash, so an edited, removed or
+//! truncated entry breaks the chain at a point [`Store::verify_audit`] reports.
+
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::db::Tx;
+use super::{Result, Store, StoreError};
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A person at the command line (their login name).
+    Operator(String),
+    /// A request authenticated with an API key (its public id).
+    ApiKey(String),
+    /// callscribe itself (e.g. the periodic retention purge).
+    System(&'static str),
+}
+
+impl Actor {
+    /// The operator running this process, from `$USER`.
+    pub fn operator() -> Actor {
+        Actor::Operator(std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "unknown".into()))
+    }
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::Operator(u) => write!(f, "operator:{u}"),
+            Actor::ApiKey(k) => write!(f, "key:{k}"),
+            Actor::System(s) => write!(f, "system:{s}"),
+        }
+    }
+}
+
+/// One entry of the trail.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditEvent {
+    pub seq: u64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub tenant: Option<String>,
+    pub target: Option<String>,
+    /// Small JSON object: counts, versions, roles.
+    pub detail: String,
+    #[serde(serialize_with = "hex")]
+    pub hash: [u8; 32],
+}
+
+fn hex<S: serde::Serializer>(h: &[u8; 32], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&to_hex(h))
+}
+
+pub fn to_hex(h: &[u8]) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The first place the chain is broken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditBreak {
+    /// Sequence number of the first entry that does not verify (or where one is missing).
+    pub seq: u64,
+    pub reason: String,
+}
+
+/// The result of [`Store::verify_audit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Entries checked.
+    pub entries: u64,
+    /// Hash of the last entry (record it elsewhere to detect a rewritten trail).
+    pub head_hash: String,
+    pub broken: Option<AuditBreak>,
+}
+
+fn entry_hash(prev: &[u8], seq: u64, at: i64, actor: &str, action: &str, tenant: Option<&str>, target: Option<&str>, detail: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"callscribe.audit.v1");
+    h.update(prev);
+    h.update(seq.to_be_bytes());
+    h.update(at.to_be_bytes());
+    for field in [Some(actor), Some(action), tenant, target, Some(detail)] {
+        match field {
+            None => h.update([0u8]),
+            Some(s) => {
+                h.update([1u8]);
+                h.update((s.len() as u64).to_be_bytes());
+                h.update(s.as_bytes());
+            }
+        }
+    }
+    h.finalize().into()
+}
+
+/// Appends an entry inside `tx`. Taking the head row's lock first (UPDATE … RETURNING) keeps
+/// concurrent writers in one order on both backends.
+pub(crate) async fn append(
+    tx: &mut Tx,
+    actor: &Actor,
+    action: &str,
+    tenant: Option<&str>,
+    target: Option<&str>,
+    detail: serde_json::Value,
+) -> Result<()> {
+    let row = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(StoreError::db("advancing the audit trail"))?;
+    let seq = row.get::<i64, _>(0) as u64;
+    let prev: Vec<u8> = row.get(1);
+    let at = super::now();
+    let actor = actor.to_string();
+    let detail = detail.to_string();
+    let hash = entry_hash(&prev, seq, at, &actor, action, tenant, target, &detail);
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, actor, action, tenant_id, target, detail, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(seq as i64)
+    .bind(at)
+    .bind(actor)
+    .bind(action)
+    .bind(tenant)
+    .bind(target)
+    .bind(detail)
+    .bind(prev)
+    .bind(hash.to_vec())
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::db("appending to the audit trail"))?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(hash.to_vec())
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::db("advancing the audit trail"))?;
+    Ok(())
+}
+
+const PAGE: i64 = 1000;
+
+impl Store {
+    /// Records an event on its own (for reads that change nothing else).
+    pub async fn audit(&self, actor: &Actor, action: &str, tenant: Option<&str>, target: Option<&str>, detail: serde_json::Value) -> Result<()> {
+        let mut tx = self.db.global().await?;
+        append(&mut tx, actor, action, tenant, target, detail).await?;
+        tx.commit().await.map_err(StoreError::db("committing an audit entry"))
+    }
+
+    /// Audit entries, oldest first, optionally only one tenant's, starting after `after`.
+    pub async fn audit_events(&self, tenant: Option<&str>, after: u64, limit: u32) -> Result<Vec<AuditEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, tenant_id, target, detail, hash FROM audit_log \
+             WHERE seq > $1 AND (CAST($2 AS TEXT) IS NULL OR tenant_id = CAST($2 AS TEXT)) ORDER BY seq LIMIT $3",
+        )
+        .bind(after as i64)
+        .bind(tenant)
+        .bind(limit as i64)
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(StoreError::db("reading the audit trail"))?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// Walks the whole chain: sequence numbers contiguous from 1, each entry's `prev_hash` the
+    /// previous entry's hash, each hash recomputed from the entry, and the head matching the
+    /// last entry. Reports the first broken link.
+    pub async fn verify_audit(&self) -> Result<AuditReport> {
+        let mut prev = [0u8; 32];
+        let mut expected = 1u64;
+        let mut entries = 0u64;
+        let broken = |seq: u64, reason: String, entries: u64, prev: &[u8; 32]| AuditReport {
+            entries,
+            head_hash: to_hex(prev),
+            broken: Some(AuditBreak { seq, reason }),
+        };
+        loop {
+            let rows = sqlx::query(
+                "SELECT seq, at, actor, action, tenant_id, target, detail, prev_hash, hash FROM audit_log \
+                 WHERE seq >= $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(expected as i64)
+            .bind(PAGE)
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(StoreError::db("reading the audit trail"))?;
+            let n = rows.len();
+            for row in rows {
+                let seq = row.get::<i64, _>(0) as u64;
+                if seq != expected {
+                    return Ok(broken(expected, format!("entries {expected}..{} are missing", seq - 1), entries, &prev));
+                }
+                let stored_prev: Vec<u8> = row.get(7);
+                let stored_hash: Vec<u8> = row.get(8);
+                if stored_prev != prev {
+                    return Ok(broken(seq, "its link to the previous entry does not match".into(), entries, &prev));
+                }
+                let tenant: Option<String> = row.get(4);
+                let target: Option<String> = row.get(5);
+                let hash = entry_hash(
+                    &prev,
+                    seq,
+                    row.get(1),
+                    &row.get::<String, _>(2),
+                    &row.get::<String, _>(3),
+                    tenant.as_deref(),
+                    target.as_deref(),
+                    &row.get::<String, _>(6),
+                );
+                if stored_hash != hash {
+                    return Ok(broken(seq, "its contents were changed after it was written".into(), entries, &prev));
+                }
+                prev = hash;
+                expected += 1;
+                entries += 1;
+            }
+            if n < PAGE as usize {
+                break;
+            }
+        }
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_optional(&self.db.pool)
+            .await
+            .map_err(StoreError::db("reading the audit head"))?;
+        let Some(head) = head else {
+            return Ok(broken(expected, "the audit head row is missing".into(), entries, &prev));
+        };
+        let head_seq = head.get::<i64, _>(0) as u64;
+        let head_hash: Vec<u8> = head.get(1);
+        if head_seq != entries {
+            return Ok(broken(
+                entries + 1,
+                format!("the trail ends at entry {entries} but {head_seq} were written: entries after {entries} were removed"),
+                entries,
+                &prev,
+            ));
+        }
+        if head_hash != prev {
+            return Ok(broken(entries, "the last entry does not match the recorded head".into(), entries, &prev));
+        }
+        Ok(AuditReport { entries, head_hash: to_hex(&prev), broken: None })
+    }
+}
+
+fn event_from_row(row: &sqlx::any::AnyRow) -> Result<AuditEvent> {
+    let hash: Vec<u8> = row.get(7);
+    let seq = row.get::<i64, _>(0) as u64;
+    Ok(AuditEvent {
+        seq,
+        at: row.get(1),
+        actor: row.get(2),
+        action: row.get(3),
+        tenant: row.get(4),
+        target: row.get(5),
+        detail: row.get(6),
+        hash: hash.try_into().map_err(|_| StoreError::Corrupt { what: format!("audit entry {seq}"), detail: "hash is not 32 bytes".into() })?,
+    })
+}

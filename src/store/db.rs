@@ -1,0 +1,205 @@
+//! The connection pool, migrations and transactions. One SQL dialect serves both backends
+//! (numbered `$N` parameters, BIGINT/INTEGER, BYTEA/BLOB); the migrations differ.
+//!
+//! SQLite: WAL journal, `synchronous=FULL` (a commit is on disk when it returns),
+//! `secure_delete` (deleted rows are overwritten, not left in free pages), every transaction
+//! `BEGIN IMMEDIATE` (writers queue on the lock instead of failing on upgrade).
+//! PostgreSQL: migrations run as the connecting user; the pool's connections then
+//! `SET ROLE callscribe_app`, and a tenant-scoped transaction sets `app.tenant_id` for
+//! row-level security.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{Any, AnyPool, Connection, Row, Transaction};
+
+use super::{Result, StoreConfig, StoreError};
+
+/// Which database the store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub(crate) struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+    pub sqlite_path: Option<PathBuf>,
+}
+
+/// A transaction; tenant-scoped ones carry the tenant for row-level security.
+pub(crate) type Tx = Transaction<'static, Any>;
+
+fn migrator(backend: Backend) -> Migrator {
+    let (sql, desc) = match backend {
+        Backend::Sqlite => (include_str!("../../migrations/sqlite/0001_sealed_storage.sql"), "sealed storage (sqlite)"),
+        Backend::Postgres => (include_str!("../../migrations/postgres/0001_sealed_storage.sql"), "sealed storage (postgres)"),
+    };
+    Migrator {
+        migrations: Cow::Owned(vec![Migration::new(1, Cow::Borrowed(desc), MigrationType::Simple, Cow::Borrowed(sql), false)]),
+        ignore_missing: false,
+        locking: true,
+        no_tx: false,
+    }
+}
+
+/// The URL with any password replaced, for messages.
+pub(crate) fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s && url[s + 3..at].contains(':') => {
+            let user = url[s + 3..at].split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Db {
+    pub async fn connect(config: &StoreConfig) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let (url, backend, sqlite_path) = match &config.database_url {
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => (u.clone(), Backend::Postgres, None),
+            Some(u) if u.starts_with("sqlite:") => {
+                let path = u.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+                let path = path.split('?').next().unwrap_or(path);
+                (format!("sqlite://{path}?mode=rwc"), Backend::Sqlite, Some(PathBuf::from(path)))
+            }
+            Some(u) => {
+                return Err(StoreError::Config(format!(
+                    "unsupported database URL {}: use sqlite://PATH or postgres://USER@HOST/DB",
+                    redact_url(u)
+                )));
+            }
+            None => {
+                let path = config.data_dir.join("callscribe.db");
+                (format!("sqlite://{}?mode=rwc", path.display()), Backend::Sqlite, Some(path))
+            }
+        };
+        if let Some(path) = &sqlite_path
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            create_private_dir(dir)?;
+        }
+        let shown = redact_url(&url);
+        let connect_err = |source| StoreError::Connect { url: shown.clone(), source };
+        let options: AnyConnectOptions = url.parse().map_err(connect_err)?;
+        if backend == Backend::Postgres {
+            // migrations as the connecting user (the owner), before the pool drops to the app role
+            let mut conn = sqlx::AnyConnection::connect_with(&options).await.map_err(connect_err)?;
+            migrator(backend).run(&mut conn).await?;
+            conn.close().await.map_err(StoreError::db("closing the migration connection"))?;
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    let statements: &[&str] = match backend {
+                        Backend::Sqlite => &[
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = FULL",
+                            "PRAGMA foreign_keys = ON",
+                            "PRAGMA secure_delete = ON",
+                            "PRAGMA busy_timeout = 30000",
+                        ],
+                        Backend::Postgres => &["SET ROLE callscribe_app"],
+                    };
+                    for s in statements {
+                        sqlx::query(s).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        if backend == Backend::Sqlite {
+            migrator(backend).run(&pool).await?;
+        }
+        Ok(Db { pool, backend, sqlite_path })
+    }
+
+    /// A transaction outside any tenant (tenants, master keys, the audit trail). On
+    /// PostgreSQL tenant-owned rows are invisible in it.
+    pub async fn global(&self) -> Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .map_err(StoreError::db("starting a transaction"))
+    }
+
+    /// A transaction scoped to `tenant`: on PostgreSQL, row-level security shows it only that
+    /// tenant's rows (the setting ends with the transaction).
+    pub async fn scoped(&self, tenant: &str) -> Result<Tx> {
+        let mut tx = self.global().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+                .bind(tenant)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("setting the tenant of a transaction"))?;
+        }
+        Ok(tx)
+    }
+
+    pub async fn registered_master_keys(&self) -> Result<Vec<(u32, Vec<u8>)>> {
+        let rows = sqlx::query("SELECT version, fingerprint FROM master_keys ORDER BY version")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading master key fingerprints"))?;
+        Ok(rows.iter().map(|r| (r.get::<i64, _>(0) as u32, r.get::<Vec<u8>, _>(1))).collect())
+    }
+
+    pub async fn register_master_key(&self, version: u32, fingerprint: &[u8; 32]) -> Result<()> {
+        sqlx::query("INSERT INTO master_keys (version, fingerprint, created_at) VALUES ($1, $2, $3)")
+            .bind(version as i64)
+            .bind(fingerprint.to_vec())
+            .bind(super::now())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("registering a master key version"))?;
+        Ok(())
+    }
+
+    /// Folds the SQLite write-ahead log into the database file and truncates it, so pages
+    /// holding deleted rows do not linger in the log. No-op on PostgreSQL.
+    pub async fn checkpoint(&self) {
+        if self.backend == Backend::Sqlite
+            && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await
+        {
+            tracing::warn!(error = %e, "WAL checkpoint failed; it will happen on a later write");
+        }
+    }
+
+    pub async fn close(self) {
+        self.checkpoint().await;
+        self.pool.close().await;
+    }
+}
+
+pub(crate) fn create_private_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| StoreError::Config(format!("cannot create data directory {}: {e}", dir.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_appear_in_messages() {
+        assert_eq!(super::redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(super::redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+        assert_eq!(super::redact_url("postgres://app@db/x"), "postgres://app@db/x");
+    }
+}

@@ -1,0 +1,245 @@
+//! Sealed storage: tenants, API keys, calls and their redacted segments, retention and the
+//! audit trail, in SQLite (the embedded default) or PostgreSQL through sqlx.
+//!
+//! Only redacted text reaches this module, and it never writes any text in the clear: every
+//! segment, word list and provider call id is sealed with AES-256-GCM under the call's data key
+//! ([`crypto`]), which is sealed under the tenant's key-encryption key, which is sealed under a
+//! master key that lives outside the database ([`keyring`]). Every repository method takes the
+//! tenant and scopes its queries by it; on PostgreSQL row-level security enforces the same
+//! scoping in the database (see `docs/ARCHITECTURE.md`).
+
+pub mod audit;
+pub mod crypto;
+pub mod keyring;
+
+mod apikeys;
+mod calls;
+mod db;
+mod keys;
+mod reprocess;
+mod retention;
+mod tenants;
+
+use std::path::{Path, PathBuf};
+
+pub use apikeys::{ApiKeyInfo, AuthError, NewApiKey, Principal, Role};
+pub use audit::{Actor, AuditBreak, AuditEvent, AuditReport};
+pub use calls::{CallInfo, CallStatus, ExportedCall, NewCall, NewSegment, TenantExport};
+pub use db::Backend;
+pub use keys::RotationReport;
+pub use reprocess::{ReprocessFailure, ReprocessReport};
+pub use retention::{PurgeReport, run_periodic_purge};
+pub use tenants::Tenant;
+
+use crypto::CryptoError;
+use keyring::{KeyError, MasterKeyring};
+use zeroize::Zeroizing;
+
+/// Default retention of a new tenant's calls.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+/// Default lifetime of a new API key.
+pub const DEFAULT_KEY_TTL_DAYS: u32 = 90;
+
+/// How to reach the database and the master keys. Validated by [`Store::open`].
+#[derive(Clone)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` or `postgres://…`; default: SQLite at `DATA_DIR/callscribe.db`.
+    pub database_url: Option<String>,
+    /// Holds the SQLite database and the generated master key file.
+    pub data_dir: PathBuf,
+    /// The value of `CALLSCRIBE_MASTER_KEY`, when set (wins over the key file).
+    pub master_key: Option<Zeroizing<String>>,
+    /// The master key file [default: `DATA_DIR/master.key`].
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("database_url", &self.database_url.as_deref().map(db::redact_url))
+            .field("data_dir", &self.data_dir)
+            .field("master_key", &self.master_key.as_ref().map(|_| "<set>"))
+            .field("master_key_file", &self.master_key_file)
+            .finish()
+    }
+}
+
+impl StoreConfig {
+    /// A configuration for `data_dir` with everything else from the environment
+    /// (`CALLSCRIBE_MASTER_KEY`).
+    pub fn new(data_dir: impl Into<PathBuf>, database_url: Option<String>) -> StoreConfig {
+        StoreConfig {
+            database_url,
+            data_dir: data_dir.into(),
+            master_key: std::env::var("CALLSCRIBE_MASTER_KEY").ok().filter(|s| !s.trim().is_empty()).map(Zeroizing::new),
+            master_key_file: None,
+        }
+    }
+
+    fn key_file(&self) -> PathBuf {
+        self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+}
+
+/// Everything that can go wrong in the store, each naming what and where. Never contains
+/// transcript text or key material.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error while {what}: {source}")]
+    Database { what: String, source: sqlx::Error },
+    #[error("cannot open the database {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("cannot apply database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("invalid store configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    MasterKey(#[from] KeyError),
+    #[error(
+        "{source_name} version {version} is not the master key this database was sealed with (fingerprint mismatch); nothing was changed — use the right key"
+    )]
+    WrongMasterKey { source_name: String, version: u32 },
+    #[error(
+        "{what} is sealed under master key version {version}, which {source_name} does not contain; add that version back (VERSION:BASE64)"
+    )]
+    MasterKeyVersionMissing { what: String, version: u32, source_name: String },
+    #[error("cannot decrypt {what}: {source}")]
+    Decrypt { what: String, source: CryptoError },
+    #[error("{what} is corrupt: {detail}")]
+    Corrupt { what: String, detail: String },
+    #[error("no tenant {0}")]
+    TenantNotFound(String),
+    #[error("a tenant named {0} already exists")]
+    TenantExists(String),
+    #[error("no call {call} in tenant {tenant}")]
+    CallNotFound { call: String, tenant: String },
+    #[error("{call} matches {} calls in tenant {tenant}: {}; use callscribe's call id", candidates.len(), candidates.join(", "))]
+    AmbiguousCall { call: String, tenant: String, candidates: Vec<String> },
+    #[error("call {call} (tenant {tenant}) has been deleted: its data key is destroyed")]
+    CallShredded { call: String, tenant: String },
+    #[error("no API key {key} in tenant {tenant}")]
+    ApiKeyNotFound { key: String, tenant: String },
+    #[error("segment {seq} of call {call} is already stored")]
+    DuplicateSegment { call: String, seq: u64 },
+    #[error("invalid input: {0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    fn db(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
+        let what = what.into();
+        move |source| StoreError::Database { what, source }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The store: a connection pool and the master keys.
+pub struct Store {
+    db: db::Db,
+    keys: MasterKeyring,
+    generated_key: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.db.backend).field("keys", &self.keys).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database, applies migrations, and checks the master keys
+    /// against the fingerprints recorded in the database. On the embedded default with no key
+    /// anywhere and an empty database, a master key file is generated (see
+    /// [`Store::generated_master_key`]).
+    pub async fn open(config: &StoreConfig) -> Result<Store> {
+        let db = db::Db::connect(config).await?;
+        let key_file = config.key_file();
+        let registered = db.registered_master_keys().await?;
+        let mut generated_key = None;
+        let keys = match MasterKeyring::load(config.master_key.clone(), &key_file)? {
+            Some(k) => k,
+            None if db.backend == Backend::Sqlite && registered.is_empty() => {
+                if let Some(dir) = key_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    db::create_private_dir(dir)?;
+                }
+                generated_key = Some(key_file.clone());
+                MasterKeyring::generate_file(&key_file)?
+            }
+            None => return Err(KeyError::Missing(format!("the key file {}", key_file.display())).into()),
+        };
+        let store = Store { db, keys, generated_key };
+        store.check_master_keys(&registered).await?;
+        Ok(store)
+    }
+
+    /// The key file generated by [`Store::open`], if it made one: the operator must back it up.
+    pub fn generated_master_key(&self) -> Option<&Path> {
+        self.generated_key.as_deref()
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend
+    }
+
+    /// The SQLite database file, for the embedded default.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        self.db.sqlite_path.as_deref()
+    }
+
+    /// Closes the pool (and, on SQLite, checkpoints the write-ahead log into the file).
+    pub async fn close(self) {
+        self.db.close().await
+    }
+
+    /// Verifies every available key version whose fingerprint is recorded; registers the
+    /// keys on a new database. A key that does not match fails before anything is read or
+    /// written.
+    async fn check_master_keys(&self, registered: &[(u32, Vec<u8>)]) -> Result<()> {
+        for (version, fp) in registered {
+            if let Some(key) = self.keys.get(*version) {
+                let ours = keyring::fingerprint(key);
+                if !bool::from(subtle::ConstantTimeEq::ct_eq(&ours[..], &fp[..])) {
+                    return Err(StoreError::WrongMasterKey { source_name: self.keys.source().to_string(), version: *version });
+                }
+            }
+        }
+        if registered.is_empty() {
+            for v in self.keys.versions() {
+                self.db.register_master_key(v, &keyring::fingerprint(self.keys.get(v).expect("listed version"))).await?;
+            }
+        } else if !registered.iter().any(|(v, _)| self.keys.get(*v).is_some()) {
+            let versions: Vec<String> = registered.iter().map(|(v, _)| v.to_string()).collect();
+            return Err(StoreError::Config(format!(
+                "{} holds none of this database's master key versions ({}); use the right key",
+                self.keys.source(),
+                versions.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// The master key version that seals new wraps: the highest version that is both
+    /// registered in the database and available.
+    async fn current_master(&self) -> Result<(u32, &crypto::SecretKey)> {
+        let registered = self.db.registered_master_keys().await?;
+        registered
+            .iter()
+            .rev()
+            .find_map(|(v, _)| self.keys.get(*v).map(|k| (*v, k)))
+            .ok_or_else(|| StoreError::Config(format!("{} holds no registered master key version", self.keys.source())))
+    }
+
+    fn master(&self, version: u32, what: impl FnOnce() -> String) -> Result<&crypto::SecretKey> {
+        self.keys.get(version).ok_or_else(|| StoreError::MasterKeyVersionMissing {
+            what: what(),
+            version,
+            source_name: self.keys.source().to_string(),
+        })
+    }
+}
+
+/// Unix time in seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}

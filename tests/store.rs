@@ -1,0 +1,675 @@
+//! The sealed store through its library API, on both backends: every test runs once on SQLite
+//! and once on its own PostgreSQL database.
+
+mod store_common;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use callscribe::redact::{EntityKind, Policy, Redactor, Span};
+use callscribe::store::{
+    Actor, AuthError, Backend, CallStatus, NewCall, NewSegment, Role, Store, StoreError,
+};
+use sqlx::Row;
+use store_common::{KNOWN, TestDb, contains, random_key, runtime, segment};
+
+fn op() -> Actor {
+    Actor::Operator("test".into())
+}
+
+fn run<F, Fut>(backend: Backend, f: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    if backend == Backend::Postgres && store_common::skip_postgres() {
+        eprintln!("CALLSCRIBE_SKIP_POSTGRES=1: PostgreSQL test skipped");
+        return;
+    }
+    runtime().block_on(async {
+        let db = TestDb::new(backend).await;
+        f(db).await
+    })
+}
+
+/// Runs each listed test on both backends.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::run(callscribe::store::Backend::Sqlite, super::$name) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::run(callscribe::store::Backend::Postgres, super::$name) } )*
+        }
+    };
+}
+
+both_backends!(
+    transcripts_round_trip_and_no_plaintext_is_stored,
+    a_tampered_byte_fails_with_a_clear_error,
+    ciphertexts_swapped_between_rows_calls_and_tenants_fail,
+    a_wrong_master_key_is_refused_and_nothing_is_lost,
+    deleted_calls_and_tenants_are_crypto_shredded,
+    no_method_crosses_tenants,
+    the_audit_chain_detects_edits_and_deletions,
+    retention_purge_shreds_expired_calls_only,
+    api_keys_authenticate_only_while_valid,
+    key_rotation_rewraps_resumably_without_touching_data,
+    reprocess_redacts_more_and_is_idempotent,
+);
+
+/// A tenant with one call of three segments; returns (tenant id, call id).
+async fn seed(store: &Store, name: &str, external: &str) -> (String, String) {
+    let t = store.create_tenant(&op(), name, None).await.unwrap();
+    let call = store
+        .create_call(
+            &op(),
+            &t.id,
+            &NewCall { external_id: external.into(), provider: "twilio".into(), tracks: vec!["caller".into(), "agent".into()], started_at: callscribe::store::now() },
+        )
+        .await
+        .unwrap();
+    let segs = [
+        segment("agent", 0.5, &format!("welcome to {} support", KNOWN[0])),
+        segment("caller", 3.0, &format!("my {} order is late", KNOWN[1])),
+        segment("agent", 6.0, &format!("the {} from {} ships today", KNOWN[2], KNOWN[3])),
+    ];
+    for (i, s) in segs.iter().enumerate() {
+        store.append_segment(&op(), &t.id, &call, NewSegment { seq: i as u64, segment: s }).await.unwrap();
+    }
+    store.finish_call(&op(), &t.id, &call, CallStatus::Complete, callscribe::store::now()).await.unwrap();
+    (t.id, call)
+}
+
+async fn transcripts_round_trip_and_no_plaintext_is_stored(db: TestDb) {
+    let key = random_key();
+    let store = Store::open(&db.config(&key)).await.unwrap();
+    let (tenant, call) = seed(&store, "acme", "CAsecretprovideridentifier").await;
+    let (info, t) = store.transcript(&op(), &tenant, &call).await.unwrap();
+    assert_eq!(info.external_id, "CAsecretprovideridentifier");
+    assert_eq!(info.status, CallStatus::Complete);
+    assert_eq!(info.segments, 3);
+    assert_eq!(t.call_id, "CAsecretprovideridentifier");
+    assert_eq!(t.segments.len(), 3);
+    assert_eq!(t.segments[1], segment("caller", 3.0, &format!("my {} order is late", KNOWN[1])));
+    assert_eq!(store.find_call(&tenant, "CAsecretprovideridentifier").await.unwrap(), call);
+    let listed = store.list_calls(&op(), &tenant).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].tracks, vec!["caller", "agent"]);
+    // while open (WAL not yet checkpointed) and after closing
+    for pass in ["open", "closed"] {
+        let raw = db.raw_bytes();
+        // the search works: the provider column is stored in the clear
+        assert!(contains(&raw, b"twilio"), "the search finds plaintext columns ({pass})");
+        for word in KNOWN.iter().chain(&["CAsecretprovideridentifier", "welcome to", "order is late"]) {
+            assert!(!contains(&raw, word.as_bytes()), "{word:?} found in the stored bytes ({pass})");
+        }
+        if pass == "open" {
+            store.close().await;
+            break;
+        }
+    }
+    let raw = db.raw_bytes();
+    for word in KNOWN {
+        assert!(!contains(&raw, word.as_bytes()), "{word:?} found after close");
+    }
+    // and it reopens to the same text
+    let store = Store::open(&db.config(&key)).await.unwrap();
+    let (_, again) = store.transcript(&op(), &tenant, &call).await.unwrap();
+    assert_eq!(again, t);
+}
+
+async fn corrupt(db: &TestDb, sql: &str, call: &str) {
+    let mut owner = db.owner().await;
+    let row = sqlx::query("SELECT text FROM segments WHERE call_id = $1 AND seq = 1").bind(call).fetch_one(&mut owner).await.unwrap();
+    let mut text: Vec<u8> = row.get(0);
+    text[20] ^= 0x40;
+    sqlx::query(sql).bind(text).bind(call).execute(&mut owner).await.unwrap();
+}
+
+async fn a_tampered_byte_fails_with_a_clear_error(db: TestDb) {
+    let store = Store::open(&db.config(&random_key())).await.unwrap();
+    let (tenant, call) = seed(&store, "acme", "CA1").await;
+    corrupt(&db, "UPDATE segments SET text = $1 WHERE call_id = $2 AND seq = 1", &call).await;
+    let err = store.transcript(&op(), &tenant, &call).await.unwrap_err();
+    assert!(matches!(err, StoreError::Decrypt { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("segment 1") && msg.contains(&call) && msg.contains(&tenant) && msg.contains("authentication failed"), "{msg}");
+    for word in KNOWN {
+        assert!(!msg.contains(word), "error leaks text: {msg}");
+    }
+    // a corrupt wrapped data key and an unknown blob format are named too
+    let mut owner = db.owner().await;
+    // a value of the wrong type cannot even be written (STRICT tables in SQLite, types in PostgreSQL)
+    assert!(sqlx::query("UPDATE segments SET start_ms = 'soon' WHERE call_id = $1").bind(&call).execute(&mut owner).await.is_err());
+    sqlx::query("UPDATE calls SET data_key = $1 WHERE id = $2").bind(vec![1u8, 2, 3]).bind(&call).execute(&mut owner).await.unwrap();
+    let msg = store.transcript(&op(), &tenant, &call).await.unwrap_err().to_string();
+    assert!(msg.contains("data key of call") && msg.contains("truncated"), "{msg}");
+    sqlx::query("UPDATE calls SET data_key = $1 WHERE id = $2").bind(vec![9u8; 60]).bind(&call).execute(&mut owner).await.unwrap();
+    let msg = store.transcript(&op(), &tenant, &call).await.unwrap_err().to_string();
+    assert!(msg.contains("format version 9"), "{msg}");
+}
+
+/// Swaps column `col` between two rows picked by `a` and `b` (owner connection), runs
+/// `check`, then swaps back.
+async fn swap(db: &TestDb, table: &str, col: &str, key: &str, a: (&str, i64), b: (&str, i64)) {
+    let mut owner = db.owner().await;
+    let get = |id: &str, seq: i64| {
+        let sql = if table == "segments" {
+            format!("SELECT {col} FROM segments WHERE {key} = $1 AND seq = $2")
+        } else {
+            format!("SELECT {col} FROM {table} WHERE {key} = $1 AND $2 = $2")
+        };
+        (sql, id.to_string(), seq)
+    };
+    let (qa, ia, sa) = get(a.0, a.1);
+    let (qb, ib, sb) = get(b.0, b.1);
+    let va: Vec<u8> = sqlx::query(&qa).bind(&ia).bind(sa).fetch_one(&mut owner).await.unwrap().get(0);
+    let vb: Vec<u8> = sqlx::query(&qb).bind(&ib).bind(sb).fetch_one(&mut owner).await.unwrap().get(0);
+    let set = |id: &str, seq: i64| {
+        if table == "segments" {
+            (format!("UPDATE segments SET {col} = $1 WHERE {key} = $2 AND seq = $3"), id.to_string(), seq)
+        } else {
+            (format!("UPDATE {table} SET {col} = $1 WHERE {key} = $2 AND $3 = $3"), id.to_string(), seq)
+        }
+    };
+    let (ua, _, _) = set(a.0, a.1);
+    let (ub, _, _) = set(b.0, b.1);
+    sqlx::query(&ua).bind(vb).bind(&ia).bind(sa).execute(&mut owner).await.unwrap();
+    sqlx::query(&ub).bind(va).bind(&ib).bind(sb).execute(&mut owner).await.unwrap();
+}
+
+async fn ciphertexts_swapped_between_rows_calls_and_tenants_fail(db: TestDb) {
+    let store = Store::open(&db.config(&random_key())).await.unwrap();
+    let (ta, ca) = seed(&store, "acme", "CA1").await;
+    let (_, ca2) = {
+        let c = store
+            .create_call(&op(), &ta, &NewCall { external_id: "CA2".into(), provider: "twilio".into(), tracks: vec!["agent".into()], started_at: 0 })
+            .await
+            .unwrap();
+        for i in 0..3u64 {
+            store.append_segment(&op(), &ta, &c, NewSegment { seq: i, segment: &segment("agent", i as f32, "other call text") }).await.unwrap();
+        }
+        (ta.clone(), c)
+    };
+    let (tb, cb) = seed(&store, "globex", "CB1").await;
+    let readable = |t: &str, c: &str| {
+        let (t, c) = (t.to_string(), c.to_string());
+        let store = &store;
+        async move { store.transcript(&op(), &t, &c).await }
+    };
+    assert!(readable(&ta, &ca).await.is_ok());
+
+    // between segments of one call, text ↔ detail within a segment, between calls, between tenants
+    swap(&db, "segments", "text", "call_id", (&ca, 0), (&ca, 1)).await;
+    let e = readable(&ta, &ca).await.unwrap_err().to_string();
+    assert!(e.contains("segment 0") && e.contains("authentication failed"), "{e}");
+    swap(&db, "segments", "text", "call_id", (&ca, 0), (&ca, 1)).await;
+    assert!(readable(&ta, &ca).await.is_ok(), "swapping back restores it");
+
+    let mut owner = db.owner().await;
+    sqlx::query("UPDATE segments SET text = detail, detail = text WHERE call_id = $1 AND seq = 2").bind(&ca).execute(&mut owner).await.unwrap();
+    assert!(readable(&ta, &ca).await.unwrap_err().to_string().contains("segment 2"));
+    sqlx::query("UPDATE segments SET text = detail, detail = text WHERE call_id = $1 AND seq = 2").bind(&ca).execute(&mut owner).await.unwrap();
+
+    swap(&db, "segments", "text", "call_id", (&ca, 1), (&ca2, 1)).await;
+    assert!(readable(&ta, &ca).await.is_err() && readable(&ta, &ca2).await.is_err());
+    swap(&db, "segments", "text", "call_id", (&ca, 1), (&ca2, 1)).await;
+
+    swap(&db, "segments", "text", "call_id", (&ca, 1), (&cb, 1)).await;
+    assert!(readable(&ta, &ca).await.is_err() && readable(&tb, &cb).await.is_err());
+    swap(&db, "segments", "text", "call_id", (&ca, 1), (&cb, 1)).await;
+
+    // wrapped keys: data keys between calls, tenant keys between tenants
+    swap(&db, "calls", "data_key", "id", (&ca, 0), (&ca2, 0)).await;
+    let e = readable(&ta, &ca).await.unwrap_err().to_string();
+    assert!(e.contains("data key of call"), "{e}");
+    swap(&db, "calls", "data_key", "id", (&ca, 0), (&ca2, 0)).await;
+    swap(&db, "tenant_keys", "wrapped", "tenant_id", (&ta, 0), (&tb, 0)).await;
+    let e = readable(&ta, &ca).await.unwrap_err().to_string();
+    assert!(e.contains(&format!("tenant {ta}'s key version 1")), "{e}");
+    swap(&db, "tenant_keys", "wrapped", "tenant_id", (&ta, 0), (&tb, 0)).await;
+    assert!(readable(&ta, &ca).await.is_ok() && readable(&tb, &cb).await.is_ok() && readable(&ta, &ca2).await.is_ok());
+}
+
+async fn a_wrong_master_key_is_refused_and_nothing_is_lost(db: TestDb) {
+    let key = random_key();
+    let store = Store::open(&db.config(&key)).await.unwrap();
+    let (tenant, call) = seed(&store, "acme", "CA1").await;
+    let (_, before) = store.transcript(&op(), &tenant, &call).await.unwrap();
+    store.close().await;
+    let e = Store::open(&db.config(&random_key())).await.unwrap_err();
+    assert!(matches!(e, StoreError::WrongMasterKey { version: 1, .. }), "{e:?}");
+    assert!(e.to_string().contains("CALLSCRIBE_MASTER_KEY version 1"), "{e}");
+    let e = Store::open(&db.config("not base64!")).await.unwrap_err().to_string();
+    assert!(e.contains("not base64"), "{e}");
+    // a key only under another version number is not this database's key either
+    let e = Store::open(&db.config(&format!("7:{}", random_key()))).await.unwrap_err().to_string();
+    assert!(e.contains("none of this database's master key versions"), "{e}");
+    let store = Store::open(&db.config(&key)).await.unwrap();
+    let (_, after) = store.transcript(&op(), &tenant, &call).await.unwrap();
+    assert_eq!(before, after);
+}
+
+async fn deleted_calls_and_tenants_are_crypto_shredded(db: TestDb) {
+    let key = random_key();
+    let store = Store::open(&db.config(&key)).await.unwrap();
+    let (tenant, call) = seed(&store, "acme", "CA1").await;
+    let (_, keep) = seed(&store, "acme2", "CA2").await;
+    let mut owner = db.owner().await;
+    // a copy of the call's sealed rows, as a backup would hold them
+    let wrapped: Vec<u8> = sqlx::query("SELECT data_key FROM calls WHERE id = $1").bind(&call).fetch_one(&mut owner).await.unwrap().get(0);
+    let backup = sqlx::query("SELECT seq, speaker, start_ms, end_ms, policy_version, key_version, text, detail FROM segments WHERE call_id = $1")
+        .bind(&call)
+        .fetch_all(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(backup.len(), 3);
+    store.delete_call(&op(), &tenant, &call).await.unwrap();
+    assert!(matches!(store.transcript(&op(), &tenant, &call).await.unwrap_err(), StoreError::CallNotFound { .. }));
+    // restoring the sealed rows without the key brings nothing back
+    sqlx::query(
+        "INSERT INTO calls (id, tenant_id, external_ref, external_id, provider, tracks, status, started_at, created_at, kek_version, data_key) \
+         VALUES ($1, $2, $3, $4, 'twilio', 'caller,agent', 'complete', 0, 0, 1, NULL)",
+    )
+    .bind(&call)
+    .bind(&tenant)
+    .bind(vec![0u8; 32])
+    .bind(vec![0u8; 40])
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    for r in &backup {
+        sqlx::query("INSERT INTO segments (call_id, tenant_id, seq, speaker, start_ms, end_ms, policy_version, key_version, text, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+            .bind(&call)
+            .bind(&tenant)
+            .bind(r.get::<i64, _>(0))
+            .bind(r.get::<String, _>(1))
+            .bind(r.get::<i64, _>(2))
+            .bind(r.get::<i64, _>(3))
+            .bind(r.get::<i64, _>(4))
+            .bind(r.get::<i64, _>(5))
+            .bind(r.get::<Vec<u8>, _>(6))
+            .bind(r.get::<Vec<u8>, _>(7))
+            .execute(&mut owner)
+            .await
+            .unwrap();
+    }
+    let e = store.transcript(&op(), &tenant, &call).await.unwrap_err();
+    assert!(matches!(e, StoreError::CallShredded { .. }), "{e:?}");
+    assert!(e.to_string().contains("data key is destroyed"), "{e}");
+    sqlx::query("DELETE FROM segments WHERE call_id = $1").bind(&call).execute(&mut owner).await.unwrap();
+    sqlx::query("DELETE FROM calls WHERE id = $1").bind(&call).execute(&mut owner).await.unwrap();
+    drop(owner);
+    // the tenant: its key is destroyed, its calls are gone, the other tenant is untouched
+    let kek: Vec<u8> = sqlx::query("SELECT wrapped FROM tenant_keys WHERE tenant_id = $1")
+        .bind(&tenant)
+        .fetch_one(&mut db.owner().await)
+        .await
+        .unwrap()
+        .get(0);
+    store.delete_tenant(&op(), &tenant).await.unwrap();
+    assert!(matches!(store.tenant(&tenant).await.unwrap_err(), StoreError::TenantNotFound(_)));
+    let other = store.tenant("acme2").await.unwrap();
+    assert_eq!(store.list_calls(&op(), &other.id).await.unwrap()[0].id, keep);
+    store.close().await;
+    // neither the call's wrapped data key nor the tenant's wrapped key is left in the data
+    let raw = db.raw_bytes();
+    assert!(!contains(&raw, &wrapped), "the destroyed data key is still in the database");
+    assert!(!contains(&raw, &kek), "the destroyed tenant key is still in the database");
+}
+
+async fn no_method_crosses_tenants(db: TestDb) {
+    let store = Store::open(&db.config(&random_key())).await.unwrap();
+    let (ta, ca) = seed(&store, "acme", "CA-shared-id").await;
+    let (tb, cb) = seed(&store, "globex", "CB1").await;
+    let key_a = store.create_api_key(&op(), &ta, Role::Admin, None).await.unwrap();
+    let not_found = |e: StoreError| matches!(e, StoreError::CallNotFound { .. });
+    assert!(not_found(store.find_call(&tb, &ca).await.unwrap_err()));
+    assert!(not_found(store.find_call(&tb, "CA-shared-id").await.unwrap_err()));
+    assert!(not_found(store.transcript(&op(), &tb, &ca).await.unwrap_err()));
+    let s = segment("agent", 9.0, "intruder");
+    assert!(not_found(store.append_segment(&op(), &tb, &ca, NewSegment { seq: 9, segment: &s }).await.unwrap_err()));
+    assert!(not_found(store.finish_call(&op(), &tb, &ca, CallStatus::Failed, 0).await.unwrap_err()));
+    assert!(not_found(store.delete_call(&op(), &tb, &ca).await.unwrap_err()));
+    let listed = store.list_calls(&op(), &tb).await.unwrap();
+    assert_eq!(listed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec![cb.as_str()]);
+    let export = store.export_tenant(&op(), &tb).await.unwrap();
+    assert_eq!(export.calls.len(), 1);
+    assert_eq!(export.calls[0].info.id, cb);
+    assert!(export.api_keys.is_empty());
+    assert!(export.audit.iter().all(|e| e.tenant.as_deref() == Some(tb.as_str())));
+    assert!(matches!(store.revoke_api_key(&op(), &tb, &key_a.id).await.unwrap_err(), StoreError::ApiKeyNotFound { .. }));
+    assert!(store.list_api_keys(&tb).await.unwrap().is_empty());
+    store.rotate_tenant_key(&op(), &tb, None).await.unwrap();
+    // a data key moved into the other tenant's call does not open there
+    let mut owner = db.owner().await;
+    let dk: Vec<u8> = sqlx::query("SELECT data_key FROM calls WHERE id = $1").bind(&ca).fetch_one(&mut owner).await.unwrap().get(0);
+    sqlx::query("UPDATE calls SET data_key = $1, kek_version = 1 WHERE id = $2").bind(dk).bind(&cb).execute(&mut owner).await.unwrap();
+    assert!(store.transcript(&op(), &tb, &cb).await.is_err());
+    // A is untouched by all of it
+    let (info, t) = store.transcript(&op(), &ta, &ca).await.unwrap();
+    assert_eq!((info.status, t.segments.len()), (CallStatus::Complete, 3));
+    assert!(store.authenticate(&key_a.secret).await.is_ok());
+    assert_eq!(store.find_call(&ta, "CA-shared-id").await.unwrap(), ca);
+}
+
+async fn tamper_audit(db: &TestDb, sql: &str, seq: i64) {
+    let mut owner = db.owner().await;
+    match db.backend {
+        Backend::Sqlite => {
+            sqlx::query("DROP TRIGGER IF EXISTS audit_log_append_only_update").execute(&mut owner).await.unwrap();
+            sqlx::query("DROP TRIGGER IF EXISTS audit_log_append_only_delete").execute(&mut owner).await.unwrap();
+        }
+        Backend::Postgres => {
+            sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only").execute(&mut owner).await.unwrap();
+        }
+    }
+    sqlx::query(sql).bind(seq).execute(&mut owner).await.unwrap();
+}
+
+async fn the_audit_chain_detects_edits_and_deletions(db: TestDb) {
+    let store = Store::open(&db.config(&random_key())).await.unwrap();
+    let (tenant, call) = seed(&store, "acme", "CA1").await;
+    store.transcript(&op(), &tenant, &call).await.unwrap();
+    store.create_api_key(&op(), &tenant, Role::Agent, None).await.unwrap();
+    let report = store.verify_audit().await.unwrap();
+    assert_eq!(report.broken, None);
+    let events = store.audit_events(None, 0, 1000).await.unwrap();
+    assert_eq!(report.entries, events.len() as u64);
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    for a in ["tenant.create", "call.create", "segment.store", "call.finish", "transcript.read", "key.create"] {
+        assert!(actions.contains(&a), "{a} not audited: {actions:?}");
+    }
+    assert!(events.iter().all(|e| e.actor == "operator:test"));
+    // no PII in the trail
+    for e in &events {
+        for w in KNOWN.iter().chain(&["CA1"]) {
+            assert!(!e.detail.contains(w) && !e.target.as_deref().unwrap_or("").contains(w), "{e:?}");
+        }
+    }
+    let n = events.len() as i64;
+    // the application itself cannot rewrite the trail
+    let mut owner = db.owner().await;
+    if db.backend == Backend::Sqlite {
+        let e = sqlx::query("UPDATE audit_log SET actor = 'x' WHERE seq = 1").execute(&mut owner).await.unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{e}");
+    }
+    drop(owner);
+
+    tamper_audit(&db, "UPDATE audit_log SET actor = 'operator:someone-else' WHERE seq = $1", 3).await;
+    let r = store.verify_audit().await.unwrap();
+    let b = r.broken.expect("edit detected");
+    assert_eq!(b.seq, 3);
+    assert!(b.reason.contains("changed"), "{}", b.reason);
+    assert_eq!(r.entries, 2);
+    tamper_audit(&db, "UPDATE audit_log SET actor = 'operator:test' WHERE seq = $1", 3).await;
+    assert_eq!(store.verify_audit().await.unwrap().broken, None, "restoring the entry restores the chain");
+
+    tamper_audit(&db, "DELETE FROM audit_log WHERE seq = $1", n).await;
+    let b = store.verify_audit().await.unwrap().broken.expect("truncation detected");
+    assert!(b.reason.contains("removed"), "{}", b.reason);
+
+    tamper_audit(&db, "DELETE FROM audit_log WHERE seq = $1", 4).await;
+    let b = store.verify_audit().await.unwrap().broken.expect("deletion detected");
+    assert_eq!(b.seq, 4);
+    assert!(b.reason.contains("missing"), "{}", b.reason);
+}
+
+async fn retention_purge_shreds_expired_calls_only(db: TestDb) {
+    let store = Store::open(&db.config(&random_key())).await.unwrap();
+    let now = callscribe::store::now();
+    let day = 86_400;
+    let short = store.create_tenant(&op(), "short", Some(30)).await.unwrap();
+    let long = store.create_tenant(&op(), "long", Some(60)).await.unwrap();
+    let mut ids = Vec::new();
+    for (t, age) in [(&short.id, 40), (&short.id, 10), (&long.id, 40), (&long.id, 61)] {
+        let c = store
+            .create_call(&op(), t, &NewCall { external_id: format!("age{age}"), provider: "file".into(), tracks: vec!["unknown".into()], started_at: now - age * day })
+            .await
+            .unwrap();
+        store.append_segment(&op(), t, &c, NewSegment { seq: 0, segment: &segment("unknown", 0.0, KNOWN[0]) }).await.unwrap();
+        ids.push((t.clone(), c));
+    }
+    let r = store.purge_expired(&Actor::System("retention"), now).await.unwrap();
+    assert_eq!((r.calls, r.tenants), (2, 2));
+    let exists = |i: usize| {
+        let (t, c) = ids[i].clone();
+        let store = &store;
+        async move { store.transcript(&op(), &t, &c).await.is_ok() }
+    };
+    assert!(!exists(0).await && exists(1).await && exists(2).await && !exists(3).await);
+    let purged: Vec<_> = store.audit_events(None, 0, 1000).await.unwrap().into_iter().filter(|e| e.action == "call.purge").collect();
+    assert_eq!(purged.len(), 2);
+    assert!(purged.iter().all(|e| e.actor == "system:retention"));
+    // shorter retention takes effect at the next purge; the periodic runner does the same
+    store.set_retention(&op(), &long.id, 30).await.unwrap();
+    callscribe::store::run_periodic_purge(&store, std::time::Duration::from_secs(3600), async {}).await;
+    assert!(!exists(2).await && exists(1).await);
+    assert_eq!(store.verify_audit().await.unwrap().broken, None);
+}
+
+async fn api_keys_authenticate_only_while_valid(db: TestDb) {
+    let store = Store::open(&db.config(&random_key())).await.unwrap();
+    let t = store.create_tenant(&op(), "acme", None).await.unwrap();
+    let k = store.create_api_key(&op(), &t.id, Role::Ingest, Some(30)).await.unwrap();
+    assert!(k.secret.starts_with(&format!("{}_", k.id)) && k.secret.len() == 4 + 8 + 1 + 43, "{}", k.id);
+    let p = store.authenticate(&k.secret).await.unwrap();
+    assert_eq!((p.tenant.as_str(), p.role, p.key_id.as_str()), (t.id.as_str(), Role::Ingest, k.id.as_str()));
+    let listed = store.list_api_keys(&t.id).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].prefix, k.id);
+    assert!(listed[0].last_used_at.is_some());
+    // wrong secret under a real prefix, unknown prefix, garbage: the same error
+    let mut wrong = k.secret.to_string();
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == 'A' { 'B' } else { 'A' });
+    for bad in [wrong.as_str(), "csk_aaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "", "garbage"] {
+        assert!(matches!(store.authenticate(bad).await, Err(AuthError::Invalid)), "{bad}");
+    }
+    // only the hash is stored
+    let raw = db.raw_bytes();
+    assert!(!contains(&raw, k.secret.as_bytes()));
+    let secret_part = k.secret.rsplit('_').next().unwrap();
+    assert!(!contains(&raw, secret_part.as_bytes()));
+    // expired
+    let mut owner = db.owner().await;
+    sqlx::query("UPDATE api_keys SET expires_at = 1").execute(&mut owner).await.unwrap();
+    assert!(matches!(store.authenticate(&k.secret).await, Err(AuthError::Invalid)));
+    sqlx::query("UPDATE api_keys SET expires_at = $1").bind(callscribe::store::now() + 1000).execute(&mut owner).await.unwrap();
+    assert!(store.authenticate(&k.secret).await.is_ok());
+    store.revoke_api_key(&op(), &t.id, &k.id).await.unwrap();
+    assert!(matches!(store.authenticate(&k.secret).await, Err(AuthError::Invalid)));
+    assert!(store.list_api_keys(&t.id).await.unwrap()[0].revoked_at.is_some());
+    let actions: Vec<String> = store.audit_events(None, 0, 1000).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert!(actions.contains(&"key.auth".to_string()) && actions.contains(&"key.auth_failed".to_string()) && actions.contains(&"key.revoke".to_string()));
+}
+
+async fn key_rotation_rewraps_resumably_without_touching_data(db: TestDb) {
+    let k1 = random_key();
+    let k2 = random_key();
+    let store = Store::open(&db.config(&format!("1:{k1}"))).await.unwrap();
+    let (tenant, call) = seed(&store, "acme", "CA1").await;
+    for i in 0..2 {
+        store
+            .create_call(&op(), &tenant, &NewCall { external_id: format!("X{i}"), provider: "file".into(), tracks: vec!["unknown".into()], started_at: 0 })
+            .await
+            .unwrap();
+    }
+    let (_, before) = store.transcript(&op(), &tenant, &call).await.unwrap();
+    let mut owner = db.owner().await;
+    let seg_bytes = |rows: Vec<sqlx::any::AnyRow>| rows.iter().map(|r| r.get::<Vec<u8>, _>(0)).collect::<Vec<_>>();
+    let sealed_before = seg_bytes(sqlx::query("SELECT text FROM segments ORDER BY call_id, seq").fetch_all(&mut owner).await.unwrap());
+
+    // tenant key: a limited run leaves the rest for the next, which finishes without a new version
+    let r = store.rotate_tenant_key(&op(), &tenant, Some(1)).await.unwrap();
+    assert_eq!((r.version, r.resumed, r.rewrapped, r.remaining), (2, false, 1, 2));
+    assert!(r.retired.is_empty());
+    assert_eq!(store.transcript(&op(), &tenant, &call).await.unwrap().1, before, "readable mid-rotation");
+    let r = store.rotate_tenant_key(&op(), &tenant, None).await.unwrap();
+    assert_eq!((r.version, r.resumed, r.rewrapped, r.remaining, r.retired.clone()), (2, true, 2, 0, vec![1]));
+    let versions: Vec<i64> =
+        sqlx::query("SELECT version FROM tenant_keys").fetch_all(&mut owner).await.unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(versions, vec![2], "the old tenant key is destroyed");
+    let r = store.rotate_tenant_key(&op(), &tenant, None).await.unwrap();
+    assert_eq!((r.version, r.resumed, r.rewrapped), (3, false, 3));
+    store.close().await;
+
+    // master key: refused without a new version in the variable
+    let mut store = Store::open(&db.config(&format!("1:{k1}"))).await.unwrap();
+    let e = store.rotate_master_key(&op()).await.unwrap_err().to_string();
+    assert!(e.contains("CALLSCRIBE_MASTER_KEY"), "{e}");
+    store.close().await;
+    let mut store = Store::open(&db.config(&format!("1:{k1},2:{k2}"))).await.unwrap();
+    let r = store.rotate_master_key(&op()).await.unwrap();
+    assert_eq!((r.version, r.resumed, r.rewrapped, r.retired.clone()), (2, false, 2, vec![1]));
+    store.close().await;
+    // version 1 can go: the data opens with version 2 alone, and no longer with version 1
+    let store = Store::open(&db.config(&format!("2:{k2}"))).await.unwrap();
+    assert_eq!(store.transcript(&op(), &tenant, &call).await.unwrap().1, before);
+    store.close().await;
+    let e = Store::open(&db.config(&format!("1:{k1}"))).await.unwrap().transcript(&op(), &tenant, &call).await.unwrap_err();
+    assert!(matches!(e, StoreError::MasterKeyVersionMissing { version: 2, .. }), "{e:?}");
+    // nothing was re-encrypted
+    let sealed_after = seg_bytes(sqlx::query("SELECT text FROM segments ORDER BY call_id, seq").fetch_all(&mut owner).await.unwrap());
+    assert_eq!(sealed_before, sealed_after);
+}
+
+async fn reprocess_redacts_more_and_is_idempotent(db: TestDb) {
+    let store = Store::open(&db.config(&random_key())).await.unwrap();
+    let t = store.create_tenant(&op(), "acme", None).await.unwrap();
+    let c = store
+        .create_call(&op(), &t.id, &NewCall { external_id: "CA1".into(), provider: "file".into(), tracks: vec!["caller".into()], started_at: 0 })
+        .await
+        .unwrap();
+    // policy 1 redacted names only; the e-mail address is still in the stored text
+    let mut s0 = segment("caller", 0.0, "hi this is [NAME] calling");
+    s0.redactions = vec![Span { kind: EntityKind::Name, start: 11, end: 17, t_start: Some(0.9), t_end: Some(1.1) }];
+    let s1 = segment("caller", 3.0, "my email is jo.bloggs@example.com thanks");
+    let s2 = segment("caller", 6.0, "that is all");
+    for (i, s) in [&s0, &s1, &s2].into_iter().enumerate() {
+        store.append_segment(&op(), &t.id, &c, NewSegment { seq: i as u64, segment: s }).await.unwrap();
+    }
+    // a corrupt segment fails alone
+    let c2 = store
+        .create_call(&op(), &t.id, &NewCall { external_id: "CA2".into(), provider: "file".into(), tracks: vec!["caller".into()], started_at: 0 })
+        .await
+        .unwrap();
+    for i in 0..2u64 {
+        store.append_segment(&op(), &t.id, &c2, NewSegment { seq: i, segment: &segment("caller", i as f32 * 3.0, "call me at jo@example.org") }).await.unwrap();
+    }
+    corrupt(&db, "UPDATE segments SET text = $1 WHERE call_id = $2 AND seq = 1", &c2).await;
+
+    let policy = Policy { version: 2, ..Policy::default() };
+    let redactor = Arc::new(Redactor::new(policy).unwrap());
+    let mut progress = Vec::new();
+    let r = store.reprocess(&op(), std::slice::from_ref(&t.id), &redactor, |d, n| progress.push((d, n))).await.unwrap();
+    assert_eq!(progress, vec![(1, 2), (2, 2)]);
+    assert_eq!(r.updated, 4, "{r:?}");
+    assert_eq!(r.failures.len(), 1, "{r:?}");
+    assert_eq!((r.failures[0].call.as_str(), r.failures[0].seq), (c2.as_str(), Some(1)));
+    let (_, tr) = store.transcript(&op(), &t.id, &c).await.unwrap();
+    assert!(tr.segments.iter().all(|s| s.policy_version == 2));
+    assert!(!tr.segments[1].text.contains("example.com"), "{}", tr.segments[1].text);
+    assert!(tr.segments[1].text.contains("[EMAIL]"), "{}", tr.segments[1].text);
+    assert!(tr.segments[1].words.iter().all(|w| !w.word.contains("example.com")));
+    assert_eq!(tr.segments[0].text, "hi this is [NAME] calling");
+    assert_eq!(tr.segments[0].redactions.len(), 1, "the earlier span is kept");
+    assert_eq!(tr.segments[2].text, "that is all");
+    // idempotent: nothing left to do but the corrupt segment
+    let r = store.reprocess(&op(), std::slice::from_ref(&t.id), &redactor, |_, _| {}).await.unwrap();
+    assert_eq!((r.updated, r.failures.len()), (0, 1), "{r:?}");
+    let actions: Vec<String> = store.audit_events(None, 0, 1000).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions.iter().filter(|a| *a == "segment.reprocess").count(), 4);
+}
+
+/// PostgreSQL enforces isolation itself: the application role, with a bare SELECT, sees no
+/// other tenant's rows and cannot switch row-level security off.
+#[test]
+fn postgres_row_level_security_isolates_tenants_for_bare_queries() {
+    run(Backend::Postgres, |db| async move {
+        let store = Store::open(&db.config(&random_key())).await.unwrap();
+        let (ta, _) = seed(&store, "acme", "CA1").await;
+        let (tb, cb) = seed(&store, "globex", "CB1").await;
+        store.create_api_key(&op(), &ta, Role::Admin, None).await.unwrap();
+        store.close().await;
+        let mut app = db.owner().await;
+        sqlx::query("SET ROLE callscribe_app").execute(&mut app).await.unwrap();
+        let count = |table: &'static str| format!("SELECT COUNT(*) FROM {table}");
+        for table in ["segments", "calls", "api_keys", "tenant_keys"] {
+            // no tenant set
+            let n: i64 = sqlx::query(&count(table)).fetch_one(&mut app).await.unwrap().get(0);
+            assert_eq!(n, 0, "{table} with no tenant");
+        }
+        let mut tx = sqlx::Connection::begin(&mut app).await.unwrap();
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(&tb).execute(&mut *tx).await.unwrap();
+        let ids: Vec<String> = sqlx::query("SELECT DISTINCT tenant_id FROM segments").fetch_all(&mut *tx).await.unwrap().iter().map(|r| r.get(0)).collect();
+        assert_eq!(ids, vec![tb.clone()], "tenant B sees only its own segments");
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM api_keys").fetch_one(&mut *tx).await.unwrap().get(0);
+        assert_eq!(n, 0, "A's API key is invisible to B");
+        // writing a row for A while scoped to B is refused
+        let e = sqlx::query("UPDATE calls SET tenant_id = $1 WHERE id = $2").bind(&ta).bind(&cb).execute(&mut *tx).await.unwrap_err();
+        assert!(e.to_string().contains("row-level security"), "{e}");
+        tx.rollback().await.unwrap();
+        // A wrong tenant id sees nothing
+        let mut tx = sqlx::Connection::begin(&mut app).await.unwrap();
+        sqlx::query("SELECT set_config('app.tenant_id', 't_nosuchtenant', true)").execute(&mut *tx).await.unwrap();
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM segments").fetch_one(&mut *tx).await.unwrap().get(0);
+        assert_eq!(n, 0);
+        tx.rollback().await.unwrap();
+        // the role can neither bypass nor disable the policies, nor rewrite the audit trail
+        sqlx::query("SET row_security = off").execute(&mut app).await.unwrap();
+        let Err(e) = sqlx::query("SELECT COUNT(*) FROM segments").fetch_one(&mut app).await else {
+            panic!("row_security = off must fail for a role subject to policies");
+        };
+        assert!(e.to_string().contains("row-level security"), "{e}");
+        sqlx::query("SET row_security = on").execute(&mut app).await.unwrap();
+        for sql in [
+            "ALTER TABLE segments DISABLE ROW LEVEL SECURITY",
+            "DROP POLICY tenant_isolation ON segments",
+            "UPDATE audit_log SET actor = 'x'",
+            "DELETE FROM audit_log",
+        ] {
+            let e = sqlx::query(sql).execute(&mut app).await.unwrap_err();
+            let m = e.to_string();
+            assert!(m.contains("must be owner") || m.contains("permission denied"), "{sql}: {m}");
+        }
+    });
+}
+
+/// A generated master key file on the embedded default; a backup copy of the database taken
+/// before a deletion stops opening once the master key is rotated and the old version removed.
+#[test]
+fn sqlite_generated_key_file_and_backups_shredded_by_master_rotation() {
+    use std::os::unix::fs::PermissionsExt;
+    run(Backend::Sqlite, |db| async move {
+        let mut config = db.config("");
+        config.master_key = None;
+        let mut store = Store::open(&config).await.unwrap();
+        let key_file = db.data_dir().join("master.key");
+        assert_eq!(store.generated_master_key(), Some(key_file.as_path()));
+        assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+        let (tenant, call) = seed(&store, "acme", "CA1").await;
+        store.close().await;
+        let backup = db.dir.path().join("backup.db");
+        std::fs::copy(db.data_dir().join("callscribe.db"), &backup).unwrap();
+
+        store = Store::open(&config).await.unwrap();
+        assert_eq!(store.generated_master_key(), None, "generated only once");
+        store.delete_call(&op(), &tenant, &call).await.unwrap();
+        let r = store.rotate_master_key(&op()).await.unwrap();
+        assert_eq!((r.version, r.retired.clone()), (2, vec![1]));
+        store.close().await;
+        // the operator removes version 1 from the key file, as the rotation told them
+        let text = std::fs::read_to_string(&key_file).unwrap();
+        let kept: String = text.lines().filter(|l| !l.starts_with("1:")).map(|l| format!("{l}\n")).collect();
+        std::fs::write(&key_file, kept).unwrap();
+        let store = Store::open(&config).await.unwrap();
+        assert!(store.list_calls(&op(), &tenant).await.unwrap().is_empty());
+        store.close().await;
+        let mut old = config.clone();
+        old.database_url = Some(format!("sqlite://{}", backup.display()));
+        let e = Store::open(&old).await.unwrap_err().to_string();
+        assert!(e.contains("none of this database's master key versions"), "{e}");
+    });
+}
