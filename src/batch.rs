@@ -79,22 +79,9 @@ struct PendingUtterance {
     hypothesis: Option<Hypothesis>,
 }
 
-/// Several utterances of one track sent to whisper as one window: their audio back to back
-/// with [`PACK_GAP_S`] of silence between them. `members[k]` is an utterance index and where
-/// its audio starts in the window (seconds).
-struct Pack {
-    members: Vec<(usize, f32)>,
-}
-
-/// Longest window a pack fills (seconds): with the context margin this stays inside whisper's
-/// 30 s window.
-pub const PACK_MAX_S: f32 = 24.0;
-/// Silence put between the utterances of a pack: a pause the model hears as one.
-pub const PACK_GAP_S: f32 = 0.4;
-
 /// What the decoding thread tells the collector about a file.
 enum Planned {
-    File { index: usize, audio_s: f64, speakers: Vec<String>, utterances: Vec<PendingUtterance>, packs: Vec<Pack>, first_job: u64 },
+    File { index: usize, audio_s: f64, speakers: Vec<String>, utterances: Vec<PendingUtterance>, first_job: u64 },
     Failed { index: usize, error: String },
 }
 
@@ -102,7 +89,6 @@ struct FileState {
     audio_s: f64,
     speakers: Vec<String>,
     utterances: Vec<PendingUtterance>,
-    packs: Vec<Pack>,
     first_job: u64,
     remaining: usize,
     error: Option<String>,
@@ -135,14 +121,14 @@ pub fn run(files: &[PathBuf], opts: &BatchOptions, pool: &WhisperPool, mut on_fi
             let mut next_job = 0u64;
             for (index, path) in files.iter().enumerate() {
                 let planned = match plan_file(path, opts) {
-                    Ok((audio_s, speakers, utterances, packs, audio)) => {
+                    Ok((audio_s, speakers, utterances, audio)) => {
                         let first_job = next_job;
                         next_job += audio.len() as u64;
-                        if plan_tx.send(Planned::File { index, audio_s, speakers, utterances, packs, first_job }).is_err() {
+                        if plan_tx.send(Planned::File { index, audio_s, speakers, utterances, first_job }).is_err() {
                             return;
                         }
-                        for (i, samples) in audio.into_iter().enumerate() {
-                            let job = AsrJob { id: first_job + i as u64, audio: samples, offset_s: 0.0, reply: result_tx.clone() };
+                        for (i, (samples, offset_s)) in audio.into_iter().enumerate() {
+                            let job = AsrJob { id: first_job + i as u64, audio: samples, offset_s, reply: result_tx.clone() };
                             if pool.submit(job).is_err() {
                                 return;
                             }
@@ -160,9 +146,9 @@ pub fn run(files: &[PathBuf], opts: &BatchOptions, pool: &WhisperPool, mut on_fi
     });
 }
 
-/// A file ready for the pool: duration, speakers, the utterances, how they are packed into
-/// windows, and each window's samples.
-type PlannedFile = (f64, Vec<String>, Vec<PendingUtterance>, Vec<Pack>, Vec<Vec<f32>>);
+/// A file ready for the pool: duration, speakers, the utterances, and each one's samples with
+/// its time offset.
+type PlannedFile = (f64, Vec<String>, Vec<PendingUtterance>, Vec<(Vec<f32>, f32)>);
 
 fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile, String> {
     let (tracks, speakers, audio_s) = load_tracks(path, opts.channels).map_err(|e| e.to_string())?;
@@ -188,76 +174,11 @@ fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile, String> {
             hypothesis: None,
         })
         .collect();
-    let (packs, audio) = pack_spans(&tracks, &spans);
-    Ok((audio_s, speakers, utterances, packs, audio))
-}
-
-/// Packs each track's utterances, in time order, into windows of up to [`PACK_MAX_S`].
-///
-/// Whisper encodes a window in one pass whatever it holds, and short windows cost it accuracy
-/// (it was trained on 30 s); so a call's short turns are transcribed together, the way the
-/// model was trained, instead of one padded window each. The words come back to their own
-/// utterances by time ([`split_pack`]).
-fn pack_spans(tracks: &[Vec<f32>], spans: &[(usize, SpeechSpan)]) -> (Vec<Pack>, Vec<Vec<f32>>) {
-    let rate = SAMPLE_RATE as f32;
-    let gap = vec![0.0f32; (PACK_GAP_S * rate) as usize];
-    let max = (PACK_MAX_S * rate) as usize;
-    let mut packs: Vec<Pack> = Vec::new();
-    let mut audio: Vec<Vec<f32>> = Vec::new();
-    // The open pack of each track.
-    let mut open: HashMap<usize, usize> = HashMap::new();
-    for (utt, (track, span)) in spans.iter().enumerate() {
-        let samples = &tracks[*track][span.start..span.end];
-        let slot = open.get(track).copied().filter(|&p| audio[p].len() + gap.len() + samples.len() <= max);
-        let p = match slot {
-            Some(p) => {
-                audio[p].extend_from_slice(&gap);
-                p
-            }
-            None => {
-                packs.push(Pack { members: Vec::new() });
-                audio.push(Vec::with_capacity(max.min(samples.len() * 4)));
-                open.insert(*track, packs.len() - 1);
-                packs.len() - 1
-            }
-        };
-        packs[p].members.push((utt, audio[p].len() as f32 / rate));
-        audio[p].extend_from_slice(samples);
-    }
-    (packs, audio)
-}
-
-/// Gives each utterance of a pack its words: a word belongs to the utterance whose audio holds
-/// its midpoint (the boundary between two utterances is the middle of the silence between
-/// them); its times move from the window to the track and stay inside the utterance.
-fn split_pack(h: Hypothesis, members: &[(usize, f32)], utterances: &[PendingUtterance]) -> Vec<Hypothesis> {
-    let mut out: Vec<Hypothesis> = members
+    let audio = spans
         .iter()
-        .map(|_| Hypothesis { no_speech_prob: h.no_speech_prob, avg_logprob: h.avg_logprob, dropped: h.dropped, ..Default::default() })
+        .map(|(track, s)| (tracks[*track][s.start..s.end].to_vec(), s.start as f32 / SAMPLE_RATE as f32))
         .collect();
-    let mut member = 0;
-    for (i, mut w) in h.words.into_iter().enumerate() {
-        let mid = (w.start + w.end) / 2.0;
-        while member + 1 < members.len() && mid >= members[member + 1].1 - PACK_GAP_S / 2.0 {
-            member += 1;
-        }
-        let (utt, at) = members[member];
-        let u = &utterances[utt];
-        let shift = |t: f32| (u.start_s + (t - at)).clamp(u.start_s, u.end_s);
-        (w.start, w.end) = (shift(w.start), shift(w.end));
-        let target = &mut out[member];
-        if h.breaks.contains(&i) || target.words.is_empty() {
-            target.breaks.push(target.words.len());
-        }
-        target.words.push(w);
-    }
-    for hyp in &mut out {
-        hyp.text = crate::asr::guard::join_words(&hyp.words);
-        if !hyp.words.is_empty() {
-            hyp.dropped = None;
-        }
-    }
-    out
+    Ok((audio_s, speakers, utterances, audio))
 }
 
 fn collect(
@@ -278,11 +199,11 @@ fn collect(
         let mut finished = Vec::new();
         select! {
             recv(plans) -> msg => match msg {
-                Ok(Planned::File { index, audio_s, speakers, utterances, packs, first_job }) => {
-                    let remaining = packs.len();
+                Ok(Planned::File { index, audio_s, speakers, utterances, first_job }) => {
+                    let remaining = utterances.len();
                     owner.push((first_job, index));
                     let error = pool_gone.then(|| "transcription workers stopped".to_string());
-                    states.insert(index, FileState { audio_s, speakers, utterances, packs, first_job, remaining, error });
+                    states.insert(index, FileState { audio_s, speakers, utterances, first_job, remaining, error });
                     if remaining == 0 || pool_gone {
                         finished.push(index);
                     }
@@ -340,32 +261,27 @@ fn apply(
         return;
     };
     let Some(state) = states.get_mut(&index) else { return };
-    let Some(pack) = state.packs.get((r.id - state.first_job) as usize) else {
+    let Some(utt) = state.utterances.get_mut((r.id - state.first_job) as usize) else {
         early.push(r);
         return;
     };
-    let (first_utt, _) = pack.members[0];
-    let start_s = state.utterances[first_utt].start_s;
     match r.hypothesis {
         Ok(h) => {
             // Times, probabilities and the guard's decision only: never text.
             tracing::debug!(
                 file = index,
-                start = start_s,
-                utterances = pack.members.len(),
+                start = utt.start_s,
+                end = utt.end_s,
                 no_speech = h.no_speech_prob,
                 logprob = h.avg_logprob,
                 words = h.words.len(),
                 dropped = ?h.dropped,
                 busy_s = r.busy_s,
-                "window"
+                "utterance"
             );
-            let split = split_pack(h, &pack.members, &state.utterances);
-            for (&(utt, _), hyp) in pack.members.iter().zip(split) {
-                state.utterances[utt].hypothesis = Some(hyp);
-            }
+            utt.hypothesis = Some(h);
         }
-        Err(e) => state.error = Some(format!("transcription failed at {start_s:.1}s: {e}")),
+        Err(e) => state.error = Some(format!("transcription failed at {:.1}s: {e}", utt.start_s)),
     }
     state.remaining -= 1;
     if state.remaining == 0 {
@@ -487,79 +403,5 @@ mod tests {
         assert_eq!(speaker_of_channel(1, 2, ChannelMode::Split), "agent");
         assert_eq!(speaker_of_channel(0, 1, ChannelMode::Split), "unknown");
         assert_eq!(speaker_of_channel(1, 2, ChannelMode::Mix), "unknown");
-    }
-
-    fn span(start_s: f32, end_s: f32) -> SpeechSpan {
-        SpeechSpan { start: (start_s * SAMPLE_RATE as f32) as usize, end: (end_s * SAMPLE_RATE as f32) as usize }
-    }
-
-    #[test]
-    fn packs_hold_one_track_each_and_stay_under_the_window() {
-        let rate = SAMPLE_RATE as f32;
-        // Two 60 s tracks whose samples say where they came from: track t, second s → t·1000 + s.
-        let tracks: Vec<Vec<f32>> =
-            (0..2).map(|t| (0..60 * SAMPLE_RATE as usize).map(|i| (t * 1000) as f32 + (i as f32 / rate).floor()).collect()).collect();
-        let spans = vec![
-            (0, span(1.0, 6.0)),
-            (1, span(7.0, 9.0)),
-            (0, span(10.0, 20.0)),
-            (0, span(21.0, 30.0)), // 5 + 0.4 + 10 + 0.4 + 9 > 24: starts a new pack
-            (1, span(31.0, 33.0)),
-        ];
-        let (packs, audio) = pack_spans(&tracks, &spans);
-        let members: Vec<Vec<usize>> = packs.iter().map(|p| p.members.iter().map(|m| m.0).collect()).collect();
-        assert_eq!(members, vec![vec![0, 2], vec![1, 4], vec![3]]);
-        for (p, a) in packs.iter().zip(&audio) {
-            assert!(a.len() as f32 <= PACK_MAX_S * rate);
-            for &(utt, at) in &p.members {
-                let (track, sp) = &spans[utt];
-                let from = (at * rate).round() as usize;
-                // The utterance's own samples, in order, where the pack says they are.
-                assert_eq!(&a[from..from + sp.end - sp.start], &tracks[*track][sp.start..sp.end]);
-            }
-        }
-        // Between two utterances: exactly the gap of silence.
-        let (second_at, first_len) = (packs[0].members[1].1, 5.0);
-        assert!((second_at - (first_len + PACK_GAP_S)).abs() < 1e-3, "{second_at}");
-        assert!(audio[0][(5.1 * rate) as usize..(5.3 * rate) as usize].iter().all(|&x| x == 0.0));
-    }
-
-    #[test]
-    fn a_pack_s_words_go_back_to_their_utterances() {
-        let u = |start_s: f32, end_s: f32| PendingUtterance { track: 0, start_s, end_s, hypothesis: None };
-        let utterances = vec![u(10.0, 12.0), u(30.0, 33.0)];
-        // In the window: utterance 0 at 0–2 s, silence 2–2.4 s, utterance 1 at 2.4–5.4 s.
-        let members = vec![(0, 0.0), (1, 2.4)];
-        let w = |word: &str, start: f32, end: f32| crate::asr::Word { word: word.into(), start, end, p: 0.9 };
-        let h = Hypothesis {
-            text: "hello there. my number".into(),
-            words: vec![w(" hello", 0.1, 0.6), w(" there.", 0.7, 2.3), w(" my", 2.3, 2.7), w(" number", 2.8, 6.0)],
-            breaks: vec![0, 2],
-            no_speech_prob: 0.1,
-            avg_logprob: -0.3,
-            dropped: None,
-        };
-        let out = split_pack(h, &members, &utterances);
-        assert_eq!(out.len(), 2);
-        assert_eq!(out[0].text, "hello there.");
-        assert_eq!(out[1].text, "my number");
-        assert_eq!(out[0].breaks, vec![0]);
-        assert_eq!(out[1].breaks, vec![0]);
-        // Times move to the track and stay inside each utterance.
-        assert_eq!((out[0].words[0].start, out[0].words[0].end), (10.1, 10.6));
-        assert_eq!(out[0].words[1].end, 12.0, "clamped to the utterance end");
-        assert_eq!(out[1].words[0].start, 30.0, "clamped to the utterance start");
-        assert_eq!(out[1].words[1].end, 33.0, "clamped to the utterance end");
-        assert!((out[1].words[1].start - 30.4).abs() < 1e-4);
-        assert!(out.iter().all(|h| h.no_speech_prob == 0.1 && h.avg_logprob == -0.3 && h.dropped.is_none()));
-    }
-
-    #[test]
-    fn an_utterance_that_got_no_words_keeps_the_pack_s_verdict() {
-        let u = |start_s: f32, end_s: f32| PendingUtterance { track: 0, start_s, end_s, hypothesis: None };
-        let utterances = vec![u(0.0, 1.0), u(5.0, 6.0)];
-        let h = Hypothesis { dropped: Some(crate::asr::guard::DropReason::NoSpeech), no_speech_prob: 0.9, ..Default::default() };
-        let out = split_pack(h, &[(0, 0.0), (1, 1.4)], &utterances);
-        assert!(out.iter().all(|h| h.text.is_empty() && h.words.is_empty() && h.dropped == Some(crate::asr::guard::DropReason::NoSpeech)));
     }
 }
