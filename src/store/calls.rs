@@ -300,14 +300,7 @@ impl Store {
     /// Lists a tenant's calls, newest first (audited: `calls.list`).
     pub async fn list_calls(&self, actor: &Actor, tenant: &str) -> Result<Vec<CallInfo>> {
         let mut tx = self.db.scoped(tenant).await?;
-        let ids: Vec<String> = sqlx::query("SELECT id FROM calls WHERE tenant_id = $1 ORDER BY started_at DESC, id")
-            .bind(tenant)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::db("listing calls"))?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let ids = call_ids(&mut tx, tenant, true, "listing calls").await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in &ids {
             out.push(self.call_info(&mut tx, tenant, id).await?);
@@ -372,14 +365,7 @@ impl Store {
             audit_events.extend(page);
         }
         let mut tx = self.db.scoped(tenant).await?;
-        let ids: Vec<String> = sqlx::query("SELECT id FROM calls WHERE tenant_id = $1 ORDER BY started_at, id")
-            .bind(tenant)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::db("exporting calls"))?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let ids = call_ids(&mut tx, tenant, false, "exporting calls").await?;
         let mut calls = Vec::with_capacity(ids.len());
         for id in &ids {
             let info = self.call_info(&mut tx, tenant, id).await?;
@@ -476,4 +462,21 @@ impl Store {
         let segments = sealed.iter().map(|s| open_segment(&dek, tenant, &info.id, s)).collect::<Result<Vec<_>>>()?;
         Ok(Transcript { call_id: info.external_id.clone(), segments })
     }
+}
+
+/// A tenant's call ids by start time (newest first or oldest first).
+async fn call_ids(tx: &mut Tx, tenant: &str, newest_first: bool, doing: &'static str) -> Result<Vec<String>> {
+    let sql = if newest_first {
+        "SELECT id FROM calls WHERE tenant_id = $1 ORDER BY started_at DESC, id"
+    } else {
+        "SELECT id FROM calls WHERE tenant_id = $1 ORDER BY started_at, id"
+    };
+    Ok(sqlx::query(sql)
+        .bind(tenant)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(StoreError::db(doing))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
 }
