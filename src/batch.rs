@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, never, select};
 
-use crate::asr::{AsrJob, AsrResult, Hypothesis, WhisperPool};
+use crate::asr::{AsrJob, AsrResult, Hypothesis, Reply, WhisperPool};
 use crate::audio::{self, SAMPLE_RATE, decode_file, resample_to_16k};
 use crate::output::{Transcript, TranscriptSegment};
 use crate::redact::{RawSegment, RedactedSegment, Redactor};
@@ -128,7 +128,7 @@ pub fn run(files: &[PathBuf], opts: &BatchOptions, pool: &WhisperPool, mut on_fi
                             return;
                         }
                         for (i, (samples, offset_s)) in audio.into_iter().enumerate() {
-                            let job = AsrJob { id: first_job + i as u64, audio: samples, offset_s, reply: result_tx.clone() };
+                            let job = AsrJob { id: first_job + i as u64, audio: samples, offset_s, reply: Reply::Channel(result_tx.clone()), quick: false };
                             if pool.submit(job).is_err() {
                                 return;
                             }

@@ -10,11 +10,15 @@
 //!
 //! `main.rs` only parses the command line and calls [`cli::run`]; everything is testable here.
 
+pub mod api;
 pub mod asr;
 pub mod audio;
 pub mod batch;
 pub mod cli;
+pub mod ingest;
+pub mod live;
 pub mod output;
 pub mod redact;
+pub mod replay;
 pub mod segment;
 pub mod store;

@@ -8,9 +8,11 @@ pub mod guard;
 pub mod import;
 pub mod model;
 pub mod pool;
+pub mod scheduler;
 
 pub use model::{Model, ModelError};
-pub use pool::{AsrJob, AsrResult, PoolLayout, WhisperPool};
+pub use pool::{AsrJob, AsrResult, PoolLayout, Reply, WhisperPool};
+pub use scheduler::{QueueDepth, RtQueue};
 
 use serde::{Deserialize, Serialize};
 

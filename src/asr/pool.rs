@@ -15,6 +15,7 @@ use crossbeam_channel::{Receiver, Sender};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperState};
 
 use super::guard::{self, DropReason};
+use super::scheduler::RtQueue;
 use super::{AsrError, DecodeOptions, Hypothesis, Model, Word};
 use crate::audio::SAMPLE_RATE;
 
@@ -56,7 +57,44 @@ pub struct AsrJob {
     pub audio: Vec<f32>,
     /// Time of the first sample from the start of the track, for word timestamps.
     pub offset_s: f32,
-    pub reply: Sender<AsrResult>,
+    pub reply: Reply,
+    /// An interim hypothesis: decoded with the context sized to the audio (no floor), which is
+    /// 2–3× faster on short audio and good enough for text that the final replaces.
+    pub quick: bool,
+}
+
+/// Where a job's result goes: a crossbeam channel (batch, tools) or a tokio channel (a live
+/// call's task, which must not block its runtime thread).
+pub enum Reply {
+    Channel(Sender<AsrResult>),
+    Async(tokio::sync::mpsc::UnboundedSender<AsrResult>),
+}
+
+impl Reply {
+    fn send(self, r: AsrResult) {
+        // The receiver may have gone (a call that ended): the result is simply dropped.
+        match self {
+            Reply::Channel(tx) => drop(tx.send(r)),
+            Reply::Async(tx) => drop(tx.send(r)),
+        }
+    }
+}
+
+/// Where workers take their jobs from.
+enum Source {
+    /// First come, first served (batch).
+    Fifo(Receiver<AsrJob>),
+    /// The real-time scheduler (live calls).
+    Rt(Arc<RtQueue>),
+}
+
+impl Source {
+    fn next(&self) -> Option<AsrJob> {
+        match self {
+            Source::Fifo(rx) => rx.recv().ok(),
+            Source::Rt(q) => q.next_job(),
+        }
+    }
 }
 
 /// The outcome of one job.
@@ -71,12 +109,28 @@ pub struct AsrResult {
 /// The pool. Dropping it closes the queue and joins the workers after they finish.
 pub struct WhisperPool {
     jobs: Option<Sender<AsrJob>>,
+    rt: Option<Arc<RtQueue>>,
     handles: Vec<JoinHandle<()>>,
     layout: PoolLayout,
 }
 
 impl WhisperPool {
+    /// A pool taking jobs first come, first served through [`WhisperPool::submit`].
     pub fn new(model: &Model, layout: PoolLayout, opts: DecodeOptions) -> Result<Self, AsrError> {
+        let (tx, rx) = crossbeam_channel::bounded::<AsrJob>(layout.workers * 4);
+        let mut pool = Self::start(model, layout, opts, || Source::Fifo(rx.clone()))?;
+        pool.jobs = Some(tx);
+        Ok(pool)
+    }
+
+    /// A pool whose workers take jobs from the real-time scheduler `queue` (live calls).
+    pub fn with_scheduler(model: &Model, layout: PoolLayout, opts: DecodeOptions, queue: Arc<RtQueue>) -> Result<Self, AsrError> {
+        let mut pool = Self::start(model, layout, opts, || Source::Rt(queue.clone()))?;
+        pool.rt = Some(queue);
+        Ok(pool)
+    }
+
+    fn start(model: &Model, layout: PoolLayout, opts: DecodeOptions, source: impl Fn() -> Source) -> Result<Self, AsrError> {
         let language: Arc<str> = if model.is_multilingual() {
             let lang = opts.language.clone().unwrap_or_else(|| "en".into());
             if whisper_rs::get_lang_id(&lang).is_none() {
@@ -86,7 +140,6 @@ impl WhisperPool {
         } else {
             "en".into()
         };
-        let (tx, rx) = crossbeam_channel::bounded::<AsrJob>(layout.workers * 4);
         let mut handles = Vec::with_capacity(layout.workers);
         for i in 0..layout.workers {
             let state = model.ctx.create_state().map_err(|e| AsrError::Whisper(e.to_string()))?;
@@ -98,14 +151,14 @@ impl WhisperPool {
                 language: Arc::clone(&language),
                 opts: opts.clone(),
             };
-            let rx = rx.clone();
+            let src = source();
             let handle = std::thread::Builder::new()
                 .name(format!("asr-{i}"))
-                .spawn(move || worker.run(rx))
+                .spawn(move || worker.run(src))
                 .map_err(|e| AsrError::Whisper(format!("cannot start worker thread: {e}")))?;
             handles.push(handle);
         }
-        Ok(Self { jobs: Some(tx), handles, layout })
+        Ok(Self { jobs: None, rt: None, handles, layout })
     }
 
     pub fn layout(&self) -> PoolLayout {
@@ -115,7 +168,11 @@ impl WhisperPool {
     /// Transcribes one utterance and waits for the result (tests, benchmarks, tools).
     pub fn transcribe_blocking(&self, audio: Vec<f32>, offset_s: f32) -> Result<Hypothesis, AsrError> {
         let (reply, rx) = crossbeam_channel::bounded(1);
-        self.submit(AsrJob { id: 0, audio, offset_s, reply })?;
+        let job = AsrJob { id: 0, audio, offset_s, reply: Reply::Channel(reply), quick: false };
+        match &self.rt {
+            Some(q) => q.push_final(job, Instant::now()),
+            None => self.submit(job)?,
+        }
         rx.recv().map_err(|_| AsrError::PoolClosed)?.hypothesis
     }
 
@@ -128,6 +185,9 @@ impl WhisperPool {
 impl Drop for WhisperPool {
     fn drop(&mut self) {
         self.jobs.take();
+        if let Some(q) = &self.rt {
+            q.close();
+        }
         for h in self.handles.drain(..) {
             let _ = h.join();
         }
@@ -149,13 +209,13 @@ const MIN_SAMPLES: usize = SAMPLE_RATE as usize * 11 / 10;
 const MAX_SAMPLES: usize = SAMPLE_RATE as usize * 30;
 
 impl Worker {
-    fn run(mut self, jobs: Receiver<AsrJob>) {
-        for job in jobs {
+    fn run(mut self, jobs: Source) {
+        while let Some(job) = jobs.next() {
             let started = Instant::now();
             let audio_s = job.audio.len() as f32 / SAMPLE_RATE as f32;
-            let hypothesis = self.transcribe(&job.audio, job.offset_s);
+            let hypothesis = self.transcribe(&job.audio, job.offset_s, job.quick);
             drop(job.audio);
-            let _ = job.reply.send(AsrResult {
+            job.reply.send(AsrResult {
                 id: job.id,
                 hypothesis,
                 audio_s,
@@ -164,7 +224,7 @@ impl Worker {
         }
     }
 
-    fn transcribe(&mut self, audio: &[f32], offset_s: f32) -> Result<Hypothesis, AsrError> {
+    fn transcribe(&mut self, audio: &[f32], offset_s: f32, quick: bool) -> Result<Hypothesis, AsrError> {
         let audio = &audio[..audio.len().min(MAX_SAMPLES)];
         let input: Cow<[f32]> = if audio.len() < MIN_SAMPLES {
             let mut v = Vec::with_capacity(MIN_SAMPLES);
@@ -192,7 +252,8 @@ impl Worker {
         p.set_temperature_inc(opts.temperature_inc);
         p.set_max_tokens((opts.max_tokens_base as f32 + opts.max_tokens_per_s * secs) as i32);
         if !opts.full_context {
-            p.set_audio_ctx(audio_ctx_for(secs, opts.context_margin).max(opts.context_min as i32).min(1500));
+            let floor = if quick { 0 } else { opts.context_min as i32 };
+            p.set_audio_ctx(audio_ctx_for(secs, opts.context_margin).max(floor).min(1500));
         }
         self.state.full(p, &input).map_err(|e| AsrError::Whisper(e.to_string()))?;
 

@@ -30,11 +30,18 @@ pub struct StreamResampler {
 impl StreamResampler {
     /// `chunk` is the number of input samples processed at a time (latency vs call overhead).
     pub fn new(rate_in: u32, chunk: usize) -> Result<Self, AudioError> {
-        if !(1000..=384_000).contains(&rate_in) {
-            return Err(AudioError::SampleRate(rate_in));
+        Self::between(rate_in, SAMPLE_RATE, chunk)
+    }
+
+    /// A resampler to another output rate (the replay client makes 8 kHz telephone audio).
+    pub fn between(rate_in: u32, rate_out: u32, chunk: usize) -> Result<Self, AudioError> {
+        for rate in [rate_in, rate_out] {
+            if !(1000..=384_000).contains(&rate) {
+                return Err(AudioError::SampleRate(rate));
+            }
         }
-        let ratio = SAMPLE_RATE as f64 / rate_in as f64;
-        let inner = if rate_in == SAMPLE_RATE {
+        let ratio = rate_out as f64 / rate_in as f64;
+        let inner = if rate_in == rate_out {
             None
         } else {
             let window = WindowFunction::BlackmanHarris2;

@@ -5,6 +5,8 @@ mod admin;
 mod calls;
 mod model;
 mod redact;
+mod replay;
+mod serve;
 mod store;
 mod transcribe;
 
@@ -16,6 +18,7 @@ use anyhow::Context;
 
 use clap::{Parser, Subcommand};
 
+pub use serve::ServeConfig;
 pub use store::StoreArgs;
 pub use transcribe::TranscribeArgs;
 
@@ -31,6 +34,10 @@ pub struct Cli {
 pub enum Command {
     /// Transcribe recorded calls (WAV, FLAC, MP3, Ogg Vorbis, MP4/M4A AAC).
     Transcribe(TranscribeArgs),
+    /// Serve live calls: telephony WebSocket ingest, live transcript events, health.
+    Serve(serve::ServeArgs),
+    /// Stream a recorded call to a running server and print its live transcript.
+    Replay(replay::ReplayArgs),
     /// Obtain and convert Whisper models.
     #[command(subcommand)]
     Model(model::ModelCommand),
@@ -90,6 +97,8 @@ pub fn run(cli: Cli) -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Transcribe(args) => transcribe::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Model(cmd) => model::run(cmd),
         Command::Redact(args) => redact::run(args),
         Command::Tenant(cmd) => admin::tenant(cmd),

@@ -3,6 +3,8 @@
 //! maximum length, at the quietest moment. It sees samples only to measure them; it never
 //! stores or logs audio.
 
+pub mod stream;
 pub mod vad;
 
+pub use stream::{TrackStream, UtteranceAudio};
 pub use vad::{Endpointer, FrameClass, SpeechSpan, VadConfig, find_speech};

@@ -1,0 +1,214 @@
+//! Real-time scheduling for live calls, in front of the worker pool. Workers take the next job
+//! from here the moment they are free, so the choice is made as late as possible:
+//!
+//! 1. finals before interims — a final is what the agent and the store keep;
+//! 2. among finals, the earliest deadline first (a deadline is the utterance's end plus the
+//!    latency target, so this is also first come, first served across calls: fair);
+//! 3. among interims, the one waiting longest. Each track has at most one queued interim: a
+//!    newer one replaces it (the older is *skipped*, counted) and inherits its place in line, so
+//!    under load interims thin out instead of piling up, and no track starves.
+//!
+//! Finals are never skipped. The queue's depths and the age of its oldest final are what the
+//! live engine's admission control reads to refuse new calls before everyone falls behind.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::pool::AsrJob;
+
+/// Which track an interim belongs to: (call slot, track index).
+pub type TrackKey = (u64, usize);
+
+#[derive(Default)]
+struct State {
+    finals: BTreeMap<(Instant, u64), AsrJob>,
+    interims: HashMap<TrackKey, (Instant, u64, AsrJob)>,
+    seq: u64,
+    closed: bool,
+}
+
+/// Counters since start (for metrics and logs; never text).
+#[derive(Debug, Default)]
+pub struct SchedulerStats {
+    pub finals_queued: AtomicU64,
+    pub interims_queued: AtomicU64,
+    pub interims_skipped: AtomicU64,
+}
+
+/// A snapshot of the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueDepth {
+    pub finals: usize,
+    pub interims: usize,
+}
+
+#[derive(Default)]
+pub struct RtQueue {
+    state: Mutex<State>,
+    ready: Condvar,
+    pub stats: SchedulerStats,
+}
+
+impl RtQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a final; `deadline` orders finals (earliest first).
+    pub fn push_final(&self, mut job: AsrJob, deadline: Instant) {
+        job.quick = false;
+        let mut st = self.lock();
+        if st.closed {
+            return; // dropping the job drops its reply: the caller sees the pool closed
+        }
+        st.seq += 1;
+        let seq = st.seq;
+        st.finals.insert((deadline, seq), job);
+        self.stats.finals_queued.fetch_add(1, Ordering::Relaxed);
+        drop(st);
+        self.ready.notify_one();
+    }
+
+    /// Queues an interim for `key`, replacing (skipping) one still waiting for the same track.
+    pub fn push_interim(&self, key: TrackKey, mut job: AsrJob) {
+        job.quick = true;
+        let mut st = self.lock();
+        if st.closed {
+            return;
+        }
+        st.seq += 1;
+        let seq = st.seq;
+        let since = match st.interims.remove(&key) {
+            Some((since, _, _old)) => {
+                self.stats.interims_skipped.fetch_add(1, Ordering::Relaxed);
+                since
+            }
+            None => Instant::now(),
+        };
+        st.interims.insert(key, (since, seq, job));
+        self.stats.interims_queued.fetch_add(1, Ordering::Relaxed);
+        drop(st);
+        self.ready.notify_one();
+    }
+
+    /// Drops a queued interim of `key` (its utterance became final). Returns whether one was.
+    pub fn cancel_interim(&self, key: TrackKey) -> bool {
+        let removed = self.lock().interims.remove(&key).is_some();
+        if removed {
+            self.stats.interims_skipped.fetch_add(1, Ordering::Relaxed);
+        }
+        removed
+    }
+
+    pub fn depth(&self) -> QueueDepth {
+        let st = self.lock();
+        QueueDepth { finals: st.finals.len(), interims: st.interims.len() }
+    }
+
+    /// How far past its deadline the most overdue queued final is (zero when none is late).
+    pub fn final_lateness(&self, now: Instant) -> Duration {
+        self.lock().finals.keys().next().map_or(Duration::ZERO, |(deadline, _)| now.saturating_duration_since(*deadline))
+    }
+
+    /// Wakes the workers and makes `next_job` return `None` once the queue is empty.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
+
+    /// Blocks until a job is ready (or the queue is closed and empty).
+    pub fn next_job(&self) -> Option<AsrJob> {
+        let mut st = self.lock();
+        loop {
+            if let Some((_, job)) = st.finals.pop_first() {
+                return Some(job);
+            }
+            let oldest = st.interims.iter().min_by_key(|(_, (since, seq, _))| (*since, *seq)).map(|(k, _)| *k);
+            if let Some(key) = oldest
+                && let Some((_, _, job)) = st.interims.remove(&key)
+            {
+                return Some(job);
+            }
+            if st.closed {
+                return None;
+            }
+            st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asr::pool::Reply;
+
+    fn job(id: u64) -> AsrJob {
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        AsrJob { id, audio: Vec::new(), offset_s: 0.0, reply: Reply::Channel(tx), quick: false }
+    }
+
+    #[test]
+    fn finals_first_earliest_deadline_first() {
+        let q = RtQueue::new();
+        let t0 = Instant::now();
+        q.push_interim((1, 0), job(10));
+        q.push_final(job(2), t0 + Duration::from_millis(200));
+        q.push_final(job(1), t0 + Duration::from_millis(100));
+        assert_eq!(q.depth(), QueueDepth { finals: 2, interims: 1 });
+        let order: Vec<u64> = (0..3).map(|_| q.next_job().unwrap().id).collect();
+        assert_eq!(order, [1, 2, 10]);
+    }
+
+    #[test]
+    fn a_newer_interim_replaces_the_waiting_one_and_keeps_its_place() {
+        let q = RtQueue::new();
+        q.push_interim((1, 0), job(1));
+        std::thread::sleep(Duration::from_millis(2));
+        q.push_interim((2, 0), job(2));
+        q.push_interim((1, 0), job(3)); // replaces 1, keeps call 1's place ahead of call 2
+        assert_eq!(q.stats.interims_skipped.load(Ordering::Relaxed), 1);
+        let first = q.next_job().unwrap();
+        assert_eq!(first.id, 3);
+        assert!(first.quick);
+        assert_eq!(q.next_job().unwrap().id, 2);
+    }
+
+    #[test]
+    fn cancelled_interims_are_never_run_and_close_ends_the_workers() {
+        let q = std::sync::Arc::new(RtQueue::new());
+        q.push_interim((1, 0), job(1));
+        assert!(q.cancel_interim((1, 0)));
+        assert!(!q.cancel_interim((1, 0)));
+        let worker = {
+            let q = q.clone();
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                while let Some(j) = q.next_job() {
+                    got.push(j.id);
+                }
+                got
+            })
+        };
+        q.push_final(job(5), Instant::now());
+        std::thread::sleep(Duration::from_millis(20));
+        q.close();
+        assert_eq!(worker.join().unwrap(), [5]);
+        q.push_final(job(6), Instant::now());
+        assert!(q.next_job().is_none(), "nothing is accepted after close");
+    }
+
+    #[test]
+    fn lateness_of_the_oldest_final() {
+        let q = RtQueue::new();
+        let now = Instant::now();
+        assert_eq!(q.final_lateness(now), Duration::ZERO);
+        q.push_final(job(1), now);
+        assert!(q.final_lateness(now + Duration::from_secs(2)) >= Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,154 @@
+//! `callscribe serve`: live ingest, subscriptions and health on one listener.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use crate::asr::{DecodeOptions, Model, PoolLayout};
+use crate::live::{Engine, LiveConfig};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080, or `listen` in --config].
+    #[arg(long, env = "CALLSCRIBE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Model: a name (tiny.en, base) looked up in --models-dir, or a ggml file.
+    #[arg(long, env = "CALLSCRIBE_MODEL")]
+    pub model: Option<String>,
+    #[arg(long, env = "CALLSCRIBE_MODELS_DIR", default_value = "models")]
+    pub models_dir: PathBuf,
+    /// Configuration file (TOML; see README "Configuration").
+    #[arg(long, env = "CALLSCRIBE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Worker threads [default: cores / threads].
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// whisper threads per worker [default: 1]. workers × threads is kept ≤ cores.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Redaction policy file (JSON) [default: every entity type as typed placeholders].
+    #[arg(long, env = "CALLSCRIBE_POLICY")]
+    pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub store_args: super::StoreArgs,
+}
+
+/// The config file. Command-line options override it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    pub listen: Option<SocketAddr>,
+    pub model: Option<String>,
+    pub workers: Option<usize>,
+    pub threads: Option<usize>,
+    pub policy: Option<PathBuf>,
+    /// How often the retention purge runs, in seconds (0: never; `callscribe purge` still works).
+    pub purge_every_s: Option<u64>,
+    pub live: LiveConfig,
+    pub decode: DecodeOptions,
+}
+
+impl ServeConfig {
+    pub fn load(path: &std::path::Path) -> anyhow::Result<ServeConfig> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        let cfg: ServeConfig = toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
+        cfg.live.validate().map_err(anyhow::Error::msg).with_context(|| format!("invalid [live] in {}", path.display()))?;
+        Ok(cfg)
+    }
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_PURGE_EVERY_S: u64 = 3600;
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let cfg = match &args.config {
+        Some(p) => ServeConfig::load(p)?,
+        None => ServeConfig::default(),
+    };
+    let listen = args.listen.or(cfg.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
+    let policy = args.policy.clone().or(cfg.policy.clone());
+    let redactor = super::load_redactor(policy.as_deref())?;
+    let model_name = args.model.clone().or(cfg.model.clone()).unwrap_or_else(|| crate::asr::model::DEFAULT_MODEL.to_string());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (layout, warning) = PoolLayout::fit(args.workers.or(cfg.workers), args.threads.or(cfg.threads), cores);
+    if let Some(w) = warning {
+        tracing::warn!("{w}");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores.clamp(1, 4))
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let store = super::store::open(&args.store_args).await?;
+        let model_path = Model::resolve(&model_name, &args.models_dir)?;
+        let model = Model::load(&model_path)?;
+        if let Some(lang) = &cfg.decode.language
+            && !model.is_multilingual()
+            && lang != "en"
+        {
+            bail!("{} is an English-only model; language {lang} needs a multilingual model", model_path.display());
+        }
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let local = listener.local_addr()?;
+        let backend = store.backend();
+        let engine = Engine::new(&model, layout, cfg.decode.clone(), store, redactor, cfg.live.clone())?;
+        drop(model);
+        tracing::info!(
+            listen = %local,
+            model = %model_path.display(),
+            workers = layout.workers,
+            threads = layout.threads,
+            store = ?backend,
+            max_calls = engine.max_calls(),
+            interim_every_ms = cfg.live.interim_every_ms,
+            idle_timeout_s = cfg.live.idle_timeout_s,
+            "serving: ingest at ws://{local}/v1/ingest/{{twilio,telnyx,exotel,vonage,stream}}, events at ws://{local}/v1/calls/{{id}}/events"
+        );
+        let purge_every = cfg.purge_every_s.unwrap_or(DEFAULT_PURGE_EVERY_S);
+        if purge_every > 0 {
+            let engine = engine.clone();
+            let mut stop = engine.shutdown_signal();
+            tokio::spawn(async move {
+                let e = engine.clone();
+                crate::store::run_periodic_purge(&e.store, Duration::from_secs(purge_every), async move {
+                    let _ = stop.changed().await;
+                })
+                .await;
+            });
+        }
+        crate::api::serve(engine.clone(), listener, shutdown_signal()).await.context("server failed")?;
+        tracing::info!("stopped");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

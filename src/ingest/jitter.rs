@@ -1,0 +1,256 @@
+//! The per-track reorder buffer. Frames are placed by their position in the stream (the
+//! provider's timestamp, else its chunk counter, else arrival order); in-order frames pass
+//! straight through, a missing frame is waited for up to the reorder window and then replaced
+//! by silence of the same length (so word timestamps stay true to call time), and duplicates
+//! or frames that arrive after their place was passed are dropped and counted.
+
+use std::collections::BTreeMap;
+
+use super::{MediaFrame, ProtocolError};
+
+/// A jump further ahead than this is refused rather than filled (bounded work per message).
+pub const MAX_GAP_MS: u64 = 60_000;
+
+/// What leaves the buffer, in stream order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Released {
+    /// Encoded payload bytes of one frame.
+    Audio(Vec<u8>),
+    /// Samples of silence standing in for frames that never came.
+    Silence(usize),
+}
+
+/// Counters of what the buffer did (for logs and metrics; no audio).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JitterStats {
+    pub frames: u64,
+    pub reordered: u64,
+    pub duplicates: u64,
+    pub late: u64,
+    pub gaps: u64,
+    pub gap_samples: u64,
+}
+
+pub struct JitterBuffer {
+    rate: u32,
+    bytes_per_sample: usize,
+    window: u64,
+    next: u64,
+    pending: BTreeMap<u64, Vec<u8>>,
+    /// Samples of the last frame without a timestamp, to place chunk-numbered frames.
+    frame_samples: u64,
+    pub stats: JitterStats,
+}
+
+impl JitterBuffer {
+    /// `rate`: samples per second of one track; `window_ms`: how long to wait for a missing frame.
+    pub fn new(rate: u32, bytes_per_sample: usize, window_ms: u32) -> Self {
+        Self {
+            rate,
+            bytes_per_sample: bytes_per_sample.max(1),
+            window: rate as u64 * window_ms as u64 / 1000,
+            next: 0,
+            pending: BTreeMap::new(),
+            frame_samples: 0,
+            stats: JitterStats::default(),
+        }
+    }
+
+    /// Samples released so far (the track's position in the stream).
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// Frames held, waiting for an earlier one.
+    pub fn held(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Places one frame; appends what can now be released to `out`.
+    pub fn push(&mut self, frame: MediaFrame, out: &mut Vec<Released>) -> Result<(), ProtocolError> {
+        let n = (frame.payload.len() / self.bytes_per_sample) as u64;
+        if n == 0 {
+            return Ok(());
+        }
+        self.stats.frames += 1;
+        let pos = match (frame.timestamp_ms, frame.chunk) {
+            (Some(ts), _) => ts.saturating_mul(self.rate as u64) / 1000,
+            (None, Some(chunk)) => chunk.saturating_sub(1).saturating_mul(n),
+            (None, None) => self.next + self.pending_samples_after_next(),
+        };
+        self.frame_samples = n;
+        if pos.saturating_add(n) <= self.next {
+            self.stats.late += 1;
+            return Ok(());
+        }
+        if pos > self.next.saturating_add(self.rate as u64 * MAX_GAP_MS / 1000) {
+            return Err(ProtocolError::invalid(format!(
+                "media timestamp {} ms is more than {} s ahead of the stream position {} ms",
+                pos * 1000 / self.rate as u64,
+                MAX_GAP_MS / 1000,
+                self.next * 1000 / self.rate as u64
+            )));
+        }
+        if self.pending.contains_key(&pos) {
+            self.stats.duplicates += 1;
+            return Ok(());
+        }
+        if pos != self.next || !self.pending.is_empty() {
+            self.stats.reordered += u64::from(pos < self.pending.keys().next_back().copied().unwrap_or(0));
+        }
+        self.pending.insert(pos, frame.payload);
+        self.release(false, out);
+        Ok(())
+    }
+
+    /// End of the stream: releases everything held, filling gaps.
+    pub fn flush(&mut self, out: &mut Vec<Released>) {
+        self.release(true, out);
+    }
+
+    /// Where arrival-ordered frames go: after the last held frame.
+    fn pending_samples_after_next(&self) -> u64 {
+        match self.pending.iter().next_back() {
+            Some((pos, p)) => pos + (p.len() / self.bytes_per_sample) as u64 - self.next,
+            None => 0,
+        }
+    }
+
+    fn release(&mut self, all: bool, out: &mut Vec<Released>) {
+        loop {
+            let Some((&pos, _)) = self.pending.iter().next() else { return };
+            if pos > self.next {
+                let newest_end = self.pending.iter().next_back().map(|(p, b)| p + (b.len() / self.bytes_per_sample) as u64).unwrap_or(pos);
+                if !all && newest_end.saturating_sub(self.next) < self.window {
+                    return; // the missing frame may still come
+                }
+                let gap = pos - self.next;
+                self.stats.gaps += 1;
+                self.stats.gap_samples += gap;
+                out.push(Released::Silence(gap as usize));
+                self.next = pos;
+            }
+            let Some(mut payload) = self.pending.remove(&pos) else { return };
+            let n = (payload.len() / self.bytes_per_sample) as u64;
+            if pos < self.next {
+                // overlaps what was already released: keep only the new part
+                let skip = (self.next - pos).min(n);
+                if skip == n {
+                    self.stats.duplicates += 1;
+                    continue;
+                }
+                payload.drain(..(skip as usize * self.bytes_per_sample));
+            }
+            self.next = pos.max(self.next) + (payload.len() / self.bytes_per_sample) as u64;
+            out.push(Released::Audio(payload));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(ts: u64, fill: u8) -> MediaFrame {
+        MediaFrame { track: 0, timestamp_ms: Some(ts), chunk: None, payload: vec![fill; 160] }
+    }
+
+    fn audio_fills(out: &[Released]) -> Vec<String> {
+        out.iter()
+            .map(|r| match r {
+                Released::Audio(p) => format!("a{}", p[0]),
+                Released::Silence(n) => format!("s{n}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn in_order_frames_pass_straight_through() {
+        let mut jb = JitterBuffer::new(8000, 1, 200);
+        let mut out = Vec::new();
+        for k in 0..5 {
+            jb.push(frame(k * 20, k as u8), &mut out).unwrap();
+            assert_eq!(out.len(), k as usize + 1, "frame {k} released at once");
+        }
+        assert_eq!(audio_fills(&out), ["a0", "a1", "a2", "a3", "a4"]);
+        assert_eq!(jb.position(), 800);
+    }
+
+    #[test]
+    fn swapped_frames_are_put_back_in_order() {
+        let mut jb = JitterBuffer::new(8000, 1, 200);
+        let mut out = Vec::new();
+        jb.push(frame(0, 0), &mut out).unwrap();
+        jb.push(frame(40, 2), &mut out).unwrap();
+        assert_eq!(out.len(), 1, "frame 2 waits for frame 1");
+        jb.push(frame(20, 1), &mut out).unwrap();
+        assert_eq!(audio_fills(&out), ["a0", "a1", "a2"]);
+        assert_eq!(jb.held(), 0);
+    }
+
+    #[test]
+    fn duplicates_and_late_frames_are_dropped() {
+        let mut jb = JitterBuffer::new(8000, 1, 200);
+        let mut out = Vec::new();
+        jb.push(frame(0, 0), &mut out).unwrap();
+        jb.push(frame(0, 9), &mut out).unwrap();
+        jb.push(frame(40, 2), &mut out).unwrap();
+        jb.push(frame(40, 9), &mut out).unwrap();
+        jb.push(frame(20, 1), &mut out).unwrap();
+        assert_eq!(audio_fills(&out), ["a0", "a1", "a2"]);
+        assert_eq!(jb.stats.late + jb.stats.duplicates, 2);
+    }
+
+    #[test]
+    fn a_lost_frame_becomes_silence_after_the_window() {
+        let mut jb = JitterBuffer::new(8000, 1, 100);
+        let mut out = Vec::new();
+        jb.push(frame(0, 0), &mut out).unwrap();
+        // frame at 20 ms never comes
+        for k in 2..8 {
+            jb.push(frame(k * 20, k as u8), &mut out).unwrap();
+        }
+        let fills = audio_fills(&out);
+        assert_eq!(fills[..3], ["a0", "s160", "a2"], "{fills:?}");
+        assert_eq!(jb.stats.gaps, 1);
+        // the lost frame arriving now is late and dropped
+        jb.push(frame(20, 1), &mut out).unwrap();
+        assert_eq!(jb.stats.late, 1);
+        // time is preserved: 8 frames of 160 samples
+        jb.flush(&mut out);
+        assert_eq!(jb.position(), 8 * 160);
+    }
+
+    #[test]
+    fn flush_fills_gaps_at_the_end() {
+        let mut jb = JitterBuffer::new(8000, 1, 1000);
+        let mut out = Vec::new();
+        jb.push(frame(0, 0), &mut out).unwrap();
+        jb.push(frame(60, 3), &mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        jb.flush(&mut out);
+        assert_eq!(audio_fills(&out), ["a0", "s320", "a3"]);
+    }
+
+    #[test]
+    fn frames_without_timestamps_use_chunks_or_arrival_order() {
+        let mut jb = JitterBuffer::new(8000, 2, 200);
+        let mut out = Vec::new();
+        let f = |chunk: Option<u64>, fill: u8| MediaFrame { track: 0, timestamp_ms: None, chunk, payload: vec![fill; 320] };
+        jb.push(f(Some(2), 1), &mut out).unwrap();
+        jb.push(f(Some(1), 0), &mut out).unwrap();
+        assert_eq!(audio_fills(&out), ["a0", "a1"]);
+        jb.push(f(None, 2), &mut out).unwrap();
+        assert_eq!(audio_fills(&out), ["a0", "a1", "a2"]);
+        assert_eq!(jb.position(), 480);
+    }
+
+    #[test]
+    fn absurd_jumps_are_refused() {
+        let mut jb = JitterBuffer::new(8000, 1, 200);
+        let mut out = Vec::new();
+        jb.push(frame(0, 0), &mut out).unwrap();
+        let err = jb.push(frame(MAX_GAP_MS + 1000, 1), &mut out).unwrap_err();
+        assert!(err.reason.contains("ahead"), "{err}");
+    }
+}

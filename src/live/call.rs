@@ -1,0 +1,471 @@
+//! One live call's pipeline, driven by its connection's task: media frames in; interim and
+//! final transcript events out (redacted), finals sealed into the store as they are produced.
+//!
+//! Raw audio lives only in the bounded buffers here (the reorder window, the open utterance)
+//! and in the job handed to a worker, which drops it once transcribed. Unredacted text lives
+//! only between a worker's result and the track's redactor, inside [`LiveCall::on_result`].
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::hub::{EventBody, LiveEvent, RedactionOut};
+use super::{ActiveCall, Engine, Refused};
+use crate::asr::{AsrJob, AsrResult, Hypothesis, Reply};
+use crate::audio::StreamResampler;
+use crate::ingest::{CallStart, Codec, JitterBuffer, MediaFrame, ProtocolError, Protocol, Released};
+use crate::output::TranscriptSegment;
+use crate::redact::{RawSegment, RedactedSegment, TrackRedactor};
+use crate::segment::{TrackStream, UtteranceAudio};
+use crate::store::{Actor, CallStatus, NewCall, NewSegment, Principal};
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallEnd {
+    /// The provider said stop (or, for Vonage, closed the socket).
+    Stopped,
+    /// The connection dropped, timed out or broke the protocol: finals so far are kept.
+    Interrupted,
+    /// The server is shutting down: open utterances were finalised first.
+    Shutdown,
+}
+
+struct JobInfo {
+    track: usize,
+    segment_id: u64,
+    is_final: bool,
+    start_s: f32,
+    end_s: f32,
+}
+
+struct PendingFinal {
+    job: u64,
+    segment_id: u64,
+    start_s: f32,
+    end_s: f32,
+    result: Option<Option<Hypothesis>>,
+}
+
+struct LiveTrack {
+    speaker: String,
+    jitter: JitterBuffer,
+    resampler: StreamResampler,
+    stream: TrackStream,
+    redactor: TrackRedactor,
+    /// Finals sent to the pool, in utterance order (results may come back out of order).
+    outstanding: VecDeque<PendingFinal>,
+    /// Segment ids of finals handed to the redactor and not yet emitted (held back).
+    held: VecDeque<u64>,
+    /// Newest segment finalised: interims of it or older are stale.
+    last_final: Option<u64>,
+    /// The interim on screen: its segment and audio end, so an older result never replaces it.
+    shown: Option<(u64, f32)>,
+    last_final_at: Instant,
+}
+
+/// Per-call counters (logged at the end; no text).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CallStats {
+    pub frames: u64,
+    pub finals: u64,
+    pub interims: u64,
+    pub empty_finals: u64,
+    pub failed_jobs: u64,
+}
+
+pub struct LiveCall {
+    engine: Arc<Engine>,
+    pub tenant: String,
+    pub id: String,
+    actor: Actor,
+    slot: u64,
+    provider: Protocol,
+    codec: Codec,
+    started: Instant,
+    tracks: Vec<LiveTrack>,
+    next_segment: u64,
+    next_seq: u64,
+    next_job: u64,
+    jobs: HashMap<u64, JobInfo>,
+    tx: mpsc::UnboundedSender<AsrResult>,
+    rx: mpsc::UnboundedReceiver<AsrResult>,
+    decoded: Vec<f32>,
+    resampled: Vec<f32>,
+    released: Vec<Released>,
+    pub stats: CallStats,
+    closed: bool,
+}
+
+/// Why a call could not start.
+#[derive(Debug)]
+pub enum StartError {
+    Refused(Refused),
+    Invalid(ProtocolError),
+    Store(String),
+}
+
+impl LiveCall {
+    /// Admits the call, creates it in the store and announces it. Returns the call and its
+    /// `call_started` event.
+    pub async fn start(engine: Arc<Engine>, principal: &Principal, provider: Protocol, start: CallStart) -> Result<(LiveCall, Arc<LiveEvent>), StartError> {
+        let slot = engine.admit().map_err(StartError::Refused)?;
+        let format = start.format;
+        let cfg = &engine.config;
+        let mut tracks = Vec::with_capacity(start.tracks.len());
+        let redaction = engine.redactor.call(random_key());
+        for spec in &start.tracks {
+            let resampler = StreamResampler::new(format.sample_rate, (format.sample_rate / 50) as usize)
+                .map_err(|e| StartError::Invalid(ProtocolError::unsupported(e.to_string())))?;
+            tracks.push(LiveTrack {
+                speaker: spec.speaker.clone(),
+                jitter: JitterBuffer::new(format.sample_rate, format.codec.bytes_per_sample(), cfg.reorder_window_ms),
+                resampler,
+                stream: TrackStream::new(cfg.vad.clone(), cfg.interim_every_ms),
+                redactor: redaction.track(spec.speaker == "agent"),
+                outstanding: VecDeque::new(),
+                held: VecDeque::new(),
+                last_final: None,
+                shown: None,
+                last_final_at: Instant::now(),
+            });
+        }
+        let actor = Actor::ApiKey(principal.key_id.clone());
+        let speakers: Vec<String> = start.tracks.iter().map(|t| t.speaker.clone()).collect();
+        let started_at = crate::store::now();
+        let new = NewCall { external_id: start.external_id.clone(), provider: provider.as_str().into(), tracks: speakers.clone(), started_at };
+        let id = engine
+            .store
+            .create_call(&actor, &principal.tenant, &new)
+            .await
+            .map_err(|e| StartError::Store(e.to_string()))?;
+        engine.register(ActiveCall { call_id: id.clone(), tenant: principal.tenant.clone(), provider: provider.as_str().into(), tracks: speakers.clone(), started_at });
+        engine.stats.calls_started.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(call = %id, tenant = %principal.tenant, provider = provider.as_str(), tracks = ?speakers,
+            codec = ?format.codec, rate = format.sample_rate, "call started");
+        let (tx, rx) = mpsc::unbounded_channel();
+        let event = Arc::new(LiveEvent {
+            tenant: principal.tenant.clone(),
+            call_id: id.clone(),
+            body: EventBody::CallStarted { call_id: id.clone(), provider: provider.as_str().into(), tracks: speakers, started_at },
+        });
+        engine.bus.publish(event.clone());
+        let call = LiveCall {
+            tenant: principal.tenant.clone(),
+            id,
+            actor,
+            slot,
+            provider,
+            codec: format.codec,
+            started: Instant::now(),
+            tracks,
+            next_segment: 1,
+            next_seq: 0,
+            next_job: 1,
+            jobs: HashMap::new(),
+            tx,
+            rx,
+            decoded: Vec::new(),
+            resampled: Vec::new(),
+            released: Vec::new(),
+            stats: CallStats::default(),
+            closed: false,
+            engine,
+        };
+        Ok((call, event))
+    }
+
+    /// The results of this call's jobs, for the connection's select loop.
+    pub async fn next_result(&mut self) -> Option<AsrResult> {
+        self.rx.recv().await
+    }
+
+    /// One media frame: reorder, decode, resample, endpoint; utterances go to the scheduler.
+    pub fn on_media(&mut self, frame: MediaFrame) -> Result<(), ProtocolError> {
+        self.stats.frames += 1;
+        let track = frame.track;
+        if track >= self.tracks.len() {
+            return Err(ProtocolError::invalid(format!("media for track {track}, the call has {}", self.tracks.len())));
+        }
+        let mut released = std::mem::take(&mut self.released);
+        released.clear();
+        let result = self.tracks[track].jitter.push(frame, &mut released);
+        self.feed(track, &mut released, false);
+        self.released = released;
+        result
+    }
+
+    /// Decodes released frames of `track` and feeds them through the resampler and endpointer.
+    fn feed(&mut self, track: usize, released: &mut Vec<Released>, last: bool) {
+        let codec = self.codec;
+        let t = &mut self.tracks[track];
+        self.decoded.clear();
+        for r in released.drain(..) {
+            match r {
+                Released::Audio(bytes) => codec.decode(&bytes, &mut self.decoded),
+                Released::Silence(n) => self.decoded.resize(self.decoded.len() + n, 0.0),
+            }
+        }
+        self.resampled.clear();
+        let ok = if last {
+            t.resampler.push(&self.decoded, &mut self.resampled).and_then(|_| t.resampler.finish(&mut self.resampled))
+        } else {
+            t.resampler.push(&self.decoded, &mut self.resampled)
+        };
+        if let Err(e) = ok {
+            tracing::error!(call = %self.id, track, "resampler failed: {e}");
+        }
+        let next_segment = &mut self.next_segment;
+        let mut next_id = || {
+            let id = *next_segment;
+            *next_segment += 1;
+            id
+        };
+        let mut utts = t.stream.push(&self.resampled, &mut next_id);
+        if last {
+            utts.extend(t.stream.finish(&mut next_id));
+        }
+        self.decoded.clear();
+        self.resampled.clear();
+        for u in utts {
+            self.submit(track, u);
+        }
+    }
+
+    fn submit(&mut self, track: usize, u: UtteranceAudio) {
+        let id = self.next_job;
+        self.next_job += 1;
+        self.jobs.insert(id, JobInfo { track, segment_id: u.segment_id, is_final: u.is_final, start_s: u.start_s, end_s: u.end_s });
+        let job = AsrJob { id, audio: u.samples, offset_s: u.start_s, reply: Reply::Async(self.tx.clone()), quick: !u.is_final };
+        let key = (self.slot, track);
+        if u.is_final {
+            let t = &mut self.tracks[track];
+            t.outstanding.push_back(PendingFinal { job: id, segment_id: u.segment_id, start_s: u.start_s, end_s: u.end_s, result: None });
+            t.last_final = Some(u.segment_id);
+            self.engine.queue.cancel_interim(key);
+            // interims of this utterance still on their way are stale
+            self.jobs.retain(|_, j| j.is_final || j.track != track || j.segment_id > u.segment_id);
+            let deadline = Instant::now() + Duration::from_millis(self.engine.config.final_target_ms);
+            self.engine.queue.push_final(job, deadline);
+        } else {
+            self.engine.queue.push_interim(key, job);
+        }
+    }
+
+    /// A worker's result: an interim becomes an event at once (conservatively redacted); a
+    /// final waits for the earlier finals of its track, then goes through the track's
+    /// redactor, into the store, and out as events.
+    pub async fn on_result(&mut self, r: AsrResult) -> Vec<Arc<LiveEvent>> {
+        let Some(info) = self.jobs.remove(&r.id) else { return Vec::new() };
+        let hypothesis = match r.hypothesis {
+            Ok(h) => Some(h).filter(|h| !h.text.is_empty()),
+            Err(e) => {
+                self.stats.failed_jobs += 1;
+                tracing::error!(call = %self.id, track = info.track, start = info.start_s, "transcription failed: {e}");
+                None
+            }
+        };
+        if !info.is_final {
+            return self.interim(info, hypothesis).into_iter().collect();
+        }
+        let t = &mut self.tracks[info.track];
+        if let Some(p) = t.outstanding.iter_mut().find(|p| p.job == r.id) {
+            p.result = Some(hypothesis);
+        }
+        let mut out = Vec::new();
+        while t.outstanding.front().is_some_and(|p| p.result.is_some()) {
+            let p = t.outstanding.pop_front().expect("front exists");
+            match p.result.flatten() {
+                Some(h) => {
+                    let raw = RawSegment { start: p.start_s, end: p.end_s, text: h.text, words: h.words };
+                    t.held.push_back(p.segment_id);
+                    t.last_final_at = Instant::now();
+                    let emitted = t.redactor.push_final(raw);
+                    out.push((info.track, emitted));
+                }
+                None => {
+                    self.stats.empty_finals += 1;
+                    // The utterance was noise: if interims were shown, an empty final clears them.
+                    if t.shown.is_some_and(|(sid, _)| sid == p.segment_id) {
+                        t.shown = None;
+                        let ev = self.transcript_event(info.track, p.segment_id, None, true, p.start_s, p.end_s, String::new(), Vec::new(), self.engine.redactor.policy().version);
+                        return self.finish_emitted(out, vec![ev]).await;
+                    }
+                }
+            }
+        }
+        self.finish_emitted(out, Vec::new()).await
+    }
+
+    async fn finish_emitted(&mut self, batches: Vec<(usize, Vec<RedactedSegment>)>, mut events: Vec<Arc<LiveEvent>>) -> Vec<Arc<LiveEvent>> {
+        for (track, emitted) in batches {
+            for seg in emitted {
+                events.push(self.emit_final(track, seg).await);
+            }
+        }
+        events
+    }
+
+    fn interim(&mut self, info: JobInfo, h: Option<Hypothesis>) -> Option<Arc<LiveEvent>> {
+        let t = &mut self.tracks[info.track];
+        let h = h?;
+        if t.last_final.is_some_and(|f| info.segment_id <= f) {
+            return None; // its final is already on the way
+        }
+        if t.shown.is_some_and(|(sid, end)| sid == info.segment_id && end >= info.end_s) {
+            return None; // a newer interim of this utterance is already shown
+        }
+        let raw = RawSegment { start: info.start_s, end: info.end_s, text: h.text, words: h.words };
+        let red = t.redactor.interim(&raw);
+        t.shown = Some((info.segment_id, info.end_s));
+        self.stats.interims += 1;
+        self.engine.stats.interims.fetch_add(1, Ordering::Relaxed);
+        let redactions = red.spans.iter().map(|s| RedactionOut { kind: s.kind, start: s.start, end: s.end }).collect();
+        let ev = self.transcript_event(info.track, info.segment_id, None, false, red.start, red.end, red.text, redactions, red.policy_version);
+        self.engine.bus.publish(ev.clone());
+        Some(ev)
+    }
+
+    /// Stores one redacted final and publishes it.
+    async fn emit_final(&mut self, track: usize, seg: RedactedSegment) -> Arc<LiveEvent> {
+        let t = &mut self.tracks[track];
+        let segment_id = t.held.pop_front().unwrap_or(0);
+        if t.shown.is_some_and(|(sid, _)| sid == segment_id) {
+            t.shown = None;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let stored = TranscriptSegment {
+            start: seg.start,
+            end: seg.end,
+            speaker: t.speaker.clone(),
+            text: seg.text,
+            words: seg.words,
+            redactions: seg.spans,
+            policy_version: seg.policy_version,
+        };
+        if let Err(e) = self.engine.store.append_segment(&self.actor, &self.tenant, &self.id, NewSegment { seq, segment: &stored }).await {
+            self.engine.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(call = %self.id, seq, "cannot store a final segment: {e}");
+        }
+        self.stats.finals += 1;
+        self.engine.stats.finals.fetch_add(1, Ordering::Relaxed);
+        let redactions = stored.redactions.iter().map(|s| RedactionOut { kind: s.kind, start: s.start, end: s.end }).collect();
+        let ev = self.transcript_event(track, segment_id, Some(seq), true, stored.start, stored.end, stored.text, redactions, stored.policy_version);
+        self.engine.bus.publish(ev.clone());
+        ev
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn transcript_event(&self, track: usize, segment_id: u64, seq: Option<u64>, is_final: bool, start: f32, end: f32, text: String, redactions: Vec<RedactionOut>, policy_version: u32) -> Arc<LiveEvent> {
+        Arc::new(LiveEvent {
+            tenant: self.tenant.clone(),
+            call_id: self.id.clone(),
+            body: EventBody::Transcript {
+                call_id: self.id.clone(),
+                segment_id,
+                seq,
+                track,
+                speaker: self.tracks[track].speaker.clone(),
+                is_final,
+                start_ms: (start * 1000.0).round() as i64,
+                end_ms: (end * 1000.0).round() as i64,
+                text,
+                redactions,
+                policy_version,
+            },
+        })
+    }
+
+    /// Periodic housekeeping: releases finals the redactor has held for longer than the hold
+    /// time while their speaker has not gone on.
+    pub async fn tick(&mut self) -> Vec<Arc<LiveEvent>> {
+        let hold = Duration::from_millis(self.engine.config.redaction_hold_ms);
+        let mut batches = Vec::new();
+        for (i, t) in self.tracks.iter_mut().enumerate() {
+            if !t.held.is_empty() && t.outstanding.is_empty() && t.stream.open_segment().is_none() && t.last_final_at.elapsed() >= hold {
+                batches.push((i, t.redactor.flush()));
+            }
+        }
+        self.finish_emitted(batches, Vec::new()).await
+    }
+
+    /// End of the audio: flushes the reorder buffers and resamplers and finalises every open
+    /// utterance. Then pump [`LiveCall::next_result`] into [`LiveCall::on_result`] until
+    /// [`LiveCall::drained`], and call [`LiveCall::close`].
+    pub fn end_audio(&mut self) {
+        for track in 0..self.tracks.len() {
+            let mut released = Vec::new();
+            self.tracks[track].jitter.flush(&mut released);
+            self.feed(track, &mut released, true);
+        }
+    }
+
+    /// Every final has come back from the pool.
+    pub fn drained(&self) -> bool {
+        self.tracks.iter().all(|t| t.outstanding.is_empty())
+    }
+
+    /// Emits what the redactors still hold, marks the call finished in the store and announces
+    /// its end.
+    pub async fn close(mut self, how: CallEnd) -> Vec<Arc<LiveEvent>> {
+        let mut batches = Vec::new();
+        for (i, t) in self.tracks.iter_mut().enumerate() {
+            if !t.outstanding.is_empty() {
+                tracing::warn!(call = %self.id, track = i, lost = t.outstanding.len(), "finals still in the pool at close");
+            }
+            batches.push((i, t.redactor.flush()));
+        }
+        let mut events = self.finish_emitted(batches, Vec::new()).await;
+        let status = match how {
+            CallEnd::Stopped => CallStatus::Complete,
+            CallEnd::Interrupted | CallEnd::Shutdown => CallStatus::Failed,
+        };
+        let ended_at = crate::store::now();
+        if let Err(e) = self.engine.store.finish_call(&self.actor, &self.tenant, &self.id, status, ended_at).await {
+            self.engine.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(call = %self.id, "cannot mark the call finished: {e}");
+        }
+        let status_str = match how {
+            CallEnd::Stopped => "complete",
+            CallEnd::Interrupted => "interrupted",
+            CallEnd::Shutdown => "shutdown",
+        };
+        let ev = Arc::new(LiveEvent {
+            tenant: self.tenant.clone(),
+            call_id: self.id.clone(),
+            body: EventBody::CallEnded { call_id: self.id.clone(), status: status_str.into(), ended_at, segments: self.next_seq },
+        });
+        self.engine.bus.publish(ev.clone());
+        events.push(ev);
+        self.closed = true;
+        self.engine.unregister(&self.id);
+        self.engine.stats.calls_ended.fetch_add(1, Ordering::Relaxed);
+        let jitter: Vec<_> = self.tracks.iter().map(|t| t.jitter.stats).collect();
+        tracing::info!(call = %self.id, provider = self.provider.as_str(), how = status_str, secs = self.started.elapsed().as_secs_f32(), frames = self.stats.frames,
+            finals = self.stats.finals, interims = self.stats.interims, empty_finals = self.stats.empty_finals,
+            failed_jobs = self.stats.failed_jobs, jitter = ?jitter, "call ended");
+        events
+    }
+}
+
+impl Drop for LiveCall {
+    fn drop(&mut self) {
+        if !self.closed {
+            // Dropped without close (a task aborted): the call is no longer active.
+            self.engine.unregister(&self.id);
+            for i in 0..self.tracks.len() {
+                self.engine.queue.cancel_interim((self.slot, i));
+            }
+        }
+    }
+}
+
+/// A fresh random key per call: pseudonyms cannot be joined across calls.
+fn random_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    crate::store::crypto::fill_random(&mut key);
+    key
+}

@@ -1,0 +1,213 @@
+//! Live calls: the engine behind `callscribe serve`. It owns the worker pool (behind the
+//! real-time scheduler), the store, the redactor and the event bus, decides whether a new call
+//! can be taken (admission control), and runs each call's pipeline ([`LiveCall`]): reordered
+//! frames → G.711/L16 decode → 16 kHz → VAD endpointing → interims and finals through the pool
+//! → `redact/` → sealed into the store → published to subscribers.
+
+pub mod call;
+pub mod hub;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::asr::{DecodeOptions, Model, PoolLayout, RtQueue, WhisperPool};
+use crate::redact::Redactor;
+use crate::segment::VadConfig;
+use crate::store::Store;
+
+pub use call::{CallEnd, LiveCall};
+pub use hub::{EventBody, EventBus, LiveEvent, LocalBus};
+
+/// Tuning of live calls (the `[live]` table of the config file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveConfig {
+    /// An interim hypothesis about this often while an utterance is open (0: none).
+    pub interim_every_ms: u32,
+    /// How long a missing frame is waited for before it is replaced by silence.
+    pub reorder_window_ms: u32,
+    /// A connection that sends nothing for this long is closed (its call is finalised).
+    pub idle_timeout_s: u64,
+    /// Calls held at once; past it new calls are refused (0: 10 per worker).
+    pub max_calls: usize,
+    /// New calls are refused while a queued final is this late (the pool is behind real time).
+    pub max_final_lateness_ms: u64,
+    /// The latency a final aims at after its utterance ends (its scheduling deadline).
+    pub final_target_ms: u64,
+    /// A final held back by the redactor (its tail could begin an identifier) is released
+    /// after this long without the speaker going on.
+    pub redaction_hold_ms: u64,
+    /// Largest WebSocket message accepted.
+    pub max_message_bytes: usize,
+    /// Events a subscriber may fall behind before it is disconnected.
+    pub subscriber_buffer: usize,
+    /// Endpointing of live tracks (utterances end at `min_silence_ms` of pause).
+    pub vad: VadConfig,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            interim_every_ms: 1000,
+            reorder_window_ms: 200,
+            idle_timeout_s: 20,
+            max_calls: 0,
+            max_final_lateness_ms: 3000,
+            final_target_ms: 800,
+            redaction_hold_ms: 2000,
+            max_message_bytes: 512 * 1024,
+            subscriber_buffer: 1024,
+            vad: VadConfig::default(),
+        }
+    }
+}
+
+impl LiveConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        self.vad.validate()?;
+        if self.interim_every_ms != 0 && !(200..=10_000).contains(&self.interim_every_ms) {
+            return Err(format!("interim_every_ms must be 0 or 200..=10000, got {}", self.interim_every_ms));
+        }
+        if self.reorder_window_ms > 5000 {
+            return Err(format!("reorder_window_ms must be at most 5000, got {}", self.reorder_window_ms));
+        }
+        if !(1..=3600).contains(&self.idle_timeout_s) {
+            return Err(format!("idle_timeout_s must be 1..=3600, got {}", self.idle_timeout_s));
+        }
+        if !(4096..=16 * 1024 * 1024).contains(&self.max_message_bytes) {
+            return Err(format!("max_message_bytes must be 4096..=16777216, got {}", self.max_message_bytes));
+        }
+        Ok(())
+    }
+}
+
+/// A call the engine is holding.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActiveCall {
+    pub call_id: String,
+    #[serde(skip)]
+    pub tenant: String,
+    pub provider: String,
+    pub tracks: Vec<String>,
+    pub started_at: i64,
+}
+
+/// Counters since start (metrics, logs). Never text or identifiers.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    pub calls_started: AtomicU64,
+    pub calls_refused: AtomicU64,
+    pub calls_ended: AtomicU64,
+    pub finals: AtomicU64,
+    pub interims: AtomicU64,
+    pub store_errors: AtomicU64,
+}
+
+/// Why a call was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused(pub String);
+
+pub struct Engine {
+    pub store: Store,
+    pub redactor: Arc<Redactor>,
+    pub queue: Arc<RtQueue>,
+    pub bus: Arc<dyn EventBus>,
+    pub config: LiveConfig,
+    pub stats: EngineStats,
+    pub layout: PoolLayout,
+    max_calls: usize,
+    pool: Mutex<Option<WhisperPool>>,
+    active: Mutex<HashMap<String, ActiveCall>>,
+    next_slot: AtomicU64,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Engine {
+    /// Starts the workers (behind the real-time scheduler) and the in-process event bus.
+    pub fn new(model: &Model, layout: PoolLayout, decode: DecodeOptions, store: Store, redactor: Arc<Redactor>, config: LiveConfig) -> anyhow::Result<Arc<Engine>> {
+        config.validate().map_err(|e| anyhow::anyhow!("invalid live configuration: {e}"))?;
+        let queue = Arc::new(RtQueue::new());
+        let pool = WhisperPool::with_scheduler(model, layout, decode, queue.clone())?;
+        let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new(config.subscriber_buffer));
+        let max_calls = if config.max_calls == 0 { 10 * layout.workers } else { config.max_calls };
+        Ok(Arc::new(Engine {
+            store,
+            redactor,
+            queue,
+            bus,
+            stats: EngineStats::default(),
+            layout,
+            max_calls,
+            config,
+            pool: Mutex::new(Some(pool)),
+            active: Mutex::new(HashMap::new()),
+            next_slot: AtomicU64::new(1),
+            shutdown: tokio::sync::watch::channel(false).0,
+        }))
+    }
+
+    pub fn max_calls(&self) -> usize {
+        self.max_calls
+    }
+
+    /// Calls being held now.
+    pub fn active_calls(&self, tenant: Option<&str>) -> Vec<ActiveCall> {
+        let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        let mut calls: Vec<ActiveCall> = active.values().filter(|c| tenant.is_none_or(|t| c.tenant == t)).cloned().collect();
+        calls.sort_by(|a, b| (a.started_at, &a.call_id).cmp(&(b.started_at, &b.call_id)));
+        calls
+    }
+
+    pub fn is_active(&self, call_id: &str) -> bool {
+        self.active.lock().unwrap_or_else(|e| e.into_inner()).contains_key(call_id)
+    }
+
+    /// Admission control: may one more call start now?
+    pub fn admit(&self) -> Result<u64, Refused> {
+        let active = self.active.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let refuse = |why: String| {
+            self.stats.calls_refused.fetch_add(1, Ordering::Relaxed);
+            let depth = self.queue.depth();
+            tracing::warn!(active, max_calls = self.max_calls, finals_queued = depth.finals, interims_queued = depth.interims, "call refused: {why}");
+            Err(Refused(why))
+        };
+        if *self.shutdown.borrow() {
+            return refuse("the server is shutting down".into());
+        }
+        if active >= self.max_calls {
+            return refuse(format!("at capacity: {active} calls active (max_calls {})", self.max_calls));
+        }
+        let late = self.queue.final_lateness(Instant::now());
+        if late > Duration::from_millis(self.config.max_final_lateness_ms) {
+            return refuse(format!("behind real time: a queued final is {} ms late", late.as_millis()));
+        }
+        Ok(self.next_slot.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) fn register(&self, call: ActiveCall) {
+        self.active.lock().unwrap_or_else(|e| e.into_inner()).insert(call.call_id.clone(), call);
+    }
+
+    pub(crate) fn unregister(&self, call_id: &str) {
+        self.active.lock().unwrap_or_else(|e| e.into_inner()).remove(call_id);
+    }
+
+    /// Tells every call to finish (graceful shutdown); new calls are refused from now on.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Stops the workers after the queued jobs (call after every call has finished).
+    pub fn stop_workers(&self) {
+        let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(pool);
+    }
+}
