@@ -908,6 +908,56 @@ fn emails(text: &str, toks: &[Token], cue_hits: &[CueHit], ws: &WordSets, ctx: &
         let canon = toks[lo..hi].iter().map(|t| t.lower.as_str()).collect::<Vec<_>>().join(" ");
         out.push(Found { kind, start: toks[lo].start, end: toks[hi - 1].end, canon });
     }
+    garbled_emails(toks, ws, &email_cue, out);
+}
+
+/// E-mail addresses whose "at" the recogniser lost or misheard ("emily dot carter has yahoo dot
+/// com", "m.really.carterat.com"): anchored on the domain ("yahoo.com", "gmail dot com"), taken
+/// as an address when the host is a mail provider or the talk is about e-mail, with the words
+/// joined to it on the left as the local part.
+fn garbled_emails(toks: &[Token], ws: &WordSets, email_cue: &dyn Fn(usize) -> bool, out: &mut Vec<Found>) {
+    let is_dot = |t: &Token| t.is("dot") || t.punct() == Some('.');
+    let is_piece = |t: &Token| matches!(t.kind, TokKind::Word | TokKind::Digits) && !t.is("dot") && !is_local_stop(&t.lower);
+    // what "at" becomes in recognised speech, and written connectors
+    let is_joint = |t: &Token| {
+        is_dot(t) || matches!(t.lower.as_str(), "at" | "has" | "hat" | "add" | "underscore" | "dash" | "hyphen" | "_" | "-" | "@")
+    };
+    for tld in 2..toks.len() {
+        let t = &toks[tld];
+        if t.kind != TokKind::Word || !ws.tlds.contains(t.lower.as_str()) || !is_dot(&toks[tld - 1]) {
+            continue;
+        }
+        let host = tld - 2;
+        let h = &toks[host];
+        if h.kind != TokKind::Word || h.lower.len() < 2 || is_local_stop(&h.lower) {
+            continue;
+        }
+        // a full stop with a space after it ends a sentence: "… at home. Com…" is not a domain
+        if toks[tld - 1].punct() == Some('.') && t.gap_before {
+            continue;
+        }
+        let cue = email_cue(host);
+        if !cue && !ws.hosts.contains(h.lower.as_str()) {
+            continue;
+        }
+        let (mut lo, mut k, mut pieces) = (host, host, 0);
+        while k >= 2 && host - k < 12 && is_joint(&toks[k - 1]) && is_piece(&toks[k - 2]) {
+            k -= 2;
+            lo = k;
+            pieces += 1;
+            // further pieces may follow one another with no joint ("m l dot carter")
+            while k >= 1 && host - k < 12 && is_piece(&toks[k - 1]) && toks[k - 1].lower.len() <= 2 {
+                k -= 1;
+                lo = k;
+            }
+        }
+        // a mail provider named alone ("I use gmail.com") is no address
+        if pieces == 0 && !cue {
+            continue;
+        }
+        let canon = toks[lo..=tld].iter().map(|t| t.lower.as_str()).collect::<Vec<_>>().join(" ");
+        out.push(Found { kind: K::Email, start: toks[lo].start, end: t.end, canon });
+    }
 }
 
 fn month_at(toks: &[Token], i: usize) -> bool {

@@ -610,3 +610,23 @@ proptest! {
         prop_assert_eq!(out.len(), if do_split && words.len() > 2 { 2 } else { 1 });
     }
 }
+
+#[test]
+fn e_mails_with_a_misheard_at_are_still_found() {
+    // a mail provider's domain is enough context
+    assert_eq!(red("It is emily dot carter has yahoo dot com."), "It is [EMAIL].");
+    assert_eq!(red("it is m l dot carter has yahoo dot com"), "it is [EMAIL]");
+    assert_eq!(red("Write to priya.s hat gmail.com today."), "Write to [EMAIL] today.");
+    // but a provider named alone, a web site, or a sentence ending in "com…" are not addresses
+    assert_eq!(red("I use gmail.com for everything."), "I use gmail.com for everything.");
+    assert_eq!(red("Our plans are on northwind.com and the app."), "Our plans are on northwind.com and the app.");
+    // after the agent asks for the e-mail, any domain-shaped answer is one
+    let r = redactor();
+    let call = r.call([3; 32]);
+    let mut agent = call.track(true);
+    let mut caller = call.track(false);
+    let _ = agent.push_final(seg("Thank you. And your email address?"));
+    let mut out = caller.push_final(seg("It is m.really.carterat.com."));
+    out.extend(caller.flush());
+    assert_eq!(out[0].text, "It is [EMAIL].");
+}
