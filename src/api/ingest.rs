@@ -30,7 +30,7 @@ pub(super) async fn upgrade(State(st): State<AppState>, protocol: Protocol, head
     let guard = SessionGuard::new(&st.sessions);
     ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| async move {
         let _guard = guard;
-        Session { engine: st.engine, protocol, socket, adapter: adapter_for(protocol), principal, call: None }.run().await;
+        Session { engine: st.engine, protocol, socket, adapter: adapter_for(protocol), principal, call: None, echo: false }.run().await;
     })
 }
 
@@ -41,6 +41,8 @@ struct Session {
     adapter: Box<dyn Adapter>,
     principal: Option<Principal>,
     call: Option<LiveCall>,
+    /// Send the call's events back on this socket.
+    echo: bool,
 }
 
 /// Why the read loop stopped.
@@ -175,6 +177,7 @@ impl Session {
                 ));
             }
         };
+        self.echo = start.echo || self.adapter.echoes_transcript();
         match LiveCall::start(self.engine.clone(), &principal, self.protocol, start).await {
             Ok((call, started)) => {
                 self.call = Some(call);
@@ -190,10 +193,11 @@ impl Session {
         }
     }
 
-    /// The native protocol gets the call's events back on its own socket. A failed send is
-    /// ignored: the call goes on and its finals are stored regardless.
+    /// The native protocol (and a provider stream that asked with `transcripts=on`) gets the
+    /// call's events back on its own socket. A failed send is ignored: the call goes on and its
+    /// finals are stored regardless.
     async fn echo(&mut self, events: &[Arc<LiveEvent>]) {
-        if !self.adapter.echoes_transcript() {
+        if !self.echo {
             return;
         }
         for ev in events {

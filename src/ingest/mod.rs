@@ -78,6 +78,9 @@ pub struct CallStart {
     pub format: MediaFormat,
     /// An ingest key carried inside the stream (Twilio cannot send headers).
     pub token: Option<String>,
+    /// The client asked for the call's transcript events on this socket
+    /// (`customParameters.transcripts = "on"`; always on for the native protocol).
+    pub echo: bool,
 }
 
 /// One frame of media for one track.

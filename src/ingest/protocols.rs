@@ -244,7 +244,8 @@ impl JsonStream {
             Dialect::Exotel => vec![TrackSpec { name: "mixed".into(), speaker: "unknown".into() }],
         };
         let token = params.and_then(|p| text_field(p, &["token"])).map(str::to_string);
-        Ok(CallStart { external_id: limit_id(external_id)?, tracks, format, token })
+        let echo = params.and_then(|p| text_field(p, &["transcripts"])).is_some_and(|v| matches!(v, "on" | "true" | "1" | "yes"));
+        Ok(CallStart { external_id: limit_id(external_id)?, tracks, format, token, echo })
     }
 
     fn media(&self, m: &Map<String, Value>, start: &CallStart) -> Result<MediaFrame, ProtocolError> {
@@ -362,6 +363,7 @@ impl Adapter for Vonage {
                     tracks: vec![TrackSpec { name: "leg".into(), speaker }],
                     format,
                     token: text_field(&m, &["token"]).map(str::to_string),
+                    echo: text_field(&m, &["transcripts"]).is_some_and(|v| matches!(v, "on" | "true" | "1" | "yes")),
                 }))
             }
             "websocket:cleared" | "websocket:notify" | "websocket:dtmf" => Ok(IngestEvent::Ignored),
@@ -445,7 +447,7 @@ impl Native {
         let tracks = speakers.into_iter().enumerate().map(|(i, s)| TrackSpec { name: format!("ch{i}"), speaker: s }).collect();
         let token = text_field(m, &["token"]).map(str::to_string);
         // The client sends interleaved channels; each track then carries one.
-        Ok(CallStart { external_id: limit_id(external_id)?, tracks, format, token })
+        Ok(CallStart { external_id: limit_id(external_id)?, tracks, format, token, echo: true })
     }
 
 }
