@@ -32,7 +32,8 @@ DATA="$(mktemp -d)"
 trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$DATA"' EXIT
 TENANT=$("$BIN" tenant create eval --data-dir "$DATA" 2>/dev/null | tail -1)
 INGEST=$("$BIN" key create --tenant "$TENANT" --role ingest --data-dir "$DATA")
-"$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" 2> "$OUT/server.log" &
+# CONFIG=FILE: a serve config file (e.g. to compare [decode] or [live] settings)
+"$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" ${CONFIG:+--config "$CONFIG"} 2> "$OUT/server.log" &
 SERVER=$!
 for _ in $(seq 100); do
   if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/healthz')" 2>/dev/null; then break; fi

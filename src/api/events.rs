@@ -116,6 +116,8 @@ async fn follow_call(engine: Arc<Engine>, principal: Principal, call: String, af
                 status: serde_json::to_value(info.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
                 ended_at: info.ended_at.unwrap_or(info.started_at),
                 segments: info.segments,
+                interims: None,
+                interims_skipped: None,
             },
         };
         send(&mut socket, &ended).await;

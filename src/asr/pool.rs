@@ -58,9 +58,10 @@ pub struct AsrJob {
     /// Time of the first sample from the start of the track, for word timestamps.
     pub offset_s: f32,
     pub reply: Reply,
-    /// An interim hypothesis: decoded with the context sized to the audio (no floor), which is
-    /// 2–3× faster on short audio and good enough for text that the final replaces.
-    pub quick: bool,
+    /// Overrides [`DecodeOptions::context_min`] for this job. Interims use 0 (the context sized
+    /// to the audio: 2–3× faster on short audio, good enough for text the final replaces);
+    /// live finals use `live.final_context_min`.
+    pub context_floor: Option<u32>,
 }
 
 /// Where a job's result goes: a crossbeam channel (batch, tools) or a tokio channel (a live
@@ -168,7 +169,7 @@ impl WhisperPool {
     /// Transcribes one utterance and waits for the result (tests, benchmarks, tools).
     pub fn transcribe_blocking(&self, audio: Vec<f32>, offset_s: f32) -> Result<Hypothesis, AsrError> {
         let (reply, rx) = crossbeam_channel::bounded(1);
-        let job = AsrJob { id: 0, audio, offset_s, reply: Reply::Channel(reply), quick: false };
+        let job = AsrJob { id: 0, audio, offset_s, reply: Reply::Channel(reply), context_floor: None };
         match &self.rt {
             Some(q) => q.push_final(job, Instant::now()),
             None => self.submit(job)?,
@@ -213,7 +214,7 @@ impl Worker {
         while let Some(job) = jobs.next() {
             let started = Instant::now();
             let audio_s = job.audio.len() as f32 / SAMPLE_RATE as f32;
-            let hypothesis = self.transcribe(&job.audio, job.offset_s, job.quick);
+            let hypothesis = self.transcribe(&job.audio, job.offset_s, job.context_floor);
             drop(job.audio);
             job.reply.send(AsrResult {
                 id: job.id,
@@ -224,7 +225,7 @@ impl Worker {
         }
     }
 
-    fn transcribe(&mut self, audio: &[f32], offset_s: f32, quick: bool) -> Result<Hypothesis, AsrError> {
+    fn transcribe(&mut self, audio: &[f32], offset_s: f32, context_floor: Option<u32>) -> Result<Hypothesis, AsrError> {
         let audio = &audio[..audio.len().min(MAX_SAMPLES)];
         let input: Cow<[f32]> = if audio.len() < MIN_SAMPLES {
             let mut v = Vec::with_capacity(MIN_SAMPLES);
@@ -252,7 +253,7 @@ impl Worker {
         p.set_temperature_inc(opts.temperature_inc);
         p.set_max_tokens((opts.max_tokens_base as f32 + opts.max_tokens_per_s * secs) as i32);
         if !opts.full_context {
-            let floor = if quick { 0 } else { opts.context_min as i32 };
+            let floor = context_floor.unwrap_or(opts.context_min) as i32;
             p.set_audio_ctx(audio_ctx_for(secs, opts.context_margin).max(floor).min(1500));
         }
         self.state.full(p, &input).map_err(|e| AsrError::Whisper(e.to_string()))?;

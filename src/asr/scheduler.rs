@@ -61,8 +61,7 @@ impl RtQueue {
     }
 
     /// Queues a final; `deadline` orders finals (earliest first).
-    pub fn push_final(&self, mut job: AsrJob, deadline: Instant) {
-        job.quick = false;
+    pub fn push_final(&self, job: AsrJob, deadline: Instant) {
         let mut st = self.lock();
         if st.closed {
             return; // dropping the job drops its reply: the caller sees the pool closed
@@ -77,7 +76,7 @@ impl RtQueue {
 
     /// Queues an interim for `key`, replacing (skipping) one still waiting for the same track.
     pub fn push_interim(&self, key: TrackKey, mut job: AsrJob) {
-        job.quick = true;
+        job.context_floor = Some(0);
         let mut st = self.lock();
         if st.closed {
             return;
@@ -150,7 +149,7 @@ mod tests {
 
     fn job(id: u64) -> AsrJob {
         let (tx, _rx) = crossbeam_channel::unbounded();
-        AsrJob { id, audio: Vec::new(), offset_s: 0.0, reply: Reply::Channel(tx), quick: false }
+        AsrJob { id, audio: Vec::new(), offset_s: 0.0, reply: Reply::Channel(tx), context_floor: None }
     }
 
     #[test]
@@ -175,7 +174,7 @@ mod tests {
         assert_eq!(q.stats.interims_skipped.load(Ordering::Relaxed), 1);
         let first = q.next_job().unwrap();
         assert_eq!(first.id, 3);
-        assert!(first.quick);
+        assert_eq!(first.context_floor, Some(0), "interims decode with the sized context");
         assert_eq!(q.next_job().unwrap().id, 2);
     }
 

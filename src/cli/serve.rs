@@ -152,3 +152,29 @@ async fn shutdown_signal() {
         let _ = ctrl_c.await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's example config file parses, with the values it shows.
+    #[test]
+    fn the_readme_config_example_is_valid() {
+        let readme = include_str!("../../README.md");
+        let block = readme.split("```toml\n").nth(1).and_then(|b| b.split("```").next()).expect("a toml block in the README");
+        let cfg: ServeConfig = toml::from_str(block).expect("the README's config parses");
+        assert_eq!(cfg.listen, Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(cfg.live.interim_every_ms, 1000);
+        assert_eq!(cfg.live.vad.min_silence_ms, 500);
+        assert_eq!(cfg.decode.context_min, 1000);
+        cfg.live.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_and_out_of_range_settings_are_refused() {
+        assert!(toml::from_str::<ServeConfig>("[live]\ninterim_every = 3").is_err());
+        assert!(toml::from_str::<ServeConfig>("colour = 1").is_err());
+        let cfg: ServeConfig = toml::from_str("[live]\nidle_timeout_s = 0").unwrap();
+        assert!(cfg.live.validate().unwrap_err().contains("idle_timeout_s"));
+    }
+}

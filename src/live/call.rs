@@ -72,6 +72,10 @@ pub struct CallStats {
     pub frames: u64,
     pub finals: u64,
     pub interims: u64,
+    /// Interims asked of the pool (delivered + skipped + empty).
+    pub interims_requested: u64,
+    /// Interims that came back with no text or were stale on arrival.
+    pub interims_dropped: u64,
     pub empty_finals: u64,
     pub failed_jobs: u64,
 }
@@ -238,7 +242,7 @@ impl LiveCall {
         let id = self.next_job;
         self.next_job += 1;
         self.jobs.insert(id, JobInfo { track, segment_id: u.segment_id, is_final: u.is_final, start_s: u.start_s, end_s: u.end_s });
-        let job = AsrJob { id, audio: u.samples, offset_s: u.start_s, reply: Reply::Async(self.tx.clone()), quick: !u.is_final };
+        let job = AsrJob { id, audio: u.samples, offset_s: u.start_s, reply: Reply::Async(self.tx.clone()), context_floor: Some(self.engine.config.final_context_min) };
         let key = (self.slot, track);
         if u.is_final {
             let t = &mut self.tracks[track];
@@ -250,6 +254,7 @@ impl LiveCall {
             let deadline = Instant::now() + Duration::from_millis(self.engine.config.final_target_ms);
             self.engine.queue.push_final(job, deadline);
         } else {
+            self.stats.interims_requested += 1;
             self.engine.queue.push_interim(key, job);
         }
     }
@@ -259,6 +264,9 @@ impl LiveCall {
     /// redactor, into the store, and out as events.
     pub async fn on_result(&mut self, r: AsrResult) -> Vec<Arc<LiveEvent>> {
         let Some(info) = self.jobs.remove(&r.id) else { return Vec::new() };
+        // times only: never text
+        tracing::debug!(call = %self.id, track = info.track, segment = info.segment_id, is_final = info.is_final,
+            audio_s = r.audio_s, busy_s = r.busy_s, "utterance transcribed");
         let hypothesis = match r.hypothesis {
             Ok(h) => Some(h).filter(|h| !h.text.is_empty()),
             Err(e) => {
@@ -310,13 +318,12 @@ impl LiveCall {
 
     fn interim(&mut self, info: JobInfo, h: Option<Hypothesis>) -> Option<Arc<LiveEvent>> {
         let t = &mut self.tracks[info.track];
-        let h = h?;
-        if t.last_final.is_some_and(|f| info.segment_id <= f) {
-            return None; // its final is already on the way
-        }
-        if t.shown.is_some_and(|(sid, end)| sid == info.segment_id && end >= info.end_s) {
-            return None; // a newer interim of this utterance is already shown
-        }
+        let stale = t.last_final.is_some_and(|f| info.segment_id <= f) // its final is on the way
+            || t.shown.is_some_and(|(sid, end)| sid == info.segment_id && end >= info.end_s); // a newer one is shown
+        let Some(h) = h.filter(|_| !stale) else {
+            self.stats.interims_dropped += 1;
+            return None;
+        };
         let raw = RawSegment { start: info.start_s, end: info.end_s, text: h.text, words: h.words };
         let red = t.redactor.interim(&raw);
         t.shown = Some((info.segment_id, info.end_s));
@@ -385,7 +392,12 @@ impl LiveCall {
         let hold = Duration::from_millis(self.engine.config.redaction_hold_ms);
         let mut batches = Vec::new();
         for (i, t) in self.tracks.iter_mut().enumerate() {
-            if !t.held.is_empty() && t.outstanding.is_empty() && t.stream.open_segment().is_none() && t.last_final_at.elapsed() >= hold {
+            // release when the speaker has been quiet for the hold time, and in any case after
+            // four times it (a speaker who goes straight on would otherwise hold it for the
+            // whole next utterance)
+            let waited = t.last_final_at.elapsed();
+            let quiet = t.outstanding.is_empty() && t.stream.open_segment().is_none();
+            if !t.held.is_empty() && (quiet && waited >= hold || waited >= hold * 4) {
                 batches.push((i, t.redactor.flush()));
             }
         }
@@ -436,7 +448,14 @@ impl LiveCall {
         let ev = Arc::new(LiveEvent {
             tenant: self.tenant.clone(),
             call_id: self.id.clone(),
-            body: EventBody::CallEnded { call_id: self.id.clone(), status: status_str.into(), ended_at, segments: self.next_seq },
+            body: EventBody::CallEnded {
+                call_id: self.id.clone(),
+                status: status_str.into(),
+                ended_at,
+                segments: self.next_seq,
+                interims: Some(self.stats.interims),
+                interims_skipped: Some(self.stats.interims_requested.saturating_sub(self.stats.interims)),
+            },
         });
         self.engine.bus.publish(ev.clone());
         events.push(ev);
@@ -445,7 +464,7 @@ impl LiveCall {
         self.engine.stats.calls_ended.fetch_add(1, Ordering::Relaxed);
         let jitter: Vec<_> = self.tracks.iter().map(|t| t.jitter.stats).collect();
         tracing::info!(call = %self.id, provider = self.provider.as_str(), how = status_str, secs = self.started.elapsed().as_secs_f32(), frames = self.stats.frames,
-            finals = self.stats.finals, interims = self.stats.interims, empty_finals = self.stats.empty_finals,
+            finals = self.stats.finals, interims = self.stats.interims, interims_requested = self.stats.interims_requested, empty_finals = self.stats.empty_finals,
             failed_jobs = self.stats.failed_jobs, jitter = ?jitter, "call ended");
         events
     }

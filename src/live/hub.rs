@@ -51,7 +51,15 @@ pub enum EventBody {
         call_id: String,
         status: String,
         ended_at: i64,
+        /// Finals stored for the call.
         segments: u64,
+        /// Interim hypotheses delivered, and those asked for but not delivered (superseded by a
+        /// newer one or by the final while waiting for a worker — the load shedding of
+        /// interims — or stale or empty when they came back).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        interims: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        interims_skipped: Option<u64>,
     },
 }
 
@@ -144,7 +152,7 @@ mod tests {
         Arc::new(LiveEvent {
             tenant: tenant.into(),
             call_id: "c".into(),
-            body: EventBody::CallEnded { call_id: "c".into(), status: "complete".into(), ended_at: n as i64, segments: n },
+            body: EventBody::CallEnded { call_id: "c".into(), status: "complete".into(), ended_at: n as i64, segments: n, interims: None, interims_skipped: None },
         })
     }
 
