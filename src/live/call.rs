@@ -43,6 +43,7 @@ struct JobInfo {
 
 struct PendingFinal {
     job: u64,
+    track: usize,
     segment_id: u64,
     start_s: f32,
     end_s: f32,
@@ -55,8 +56,6 @@ struct LiveTrack {
     resampler: StreamResampler,
     stream: TrackStream,
     redactor: TrackRedactor,
-    /// Finals sent to the pool, in utterance order (results may come back out of order).
-    outstanding: VecDeque<PendingFinal>,
     /// Segment ids of finals handed to the redactor and not yet emitted (held back).
     held: VecDeque<u64>,
     /// Newest segment finalised: interims of it or older are stale.
@@ -94,6 +93,10 @@ pub struct LiveCall {
     next_seq: u64,
     next_job: u64,
     jobs: HashMap<u64, JobInfo>,
+    /// Finals sent to the pool, in the order their utterances ended, across tracks. Results may
+    /// come back out of order; they go to the redactors in this order, so each track's
+    /// redactor sees the other party's question before the answer ("And your e-mail?").
+    outstanding: VecDeque<PendingFinal>,
     tx: mpsc::UnboundedSender<AsrResult>,
     rx: mpsc::UnboundedReceiver<AsrResult>,
     decoded: Vec<f32>,
@@ -129,7 +132,6 @@ impl LiveCall {
                 resampler,
                 stream: TrackStream::new(cfg.vad.clone(), cfg.interim_every_ms),
                 redactor: redaction.track(spec.speaker == "agent"),
-                outstanding: VecDeque::new(),
                 held: VecDeque::new(),
                 last_final: None,
                 shown: None,
@@ -169,6 +171,7 @@ impl LiveCall {
             next_seq: 0,
             next_job: 1,
             jobs: HashMap::new(),
+            outstanding: VecDeque::new(),
             tx,
             rx,
             decoded: Vec::new(),
@@ -245,9 +248,8 @@ impl LiveCall {
         let job = AsrJob { id, audio: u.samples, offset_s: u.start_s, reply: Reply::Async(self.tx.clone()), context_floor: Some(self.engine.config.final_context_min) };
         let key = (self.slot, track);
         if u.is_final {
-            let t = &mut self.tracks[track];
-            t.outstanding.push_back(PendingFinal { job: id, segment_id: u.segment_id, start_s: u.start_s, end_s: u.end_s, result: None });
-            t.last_final = Some(u.segment_id);
+            self.outstanding.push_back(PendingFinal { job: id, track, segment_id: u.segment_id, start_s: u.start_s, end_s: u.end_s, result: None });
+            self.tracks[track].last_final = Some(u.segment_id);
             self.engine.queue.cancel_interim(key);
             // interims of this utterance still on their way are stale
             self.jobs.retain(|_, j| j.is_final || j.track != track || j.segment_id > u.segment_id);
@@ -278,33 +280,42 @@ impl LiveCall {
         if !info.is_final {
             return self.interim(info, hypothesis).into_iter().collect();
         }
-        let t = &mut self.tracks[info.track];
-        if let Some(p) = t.outstanding.iter_mut().find(|p| p.job == r.id) {
+        if let Some(p) = self.outstanding.iter_mut().find(|p| p.job == r.id) {
             p.result = Some(hypothesis);
         }
         let mut out = Vec::new();
-        while t.outstanding.front().is_some_and(|p| p.result.is_some()) {
-            let p = t.outstanding.pop_front().expect("front exists");
-            match p.result.flatten() {
+        let mut cleared = Vec::new();
+        while self.outstanding.front().is_some_and(|p| p.result.is_some()) {
+            let mut p = self.outstanding.pop_front().expect("front exists");
+            let t = &mut self.tracks[p.track];
+            match p.result.take().flatten() {
                 Some(h) => {
                     let raw = RawSegment { start: p.start_s, end: p.end_s, text: h.text, words: h.words };
                     t.held.push_back(p.segment_id);
                     t.last_final_at = Instant::now();
                     let emitted = t.redactor.push_final(raw);
-                    out.push((info.track, emitted));
+                    out.push((p.track, emitted));
                 }
                 None => {
                     self.stats.empty_finals += 1;
                     // The utterance was noise: if interims were shown, an empty final clears them.
                     if t.shown.is_some_and(|(sid, _)| sid == p.segment_id) {
                         t.shown = None;
-                        let ev = self.transcript_event(info.track, p.segment_id, None, true, p.start_s, p.end_s, String::new(), Vec::new(), self.engine.redactor.policy().version);
-                        return self.finish_emitted(out, vec![ev]).await;
+                        cleared.push(p);
                     }
                 }
             }
         }
-        self.finish_emitted(out, Vec::new()).await
+        let version = self.engine.redactor.policy().version;
+        let events = cleared
+            .into_iter()
+            .map(|p| {
+                let ev = self.transcript_event(p.track, p.segment_id, None, true, p.start_s, p.end_s, String::new(), Vec::new(), version);
+                self.engine.bus.publish(ev.clone());
+                ev
+            })
+            .collect();
+        self.finish_emitted(out, events).await
     }
 
     async fn finish_emitted(&mut self, batches: Vec<(usize, Vec<RedactedSegment>)>, mut events: Vec<Arc<LiveEvent>>) -> Vec<Arc<LiveEvent>> {
@@ -396,7 +407,7 @@ impl LiveCall {
             // four times it (a speaker who goes straight on would otherwise hold it for the
             // whole next utterance)
             let waited = t.last_final_at.elapsed();
-            let quiet = t.outstanding.is_empty() && t.stream.open_segment().is_none();
+            let quiet = !self.outstanding.iter().any(|p| p.track == i) && t.stream.open_segment().is_none();
             if !t.held.is_empty() && (quiet && waited >= hold || waited >= hold * 4) {
                 batches.push((i, t.redactor.flush()));
             }
@@ -417,17 +428,17 @@ impl LiveCall {
 
     /// Every final has come back from the pool.
     pub fn drained(&self) -> bool {
-        self.tracks.iter().all(|t| t.outstanding.is_empty())
+        self.outstanding.is_empty()
     }
 
     /// Emits what the redactors still hold, marks the call finished in the store and announces
     /// its end.
     pub async fn close(mut self, how: CallEnd) -> Vec<Arc<LiveEvent>> {
+        if !self.outstanding.is_empty() {
+            tracing::warn!(call = %self.id, lost = self.outstanding.len(), "finals still in the pool at close");
+        }
         let mut batches = Vec::new();
         for (i, t) in self.tracks.iter_mut().enumerate() {
-            if !t.outstanding.is_empty() {
-                tracing::warn!(call = %self.id, track = i, lost = t.outstanding.len(), "finals still in the pool at close");
-            }
             batches.push((i, t.redactor.flush()));
         }
         let mut events = self.finish_emitted(batches, Vec::new()).await;

@@ -30,7 +30,8 @@ pub struct TrackStream {
     origin: usize,
     total: usize,
     interim_every: usize,
-    min_interim: usize,
+    /// The first interim comes once the utterance holds this much audio (padding included).
+    first_interim: usize,
     last_interim_at: usize,
     current: Option<u64>,
     closed: Vec<SpeechSpan>,
@@ -46,7 +47,7 @@ impl TrackStream {
             origin: 0,
             total: 0,
             interim_every: rate * interim_every_ms as usize / 1000,
-            min_interim: rate / 2,
+            first_interim: rate * 4 / 5,
             last_interim_at: 0,
             current: None,
             closed: Vec::new(),
@@ -79,12 +80,12 @@ impl TrackStream {
         self.closed = closed;
         if self.endpointer.in_speech() && self.current.is_none() {
             self.current = Some(next_id());
-            self.last_interim_at = self.total;
+            self.last_interim_at = 0;
         }
         if let (Some(id), Some(since)) = (self.current, self.endpointer.open_since())
             && self.interim_every > 0
-            && self.total - self.last_interim_at >= self.interim_every
-            && self.total.saturating_sub(since) >= self.min_interim
+            && self.total.saturating_sub(since) >= self.first_interim
+            && (self.last_interim_at <= since || self.total - self.last_interim_at >= self.interim_every)
         {
             self.last_interim_at = self.total;
             let from = since.max(self.origin);
@@ -189,7 +190,7 @@ mod tests {
         let finals: Vec<_> = out.iter().filter(|u| u.is_final).collect();
         let interims: Vec<_> = out.iter().filter(|u| !u.is_final).collect();
         assert_eq!(finals.len(), 1, "one utterance");
-        assert!((2..=3).contains(&interims.len()), "about one interim per second: {}", interims.len());
+        assert!((3..=4).contains(&interims.len()), "the first after ~0.6 s of speech, then about one per second: {}", interims.len());
         assert!(interims.iter().all(|i| i.segment_id == finals[0].segment_id));
         // interims grow and start where the final starts
         assert!(interims.windows(2).all(|w| w[1].samples.len() > w[0].samples.len()));
