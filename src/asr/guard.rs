@@ -107,8 +107,26 @@ pub fn cut_repetition_loops(words: Vec<Word>) -> (Vec<Word>, bool) {
             }
         }
     }
+    // A sentence of four or more words said twice back to back at the very end ("Sure, what is
+    // your mobile number? Sure, what is your mobile number?") is the decoder repeating itself on
+    // a short window: a speaker does not repeat a whole sentence verbatim in one breath. Digit
+    // groups are left alone: "one two three four one two three four" may be a real code.
+    let wordy = |w: &String| !w.is_empty() && !w.bytes().any(|b| b.is_ascii_digit()) && !NUMBER_WORDS.contains(&w.as_str());
+    for unit in (4..=n / 2).rev() {
+        let start = n - 2 * unit;
+        if normed[start..start + unit] == normed[start + unit..] && normed[start..start + unit].iter().filter(|w| wordy(w)).count() >= 3 {
+            let mut words = words;
+            words.truncate(start + unit);
+            return (words, true);
+        }
+    }
     (words, false)
 }
+
+const NUMBER_WORDS: &[&str] = &[
+    "zero", "oh", "o", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "double", "triple",
+    "eleven", "twelve", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred",
+];
 
 /// Joins words into the segment's text.
 pub fn join_words(words: &[Word]) -> String {
@@ -174,8 +192,13 @@ mod tests {
         let (w, cut) = cut_repetition_loops(words("done, done, done, done, done."));
         assert!(cut);
         assert_eq!(join_words(&w), "done, done,");
+        let (w, cut) = cut_repetition_loops(words("Sure what is your mobile number?? Sure what is your mobile number?."));
+        assert!(cut);
+        assert_eq!(join_words(&w), "Sure what is your mobile number??");
         for ok in [
             "no no no no",
+            "my code is one two three four one two three four",
+            "thank you thank you",
             "double five five",
             "it is what it is",
             "bye bye",
