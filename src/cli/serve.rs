@@ -22,7 +22,7 @@ pub struct ServeArgs {
     pub model: Option<String>,
     #[arg(long, env = "CALLSCRIBE_MODELS_DIR", default_value = "models")]
     pub models_dir: PathBuf,
-    /// Configuration file (TOML; see README "Configuration").
+    /// Configuration file (TOML: listen, model, workers, threads, policy, purge_every_s, [live], [live.vad], [decode]; see the README).
     #[arg(long, env = "CALLSCRIBE_CONFIG")]
     pub config: Option<PathBuf>,
     /// Worker threads [default: cores / threads].
