@@ -74,6 +74,19 @@ pub(super) async fn live_calls(State(st): State<AppState>, headers: HeaderMap, w
     })
 }
 
+/// False for a final already sent (from the store during catch-up, or before a reconnect);
+/// records the seq of a new one.
+fn is_new(ev: &LiveEvent, last_seq: &mut Option<u64>) -> bool {
+    match ev.final_seq() {
+        Some(seq) if last_seq.is_some_and(|l| seq <= l) => false,
+        Some(seq) => {
+            *last_seq = Some(seq);
+            true
+        }
+        None => true,
+    }
+}
+
 async fn send(socket: &mut WebSocket, ev: &LiveEvent) -> bool {
     matches!(tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(ev.to_json().into()))).await, Ok(Ok(())))
 }
@@ -129,11 +142,8 @@ async fn follow_call(engine: Arc<Engine>, principal: Principal, call: String, af
         tokio::select! {
             ev = rx.recv() => match ev {
                 Ok(ev) if ev.call_id == call => {
-                    if let Some(seq) = ev.final_seq() {
-                        if last_seq.is_some_and(|l| seq <= l) {
-                            continue;
-                        }
-                        last_seq = Some(seq);
+                    if !is_new(&ev, &mut last_seq) {
+                        continue;
                     }
                     if !send(&mut socket, &ev).await {
                         return;
@@ -173,14 +183,8 @@ async fn follow_call(engine: Arc<Engine>, principal: Principal, call: String, af
 async fn continue_until_ended(rx: &mut tokio::sync::broadcast::Receiver<Arc<LiveEvent>>, socket: &mut WebSocket, call: &str, last_seq: &mut Option<u64>) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while let Ok(Ok(ev)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-        if ev.call_id != call {
+        if ev.call_id != call || !is_new(&ev, last_seq) {
             continue;
-        }
-        if let Some(seq) = ev.final_seq() {
-            if last_seq.is_some_and(|l| seq <= l) {
-                continue;
-            }
-            *last_seq = Some(seq);
         }
         if !send(socket, &ev).await || matches!(ev.body, EventBody::CallEnded { .. }) {
             return;

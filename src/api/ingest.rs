@@ -45,10 +45,8 @@ struct Session {
     echo: bool,
 }
 
-/// Why the read loop stopped.
-enum Stop {
-    Ended(CallEnd, u16, String),
-}
+/// Why the read loop stopped: how the call ends, and the close code and reason to send.
+struct Stop(CallEnd, u16, String);
 
 async fn next_result(call: &mut Option<LiveCall>) -> Option<AsrResult> {
     match call {
@@ -64,7 +62,7 @@ impl Session {
         let mut shutdown = self.engine.shutdown_signal();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let Stop::Ended(how, code, reason) = loop {
+        let Stop(how, code, reason) = loop {
             tokio::select! {
                 msg = self.socket.recv() => {
                     last_msg = Instant::now();
@@ -73,7 +71,7 @@ impl Session {
                         Some(Err(e)) => {
                             let text = e.to_string();
                             if text.contains("too long") || text.contains("Space limit") {
-                                break Stop::Ended(CallEnd::Interrupted, close::TOO_BIG, format!("message over {} bytes", self.engine.config.max_message_bytes));
+                                break Stop(CallEnd::Interrupted, close::TOO_BIG, format!("message over {} bytes", self.engine.config.max_message_bytes));
                             }
                             break self.dropped("connection error");
                         }
@@ -104,10 +102,10 @@ impl Session {
                     }
                 }
                 _ = sleep_until(last_msg + idle) => {
-                    break Stop::Ended(CallEnd::Interrupted, close::IDLE, format!("no message for {} s", idle.as_secs()));
+                    break Stop(CallEnd::Interrupted, close::IDLE, format!("no message for {} s", idle.as_secs()));
                 }
                 _ = shutdown.changed() => {
-                    break Stop::Ended(CallEnd::Shutdown, close::GOING_AWAY, "the server is shutting down; the call was finalised".into());
+                    break Stop(CallEnd::Shutdown, close::GOING_AWAY, "the server is shutting down; the call was finalised".into());
                 }
             }
         };
@@ -121,9 +119,9 @@ impl Session {
 
     fn dropped(&self, why: &str) -> Stop {
         if self.protocol.ends_on_close() && self.call.is_some() {
-            Stop::Ended(CallEnd::Stopped, close::NORMAL, "call ended".into())
+            Stop(CallEnd::Stopped, close::NORMAL, "call ended".into())
         } else {
-            Stop::Ended(CallEnd::Interrupted, close::NORMAL, why.into())
+            Stop(CallEnd::Interrupted, close::NORMAL, why.into())
         }
     }
 
@@ -133,7 +131,7 @@ impl Session {
         while let Some(ev) = next.take() {
             let ev = match ev {
                 Ok(ev) => ev,
-                Err(e) => return Some(Stop::Ended(CallEnd::Interrupted, e.code, e.reason)),
+                Err(e) => return Some(Stop(CallEnd::Interrupted, e.code, e.reason)),
             };
             match ev {
                 IngestEvent::Start(start) => {
@@ -143,17 +141,17 @@ impl Session {
                 }
                 IngestEvent::Media(frame) => {
                     let Some(call) = self.call.as_mut() else {
-                        return Some(Stop::Ended(CallEnd::Interrupted, close::POLICY, "media before start".into()));
+                        return Some(Stop(CallEnd::Interrupted, close::POLICY, "media before start".into()));
                     };
                     if let Err(e) = call.on_media(frame) {
-                        return Some(Stop::Ended(CallEnd::Interrupted, e.code, e.reason));
+                        return Some(Stop(CallEnd::Interrupted, e.code, e.reason));
                     }
                 }
                 IngestEvent::Stop => {
                     if self.call.is_none() {
-                        return Some(Stop::Ended(CallEnd::Interrupted, close::POLICY, "stop before start".into()));
+                        return Some(Stop(CallEnd::Interrupted, close::POLICY, "stop before start".into()));
                     }
-                    return Some(Stop::Ended(CallEnd::Stopped, close::NORMAL, "call ended".into()));
+                    return Some(Stop(CallEnd::Stopped, close::NORMAL, "call ended".into()));
                 }
                 IngestEvent::Dtmf | IngestEvent::Mark | IngestEvent::Ignored => {}
             }
@@ -167,10 +165,10 @@ impl Session {
             (Some(p), _) => p.clone(),
             (None, Some(token)) => match authenticate(&self.engine, token, &[Role::Ingest]).await {
                 Ok(p) => p,
-                Err((_, _, msg)) => return Some(Stop::Ended(CallEnd::Interrupted, close::POLICY, msg.into())),
+                Err((_, _, msg)) => return Some(Stop(CallEnd::Interrupted, close::POLICY, msg.into())),
             },
             (None, None) => {
-                return Some(Stop::Ended(
+                return Some(Stop(
                     CallEnd::Interrupted,
                     close::POLICY,
                     "no ingest key: send it as start customParameters.token or an Authorization header".into(),
@@ -184,11 +182,11 @@ impl Session {
                 self.echo(&[started]).await;
                 None
             }
-            Err(StartError::Refused(r)) => Some(Stop::Ended(CallEnd::Interrupted, close::TRY_AGAIN_LATER, format!("call refused: {}", r.0))),
-            Err(StartError::Invalid(e)) => Some(Stop::Ended(CallEnd::Interrupted, e.code, e.reason)),
+            Err(StartError::Refused(r)) => Some(Stop(CallEnd::Interrupted, close::TRY_AGAIN_LATER, format!("call refused: {}", r.0))),
+            Err(StartError::Invalid(e)) => Some(Stop(CallEnd::Interrupted, e.code, e.reason)),
             Err(StartError::Store(e)) => {
                 tracing::error!("cannot create a call: {e}");
-                Some(Stop::Ended(CallEnd::Interrupted, close::INTERNAL, "cannot store the call now".into()))
+                Some(Stop(CallEnd::Interrupted, close::INTERNAL, "cannot store the call now".into()))
             }
         }
     }

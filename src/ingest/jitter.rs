@@ -37,8 +37,6 @@ pub struct JitterBuffer {
     window: u64,
     next: u64,
     pending: BTreeMap<u64, Vec<u8>>,
-    /// Samples of the last frame without a timestamp, to place chunk-numbered frames.
-    frame_samples: u64,
     pub stats: JitterStats,
 }
 
@@ -51,7 +49,6 @@ impl JitterBuffer {
             window: rate as u64 * window_ms as u64 / 1000,
             next: 0,
             pending: BTreeMap::new(),
-            frame_samples: 0,
             stats: JitterStats::default(),
         }
     }
@@ -78,7 +75,6 @@ impl JitterBuffer {
             (None, Some(chunk)) => chunk.saturating_sub(1).saturating_mul(n),
             (None, None) => self.next + self.pending_samples_after_next(),
         };
-        self.frame_samples = n;
         if pos.saturating_add(n) <= self.next {
             self.stats.late += 1;
             return Ok(());

@@ -53,14 +53,6 @@ pub struct MediaFormat {
     pub channels: u16,
 }
 
-impl MediaFormat {
-    /// Milliseconds of audio in `len` payload bytes (per channel-interleaved frame).
-    pub fn duration_ms(&self, len: usize) -> f64 {
-        let frame = self.codec.bytes_per_sample() * self.channels as usize;
-        (len / frame.max(1)) as f64 * 1000.0 / self.sample_rate as f64
-    }
-}
-
 /// One track of a call as the provider names it, and the speaker label callscribe gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackSpec {

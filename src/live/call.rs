@@ -234,8 +234,6 @@ impl LiveCall {
         if last {
             utts.extend(t.stream.finish(&mut next_id));
         }
-        self.decoded.clear();
-        self.resampled.clear();
         for u in utts {
             self.submit(track, u);
         }
@@ -475,7 +473,7 @@ impl LiveCall {
         self.engine.stats.calls_ended.fetch_add(1, Ordering::Relaxed);
         let jitter: Vec<_> = self.tracks.iter().map(|t| t.jitter.stats).collect();
         tracing::info!(call = %self.id, provider = self.provider.as_str(), how = status_str, secs = self.started.elapsed().as_secs_f32(), frames = self.stats.frames,
-            finals = self.stats.finals, interims = self.stats.interims, interims_requested = self.stats.interims_requested, empty_finals = self.stats.empty_finals,
+            finals = self.stats.finals, interims = self.stats.interims, interims_requested = self.stats.interims_requested, interims_dropped = self.stats.interims_dropped, empty_finals = self.stats.empty_finals,
             failed_jobs = self.stats.failed_jobs, jitter = ?jitter, "call ended");
         events
     }

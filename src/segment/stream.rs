@@ -148,24 +148,7 @@ impl TrackStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::f32::consts::TAU;
-
-    fn voiced(secs: f32) -> Vec<f32> {
-        let n = (secs * 16000.0) as usize;
-        (0..n)
-            .map(|i| {
-                let t = i as f32 / 16000.0;
-                let env = 0.55 + 0.45 * (TAU * 4.0 * t).sin();
-                let mut v = 0.0;
-                for h in 1..30 {
-                    let f = 120.0 * h as f32;
-                    let formant = (-((f - 700.0) / 300.0).powi(2)).exp() + 0.6 * (-((f - 1800.0) / 400.0).powi(2)).exp() + 0.05;
-                    v += formant * (TAU * f * t).sin() / h as f32;
-                }
-                0.1 * env * v
-            })
-            .collect()
-    }
+    use crate::segment::vad::tests::voiced;
 
     fn feed(ts: &mut TrackStream, audio: &[f32], ids: &mut u64) -> Vec<UtteranceAudio> {
         let mut out = Vec::new();

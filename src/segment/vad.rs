@@ -427,7 +427,7 @@ pub fn find_speech(samples: &[f32], cfg: &VadConfig) -> Vec<SpeechSpan> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::f32::consts::TAU;
 
@@ -446,7 +446,7 @@ mod tests {
 
     /// A crude voiced sound: a 120 Hz pulse train through two formant-like resonances,
     /// amplitude-modulated at a syllable rate, so it has speech's harmonic spread.
-    fn voiced(secs: f32) -> Vec<f32> {
+    pub(crate) fn voiced(secs: f32) -> Vec<f32> {
         let n = (secs * 16000.0) as usize;
         (0..n)
             .map(|i| {
