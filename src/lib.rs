@@ -17,6 +17,7 @@ pub mod batch;
 pub mod cli;
 pub mod ingest;
 pub mod live;
+pub mod metrics;
 pub mod output;
 pub mod redact;
 pub mod replay;

@@ -47,7 +47,7 @@ fn start_server(workers: usize, config: LiveConfig) -> Server {
             let url = format!("ws://{}", listener.local_addr().unwrap());
             let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
             tx.send((url, engine.clone(), tokio::runtime::Handle::current(), stop_tx)).unwrap();
-            callscribe::api::serve(engine, listener, async move {
+            callscribe::api::serve(engine, listener, callscribe::api::ServeOptions::default(), async move {
                 let _ = stop_rx.await;
             })
             .await

@@ -56,6 +56,8 @@ both_backends!(
     api_keys_authenticate_only_while_valid,
     key_rotation_rewraps_resumably_without_touching_data,
     reprocess_redacts_more_and_is_idempotent,
+    web_sessions_live_only_while_their_key_does,
+    call_pages_filter_and_continue_without_overlap,
 );
 
 /// A tenant with one call of three segments; returns (tenant id, call id).
@@ -672,4 +674,111 @@ fn sqlite_generated_key_file_and_backups_shredded_by_master_rotation() {
         let e = Store::open(&old).await.unwrap_err().to_string();
         assert!(e.contains("none of this database's master key versions"), "{e}");
     });
+}
+
+/// Browser sessions: found by token (row-level security on PostgreSQL does not hide them from
+/// the lookup), CSRF checked against the stored hash, rotated, revoked; a session ends with
+/// the key it came from; only hashes are stored; another tenant never sees it.
+async fn web_sessions_live_only_while_their_key_does(db: TestDb) {
+    use callscribe::store::SessionTimes;
+    let store = Store::open(&db.config(&random_key())).await.unwrap();
+    let t = store.create_tenant(&op(), "acme", None).await.unwrap();
+    let times = SessionTimes { idle_s: 600, max_s: 3600, rotate_s: 300 };
+    let ingest = store.create_api_key(&op(), &t.id, Role::Ingest, None).await.unwrap();
+    let ingest_p = store.authenticate(&ingest.secret).await.unwrap();
+    assert!(matches!(store.create_web_session(&ingest_p, &times).await, Err(StoreError::Invalid(_))), "ingest keys cannot sign in");
+    let k = store.create_api_key(&op(), &t.id, Role::Agent, None).await.unwrap();
+    let p = store.authenticate(&k.secret).await.unwrap();
+    let s = store.create_web_session(&p, &times).await.unwrap();
+    assert!(s.token.starts_with("css_"));
+    let now = callscribe::store::now();
+    assert!((now + 599..=now + 601).contains(&s.expires_at));
+    let found = store.web_session(&s.token).await.unwrap();
+    assert_eq!(found.principal, p);
+    assert!(found.csrf_matches(&s.csrf) && !found.csrf_matches("") && !found.csrf_matches(&s.token));
+    // a wrong secret with the right id, and garbage, fail the same way
+    let mut wrong = s.token.to_string();
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == 'A' { 'B' } else { 'A' });
+    for bad in [wrong.as_str(), "", "css_", "csk_x"] {
+        assert!(matches!(store.web_session(bad).await, Err(AuthError::Invalid)), "{bad}");
+    }
+    // only hashes are stored
+    let raw = db.raw_bytes();
+    assert!(!contains(&raw, s.token.rsplit('_').next().unwrap().as_bytes()));
+    assert!(!contains(&raw, s.csrf.as_bytes()));
+    // rotation: a new token, the same CSRF token; the old one lives only for a short grace
+    let (token2, _) = store.rotate_web_session(&found, &times).await.unwrap();
+    let s2 = store.web_session(&token2).await.unwrap();
+    assert!(s2.csrf_matches(&s.csrf));
+    let old = store.web_session(&s.token).await.unwrap();
+    assert!(old.expires_at <= callscribe::store::now() + 30);
+    // sign-out revokes
+    store.revoke_web_session(&s2).await.unwrap();
+    assert!(matches!(store.web_session(&token2).await, Err(AuthError::Invalid)));
+    // revoking the key ends its other sessions
+    let s3 = store.create_web_session(&p, &times).await.unwrap();
+    assert!(store.web_session(&s3.token).await.is_ok());
+    store.revoke_api_key(&op(), &t.id, &k.id).await.unwrap();
+    assert!(matches!(store.web_session(&s3.token).await, Err(AuthError::Invalid)));
+    // expired sessions fail
+    let k2 = store.create_api_key(&op(), &t.id, Role::Admin, None).await.unwrap();
+    let s4 = store.create_web_session(&store.authenticate(&k2.secret).await.unwrap(), &times).await.unwrap();
+    let mut owner = db.owner().await;
+    sqlx::query("UPDATE web_sessions SET expires_at = 1").execute(&mut owner).await.unwrap();
+    assert!(matches!(store.web_session(&s4.token).await, Err(AuthError::Invalid)));
+    // sign-in and sign-out are audited, never with the token
+    let actions: Vec<String> = store.audit_events(Some(&t.id), 0, 1000).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert!(actions.iter().filter(|a| *a == "session.create").count() >= 3 && actions.contains(&"session.revoke".to_string()), "{actions:?}");
+    // deleting the tenant deletes its sessions
+    store.delete_tenant(&op(), &t.id).await.unwrap();
+    let n: i64 = sqlx::query("SELECT COUNT(*) FROM web_sessions").fetch_one(&mut owner).await.unwrap().get(0);
+    assert_eq!(n, 0);
+}
+
+/// Paging through calls: newest first, state and time filters, cursors that neither skip nor
+/// repeat, another tenant's calls never listed.
+async fn call_pages_filter_and_continue_without_overlap(db: TestDb) {
+    use callscribe::store::{CallQuery, CallState};
+    let store = Store::open(&db.config(&random_key())).await.unwrap();
+    let t = store.create_tenant(&op(), "acme", None).await.unwrap();
+    let other = store.create_tenant(&op(), "other", None).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..7i64 {
+        let c = store
+            .create_call(&op(), &t.id, &NewCall { external_id: format!("ext-{i}"), provider: "twilio".into(), tracks: vec!["caller".into()], started_at: 1_000 + i / 2 })
+            .await
+            .unwrap();
+        if i % 3 != 0 {
+            store.finish_call(&op(), &t.id, &c, CallStatus::Complete, 2_000).await.unwrap();
+        }
+        ids.push(c);
+    }
+    store.create_call(&op(), &other.id, &NewCall { external_id: "x".into(), provider: "twilio".into(), tracks: vec!["caller".into()], started_at: 1_001 }).await.unwrap();
+    let mut seen = Vec::new();
+    let mut q = CallQuery { limit: 3, ..CallQuery::default() };
+    loop {
+        let page = store.list_calls_page(&op(), &t.id, &q).await.unwrap();
+        assert!(page.calls.len() <= 3);
+        seen.extend(page.calls.iter().map(|c| (c.started_at, c.id.clone())));
+        match page.next {
+            Some(n) => q.after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7, "{seen:?}");
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    assert_eq!(seen, sorted, "newest first, ties by id, no repeats");
+    let live = store.list_calls_page(&op(), &t.id, &CallQuery { state: CallState::Live, limit: 50, ..CallQuery::default() }).await.unwrap();
+    assert_eq!(live.calls.len(), 3);
+    assert!(live.calls.iter().all(|c| c.status == CallStatus::Open));
+    let ended = store.list_calls_page(&op(), &t.id, &CallQuery { state: CallState::Ended, limit: 50, ..CallQuery::default() }).await.unwrap();
+    assert_eq!(ended.calls.len(), 4);
+    let window = store.list_calls_page(&op(), &t.id, &CallQuery { since: Some(1_001), until: Some(1_002), limit: 50, ..CallQuery::default() }).await.unwrap();
+    assert_eq!(window.calls.len(), 4);
+    assert!(window.calls.iter().all(|c| (1_001..=1_002).contains(&c.started_at)));
+    let theirs = store.list_calls_page(&op(), &other.id, &CallQuery { limit: 50, ..CallQuery::default() }).await.unwrap();
+    assert_eq!(theirs.calls.len(), 1);
+    assert!(!ids.contains(&theirs.calls[0].id));
 }

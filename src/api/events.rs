@@ -6,13 +6,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::Extension;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{AppState, SessionGuard, api_error, header_principal};
+use super::web::Auth;
+use super::{AppState, SessionGuard, api_error};
 use crate::ingest::close;
 use crate::live::{Engine, EventBody, LiveEvent};
 use crate::store::{Actor, Principal, Role, StoreError};
@@ -21,21 +24,23 @@ use crate::store::{Actor, Principal, Role, StoreError};
 pub const CLOSE_TOO_SLOW: u16 = 4009;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn require_agent(st: &AppState, headers: &HeaderMap) -> Result<Principal, Response> {
-    match header_principal(&st.engine, headers, &[Role::Agent, Role::Admin]).await? {
-        Some(p) => Ok(p),
-        None => Err(api_error(StatusCode::UNAUTHORIZED, "unauthorized", "send an agent key as Authorization: Bearer KEY")),
-    }
+fn not_websocket(e: WebSocketUpgradeRejection) -> Response {
+    api_error(e.status(), "websocket_required", "this endpoint is a WebSocket: send an Upgrade request")
+}
+
+fn require_agent(auth: &Auth) -> Result<Principal, Response> {
+    auth.require(&[Role::Agent, Role::Admin]).cloned()
 }
 
 pub(super) async fn call_events(
     State(st): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    Extension(auth): Extension<Auth>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let principal = match require_agent(&st, &headers).await {
+    // credentials first: an unauthenticated caller learns nothing, not even "not a WebSocket"
+    let principal = match require_agent(&auth) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -55,6 +60,10 @@ pub(super) async fn call_events(
             return api_error(StatusCode::SERVICE_UNAVAILABLE, "store_unreachable", "cannot look the call up now");
         }
     };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => return not_websocket(e),
+    };
     let guard = SessionGuard::new(&st.sessions);
     ws.on_upgrade(move |socket| async move {
         let _guard = guard;
@@ -62,10 +71,14 @@ pub(super) async fn call_events(
     })
 }
 
-pub(super) async fn live_calls(State(st): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
-    let principal = match require_agent(&st, &headers).await {
+pub(super) async fn live_calls(State(st): State<AppState>, Extension(auth): Extension<Auth>, ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Response {
+    let principal = match require_agent(&auth) {
         Ok(p) => p,
         Err(r) => return r,
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => return not_websocket(e),
     };
     let guard = SessionGuard::new(&st.sessions);
     ws.on_upgrade(move |socket| async move {

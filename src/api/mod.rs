@@ -4,6 +4,10 @@
 
 mod events;
 mod ingest;
+pub mod limits;
+mod rest;
+mod tls;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,12 +26,14 @@ use tokio::sync::Notify;
 use crate::ingest::Protocol;
 use crate::live::Engine;
 use crate::store::{AuthError, Principal, Role};
+pub use web::{TlsConfig, WebConfig};
 
 /// What every handler sees.
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
     sessions: Arc<Sessions>,
+    web: Arc<web::Web>,
 }
 
 /// Open WebSocket sessions, so shutdown can wait for calls to be finalised.
@@ -54,31 +60,110 @@ impl Drop for SessionGuard {
     }
 }
 
+/// How the server is exposed.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    pub web: WebConfig,
+    /// Serve HTTPS and wss:// (TLS 1.3 preferred, 1.2 minimum) instead of plain HTTP.
+    pub tls: Option<TlsConfig>,
+}
+
+/// Every route and the roles it admits (the table in docs/ARCHITECTURE.md; the API tests
+/// walk it). `public` routes need no credentials; `session` needs a signed-in browser.
+pub const ROUTES: &[(&str, &str, &str)] = &[
+    ("GET", "/", "public"),
+    ("GET", "/app.js", "public"),
+    ("GET", "/app.css", "public"),
+    ("GET", "/healthz", "public"),
+    ("GET", "/readyz", "public"),
+    ("GET", "/metrics", "public"),
+    ("GET", "/.well-known/security.txt", "public"),
+    ("GET", "/v1/openapi.json", "public"),
+    ("POST", "/v1/session", "agent,admin (key in body)"),
+    ("GET", "/v1/session", "any"),
+    ("DELETE", "/v1/session", "session"),
+    ("GET", "/v1/calls", "agent,admin"),
+    ("GET", "/v1/calls/{id}", "agent,admin"),
+    ("DELETE", "/v1/calls/{id}", "admin"),
+    ("GET", "/v1/calls/{id}/events", "agent,admin"),
+    ("GET", "/v1/calls/live", "agent,admin"),
+    ("GET", "/v1/export", "admin"),
+    ("GET", "/v1/keys", "admin"),
+    ("POST", "/v1/keys", "admin"),
+    ("DELETE", "/v1/keys/{prefix}", "admin"),
+    ("GET", "/v1/audit", "auditor"),
+    ("GET", "/v1/audit/verify", "auditor"),
+    ("GET", "/v1/ingest/twilio", "ingest"),
+    ("GET", "/v1/ingest/telnyx", "ingest"),
+    ("GET", "/v1/ingest/exotel", "ingest"),
+    ("GET", "/v1/ingest/vonage", "ingest"),
+    ("GET", "/v1/ingest/stream", "ingest"),
+];
+
 /// The router of every endpoint.
-pub fn router(engine: Arc<Engine>) -> (Router, AppState) {
-    let state = AppState { engine, sessions: Arc::new(Sessions::default()) };
+pub fn router(engine: Arc<Engine>, opts: &ServeOptions) -> (Router, AppState) {
+    let state = AppState { engine, sessions: Arc::new(Sessions::default()), web: Arc::new(web::Web::new(opts.web.clone(), opts.tls.is_some())) };
+    use axum::routing::{delete, post};
+    // authenticated API routes: credentials checked, CSRF, rate limits (see web::auth_layer)
+    let api = Router::new()
+        .route("/v1/session", post(web::sign_in).get(web::whoami).delete(web::sign_out))
+        .route("/v1/calls", get(rest::list_calls))
+        .route("/v1/calls/live", get(events::live_calls))
+        .route("/v1/calls/{id}", get(rest::get_call).delete(rest::delete_call))
+        .route("/v1/calls/{id}/events", get(events::call_events))
+        .route("/v1/export", get(rest::export))
+        .route("/v1/keys", get(rest::list_keys).post(rest::create_key))
+        .route("/v1/keys/{prefix}", delete(rest::revoke_key))
+        .route("/v1/audit", get(rest::audit_events))
+        .route("/v1/audit/verify", get(rest::audit_verify))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), web::auth_layer));
     let mut r = Router::new()
+        .route("/", get(|| web::asset("index.html")))
+        .route("/app.js", get(|| web::asset("app.js")))
+        .route("/app.css", get(|| web::asset("app.css")))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/v1/calls/live", get(events::live_calls))
-        .route("/v1/calls/{id}/events", get(events::call_events));
+        .route("/metrics", get(rest::metrics))
+        .route("/.well-known/security.txt", get(web::security_txt))
+        .route("/v1/openapi.json", get(rest::openapi))
+        .merge(api);
+    // ingest authenticates itself (providers put keys in odd places)
     for p in [Protocol::Twilio, Protocol::Telnyx, Protocol::Exotel, Protocol::Vonage, Protocol::Native] {
         r = r.route(p.path(), get(move |st: State<AppState>, headers: HeaderMap, ws: axum::extract::ws::WebSocketUpgrade| ingest::upgrade(st, p, headers, ws)));
     }
-    (r.fallback(|| async { api_error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") }).with_state(state.clone()), state)
+    let r = r
+        .fallback(|| async { api_error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .method_not_allowed_fallback(|| async { api_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method") })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), web::security_headers))
+        .with_state(state.clone());
+    (r, state)
+}
+
+/// Reads and checks the TLS files (precise errors before anything else starts).
+pub fn tls_check(t: &TlsConfig) -> std::io::Result<()> {
+    tls::server_config(t).map(|_| ())
 }
 
 /// Serves until `shutdown` resolves; then finalises every call (open utterances become
 /// finals, stored) before returning.
-pub async fn serve(engine: Arc<Engine>, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    let (app, state) = router(engine.clone());
+pub async fn serve(
+    engine: Arc<Engine>,
+    listener: tokio::net::TcpListener,
+    opts: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (app, state) = router(engine.clone(), &opts);
     let eng = engine.clone();
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: finalising open calls");
         eng.begin_shutdown();
     };
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(signal).await?;
+    let make = app.into_make_service_with_connect_info::<SocketAddr>();
+    match &opts.tls {
+        None => axum::serve(listener, make).with_graceful_shutdown(signal).await?,
+        Some(tls) => tls::serve(listener, tls, make, signal).await?,
+    }
     // Upgraded sockets outlive the HTTP server: wait for their calls to be finalised.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
+use crate::api::{ServeOptions, TlsConfig, WebConfig};
 use crate::asr::{DecodeOptions, Model, PoolLayout};
 use crate::live::{Engine, LiveConfig};
 
@@ -34,6 +35,12 @@ pub struct ServeArgs {
     /// Redaction policy file (JSON) [default: every entity type as typed placeholders].
     #[arg(long, env = "CALLSCRIBE_POLICY")]
     pub policy: Option<PathBuf>,
+    /// Serve HTTPS and wss:// with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "CALLSCRIBE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "CALLSCRIBE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub store_args: super::StoreArgs,
 }
@@ -51,6 +58,10 @@ pub struct ServeConfig {
     pub purge_every_s: Option<u64>,
     pub live: LiveConfig,
     pub decode: DecodeOptions,
+    /// Sessions, rate limits, security.txt.
+    pub web: WebConfig,
+    /// HTTPS certificate and key (the flags override).
+    pub tls: Option<TlsConfig>,
 }
 
 impl ServeConfig {
@@ -58,6 +69,7 @@ impl ServeConfig {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
         let cfg: ServeConfig = toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
         cfg.live.validate().map_err(anyhow::Error::msg).with_context(|| format!("invalid [live] in {}", path.display()))?;
+        cfg.web.validate().map_err(anyhow::Error::msg).with_context(|| format!("invalid [web] in {}", path.display()))?;
         Ok(cfg)
     }
 }
@@ -70,6 +82,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(p) => ServeConfig::load(p)?,
         None => ServeConfig::default(),
     };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsConfig { cert: cert.clone(), key: key.clone() }),
+        _ => cfg.tls.clone(),
+    };
+    if let Some(t) = &tls {
+        // read the files now: a wrong path or a key that does not fit fails before the model loads
+        crate::api::tls_check(t)?;
+    }
     let listen = args.listen.or(cfg.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
     let policy = args.policy.clone().or(cfg.policy.clone());
     let redactor = super::load_redactor(policy.as_deref())?;
@@ -122,7 +142,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .await;
             });
         }
-        crate::api::serve(engine.clone(), listener, shutdown_signal()).await.context("server failed")?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!("agent page at {scheme}://{local}/");
+        let opts = ServeOptions { web: cfg.web.clone(), tls };
+        crate::api::serve(engine.clone(), listener, opts, shutdown_signal()).await.context("server failed")?;
         tracing::info!("stopped");
         anyhow::Ok(())
     })?;

@@ -39,6 +39,7 @@ struct JobInfo {
     is_final: bool,
     start_s: f32,
     end_s: f32,
+    submitted: Instant,
 }
 
 struct PendingFinal {
@@ -47,6 +48,7 @@ struct PendingFinal {
     segment_id: u64,
     start_s: f32,
     end_s: f32,
+    submitted: Instant,
     result: Option<Option<Hypothesis>>,
 }
 
@@ -57,7 +59,7 @@ struct LiveTrack {
     stream: TrackStream,
     redactor: TrackRedactor,
     /// Segment ids of finals handed to the redactor and not yet emitted (held back).
-    held: VecDeque<u64>,
+    held: VecDeque<(u64, Instant)>,
     /// Newest segment finalised: interims of it or older are stale.
     last_final: Option<u64>,
     /// The interim on screen: its segment and audio end, so an older result never replaces it.
@@ -242,11 +244,12 @@ impl LiveCall {
     fn submit(&mut self, track: usize, u: UtteranceAudio) {
         let id = self.next_job;
         self.next_job += 1;
-        self.jobs.insert(id, JobInfo { track, segment_id: u.segment_id, is_final: u.is_final, start_s: u.start_s, end_s: u.end_s });
+        let submitted = Instant::now();
+        self.jobs.insert(id, JobInfo { track, segment_id: u.segment_id, is_final: u.is_final, start_s: u.start_s, end_s: u.end_s, submitted });
         let job = AsrJob { id, audio: u.samples, offset_s: u.start_s, reply: Reply::Async(self.tx.clone()), context_floor: Some(self.engine.config.final_context_min) };
         let key = (self.slot, track);
         if u.is_final {
-            self.outstanding.push_back(PendingFinal { job: id, track, segment_id: u.segment_id, start_s: u.start_s, end_s: u.end_s, result: None });
+            self.outstanding.push_back(PendingFinal { job: id, track, segment_id: u.segment_id, start_s: u.start_s, end_s: u.end_s, submitted, result: None });
             self.tracks[track].last_final = Some(u.segment_id);
             self.engine.queue.cancel_interim(key);
             // interims of this utterance still on their way are stale
@@ -267,6 +270,7 @@ impl LiveCall {
         // times only: never text
         tracing::debug!(call = %self.id, track = info.track, segment = info.segment_id, is_final = info.is_final,
             audio_s = r.audio_s, busy_s = r.busy_s, "utterance transcribed");
+        self.engine.metrics.asr_job(usize::from(!info.is_final), r.audio_s, r.busy_s);
         let hypothesis = match r.hypothesis {
             Ok(h) => Some(h).filter(|h| !h.text.is_empty()),
             Err(e) => {
@@ -289,7 +293,7 @@ impl LiveCall {
             match p.result.take().flatten() {
                 Some(h) => {
                     let raw = RawSegment { start: p.start_s, end: p.end_s, text: h.text, words: h.words };
-                    t.held.push_back(p.segment_id);
+                    t.held.push_back((p.segment_id, p.submitted));
                     t.last_final_at = Instant::now();
                     let emitted = t.redactor.push_final(raw);
                     out.push((p.track, emitted));
@@ -338,6 +342,7 @@ impl LiveCall {
         t.shown = Some((info.segment_id, info.end_s));
         self.stats.interims += 1;
         self.engine.stats.interims.fetch_add(1, Ordering::Relaxed);
+        self.engine.metrics.interim_latency.observe(info.submitted.elapsed());
         let redactions = red.spans.iter().map(|s| RedactionOut { kind: s.kind, start: s.start, end: s.end }).collect();
         let ev = self.transcript_event(info.track, info.segment_id, None, false, red.start, red.end, red.text, redactions, red.policy_version);
         self.engine.bus.publish(ev.clone());
@@ -347,7 +352,7 @@ impl LiveCall {
     /// Stores one redacted final and publishes it.
     async fn emit_final(&mut self, track: usize, seg: RedactedSegment) -> Arc<LiveEvent> {
         let t = &mut self.tracks[track];
-        let segment_id = t.held.pop_front().unwrap_or(0);
+        let (segment_id, submitted) = t.held.pop_front().unwrap_or((0, Instant::now()));
         if t.shown.is_some_and(|(sid, _)| sid == segment_id) {
             t.shown = None;
         }
@@ -368,6 +373,7 @@ impl LiveCall {
         }
         self.stats.finals += 1;
         self.engine.stats.finals.fetch_add(1, Ordering::Relaxed);
+        self.engine.metrics.final_latency.observe(submitted.elapsed());
         let redactions = stored.redactions.iter().map(|s| RedactionOut { kind: s.kind, start: s.start, end: s.end }).collect();
         let ev = self.transcript_event(track, segment_id, Some(seq), true, stored.start, stored.end, stored.text, redactions, stored.policy_version);
         self.engine.bus.publish(ev.clone());

@@ -126,6 +126,8 @@ pub struct Engine {
     pub bus: Arc<dyn EventBus>,
     pub config: LiveConfig,
     pub stats: EngineStats,
+    /// Latency histograms and rates for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub layout: PoolLayout,
     max_calls: usize,
     pool: Mutex<Option<WhisperPool>>,
@@ -148,6 +150,7 @@ impl Engine {
             queue,
             bus,
             stats: EngineStats::default(),
+            metrics: Arc::new(crate::metrics::Metrics::default()),
             layout,
             max_calls,
             config,

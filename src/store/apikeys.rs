@@ -18,7 +18,7 @@ use super::{DEFAULT_KEY_TTL_DAYS, Result, Store, StoreError};
 const KEY_PREFIX: &str = "csk_";
 
 /// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Stream calls in.
@@ -41,7 +41,7 @@ impl Role {
         }
     }
 
-    fn parse(s: &str) -> Option<Role> {
+    pub(crate) fn parse(s: &str) -> Option<Role> {
         [Role::Ingest, Role::Agent, Role::Admin, Role::Auditor].into_iter().find(|r| r.as_str() == s)
     }
 }

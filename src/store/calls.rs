@@ -78,6 +78,40 @@ pub struct CallInfo {
     pub segments: u64,
 }
 
+/// Which calls a page lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallState {
+    #[default]
+    All,
+    /// Still open (segments may arrive).
+    Live,
+    /// Complete or failed.
+    Ended,
+}
+
+/// A page of a tenant's calls, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct CallQuery {
+    pub state: CallState,
+    /// Calls started at or after (unix seconds).
+    pub since: Option<i64>,
+    /// Calls started at or before (unix seconds).
+    pub until: Option<i64>,
+    /// Continue after this call (the previous page's `next`).
+    pub after: Option<(i64, String)>,
+    /// At most this many (1–200).
+    pub limit: u32,
+}
+
+/// One page and where the next one starts.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallPage {
+    pub calls: Vec<CallInfo>,
+    #[serde(skip)]
+    pub next: Option<(i64, String)>,
+}
+
 /// Everything a tenant has (a data-subject access export).
 #[derive(Debug, Clone, Serialize)]
 pub struct TenantExport {
@@ -308,6 +342,47 @@ impl Store {
         audit::append(&mut tx, actor, "calls.list", Some(tenant), None, json!({"calls": out.len()})).await?;
         tx.commit().await.map_err(StoreError::db("listing calls"))?;
         Ok(out)
+    }
+
+    /// A page of a tenant's calls, newest first (audited: `calls.list`).
+    pub async fn list_calls_page(&self, actor: &Actor, tenant: &str, q: &CallQuery) -> Result<CallPage> {
+        let limit = q.limit.clamp(1, 200);
+        let statuses = match q.state {
+            CallState::All => ["open", "complete", "failed"],
+            CallState::Live => ["open", "open", "open"],
+            CallState::Ended => ["complete", "failed", "failed"],
+        };
+        let (after_t, after_id) = q.after.clone().unwrap_or((i64::MAX, String::new()));
+        let mut tx = self.db.scoped(tenant).await?;
+        let ids: Vec<(String, i64)> = sqlx::query(
+            "SELECT id, started_at FROM calls WHERE tenant_id = $1 AND started_at >= $2 AND started_at <= $3 \
+             AND status IN ($4, $5, $6) AND (started_at < $7 OR (started_at = $7 AND id > $8)) \
+             ORDER BY started_at DESC, id LIMIT $9",
+        )
+        .bind(tenant)
+        .bind(q.since.unwrap_or(i64::MIN))
+        .bind(q.until.unwrap_or(i64::MAX))
+        .bind(statuses[0])
+        .bind(statuses[1])
+        .bind(statuses[2])
+        .bind(after_t)
+        .bind(after_id)
+        .bind(limit as i64 + 1)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::db("listing calls"))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+        let more = ids.len() > limit as usize;
+        let mut calls = Vec::with_capacity(ids.len().min(limit as usize));
+        for (id, _) in ids.iter().take(limit as usize) {
+            calls.push(self.call_info(&mut tx, tenant, id).await?);
+        }
+        let next = more.then(|| calls.last().map(|c| (c.started_at, c.id.clone()))).flatten();
+        audit::append(&mut tx, actor, "calls.list", Some(tenant), None, json!({"calls": calls.len()})).await?;
+        tx.commit().await.map_err(StoreError::db("listing calls"))?;
+        Ok(CallPage { calls, next })
     }
 
     /// A call's details and transcript, decrypted (audited: `transcript.read`).

@@ -35,16 +35,22 @@ pub(crate) struct Db {
 pub(crate) type Tx = Transaction<'static, Any>;
 
 fn migrator(backend: Backend) -> Migrator {
-    let (sql, desc) = match backend {
-        Backend::Sqlite => (include_str!("../../migrations/sqlite/0001_sealed_storage.sql"), "sealed storage (sqlite)"),
-        Backend::Postgres => (include_str!("../../migrations/postgres/0001_sealed_storage.sql"), "sealed storage (postgres)"),
+    let files: [(&'static str, &'static str); 2] = match backend {
+        Backend::Sqlite => [
+            (include_str!("../../migrations/sqlite/0001_sealed_storage.sql"), "sealed storage (sqlite)"),
+            (include_str!("../../migrations/sqlite/0002_web_sessions.sql"), "web sessions (sqlite)"),
+        ],
+        Backend::Postgres => [
+            (include_str!("../../migrations/postgres/0001_sealed_storage.sql"), "sealed storage (postgres)"),
+            (include_str!("../../migrations/postgres/0002_web_sessions.sql"), "web sessions (postgres)"),
+        ],
     };
-    Migrator {
-        migrations: Cow::Owned(vec![Migration::new(1, Cow::Borrowed(desc), MigrationType::Simple, Cow::Borrowed(sql), false)]),
-        ignore_missing: false,
-        locking: true,
-        no_tx: false,
-    }
+    let migrations = files
+        .into_iter()
+        .zip(1..)
+        .map(|((sql, desc), version)| Migration::new(version, Cow::Borrowed(desc), MigrationType::Simple, Cow::Borrowed(sql), false))
+        .collect();
+    Migrator { migrations: Cow::Owned(migrations), ignore_missing: false, locking: true, no_tx: false }
 }
 
 /// The URL with any password replaced, for messages.

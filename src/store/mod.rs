@@ -18,13 +18,15 @@ mod db;
 mod keys;
 mod reprocess;
 mod retention;
+mod sessions;
 mod tenants;
 
 use std::path::{Path, PathBuf};
 
 pub use apikeys::{ApiKeyInfo, AuthError, NewApiKey, Principal, Role};
 pub use audit::{Actor, AuditBreak, AuditEvent, AuditReport};
-pub use calls::{CallInfo, CallStatus, ExportedCall, NewCall, NewSegment, TenantExport};
+pub use calls::{CallInfo, CallPage, CallQuery, CallState, CallStatus, ExportedCall, NewCall, NewSegment, TenantExport};
+pub use sessions::{NewWebSession, SessionTimes, WebSession};
 pub use db::Backend;
 pub use keys::RotationReport;
 pub use reprocess::{ReprocessFailure, ReprocessReport};

@@ -134,6 +134,7 @@ impl Store {
             ("destroying call data keys", "UPDATE calls SET data_key = NULL WHERE tenant_id = $1"),
             ("deleting segments", "DELETE FROM segments WHERE tenant_id = $1"),
             ("deleting calls", "DELETE FROM calls WHERE tenant_id = $1"),
+            ("deleting browser sessions", "DELETE FROM web_sessions WHERE tenant_id = $1"),
             ("deleting API keys", "DELETE FROM api_keys WHERE tenant_id = $1"),
             ("deleting the tenant", "DELETE FROM tenants WHERE id = $1"),
         ] {

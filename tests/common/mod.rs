@@ -69,3 +69,4 @@ pub fn sine(freqs: &[f32], secs: f32, amp: f32) -> Vec<f32> {
         })
         .collect()
 }
+pub mod server;

@@ -1,0 +1,335 @@
+//! The REST API under `/v1` (JSON; roles per route in docs/ARCHITECTURE.md): calls (list, get
+//! with transcript, delete), tenant export, API keys, the audit trail, plus `/metrics` and the
+//! OpenAPI document. Another tenant's resources are "not found", never "forbidden".
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::web::Auth;
+use super::{AppState, api_error};
+use crate::store::{Actor, CallQuery, CallState, Role, StoreError};
+
+const AGENT: &[Role] = &[Role::Agent, Role::Admin];
+const ADMIN: &[Role] = &[Role::Admin];
+const AUDITOR: &[Role] = &[Role::Auditor];
+
+/// A store failure as an API error: not-found kinds are 404, input errors 400, the rest 500
+/// with a generic message (the detail goes to the log, never to the client).
+fn store_error(e: StoreError, doing: &str) -> Response {
+    match e {
+        StoreError::CallNotFound { .. } | StoreError::AmbiguousCall { .. } | StoreError::CallShredded { .. } => {
+            api_error(StatusCode::NOT_FOUND, "call_not_found", "no such call in this workspace")
+        }
+        StoreError::ApiKeyNotFound { .. } => api_error(StatusCode::NOT_FOUND, "key_not_found", "no such active API key in this workspace"),
+        StoreError::TenantNotFound(_) => api_error(StatusCode::NOT_FOUND, "tenant_not_found", "the workspace no longer exists"),
+        StoreError::Invalid(msg) => api_error(StatusCode::BAD_REQUEST, "bad_request", &msg),
+        e => {
+            tracing::error!("{doing}: {e}");
+            api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("{doing} failed; the server log has the details"))
+        }
+    }
+}
+
+fn bad_request(msg: &str) -> Response {
+    api_error(StatusCode::BAD_REQUEST, "bad_request", msg)
+}
+
+fn actor(p: &crate::store::Principal) -> Actor {
+    Actor::ApiKey(p.key_id.clone())
+}
+
+fn int_param<T: std::str::FromStr>(q: &HashMap<String, String>, name: &str) -> Result<Option<T>, Response> {
+    match q.get(name) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| bad_request(&format!("{name} must be an integer"))),
+    }
+}
+
+fn encode_cursor(c: &(i64, String)) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{}", c.0, c.1))
+}
+
+fn decode_cursor(s: &str) -> Option<(i64, String)> {
+    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(s).ok()?).ok()?;
+    let (t, id) = raw.split_once(':')?;
+    Some((t.parse().ok()?, id.to_string()))
+}
+
+/// `GET /v1/calls?state=live|ended|all&since=&until=&limit=&cursor=`
+pub async fn list_calls(State(st): State<AppState>, Extension(auth): Extension<Auth>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let p = match auth.require(AGENT) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let state = match q.get("state").map(String::as_str) {
+        None | Some("all") => CallState::All,
+        Some("live") => CallState::Live,
+        Some("ended") => CallState::Ended,
+        Some(_) => return bad_request("state must be live, ended or all"),
+    };
+    let (since, until, limit) = match (int_param::<i64>(&q, "since"), int_param::<i64>(&q, "until"), int_param::<u32>(&q, "limit")) {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+    };
+    if limit.is_some_and(|l| !(1..=200).contains(&l)) {
+        return bad_request("limit must be between 1 and 200");
+    }
+    let after = match q.get("cursor") {
+        None => None,
+        Some(c) => match decode_cursor(c) {
+            Some(c) => Some(c),
+            None => return bad_request("cursor is not one this server gave out"),
+        },
+    };
+    let query = CallQuery { state, since, until, after, limit: limit.unwrap_or(50) };
+    match st.engine.store.list_calls_page(&actor(p), &p.tenant, &query).await {
+        Ok(page) => {
+            let calls: Vec<_> = page
+                .calls
+                .iter()
+                .map(|c| {
+                    let mut v = serde_json::to_value(c).unwrap_or_default();
+                    v["live"] = json!(st.engine.is_active(&c.id));
+                    v
+                })
+                .collect();
+            axum::Json(json!({"calls": calls, "next_cursor": page.next.as_ref().map(encode_cursor)})).into_response()
+        }
+        Err(e) => store_error(e, "listing calls"),
+    }
+}
+
+/// `GET /v1/calls/{id}`: the call and its transcript, decrypted (audited).
+pub async fn get_call(State(st): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>) -> Response {
+    let p = match auth.require(AGENT) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let store = &st.engine.store;
+    let call = match store.find_call(&p.tenant, &id).await {
+        Ok(c) => c,
+        Err(e) => return store_error(e, "looking a call up"),
+    };
+    match store.transcript(&actor(p), &p.tenant, &call).await {
+        Ok((info, transcript)) => {
+            let mut call = serde_json::to_value(&info).unwrap_or_default();
+            call["live"] = json!(st.engine.is_active(&info.id));
+            axum::Json(json!({"call": call, "segments": transcript.segments})).into_response()
+        }
+        Err(e) => store_error(e, "reading a transcript"),
+    }
+}
+
+/// `DELETE /v1/calls/{id}` (admin): crypto-shreds the call.
+pub async fn delete_call(State(st): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>) -> Response {
+    let p = match auth.require(ADMIN) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let store = &st.engine.store;
+    let call = match store.find_call(&p.tenant, &id).await {
+        Ok(c) => c,
+        Err(e) => return store_error(e, "looking a call up"),
+    };
+    if st.engine.is_active(&call) {
+        return api_error(StatusCode::CONFLICT, "call_active", "the call is still being transcribed; delete it after it ends");
+    }
+    match store.delete_call(&actor(p), &p.tenant, &call).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => store_error(e, "deleting a call"),
+    }
+}
+
+/// `GET /v1/export` (admin): everything the workspace has, decrypted (audited).
+pub async fn export(State(st): State<AppState>, Extension(auth): Extension<Auth>) -> Response {
+    let p = match auth.require(ADMIN) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match st.engine.store.export_tenant(&actor(p), &p.tenant).await {
+        Ok(x) => {
+            let name = format!("attachment; filename=\"callscribe-export-{}.json\"", p.tenant);
+            ([(header::CONTENT_DISPOSITION, name)], axum::Json(x)).into_response()
+        }
+        Err(e) => store_error(e, "exporting the workspace"),
+    }
+}
+
+/// `GET /v1/keys` (admin).
+pub async fn list_keys(State(st): State<AppState>, Extension(auth): Extension<Auth>) -> Response {
+    let p = match auth.require(ADMIN) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match st.engine.store.list_api_keys(&p.tenant).await {
+        Ok(keys) => axum::Json(json!({"keys": keys})).into_response(),
+        Err(e) => store_error(e, "listing keys"),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    role: Role,
+    ttl_days: Option<u32>,
+}
+
+/// `POST /v1/keys` (admin): `{"role", "ttl_days"?}`; the key is in the response, once.
+pub async fn create_key(State(st): State<AppState>, Extension(auth): Extension<Auth>, body: Bytes) -> Response {
+    let p = match auth.require(ADMIN) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let req: NewKey = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(_) => return bad_request("the body must be {\"role\": \"ingest|agent|admin|auditor\", \"ttl_days\": N}"),
+    };
+    if req.ttl_days.is_some_and(|d| !(1..=3650).contains(&d)) {
+        return bad_request("ttl_days must be between 1 and 3650");
+    }
+    match st.engine.store.create_api_key(&actor(p), &p.tenant, req.role, req.ttl_days).await {
+        Ok(k) => (StatusCode::CREATED, axum::Json(json!({"key": k.secret.as_str(), "prefix": k.id, "role": req.role, "expires_at": k.expires_at}))).into_response(),
+        Err(e) => store_error(e, "creating a key"),
+    }
+}
+
+/// `DELETE /v1/keys/{prefix}` (admin).
+pub async fn revoke_key(State(st): State<AppState>, Extension(auth): Extension<Auth>, Path(prefix): Path<String>) -> Response {
+    let p = match auth.require(ADMIN) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let id = prefix.strip_prefix("csk_").unwrap_or(&prefix);
+    if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return api_error(StatusCode::NOT_FOUND, "key_not_found", "no such active API key in this workspace");
+    }
+    match st.engine.store.revoke_api_key(&actor(p), &p.tenant, id).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => store_error(e, "revoking a key"),
+    }
+}
+
+/// `GET /v1/audit?after=SEQ&limit=N` (auditor): the workspace's entries, oldest first.
+pub async fn audit_events(State(st): State<AppState>, Extension(auth): Extension<Auth>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let p = match auth.require(AUDITOR) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let (after, limit) = match (int_param::<u64>(&q, "after"), int_param::<u32>(&q, "limit")) {
+        (Ok(a), Ok(l)) => (a.unwrap_or(0), l.unwrap_or(100)),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    if !(1..=1000).contains(&limit) {
+        return bad_request("limit must be between 1 and 1000");
+    }
+    let store = &st.engine.store;
+    if let Err(e) = store.audit(&actor(p), "audit.read", Some(&p.tenant), None, json!({"after": after, "limit": limit})).await {
+        return store_error(e, "recording an audit read");
+    }
+    match store.audit_events(Some(&p.tenant), after, limit).await {
+        Ok(events) => {
+            let next = (events.len() == limit as usize).then(|| events.last().map(|e| e.seq)).flatten();
+            axum::Json(json!({"events": events, "next_after": next})).into_response()
+        }
+        Err(e) => store_error(e, "reading the audit trail"),
+    }
+}
+
+/// `GET /v1/audit/verify` (auditor): walks the whole hash chain.
+pub async fn audit_verify(State(st): State<AppState>, Extension(auth): Extension<Auth>) -> Response {
+    let p = match auth.require(AUDITOR) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let store = &st.engine.store;
+    match store.verify_audit().await {
+        Ok(r) => {
+            let _ = store.audit(&actor(p), "audit.verify", Some(&p.tenant), None, json!({"entries": r.entries, "intact": r.broken.is_none()})).await;
+            axum::Json(json!({
+                "entries": r.entries,
+                "head_hash": r.head_hash,
+                "intact": r.broken.is_none(),
+                "broken": r.broken.map(|b| json!({"seq": b.seq, "reason": b.reason})),
+            }))
+            .into_response()
+        }
+        Err(e) => store_error(e, "verifying the audit trail"),
+    }
+}
+
+/// `GET /v1/openapi.json`.
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")).into_response()
+}
+
+/// `GET /metrics`: Prometheus text. Counts and times only: no text, ids or tenants in labels.
+pub async fn metrics(State(st): State<AppState>) -> Response {
+    use std::fmt::Write as _;
+    let e = &st.engine;
+    let m = &e.metrics;
+    let depth = e.queue.depth();
+    let mut out = String::with_capacity(4096);
+    let mut metric = |name: &str, kind: &str, help: &str, lines: &[(&str, f64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, v) in lines {
+            let _ = if labels.is_empty() { writeln!(out, "{name} {v}") } else { writeln!(out, "{name}{{{labels}}} {v}") };
+        }
+    };
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
+    metric("callscribe_active_calls", "gauge", "Calls being transcribed now.", &[("", e.active_calls(None).len() as f64)]);
+    metric("callscribe_max_calls", "gauge", "Admission limit on concurrent calls.", &[("", e.max_calls() as f64)]);
+    metric("callscribe_calls_started_total", "counter", "Calls admitted.", &[("", load(&e.stats.calls_started))]);
+    metric("callscribe_calls_refused_total", "counter", "Calls refused by admission control.", &[("", load(&e.stats.calls_refused))]);
+    metric("callscribe_calls_ended_total", "counter", "Calls finished.", &[("", load(&e.stats.calls_ended))]);
+    metric("callscribe_asr_queue_depth", "gauge", "Recogniser jobs waiting, per priority.", &[("priority=\"final\"", depth.finals as f64), ("priority=\"interim\"", depth.interims as f64)]);
+    metric("callscribe_segments_total", "counter", "Transcript events published.", &[("kind=\"final\"", load(&e.stats.finals)), ("kind=\"interim\"", load(&e.stats.interims))]);
+    metric("callscribe_interims_skipped_total", "counter", "Interims dropped under load (replaced by a newer one or by the final).", &[("", load(&e.queue.stats.interims_skipped))]);
+    metric("callscribe_store_errors_total", "counter", "Final segments that could not be stored.", &[("", load(&e.stats.store_errors))]);
+    metric(
+        "callscribe_asr_audio_seconds_total",
+        "counter",
+        "Audio seconds transcribed.",
+        &[("kind=\"final\"", load(&m.asr_audio_us[0]) / 1e6), ("kind=\"interim\"", load(&m.asr_audio_us[1]) / 1e6)],
+    );
+    metric(
+        "callscribe_asr_busy_seconds_total",
+        "counter",
+        "Worker seconds spent transcribing.",
+        &[("kind=\"final\"", load(&m.asr_busy_us[0]) / 1e6), ("kind=\"interim\"", load(&m.asr_busy_us[1]) / 1e6)],
+    );
+    metric("callscribe_asr_real_time_factor", "gauge", "Worker seconds per audio second since start.", &[("", m.real_time_factor())]);
+    metric(
+        "callscribe_rate_limited_total",
+        "counter",
+        "Requests refused by a rate limit.",
+        &[("class=\"any\"", load(&m.rate_limited[0])), ("class=\"write\"", load(&m.rate_limited[1])), ("class=\"sign_in\"", load(&m.rate_limited[2]))],
+    );
+    metric("callscribe_auth_failures_total", "counter", "Failed authentications.", &[("", load(&m.auth_failures))]);
+    metric("callscribe_auth_blocked_total", "counter", "Requests refused while their address backed off.", &[("", load(&m.auth_blocked))]);
+    let _ = writeln!(out, "# HELP callscribe_utterance_latency_seconds From an utterance handed to the recogniser to its event published.");
+    let _ = writeln!(out, "# TYPE callscribe_utterance_latency_seconds histogram");
+    m.final_latency.render(&mut out, "callscribe_utterance_latency_seconds", "kind=\"final\"");
+    m.interim_latency.render(&mut out, "callscribe_utterance_latency_seconds", "kind=\"interim\"");
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let c = (1_700_000_000, "call_abc".to_string());
+        assert_eq!(super::decode_cursor(&super::encode_cursor(&c)), Some(c));
+        assert_eq!(super::decode_cursor("not base64!"), None);
+        assert_eq!(super::decode_cursor(&base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, "x:y")), None);
+    }
+}

@@ -1,0 +1,126 @@
+//! Process-wide counters and histograms for `/metrics` (Prometheus text format 0.0.4). Labels
+//! are fixed small sets (kind, priority, route class): never text, identifiers or tenants.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Latency bucket bounds, seconds.
+pub const LATENCY_BOUNDS: [f64; 12] = [0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0];
+
+/// A cumulative histogram with fixed bounds.
+pub struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    sum_us: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    pub fn new(bounds: &'static [f64]) -> Histogram {
+        Histogram { bounds, counts: (0..bounds.len()).map(|_| AtomicU64::new(0)).collect(), sum_us: AtomicU64::new(0), count: AtomicU64::new(0) }
+    }
+
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        if let Some(i) = self.bounds.iter().position(|b| secs <= *b) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum_us.fetch_add(d.as_micros().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Writes the `_bucket`, `_sum` and `_count` lines of `name` with one fixed label.
+    pub fn render(&self, out: &mut String, name: &str, label: &str) {
+        let mut cumulative = 0;
+        let sep = if label.is_empty() { "" } else { "," };
+        for (b, c) in self.bounds.iter().zip(&self.counts) {
+            cumulative += c.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{label}{sep}le=\"{b}\"}} {cumulative}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let braces = if label.is_empty() { String::new() } else { format!("{{{label}}}") };
+        let _ = writeln!(out, "{name}_bucket{{{label}{sep}le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count{braces} {count}");
+    }
+}
+
+/// What the live pipeline and the API count.
+pub struct Metrics {
+    /// Utterance end (final handed to the recogniser) → final published.
+    pub final_latency: Histogram,
+    /// Interim requested → interim published.
+    pub interim_latency: Histogram,
+    /// Audio seconds transcribed and worker seconds spent, per kind (µs): the real-time factor.
+    pub asr_audio_us: [AtomicU64; 2],
+    pub asr_busy_us: [AtomicU64; 2],
+    /// Requests refused by a rate limit, per class (0: read, 1: write, 2: sign-in).
+    pub rate_limited: [AtomicU64; 3],
+    /// Failed authentications, and requests refused because their address was backing off.
+    pub auth_failures: AtomicU64,
+    pub auth_blocked: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            final_latency: Histogram::new(&LATENCY_BOUNDS),
+            interim_latency: Histogram::new(&LATENCY_BOUNDS),
+            asr_audio_us: Default::default(),
+            asr_busy_us: Default::default(),
+            rate_limited: Default::default(),
+            auth_failures: AtomicU64::new(0),
+            auth_blocked: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    /// One recogniser job: `kind` 0 final, 1 interim.
+    pub fn asr_job(&self, kind: usize, audio_s: f32, busy_s: f32) {
+        self.asr_audio_us[kind].fetch_add((audio_s.max(0.0) as f64 * 1e6) as u64, Ordering::Relaxed);
+        self.asr_busy_us[kind].fetch_add((busy_s.max(0.0) as f64 * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    /// Worker seconds per audio second over every job so far (0 before the first).
+    pub fn real_time_factor(&self) -> f64 {
+        let audio: u64 = self.asr_audio_us.iter().map(|a| a.load(Ordering::Relaxed)).sum();
+        let busy: u64 = self.asr_busy_us.iter().map(|a| a.load(Ordering::Relaxed)).sum();
+        if audio == 0 { 0.0 } else { busy as f64 / audio as f64 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_sum_in_seconds() {
+        let h = Histogram::new(&LATENCY_BOUNDS);
+        h.observe(Duration::from_millis(80));
+        h.observe(Duration::from_millis(900));
+        h.observe(Duration::from_secs(60));
+        let mut out = String::new();
+        h.render(&mut out, "x_seconds", "kind=\"final\"");
+        assert!(out.contains("x_seconds_bucket{kind=\"final\",le=\"0.1\"} 1\n"), "{out}");
+        assert!(out.contains("x_seconds_bucket{kind=\"final\",le=\"1\"} 2\n"), "{out}");
+        assert!(out.contains("x_seconds_bucket{kind=\"final\",le=\"21\"} 2\n"), "{out}");
+        assert!(out.contains("x_seconds_bucket{kind=\"final\",le=\"+Inf\"} 3\n"), "{out}");
+        assert!(out.contains("x_seconds_sum{kind=\"final\"} 60.98\n"), "{out}");
+        assert!(out.contains("x_seconds_count{kind=\"final\"} 3\n"), "{out}");
+    }
+
+    #[test]
+    fn real_time_factor_is_busy_over_audio() {
+        let m = Metrics::default();
+        assert_eq!(m.real_time_factor(), 0.0);
+        m.asr_job(0, 4.0, 1.0);
+        m.asr_job(1, 4.0, 0.0);
+        assert!((m.real_time_factor() - 0.125).abs() < 1e-9);
+    }
+}
