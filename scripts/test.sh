@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # The README's second command and what CI runs: sets everything up (scripts/setup.sh: build
 # tools, the build, the tiny.en model the tests use) and runs the whole test suite, in
-# release mode so the tests reuse the build and the real model runs at full speed.
+# release mode so the tests reuse the build and the real model runs at full speed. Also
+# installs Chromium and chromedriver for the browser test.
 set -euo pipefail
 SCRIPT_NAME=test
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 . scripts/lib.sh
 scripts/setup.sh
+# The browser test (tests/browser.rs) drives Debian's headless Chromium through chromedriver.
+missing=()
+for p in chromium chromium-driver; do deb_installed "$p" || missing+=("$p"); done
+[ "${#missing[@]}" -eq 0 ] || install_debian_packages "${missing[@]}"
 say "running the test suite"
 cargo test --release --locked

@@ -248,7 +248,15 @@ function connectCall(c) {
   const ws = new WebSocket(wsUrl("/v1/calls/" + encodeURIComponent(c.id) + "/events" + after));
   c.ws = ws;
   let opened = false;
-  ws.onopen = () => { opened = true; c.retry = 0; if (!c.ended) setCallState("Live", "live"); };
+  ws.onopen = () => {
+    opened = true;
+    c.retry = 0;
+    // provisional lines from before a reconnect may have been finalised meanwhile: the
+    // server resends what is still provisional, and the finals from the store
+    for (const li of document.querySelectorAll("#transcript li.interim")) li.remove();
+    c.lines.clear();
+    if (!c.ended) setCallState("Live", "live");
+  };
   ws.onmessage = (m) => {
     let ev;
     try { ev = JSON.parse(m.data); } catch (_) { return; }
