@@ -67,9 +67,14 @@ pub struct ServeConfig {
 impl ServeConfig {
     pub fn load(path: &std::path::Path) -> anyhow::Result<ServeConfig> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-        let cfg: ServeConfig = toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
-        cfg.live.validate().map_err(anyhow::Error::msg).with_context(|| format!("invalid [live] in {}", path.display()))?;
-        cfg.web.validate().map_err(anyhow::Error::msg).with_context(|| format!("invalid [web] in {}", path.display()))?;
+        Self::load_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// Parses and validates a config file's text.
+    pub fn load_str(text: &str) -> anyhow::Result<ServeConfig> {
+        let cfg: ServeConfig = toml::from_str(text)?;
+        cfg.live.validate().map_err(anyhow::Error::msg).context("invalid [live]")?;
+        cfg.web.validate().map_err(anyhow::Error::msg).context("invalid [web]")?;
         Ok(cfg)
     }
 }
@@ -191,6 +196,10 @@ mod tests {
         assert_eq!(cfg.live.vad.min_silence_ms, 500);
         assert_eq!(cfg.decode.context_min, 1000);
         cfg.live.validate().unwrap();
+        cfg.web.validate().unwrap();
+        assert_eq!((cfg.web.limits.per_minute, cfg.web.limits.burst, cfg.web.limits.writes_per_minute), (300, 15, 30));
+        assert_eq!(cfg.web.security_txt.as_ref().unwrap().contact, ["mailto:security@example.com"]);
+        assert_eq!(cfg, ServeConfig::load_str(block).unwrap(), "load() accepts it too");
     }
 
     #[test]
@@ -199,5 +208,10 @@ mod tests {
         assert!(toml::from_str::<ServeConfig>("colour = 1").is_err());
         let cfg: ServeConfig = toml::from_str("[live]\nidle_timeout_s = 0").unwrap();
         assert!(cfg.live.validate().unwrap_err().contains("idle_timeout_s"));
+        let err = format!("{:#}", ServeConfig::load_str("[web.limits]\nburst = 0").unwrap_err());
+        assert!(err.contains("[web.limits] burst must be at least 1"), "{err}");
+        let err = format!("{:#}", ServeConfig::load_str("[web.security_txt]\ncontact = [\"a@b.c\"]\nexpires = \"2027-01-01T00:00:00Z\"").unwrap_err());
+        assert!(err.contains("\"a@b.c\" is not a mailto:"), "{err}");
+        assert!(ServeConfig::load_str("[tls]\ncert = \"c.pem\"").is_err(), "a certificate needs its key");
     }
 }
