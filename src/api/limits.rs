@@ -1,12 +1,15 @@
 //! Token-bucket rate limits per workspace, and exponential back-off for addresses that keep
 //! failing to authenticate. In memory, per node.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+
+/// The burst window.
+const WINDOW: Duration = Duration::from_secs(1);
 
 /// Request classes with their own buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,9 +90,13 @@ impl LimitsConfig {
 struct Bucket {
     tokens: f64,
     at: Instant,
+    /// When the last `burst` admitted requests came: at most `burst` in any one second, however
+    /// fast the bucket refills meanwhile ("15/s burst" holds for a client slower than the refill).
+    recent: VecDeque<Instant>,
 }
 
-/// Token buckets keyed by (workspace or address, class).
+/// Token buckets keyed by (workspace or address, class): a request needs a token (the bucket
+/// holds `burst`, refilled at the sustained rate) and fewer than `burst` others in the last second.
 pub struct RateLimiter {
     config: LimitsConfig,
     buckets: Mutex<HashMap<(String, Class), Bucket>>,
@@ -111,14 +118,21 @@ impl RateLimiter {
                 b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * r < burst
             });
         }
-        let b = buckets.entry((key.to_string(), class)).or_insert(Bucket { tokens: burst, at: now });
+        let b = buckets.entry((key.to_string(), class)).or_insert_with(|| Bucket { tokens: burst, at: now, recent: VecDeque::new() });
         b.tokens = (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate).min(burst);
         b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - b.tokens) / rate))
+        while b.recent.front().is_some_and(|t| now.saturating_duration_since(*t) >= WINDOW) {
+            b.recent.pop_front();
+        }
+        let window_wait = (b.recent.len() as f64 >= burst).then(|| WINDOW - now.saturating_duration_since(b.recent[0]));
+        let token_wait = (b.tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - b.tokens) / rate));
+        match (token_wait, window_wait) {
+            (None, None) => {
+                b.tokens -= 1.0;
+                b.recent.push_back(now);
+                Ok(())
+            }
+            (a, b) => Err(a.unwrap_or_default().max(b.unwrap_or_default())),
         }
     }
 }
@@ -188,17 +202,32 @@ mod tests {
             assert!(l.take("w1", Class::Any, t0).is_ok(), "request {i}");
         }
         let wait = l.take("w1", Class::Any, t0).unwrap_err();
-        assert!((wait.as_secs_f64() - 0.2).abs() < 1e-6, "{wait:?}"); // 300/min: one per 200 ms
+        assert_eq!(wait, Duration::from_secs(1), "the burst window is the longer wait");
         // another workspace and another class have their own buckets
         assert!(l.take("w2", Class::Any, t0).is_ok());
         assert!(l.take("w1", Class::Write, t0).is_ok());
-        // 200 ms later one more token is there, and only one
-        let t1 = t0 + Duration::from_millis(200);
-        assert!(l.take("w1", Class::Any, t1).is_ok());
-        assert!(l.take("w1", Class::Any, t1).is_err());
+        // a second later 5 tokens are back (300/min), and only 5
+        let t1 = t0 + Duration::from_millis(1000);
+        assert_eq!((0..10).filter(|_| l.take("w1", Class::Any, t1).is_ok()).count(), 5);
+        assert!((l.take("w1", Class::Any, t1).unwrap_err().as_secs_f64() - 0.2).abs() < 1e-6, "then one per 200 ms");
         // a minute of quiet refills the burst, not more
         let t2 = t1 + Duration::from_secs(60);
         assert_eq!((0..20).filter(|_| l.take("w1", Class::Any, t2).is_ok()).count(), 15);
+    }
+
+    #[test]
+    fn no_more_than_the_burst_in_any_second_even_while_the_bucket_refills() {
+        let l = RateLimiter::new(LimitsConfig::default());
+        let t0 = Instant::now();
+        // a client doing one request every 20 ms: the bucket refills 1.5 tokens in 300 ms,
+        // but the 16th request within a second is still refused
+        for i in 0..15 {
+            assert!(l.take("w", Class::Any, t0 + Duration::from_millis(20 * i)).is_ok(), "request {i}");
+        }
+        let t15 = t0 + Duration::from_millis(300);
+        assert_eq!(l.take("w", Class::Any, t15).unwrap_err(), Duration::from_millis(700), "the first leaves the window at 1 s");
+        // one second after the first, one more fits (one token refilled, window has room)
+        assert!(l.take("w", Class::Any, t0 + Duration::from_millis(1000)).is_ok());
     }
 
     #[test]
