@@ -103,20 +103,34 @@ pub fn cut_repetition_loops(words: Vec<Word>) -> (Vec<Word>, bool) {
             if reps >= LOOP_REPEATS_ANYWHERE || (at_end && reps >= at_end_limit) {
                 let mut words = words;
                 words.truncate(start + KEEP_REPEATS * unit);
+                // the two repeats kept may themselves be a doubled sentence
+                let (words, _) = cut_doubled_sentence(words);
                 return (words, true);
             }
         }
     }
+    cut_doubled_sentence(words)
+}
+
+fn cut_doubled_sentence(words: Vec<Word>) -> (Vec<Word>, bool) {
+    let normed: Vec<String> = words.iter().map(|w| norm(&w.word)).collect();
+    let n = normed.len();
     // A sentence of four or more words said twice back to back at the very end ("Sure, what is
     // your mobile number? Sure, what is your mobile number?") is the decoder repeating itself on
     // a short window: a speaker does not repeat a whole sentence verbatim in one breath. Digit
     // groups are left alone: "one two three four one two three four" may be a real code.
+    // Punctuation the decoder emitted as tokens of their own ("?" "." after the second copy, "??"
+    // after the first) is not compared: only the words are.
     let wordy = |w: &String| !w.is_empty() && !w.bytes().any(|b| b.is_ascii_digit()) && !NUMBER_WORDS.contains(&w.as_str());
-    for unit in (4..=n / 2).rev() {
-        let start = n - 2 * unit;
-        if normed[start..start + unit] == normed[start + unit..] && normed[start..start + unit].iter().filter(|w| wordy(w)).count() >= 3 {
+    let spoken: Vec<usize> = (0..n).filter(|&i| !normed[i].is_empty()).collect();
+    let m = spoken.len();
+    for unit in (4..=m / 2).rev() {
+        let start = m - 2 * unit;
+        let first = spoken[start..start + unit].iter().map(|&i| &normed[i]);
+        let second = spoken[start + unit..].iter().map(|&i| &normed[i]);
+        if first.clone().eq(second) && first.filter(|w| wordy(w)).count() >= 3 {
             let mut words = words;
-            words.truncate(start + unit);
+            words.truncate(spoken[start + unit]);
             return (words, true);
         }
     }
@@ -188,13 +202,22 @@ mod tests {
         assert_eq!(join_words(&w), "the number is 1, 1,");
         let (w, cut) = cut_repetition_loops(words("your plan is active now, your plan is active now, your plan is active now, your plan is active now, your plan"));
         assert!(cut);
-        assert_eq!(join_words(&w), "your plan is active now, your plan is active now,");
+        // two repeats are kept, and two repeats of a whole sentence are one sentence said twice
+        assert_eq!(join_words(&w), "your plan is active now,");
         let (w, cut) = cut_repetition_loops(words("done, done, done, done, done."));
         assert!(cut);
         assert_eq!(join_words(&w), "done, done,");
         let (w, cut) = cut_repetition_loops(words("Sure what is your mobile number?? Sure what is your mobile number?."));
         assert!(cut);
         assert_eq!(join_words(&w), "Sure what is your mobile number??");
+        // the same with the punctuation as tokens of their own, unequal in number
+        let (w, cut) = cut_repetition_loops(words("Sure what is your mobile number ?? Sure what is your mobile number ? ."));
+        assert!(cut);
+        assert_eq!(w.iter().map(|w| w.word.trim()).collect::<Vec<_>>(), ["Sure", "what", "is", "your", "mobile", "number", "??"]);
+        // a loop of the sentence to the end: cut to two repeats, then to one
+        let (w, cut) = cut_repetition_loops(words("Sure what is your mobile number? Sure what is your mobile number? Sure what is your mobile number? Sure what is your mobile number? Sure what is"));
+        assert!(cut);
+        assert_eq!(join_words(&w), "Sure what is your mobile number?");
         for ok in [
             "no no no no",
             "my code is one two three four one two three four",
