@@ -20,6 +20,7 @@ pub mod live;
 pub mod metrics;
 pub mod output;
 pub mod redact;
+pub mod loadtest;
 pub mod replay;
 pub mod segment;
 pub mod store;

@@ -52,6 +52,8 @@ pub struct ReplaySummary {
     pub ended: bool,
     /// The close code and reason the ingest socket got, if it was closed by the server.
     pub close: Option<(u16, String)>,
+    /// When the first frame was sent (frame k is due `k × 20 ms / speed` later).
+    pub started: Option<std::time::Instant>,
 }
 
 /// Refuses anything but loopback hosts.
@@ -70,11 +72,10 @@ pub fn require_loopback(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The audio of a file as frames per track: 16 kHz L16 (native) or 8 kHz µ-law (Twilio).
-fn frames(path: &Path, protocol: Protocol, channels: ChannelMode) -> anyhow::Result<(Vec<Vec<Vec<u8>>>, Vec<String>, f64)> {
-    let (tracks, speakers, audio_s) = load_tracks(path, channels).with_context(|| format!("cannot decode {}", path.display()))?;
+/// 16 kHz tracks as frames per track: 16 kHz L16 (native) or 8 kHz µ-law (Twilio).
+pub fn frames(tracks: &[Vec<f32>], protocol: Protocol) -> anyhow::Result<Vec<Vec<Vec<u8>>>> {
     let mut out = Vec::new();
-    for t in &tracks {
+    for t in tracks {
         let frames: Vec<Vec<u8>> = match protocol {
             Protocol::Twilio => {
                 let mut r = StreamResampler::between(16_000, 8_000, 4096)?;
@@ -91,7 +92,7 @@ fn frames(path: &Path, protocol: Protocol, channels: ChannelMode) -> anyhow::Res
         };
         out.push(frames);
     }
-    Ok((out, speakers, audio_s))
+    Ok(out)
 }
 
 fn request(url: &str, key: Option<&str>) -> anyhow::Result<tokio_tungstenite::tungstenite::handshake::client::Request> {
@@ -103,10 +104,17 @@ fn request(url: &str, key: Option<&str>) -> anyhow::Result<tokio_tungstenite::tu
 }
 
 /// Replays `path`; calls `on_event` with every event the server sends about the call.
-pub async fn replay(path: &Path, opts: &ReplayOptions, mut on_event: impl FnMut(&Value)) -> anyhow::Result<ReplaySummary> {
+pub async fn replay(path: &Path, opts: &ReplayOptions, on_event: impl FnMut(&Value)) -> anyhow::Result<ReplaySummary> {
+    let (tracks, speakers, audio_s) = load_tracks(path, opts.channels).with_context(|| format!("cannot decode {}", path.display()))?;
+    let frames = frames(&tracks, opts.protocol)?;
+    replay_frames(frames, speakers, audio_s, opts, on_event).await
+}
+
+/// Streams prepared frames (see [`frames`]) as one call; `summary.started` is when the first
+/// frame was due.
+pub async fn replay_frames(tracks: Vec<Vec<Vec<u8>>>, speakers: Vec<String>, audio_s: f64, opts: &ReplayOptions, mut on_event: impl FnMut(&Value)) -> anyhow::Result<ReplaySummary> {
     require_loopback(&opts.url)?;
     let base = opts.url.trim_end_matches('/');
-    let (tracks, speakers, audio_s) = frames(path, opts.protocol, opts.channels)?;
     let n_frames = tracks.iter().map(Vec::len).max().unwrap_or(0);
     let mut summary = ReplaySummary { audio_s, ..Default::default() };
     match opts.protocol {
@@ -118,8 +126,9 @@ pub async fn replay(path: &Path, opts: &ReplayOptions, mut on_event: impl FnMut(
             let start = json!({"event": "start", "call_id": opts.call_id, "encoding": "pcm_s16le", "sample_rate": 16000,
                 "channels": tracks.len(), "speakers": speakers});
             tx.send(Message::Text(start.to_string().into())).await?;
+            let t0 = Instant::now();
+            summary.started = Some(t0.into_std());
             let sender = async move {
-                let t0 = Instant::now();
                 for k in 0..n_frames {
                     pace(t0, k, opts.speed).await;
                     let mut frame = Vec::with_capacity(640 * tracks.len());
@@ -180,8 +189,9 @@ pub async fn replay(path: &Path, opts: &ReplayOptions, mut on_event: impl FnMut(
                 "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}});
             tx.send(Message::Text(start.to_string().into())).await?;
             let events_url = format!("{base}/v1/calls/{}/events", opts.call_id);
+            let t0 = Instant::now();
+            summary.started = Some(t0.into_std());
             let sender = async move {
-                let t0 = Instant::now();
                 let mut seq = 1u64;
                 for k in 0..n_frames {
                     pace(t0, k, opts.speed).await;
@@ -244,6 +254,10 @@ pub async fn replay(path: &Path, opts: &ReplayOptions, mut on_event: impl FnMut(
             };
             let (_, close, followed) = tokio::join!(sender, ingest_close, follower);
             summary.close = close;
+            // a refused or broken stream is the answer, not the subscription it prevented
+            if summary.close.as_ref().is_some_and(|(c, _)| *c != crate::ingest::close::NORMAL) {
+                return Ok(summary);
+            }
             followed?;
         }
         other => bail!("replay speaks the native and twilio protocols, not {}", other.as_str()),

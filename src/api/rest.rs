@@ -314,6 +314,9 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
         "Requests refused by a rate limit.",
         &[("class=\"any\"", load(&m.rate_limited[0])), ("class=\"write\"", load(&m.rate_limited[1])), ("class=\"sign_in\"", load(&m.rate_limited[2]))],
     );
+    if let Some(cpu) = crate::metrics::process_cpu_seconds() {
+        metric("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", &[("", cpu)]);
+    }
     metric("callscribe_auth_failures_total", "counter", "Failed authentications.", &[("", load(&m.auth_failures))]);
     metric("callscribe_auth_blocked_total", "counter", "Requests refused while their address backed off.", &[("", load(&m.auth_blocked))]);
     let _ = writeln!(out, "# HELP callscribe_utterance_latency_seconds From an utterance handed to the recogniser to its event published.");

@@ -5,6 +5,7 @@ mod admin;
 mod calls;
 mod model;
 mod redact;
+mod loadtest;
 mod replay;
 mod serve;
 mod store;
@@ -38,6 +39,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Stream a recorded call to a running server and print its live transcript.
     Replay(replay::ReplayArgs),
+    /// Load a running server with N concurrent real-time calls and measure latency and capacity.
+    Loadtest(loadtest::LoadtestArgs),
     /// Obtain and convert Whisper models.
     #[command(subcommand)]
     Model(model::ModelCommand),
@@ -99,6 +102,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Transcribe(args) => transcribe::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Loadtest(args) => loadtest::run_cmd(args),
         Command::Model(cmd) => model::run(cmd),
         Command::Redact(args) => redact::run(args),
         Command::Tenant(cmd) => admin::tenant(cmd),
