@@ -59,8 +59,13 @@ pub fn load_calls(dir: &Path, protocol: Protocol) -> anyhow::Result<Vec<LoadCall
 
 fn load_call(path: &Path, protocol: Protocol) -> anyhow::Result<LoadCall> {
     let (mut tracks, mut speakers, audio_s) = load_tracks(path, ChannelMode::Split).with_context(|| format!("cannot decode {}", path.display()))?;
-    let script = path.with_extension("json");
-    let scripted = if script.is_file() { Some(read_turns(&script)?) } else { None };
+    // NAME.json beside NAME.wav, or beside NAME.8k.mulaw.wav (the name up to its first dot)
+    let stem = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let script = [path.with_extension("json"), path.with_file_name(format!("{}.json", stem.split('.').next().unwrap_or(&stem)))].into_iter().find(|p| p.is_file());
+    let scripted = match &script {
+        Some(p) => Some(read_turns(p)?),
+        None => None,
+    };
     if tracks.len() > 2 {
         bail!("{}: {} channels; the load test streams mono or stereo calls", path.display(), tracks.len());
     }

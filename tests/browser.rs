@@ -148,8 +148,8 @@ async fn an_agent_watches_a_live_call_in_a_real_browser() {
     // sign in
     c.goto(&base).await.unwrap();
     wait_for(&c, "the sign-in form", Duration::from_secs(10), "return shown('signin') && !shown('app')").await;
-    c.find(Locator::Css("#key")).await.unwrap().send_keys(&w.agent).await.unwrap();
-    c.find(Locator::Css("#signin-button")).await.unwrap().click().await.unwrap();
+    // keyboard only: type the key, press Enter
+    c.find(Locator::Css("#key")).await.unwrap().send_keys(&format!("{}\u{E007}", w.agent)).await.unwrap();
     wait_for(&c, "the app after sign-in", Duration::from_secs(10), "return shown('app') && !shown('signin')").await;
     // the seeded, finished call is among the recent calls
     wait_for(&c, "recent calls", Duration::from_secs(10), &format!("return !!document.querySelector('#recent-calls button[data-call-id=\"{}\"]')", w.call)).await;
@@ -171,7 +171,10 @@ async fn an_agent_watches_a_live_call_in_a_real_browser() {
     // the active call appears in the list by itself; open it
     let id = wait_for(&c, "the active call in the list", Duration::from_secs(15), "const b = document.querySelector('#active-calls button'); return b ? b.dataset.callId : null").await;
     let id = id.as_str().unwrap().to_string();
-    c.find(Locator::Css(&format!("#active-calls button[data-call-id=\"{id}\"]"))).await.unwrap().click().await.unwrap();
+    // open it from the keyboard: focus the list entry, press Enter
+    let entry = c.find(Locator::Css(&format!("#active-calls button[data-call-id=\"{id}\"]"))).await.unwrap();
+    c.execute("arguments[0].focus(); return document.activeElement === arguments[0]", vec![serde_json::to_value(&entry).unwrap()]).await.unwrap();
+    entry.send_keys("\u{E007}").await.unwrap();
     c.execute(OBSERVER, vec![]).await.unwrap();
     wait_for(&c, "the call view to be live", Duration::from_secs(10), "return document.getElementById('call-state').textContent === 'Live'").await;
 
