@@ -128,7 +128,7 @@ pub fn run(files: &[PathBuf], opts: &BatchOptions, pool: &WhisperPool, mut on_fi
                             return;
                         }
                         for (i, (samples, offset_s)) in audio.into_iter().enumerate() {
-                            let job = AsrJob { id: first_job + i as u64, audio: samples, offset_s, reply: Reply::Channel(result_tx.clone()), context_floor: None };
+                            let job = AsrJob { id: first_job + i as u64, audio: samples, offset_s, reply: Reply::Channel(result_tx.clone()), context_floor: None, context_margin: None };
                             if pool.submit(job).is_err() {
                                 return;
                             }

@@ -62,6 +62,9 @@ pub struct AsrJob {
     /// to the audio: 2–3× faster on short audio, good enough for text the final replaces);
     /// live finals use `live.final_context_min`.
     pub context_floor: Option<u32>,
+    /// Overrides [`DecodeOptions::context_margin`] for this job (interims: provisional text,
+    /// a shorter trailing context is cheaper).
+    pub context_margin: Option<u32>,
 }
 
 /// Where a job's result goes: a crossbeam channel (batch, tools) or a tokio channel (a live
@@ -169,7 +172,7 @@ impl WhisperPool {
     /// Transcribes one utterance and waits for the result (tests, benchmarks, tools).
     pub fn transcribe_blocking(&self, audio: Vec<f32>, offset_s: f32) -> Result<Hypothesis, AsrError> {
         let (reply, rx) = crossbeam_channel::bounded(1);
-        let job = AsrJob { id: 0, audio, offset_s, reply: Reply::Channel(reply), context_floor: None };
+        let job = AsrJob { id: 0, audio, offset_s, reply: Reply::Channel(reply), context_floor: None, context_margin: None };
         match &self.rt {
             Some(q) => q.push_final(job, Instant::now()),
             None => self.submit(job)?,
@@ -214,7 +217,7 @@ impl Worker {
         while let Some(job) = jobs.next() {
             let started = Instant::now();
             let audio_s = job.audio.len() as f32 / SAMPLE_RATE as f32;
-            let hypothesis = self.transcribe(&job.audio, job.offset_s, job.context_floor);
+            let hypothesis = self.transcribe(&job.audio, job.offset_s, job.context_floor, job.context_margin);
             drop(job.audio);
             job.reply.send(AsrResult {
                 id: job.id,
@@ -225,7 +228,7 @@ impl Worker {
         }
     }
 
-    fn transcribe(&mut self, audio: &[f32], offset_s: f32, context_floor: Option<u32>) -> Result<Hypothesis, AsrError> {
+    fn transcribe(&mut self, audio: &[f32], offset_s: f32, context_floor: Option<u32>, context_margin: Option<u32>) -> Result<Hypothesis, AsrError> {
         let audio = &audio[..audio.len().min(MAX_SAMPLES)];
         let input: Cow<[f32]> = if audio.len() < MIN_SAMPLES {
             let mut v = Vec::with_capacity(MIN_SAMPLES);
@@ -254,7 +257,7 @@ impl Worker {
         p.set_max_tokens((opts.max_tokens_base as f32 + opts.max_tokens_per_s * secs) as i32);
         if !opts.full_context {
             let floor = context_floor.unwrap_or(opts.context_min) as i32;
-            p.set_audio_ctx(audio_ctx_for(secs, opts.context_margin).max(floor).min(1500));
+            p.set_audio_ctx(audio_ctx_for(secs, context_margin.unwrap_or(opts.context_margin)).max(floor).min(1500));
         }
         self.state.full(p, &input).map_err(|e| AsrError::Whisper(e.to_string()))?;
 

@@ -246,7 +246,8 @@ impl LiveCall {
         self.next_job += 1;
         let submitted = Instant::now();
         self.jobs.insert(id, JobInfo { track, segment_id: u.segment_id, is_final: u.is_final, start_s: u.start_s, end_s: u.end_s, submitted });
-        let job = AsrJob { id, audio: u.samples, offset_s: u.start_s, reply: Reply::Async(self.tx.clone()), context_floor: Some(self.engine.config.final_context_min) };
+        let job = AsrJob { id, audio: u.samples, offset_s: u.start_s, reply: Reply::Async(self.tx.clone()), context_floor: Some(self.engine.config.final_context_min),
+            context_margin: (!u.is_final).then_some(self.engine.config.interim_context_margin) };
         let key = (self.slot, track);
         if u.is_final {
             self.outstanding.push_back(PendingFinal { job: id, track, segment_id: u.segment_id, start_s: u.start_s, end_s: u.end_s, submitted, result: None });
