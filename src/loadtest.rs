@@ -31,6 +31,7 @@ pub struct Turn {
 }
 
 /// A call ready to stream.
+#[derive(Clone)]
 pub struct LoadCall {
     pub name: String,
     pub frames: Vec<Vec<Vec<u8>>>,
@@ -301,7 +302,7 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
     let cpu_before = server_cpu_seconds(&opts.url).await;
     let began = Instant::now();
     let deadline = opts.duration_s.map(|d| began + Duration::from_secs_f64(d));
-    let calls = Arc::new(calls.iter().map(|c| LoadCall { name: c.name.clone(), frames: c.frames.clone(), speakers: c.speakers.clone(), audio_s: c.audio_s, turns: c.turns.clone() }).collect::<Vec<_>>());
+    let calls = Arc::new(calls.to_vec());
     let run_id = crate::store::crypto::random_id("")[..8].to_string();
     let mut tasks = tokio::task::JoinSet::new();
     for slot in 0..opts.calls {

@@ -40,6 +40,18 @@ fn store_error(e: StoreError, doing: &str) -> Response {
     }
 }
 
+/// callscribe's id of the caller's call `id` (its own id or the provider's), or the error response.
+async fn own_call(st: &AppState, p: &crate::store::Principal, id: &str) -> Result<String, Response> {
+    st.engine.store.find_call(&p.tenant, id).await.map_err(|e| store_error(e, "looking a call up"))
+}
+
+/// A call as the API shows it: the stored fields and whether it is being transcribed now.
+fn call_json(st: &AppState, info: &crate::store::CallInfo) -> serde_json::Value {
+    let mut v = serde_json::to_value(info).unwrap_or_default();
+    v["live"] = json!(st.engine.is_active(&info.id));
+    v
+}
+
 fn bad_request(msg: &str) -> Response {
     api_error(StatusCode::BAD_REQUEST, "bad_request", msg)
 }
@@ -94,15 +106,7 @@ pub async fn list_calls(State(st): State<AppState>, Extension(auth): Extension<A
     let query = CallQuery { state, since, until, after, limit: limit.unwrap_or(50) };
     match st.engine.store.list_calls_page(&actor(p), &p.tenant, &query).await {
         Ok(page) => {
-            let calls: Vec<_> = page
-                .calls
-                .iter()
-                .map(|c| {
-                    let mut v = serde_json::to_value(c).unwrap_or_default();
-                    v["live"] = json!(st.engine.is_active(&c.id));
-                    v
-                })
-                .collect();
+            let calls: Vec<_> = page.calls.iter().map(|c| call_json(&st, c)).collect();
             axum::Json(json!({"calls": calls, "next_cursor": page.next.as_ref().map(encode_cursor)})).into_response()
         }
         Err(e) => store_error(e, "listing calls"),
@@ -115,17 +119,12 @@ pub async fn get_call(State(st): State<AppState>, Extension(auth): Extension<Aut
         Ok(p) => p,
         Err(r) => return r,
     };
-    let store = &st.engine.store;
-    let call = match store.find_call(&p.tenant, &id).await {
+    let call = match own_call(&st, p, &id).await {
         Ok(c) => c,
-        Err(e) => return store_error(e, "looking a call up"),
+        Err(r) => return r,
     };
-    match store.transcript(&actor(p), &p.tenant, &call).await {
-        Ok((info, transcript)) => {
-            let mut call = serde_json::to_value(&info).unwrap_or_default();
-            call["live"] = json!(st.engine.is_active(&info.id));
-            axum::Json(json!({"call": call, "segments": transcript.segments})).into_response()
-        }
+    match st.engine.store.transcript(&actor(p), &p.tenant, &call).await {
+        Ok((info, transcript)) => axum::Json(json!({"call": call_json(&st, &info), "segments": transcript.segments})).into_response(),
         Err(e) => store_error(e, "reading a transcript"),
     }
 }
@@ -136,15 +135,14 @@ pub async fn delete_call(State(st): State<AppState>, Extension(auth): Extension<
         Ok(p) => p,
         Err(r) => return r,
     };
-    let store = &st.engine.store;
-    let call = match store.find_call(&p.tenant, &id).await {
+    let call = match own_call(&st, p, &id).await {
         Ok(c) => c,
-        Err(e) => return store_error(e, "looking a call up"),
+        Err(r) => return r,
     };
     if st.engine.is_active(&call) {
         return api_error(StatusCode::CONFLICT, "call_active", "the call is still being transcribed; delete it after it ends");
     }
-    match store.delete_call(&actor(p), &p.tenant, &call).await {
+    match st.engine.store.delete_call(&actor(p), &p.tenant, &call).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => store_error(e, "deleting a call"),
     }
@@ -286,7 +284,7 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
         }
     };
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
-    metric("callscribe_active_calls", "gauge", "Calls being transcribed now.", &[("", e.active_calls(None).len() as f64)]);
+    metric("callscribe_active_calls", "gauge", "Calls being transcribed now.", &[("", e.active_count() as f64)]);
     metric("callscribe_max_calls", "gauge", "Admission limit on concurrent calls.", &[("", e.max_calls() as f64)]);
     metric("callscribe_calls_started_total", "counter", "Calls admitted.", &[("", load(&e.stats.calls_started))]);
     metric("callscribe_calls_refused_total", "counter", "Calls refused by admission control.", &[("", load(&e.stats.calls_refused))]);

@@ -249,6 +249,19 @@ pub fn too_many(wait: std::time::Duration, code: &str, message: &str) -> Respons
     r
 }
 
+/// 429 while `ip` is backing off after failed authentications (counted in the metrics).
+fn backing_off(st: &AppState, ip: std::net::IpAddr, now: Instant) -> Option<Response> {
+    let wait = st.web.guard.blocked(ip, now)?;
+    st.engine.metrics.auth_blocked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Some(too_many(wait, "auth_backoff", "too many failed authentications from this address; retry later"))
+}
+
+/// Records a failed authentication from `ip`.
+fn auth_failed(st: &AppState, ip: std::net::IpAddr, now: Instant) {
+    st.web.guard.failure(ip, now);
+    st.engine.metrics.auth_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Authenticates every API request that presents credentials (an API key in
 /// `Authorization`, or the session cookie), enforces CSRF and same-origin for cookie requests,
 /// rate-limits per workspace, and backs off addresses that keep failing. Handlers then check
@@ -259,9 +272,8 @@ pub async fn auth_layer(State(st): State<AppState>, ConnectInfo(addr): ConnectIn
     let now = Instant::now();
     let write = is_write(req.method());
     let ip = addr.ip();
-    if let Some(wait) = web.guard.blocked(ip, now) {
-        metrics.auth_blocked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return too_many(wait, "auth_backoff", "too many failed authentications from this address; retry later");
+    if let Some(r) = backing_off(&st, ip, now) {
+        return r;
     }
     let headers = req.headers();
     let mut set_cookie = None;
@@ -273,8 +285,7 @@ pub async fn auth_layer(State(st): State<AppState>, ConnectInfo(addr): ConnectIn
             }
             Err(r) => {
                 if r.status() == StatusCode::UNAUTHORIZED {
-                    web.guard.failure(ip, now);
-                    metrics.auth_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    auth_failed(&st, ip, now);
                 }
                 return r;
             }
@@ -370,9 +381,8 @@ pub async fn sign_in(State(st): State<AppState>, ConnectInfo(addr): ConnectInfo<
     let metrics = &st.engine.metrics;
     let now = Instant::now();
     let ip = addr.ip();
-    if let Some(wait) = web.guard.blocked(ip, now) {
-        metrics.auth_blocked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return too_many(wait, "auth_backoff", "too many failed sign-ins from this address; retry later");
+    if let Some(r) = backing_off(&st, ip, now) {
+        return r;
     }
     if let Err(wait) = web.limiter.take(&ip.to_string(), Class::SignIn, now) {
         metrics.rate_limited[Class::SignIn as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -393,8 +403,7 @@ pub async fn sign_in(State(st): State<AppState>, ConnectInfo(addr): ConnectInfo<
         Ok(p) => p,
         Err((status, code, msg)) => {
             if status == StatusCode::UNAUTHORIZED {
-                web.guard.failure(ip, now);
-                metrics.auth_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                auth_failed(&st, ip, now);
             }
             return api_error(status, code, if status == StatusCode::FORBIDDEN { "only agent and admin keys may sign in" } else { msg });
         }
@@ -427,12 +436,11 @@ pub async fn sign_in(State(st): State<AppState>, ConnectInfo(addr): ConnectInfo<
 }
 
 /// `GET /v1/session`: who is signed in.
-pub async fn whoami(State(st): State<AppState>, axum::Extension(auth): axum::Extension<Auth>) -> Response {
+pub async fn whoami(axum::Extension(auth): axum::Extension<Auth>) -> Response {
     let Some(c) = &auth.0 else {
         return api_error(StatusCode::UNAUTHORIZED, "unauthorized", "not signed in");
     };
     let expires_at = c.session.as_ref().map(|s| s.expires_at);
-    let _ = &st;
     axum::Json(json!({"tenant": c.principal.tenant, "role": c.principal.role, "key": c.principal.key_id, "session": c.session.is_some(), "expires_at": expires_at}))
         .into_response()
 }

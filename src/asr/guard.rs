@@ -101,19 +101,20 @@ pub fn cut_repetition_loops(words: Vec<Word>) -> (Vec<Word>, bool) {
             let at_end = tail == 0 || tail_is_partial_repeat;
             let at_end_limit = if unit == 1 { LOOP_WORD_REPEATS_AT_END } else { LOOP_REPEATS_AT_END };
             if reps >= LOOP_REPEATS_ANYWHERE || (at_end && reps >= at_end_limit) {
+                let kept = start + KEEP_REPEATS * unit;
                 let mut words = words;
-                words.truncate(start + KEEP_REPEATS * unit);
+                words.truncate(kept);
                 // the two repeats kept may themselves be a doubled sentence
-                let (words, _) = cut_doubled_sentence(words);
+                let (words, _) = cut_doubled_sentence(words, &normed[..kept]);
                 return (words, true);
             }
         }
     }
-    cut_doubled_sentence(words)
+    cut_doubled_sentence(words, &normed)
 }
 
-fn cut_doubled_sentence(words: Vec<Word>) -> (Vec<Word>, bool) {
-    let normed: Vec<String> = words.iter().map(|w| norm(&w.word)).collect();
+/// `normed`: the normalised form of each of `words`.
+fn cut_doubled_sentence(words: Vec<Word>, normed: &[String]) -> (Vec<Word>, bool) {
     let n = normed.len();
     // A sentence of four or more words said twice back to back at the very end ("Sure, what is
     // your mobile number? Sure, what is your mobile number?") is the decoder repeating itself on

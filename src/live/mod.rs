@@ -182,13 +182,18 @@ impl Engine {
         calls
     }
 
+    /// How many calls are being held now.
+    pub fn active_count(&self) -> usize {
+        self.active.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     pub fn is_active(&self, call_id: &str) -> bool {
         self.active.lock().unwrap_or_else(|e| e.into_inner()).contains_key(call_id)
     }
 
     /// Admission control: may one more call start now?
     pub fn admit(&self) -> Result<u64, Refused> {
-        let active = self.active.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let active = self.active_count();
         let refuse = |why: String| {
             self.stats.calls_refused.fetch_add(1, Ordering::Relaxed);
             let depth = self.queue.depth();

@@ -89,15 +89,14 @@ impl Store {
         let now = super::now();
         let csrf = random_secret();
         let (token, expires_at) =
-            self.insert_session(principal, &crypto::sha256(csrf.as_bytes()), now, now, now + times.idle_s.min(times.max_s), "session.create").await?;
+            self.insert_session(principal, &crypto::sha256(csrf.as_bytes()), now, now, now + times.idle_s.min(times.max_s), Some("session.create")).await?;
         Ok(NewWebSession { token, csrf, expires_at })
     }
 
-    async fn insert_session(&self, p: &Principal, csrf_hash: &[u8], now: i64, signed_in_at: i64, expires_at: i64, action: &str) -> Result<(Zeroizing<String>, i64)> {
-        let id = crypto::random_id("").chars().filter(char::is_ascii_alphanumeric).take(16).collect::<String>();
-        if id.len() != 16 {
-            return Err(StoreError::Invalid("cannot make a session id".into()));
-        }
+    /// Stores a new session row; `audit`: the audit action to record with it, if any.
+    async fn insert_session(&self, p: &Principal, csrf_hash: &[u8], now: i64, signed_in_at: i64, expires_at: i64, audit: Option<&str>) -> Result<(Zeroizing<String>, i64)> {
+        // 16 of random_id's 26 base32 characters: 80 bits, the public part of the token
+        let id = crypto::random_id("")[..16].to_string();
         let token = Zeroizing::new(format!("{TOKEN_PREFIX}{id}_{}", random_secret().as_str()));
         let mut tx = self.db.scoped(&p.tenant).await?;
         sqlx::query(
@@ -116,7 +115,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::db("storing a session"))?;
-        if action == "session.create" {
+        if let Some(action) = audit {
             audit::append(&mut tx, &Actor::ApiKey(p.key_id.clone()), action, Some(&p.tenant), Some(&format!("{TOKEN_PREFIX}{id}")), json!({"role": p.role.as_str()}))
                 .await?;
         }
@@ -172,7 +171,7 @@ impl Store {
     pub async fn rotate_web_session(&self, s: &WebSession, times: &SessionTimes) -> Result<(Zeroizing<String>, i64)> {
         let now = super::now();
         let expires_at = (now + times.idle_s).min(s.signed_in_at + times.max_s);
-        let (token, expires_at) = self.insert_session(&s.principal, &s.csrf_hash, now, s.signed_in_at, expires_at, "session.rotate").await?;
+        let (token, expires_at) = self.insert_session(&s.principal, &s.csrf_hash, now, s.signed_in_at, expires_at, None).await?;
         let mut tx = self.db.scoped(&s.principal.tenant).await?;
         sqlx::query("UPDATE web_sessions SET expires_at = $1 WHERE id = $2 AND tenant_id = $3 AND expires_at > $1")
             .bind(now + ROTATION_GRACE_S)
