@@ -1,12 +1,16 @@
 //! Throughput of each stage: G.711/L16 decoding, file decoding + resampling, VAD, redaction,
-//! and one utterance through whisper at three lengths (needs models/ggml-tiny.en.bin, made by
-//! scripts/setup.sh). Run: `cargo bench --bench pipeline`.
+//! sealing and opening stored segments, one utterance through whisper at three lengths, and the
+//! whole batch pipeline (decode → VAD → whisper → redaction) on the sample call (needs
+//! models/ggml-tiny.en.bin, made by scripts/setup.sh). Run: `cargo bench --bench pipeline`
+//! (one group: `cargo bench --bench pipeline -- seal`).
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use callscribe::asr::{DecodeOptions, Model, PoolLayout, WhisperPool};
+use callscribe::batch::{self, BatchOptions, ChannelMode, Redaction};
+use callscribe::store::crypto::{self, Aad, Purpose, SecretKey};
 use callscribe::audio::{decode_file, g711, resample_to_16k};
 use callscribe::redact::{RawSegment, Redactor};
 use callscribe::segment::{VadConfig, find_speech};
@@ -69,8 +73,73 @@ fn redactor(c: &mut Criterion) {
     g.finish();
 }
 
+/// One stored final: its redacted text and its detail (words + spans as JSON, ~1 KB) sealed
+/// under the call's data key, which is itself unwrapped from the tenant key first — what
+/// `append_segment` and `transcript show` do per segment, without the database.
+fn seal(c: &mut Criterion) {
+    let kek = SecretKey::generate();
+    let data_key = SecretKey::generate();
+    let key_aad = Aad { purpose: Purpose::CallDataKey, tenant: "t_0123456789", call: "c_0123456789abcdef", seq: 0, key_version: 1 };
+    let wrapped = crypto::wrap(&kek, &key_aad, &data_key);
+    let text = "My mobile number is [PHONE] and my email is [EMAIL], and the plan costs 599 rupees.";
+    let detail: String = format!(
+        "{{\"words\":[{}],\"spans\":[{{\"kind\":\"PHONE\",\"start\":20,\"end\":27}}]}}",
+        (0..16).map(|i| format!("{{\"word\":\"word{i}\",\"start\":{i}.25,\"end\":{i}.5,\"p\":0.93}}")).collect::<Vec<_>>().join(",")
+    );
+    let text_aad = Aad { purpose: Purpose::SegmentText, tenant: "t_0123456789", call: "c_0123456789abcdef", seq: 42, key_version: 1 };
+    let detail_aad = Aad { purpose: Purpose::SegmentDetail, ..text_aad };
+    let mut g = c.benchmark_group("seal");
+    g.throughput(Throughput::Elements(1)); // segments
+    g.bench_function("seal_segment", |b| {
+        b.iter(|| {
+            let key = crypto::unwrap(&kek, &key_aad, &wrapped).unwrap();
+            (crypto::seal(&key, &text_aad, text.as_bytes()), crypto::seal(&key, &detail_aad, detail.as_bytes()))
+        })
+    });
+    let sealed = (crypto::seal(&data_key, &text_aad, text.as_bytes()), crypto::seal(&data_key, &detail_aad, detail.as_bytes()));
+    g.bench_function("open_segment", |b| {
+        b.iter(|| {
+            let key = crypto::unwrap(&kek, &key_aad, &wrapped).unwrap();
+            (crypto::open(&key, &text_aad, &sealed.0).unwrap().len(), crypto::open(&key, &detail_aad, &sealed.1).unwrap().len())
+        })
+    });
+    g.finish();
+}
+
+fn load_model() -> Model {
+    Model::load(&Model::resolve("tiny.en", Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models"))).unwrap()).unwrap()
+}
+
+/// The whole batch pipeline on the shipped sample call (stereo, caller and agent split), with
+/// the default layout (single-threaded workers filling the cores) and the redaction stage.
+fn batch_pipeline(c: &mut Criterion) {
+    let model = load_model();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pool = WhisperPool::new(&model, PoolLayout { workers: cores, threads: 1 }, DecodeOptions::default()).unwrap();
+    let opts = BatchOptions {
+        channels: ChannelMode::Split,
+        vad: VadConfig::batch(),
+        no_vad: false,
+        redaction: Redaction::Policy(Arc::new(Redactor::new(Default::default()).unwrap())),
+    };
+    let files = [Path::new(CALL).to_path_buf()];
+    let secs = decode_file(Path::new(CALL)).unwrap().duration_s();
+    let mut g = c.benchmark_group("batch");
+    g.sample_size(10).measurement_time(Duration::from_secs(30));
+    g.throughput(Throughput::Elements((secs * 1000.0) as u64)); // ms of call audio
+    g.bench_function("sample_call", |b| {
+        b.iter(|| {
+            let mut segments = 0;
+            batch::run(&files, &opts, &pool, |o| segments += o.result.as_ref().map_or(0, |t| t.segments.len()));
+            assert!(segments > 0);
+            segments
+        })
+    });
+    g.finish();
+}
+
 fn whisper(c: &mut Criterion) {
-    let model = Model::load(&Model::resolve("tiny.en", Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models"))).unwrap()).unwrap();
+    let model = load_model();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let pool = WhisperPool::new(&model, PoolLayout { workers: 1, threads: cores }, DecodeOptions::default()).unwrap();
     let speech = decode_file(Path::new(SPEECH)).unwrap().channels.remove(0);
@@ -87,5 +156,5 @@ fn whisper(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, codecs, decode_and_resample, vad, redactor, whisper);
+criterion_group!(benches, codecs, decode_and_resample, vad, redactor, seal, whisper, batch_pipeline);
 criterion_main!(benches);

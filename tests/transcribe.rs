@@ -134,3 +134,40 @@ fn stereo_calls_are_labelled_by_channel_and_redacted() {
     assert!(!digits.contains("917") && !digits.contains("8350"), "phone digits survived: {all}");
     assert!(t.segments.iter().all(|s| s.policy_version == 1));
 }
+
+#[test]
+fn a_final_aborts_a_running_interim_and_the_worker_goes_on() {
+    use callscribe::asr::{AsrError, AsrJob, DecodeOptions, PoolLayout, Reply, RtQueue, WhisperPool};
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+
+    let audio = callscribe::audio::decode_file(&fixture("speech.16k.flac")).unwrap();
+    let one = audio.channels[0].clone();
+    // an interim over ~25 s of talk: seconds of work for one single-threaded worker
+    let mut long = Vec::new();
+    while long.len() < 25 * 16_000 {
+        long.extend_from_slice(&one);
+    }
+    let queue = Arc::new(RtQueue::new());
+    let pool = WhisperPool::with_scheduler(common::model(), PoolLayout { workers: 1, threads: 1 }, DecodeOptions::default(), queue.clone()).unwrap();
+    let job = |id, audio, reply| AsrJob { id, audio, offset_s: 0.0, reply: Reply::Channel(reply), context_floor: None, context_margin: None };
+    let (itx, irx) = crossbeam_channel::bounded(1);
+    let (ftx, frx) = crossbeam_channel::bounded(1);
+    queue.push_interim((1, 0), job(1, long, itx));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while queue.depth().interims > 0 {
+        assert!(Instant::now() < deadline, "the worker never took the interim");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(30));
+    queue.push_final(job(2, one, ftx), Instant::now());
+
+    let interim = irx.recv_timeout(Duration::from_secs(60)).expect("the interim's result");
+    assert!(matches!(interim.hypothesis, Err(AsrError::Aborted)), "the interim was not aborted: {:?}", interim.hypothesis.map(|h| h.text));
+    assert_eq!(queue.stats.interims_preempted.load(Ordering::Relaxed), 1);
+    // the same worker (and whisper state) then decodes the final correctly
+    let fin = frx.recv_timeout(Duration::from_secs(60)).expect("the final's result");
+    let text = normalise(&fin.hypothesis.unwrap().text);
+    assert!(text.contains("short test of the call transcription"), "{text}");
+    drop(pool);
+}

@@ -60,7 +60,7 @@ impl Session {
         let idle = Duration::from_secs(self.engine.config.idle_timeout_s);
         let mut last_msg = Instant::now();
         let mut shutdown = self.engine.shutdown_signal();
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let Stop(how, code, reason) = loop {
             tokio::select! {

@@ -292,6 +292,7 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
     metric("callscribe_asr_queue_depth", "gauge", "Recogniser jobs waiting, per priority.", &[("priority=\"final\"", depth.finals as f64), ("priority=\"interim\"", depth.interims as f64)]);
     metric("callscribe_segments_total", "counter", "Transcript events published.", &[("kind=\"final\"", load(&e.stats.finals)), ("kind=\"interim\"", load(&e.stats.interims))]);
     metric("callscribe_interims_skipped_total", "counter", "Interims dropped under load (replaced by a newer one or by the final).", &[("", load(&e.queue.stats.interims_skipped))]);
+    metric("callscribe_interims_preempted_total", "counter", "Interims aborted half-way so that a final could take their worker (also counted skipped).", &[("", load(&e.queue.stats.interims_preempted))]);
     metric("callscribe_store_errors_total", "counter", "Final segments that could not be stored.", &[("", load(&e.stats.store_errors))]);
     metric(
         "callscribe_asr_audio_seconds_total",

@@ -89,6 +89,9 @@ pub enum AsrError {
     Whisper(String),
     #[error("the worker pool has shut down")]
     PoolClosed,
+    /// A preemptible job (an interim) was aborted so that a final could run.
+    #[error("aborted for a more urgent job")]
+    Aborted,
     #[error("language {0:?} is not known to whisper")]
     Language(String),
 }

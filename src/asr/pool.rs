@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -88,15 +89,16 @@ impl Reply {
 enum Source {
     /// First come, first served (batch).
     Fifo(Receiver<AsrJob>),
-    /// The real-time scheduler (live calls).
-    Rt(Arc<RtQueue>),
+    /// The real-time scheduler (live calls): this worker's index and abort flag there.
+    Rt(Arc<RtQueue>, usize, Arc<AtomicBool>),
 }
 
 impl Source {
-    fn next(&self) -> Option<AsrJob> {
+    /// The next job, and the abort flag to run it under when it may be preempted.
+    fn next(&self) -> Option<(AsrJob, Option<&AtomicBool>)> {
         match self {
-            Source::Fifo(rx) => rx.recv().ok(),
-            Source::Rt(q) => q.next_job(),
+            Source::Fifo(rx) => rx.recv().ok().map(|job| (job, None)),
+            Source::Rt(q, worker, abort) => q.next_for(*worker).map(|a| (a.job, a.preemptible.then_some(&**abort))),
         }
     }
 }
@@ -129,7 +131,10 @@ impl WhisperPool {
 
     /// A pool whose workers take jobs from the real-time scheduler `queue` (live calls).
     pub fn with_scheduler(model: &Model, layout: PoolLayout, opts: DecodeOptions, queue: Arc<RtQueue>) -> Result<Self, AsrError> {
-        let mut pool = Self::start(model, layout, opts, || Source::Rt(queue.clone()))?;
+        let mut pool = Self::start(model, layout, opts, || {
+            let (index, abort) = queue.register_worker();
+            Source::Rt(queue.clone(), index, abort)
+        })?;
         pool.rt = Some(queue);
         Ok(pool)
     }
@@ -214,10 +219,10 @@ const MAX_SAMPLES: usize = SAMPLE_RATE as usize * 30;
 
 impl Worker {
     fn run(mut self, jobs: Source) {
-        while let Some(job) = jobs.next() {
+        while let Some((job, abort)) = jobs.next() {
             let started = Instant::now();
             let audio_s = job.audio.len() as f32 / SAMPLE_RATE as f32;
-            let hypothesis = self.transcribe(&job.audio, job.offset_s, job.context_floor, job.context_margin);
+            let hypothesis = self.transcribe(&job.audio, job.offset_s, job.context_floor, job.context_margin, abort);
             drop(job.audio);
             job.reply.send(AsrResult {
                 id: job.id,
@@ -228,7 +233,7 @@ impl Worker {
         }
     }
 
-    fn transcribe(&mut self, audio: &[f32], offset_s: f32, context_floor: Option<u32>, context_margin: Option<u32>) -> Result<Hypothesis, AsrError> {
+    fn transcribe(&mut self, audio: &[f32], offset_s: f32, context_floor: Option<u32>, context_margin: Option<u32>, abort: Option<&AtomicBool>) -> Result<Hypothesis, AsrError> {
         let audio = &audio[..audio.len().min(MAX_SAMPLES)];
         let input: Cow<[f32]> = if audio.len() < MIN_SAMPLES {
             let mut v = Vec::with_capacity(MIN_SAMPLES);
@@ -259,7 +264,18 @@ impl Worker {
             let floor = context_floor.unwrap_or(opts.context_min) as i32;
             p.set_audio_ctx(audio_ctx_for(secs, context_margin.unwrap_or(opts.context_margin)).max(floor).min(1500));
         }
-        self.state.full(p, &input).map_err(|e| AsrError::Whisper(e.to_string()))?;
+        if let Some(flag) = abort {
+            // SAFETY: whisper.cpp calls `abort_requested` with this pointer only during the
+            // `full` call below, while `flag` (owned by the pool's `Source`) is alive; the
+            // callback only reads the atomic.
+            unsafe {
+                p.set_abort_callback(Some(abort_requested));
+                p.set_abort_callback_user_data(std::ptr::from_ref(flag).cast_mut().cast());
+            }
+        }
+        if let Err(e) = self.state.full(p, &input) {
+            return Err(if abort.is_some_and(|f| f.load(Ordering::Relaxed)) { AsrError::Aborted } else { AsrError::Whisper(e.to_string()) });
+        }
 
         let mut words: Vec<Word> = Vec::new();
         let mut breaks = Vec::new();
@@ -315,6 +331,12 @@ impl Worker {
         let sum: f32 = logits.iter().map(|l| (l - max).exp()).sum();
         logits.get(nosp).map(|l| (l - max).exp() / sum)
     }
+}
+
+/// whisper.cpp's abort callback: the worker's abort flag (see [`RtQueue`]'s preemption).
+unsafe extern "C" fn abort_requested(flag: *mut std::ffi::c_void) -> bool {
+    // SAFETY: `flag` is the `&AtomicBool` set beside this callback in `Worker::transcribe`.
+    unsafe { (*flag.cast::<AtomicBool>()).load(Ordering::Relaxed) }
 }
 
 fn finish_hypothesis(words: Vec<Word>, breaks: Vec<usize>, no_speech_prob: f32, avg_logprob: f32) -> Result<Hypothesis, AsrError> {

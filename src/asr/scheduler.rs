@@ -8,11 +8,17 @@
 //!    newer one replaces it (the older is *skipped*, counted) and inherits its place in line, so
 //!    under load interims thin out instead of piling up, and no track starves.
 //!
-//! Finals are never skipped. The queue's depths and the age of its oldest final are what the
+//! Finals are never skipped, and never wait for an interim: when a final is queued and no
+//! worker is free, the worker on the most recently started interim is asked to abort it
+//! (whisper.cpp checks an abort flag between graph nodes and decoding steps, so it stops
+//! within milliseconds) and takes the final instead; the aborted interim counts as skipped.
+//!
+//! The queue's depths and the age of its oldest final are what the
 //! live engine's admission control reads to refuse new calls before everyone falls behind.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -27,6 +33,31 @@ struct State {
     interims: HashMap<TrackKey, (Instant, u64, AsrJob)>,
     seq: u64,
     closed: bool,
+    /// Registered workers waiting for a job.
+    idle: usize,
+    workers: Vec<WorkerSlot>,
+}
+
+/// What a registered worker is doing, and its abort flag.
+struct WorkerSlot {
+    running: Running,
+    abort: Arc<AtomicBool>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Running {
+    Nothing,
+    Final,
+    /// An interim started at this instant; `aborting` once asked to stop.
+    Interim { since: Instant, aborting: bool },
+}
+
+/// A job as a worker receives it.
+pub struct Assigned {
+    pub job: AsrJob,
+    /// An interim: run it with the worker's abort flag, which is raised when a final needs the
+    /// worker.
+    pub preemptible: bool,
 }
 
 /// Counters since start (for metrics and logs; never text).
@@ -35,6 +66,8 @@ pub struct SchedulerStats {
     pub finals_queued: AtomicU64,
     pub interims_queued: AtomicU64,
     pub interims_skipped: AtomicU64,
+    /// Interims aborted half-way because a final needed their worker (also counted skipped).
+    pub interims_preempted: AtomicU64,
 }
 
 /// A snapshot of the queue.
@@ -70,8 +103,39 @@ impl RtQueue {
         let seq = st.seq;
         st.finals.insert((deadline, seq), job);
         self.stats.finals_queued.fetch_add(1, Ordering::Relaxed);
+        if st.finals.len() > st.idle {
+            self.preempt_one(&mut st);
+        }
         drop(st);
         self.ready.notify_one();
+    }
+
+    /// Asks the worker on the most recently started interim (the one with the most still to
+    /// do) to abort it. Returns whether one was asked.
+    fn preempt_one(&self, st: &mut State) -> bool {
+        let newest = st
+            .workers
+            .iter_mut()
+            .filter_map(|w| match w.running {
+                Running::Interim { since, aborting: false } => Some((since, w)),
+                _ => None,
+            })
+            .max_by_key(|(since, _)| *since);
+        let Some((since, w)) = newest else { return false };
+        w.running = Running::Interim { since, aborting: true };
+        w.abort.store(true, Ordering::Relaxed);
+        self.stats.interims_preempted.fetch_add(1, Ordering::Relaxed);
+        self.stats.interims_skipped.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Registers a worker: its index for [`RtQueue::next_for`] and the abort flag its
+    /// preemptible jobs must watch.
+    pub fn register_worker(&self) -> (usize, Arc<AtomicBool>) {
+        let mut st = self.lock();
+        let abort = Arc::new(AtomicBool::new(false));
+        st.workers.push(WorkerSlot { running: Running::Nothing, abort: abort.clone() });
+        (st.workers.len() - 1, abort)
     }
 
     /// Queues an interim for `key`, replacing (skipping) one still waiting for the same track.
@@ -121,24 +185,49 @@ impl RtQueue {
         self.ready.notify_all();
     }
 
-    /// Blocks until a job is ready (or the queue is closed and empty).
+    /// Blocks until a job is ready (or the queue is closed and empty). For unregistered
+    /// consumers (tools, tests): nothing they run is preempted.
     pub fn next_job(&self) -> Option<AsrJob> {
+        self.take(None).map(|a| a.job)
+    }
+
+    /// The next job for registered worker `worker` (which has finished its previous one).
+    pub fn next_for(&self, worker: usize) -> Option<Assigned> {
+        self.take(Some(worker))
+    }
+
+    fn take(&self, worker: Option<usize>) -> Option<Assigned> {
         let mut st = self.lock();
-        loop {
+        let slot = worker.filter(|&w| w < st.workers.len());
+        if let Some(w) = slot {
+            st.workers[w].running = Running::Nothing;
+            st.workers[w].abort.store(false, Ordering::Relaxed);
+            st.idle += 1;
+        }
+        let assigned = loop {
             if let Some((_, job)) = st.finals.pop_first() {
-                return Some(job);
+                break Some(Assigned { job, preemptible: false });
             }
             let oldest = st.interims.iter().min_by_key(|(_, (since, seq, _))| (*since, *seq)).map(|(k, _)| *k);
             if let Some(key) = oldest
                 && let Some((_, _, job)) = st.interims.remove(&key)
             {
-                return Some(job);
+                break Some(Assigned { job, preemptible: slot.is_some() });
             }
             if st.closed {
-                return None;
+                break None;
             }
             st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+        };
+        if let Some(w) = slot {
+            st.idle -= 1;
+            st.workers[w].running = match &assigned {
+                Some(a) if a.preemptible => Running::Interim { since: Instant::now(), aborting: false },
+                Some(_) => Running::Final,
+                None => Running::Nothing,
+            };
         }
+        assigned
     }
 }
 
@@ -200,6 +289,58 @@ mod tests {
         assert_eq!(worker.join().unwrap(), [5]);
         q.push_final(job(6), Instant::now());
         assert!(q.next_job().is_none(), "nothing is accepted after close");
+    }
+
+    #[test]
+    fn a_final_preempts_the_newest_interim_only_when_no_worker_is_free() {
+        let q = std::sync::Arc::new(RtQueue::new());
+        let (w0, abort0) = q.register_worker();
+        let (w1, abort1) = q.register_worker();
+        q.push_interim((1, 0), job(1));
+        q.push_interim((2, 0), job(2));
+        let a = q.next_for(w0).unwrap();
+        assert!(a.preemptible, "interims run under the abort flag");
+        std::thread::sleep(Duration::from_millis(2));
+        let b = q.next_for(w1).unwrap();
+        assert_eq!((a.job.id, b.job.id), (1, 2));
+        q.push_final(job(3), Instant::now());
+        assert!(abort1.load(Ordering::Relaxed), "the most recently started interim is aborted");
+        assert!(!abort0.load(Ordering::Relaxed));
+        q.push_final(job(4), Instant::now());
+        assert!(abort0.load(Ordering::Relaxed), "a second final takes the other worker");
+        q.push_final(job(5), Instant::now());
+        assert_eq!(q.stats.interims_preempted.load(Ordering::Relaxed), 2, "nothing left to preempt");
+        // the aborted worker comes back: the flag is lowered and it gets a final, not preemptible
+        let c = q.next_for(w1).unwrap();
+        assert_eq!(c.job.id, 3);
+        assert!(!c.preemptible);
+        assert!(!abort1.load(Ordering::Relaxed));
+        // a final running is never preempted
+        let d = q.next_for(w0).unwrap();
+        assert_eq!(d.job.id, 4);
+        q.push_final(job(6), Instant::now());
+        assert!(!abort0.load(Ordering::Relaxed) && !abort1.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn a_final_with_a_free_worker_preempts_nothing() {
+        let q = std::sync::Arc::new(RtQueue::new());
+        let (w0, abort0) = q.register_worker();
+        let (w1, _abort1) = q.register_worker();
+        q.push_interim((1, 0), job(1));
+        assert!(q.next_for(w0).unwrap().preemptible);
+        let idle = {
+            let q = q.clone();
+            std::thread::spawn(move || q.next_for(w1).map(|a| a.job.id))
+        };
+        // wait until the second worker is waiting in the queue
+        while q.lock().idle == 0 {
+            std::thread::yield_now();
+        }
+        q.push_final(job(2), Instant::now());
+        assert_eq!(idle.join().unwrap(), Some(2));
+        assert!(!abort0.load(Ordering::Relaxed));
+        assert_eq!(q.stats.interims_preempted.load(Ordering::Relaxed), 0);
     }
 
     #[test]

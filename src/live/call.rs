@@ -65,6 +65,8 @@ struct LiveTrack {
     /// The interim on screen: its segment and audio end, so an older result never replaces it.
     shown: Option<(u64, f32)>,
     last_final_at: Instant,
+    /// Where (track seconds) the audio of the newest final handed to the redactor ended.
+    last_final_end_s: f32,
 }
 
 /// Per-call counters (logged at the end; no text).
@@ -138,6 +140,7 @@ impl LiveCall {
                 last_final: None,
                 shown: None,
                 last_final_at: Instant::now(),
+                last_final_end_s: 0.0,
             });
         }
         let actor = Actor::ApiKey(principal.key_id.clone());
@@ -271,9 +274,13 @@ impl LiveCall {
         // times only: never text
         tracing::debug!(call = %self.id, track = info.track, segment = info.segment_id, is_final = info.is_final,
             audio_s = r.audio_s, busy_s = r.busy_s, "utterance transcribed");
-        self.engine.metrics.asr_job(usize::from(!info.is_final), r.audio_s, r.busy_s);
+        // an aborted interim's audio was not transcribed; its time was spent all the same
+        let audio_s = if matches!(r.hypothesis, Err(crate::asr::AsrError::Aborted)) { 0.0 } else { r.audio_s };
+        self.engine.metrics.asr_job(usize::from(!info.is_final), audio_s, r.busy_s);
         let hypothesis = match r.hypothesis {
             Ok(h) => Some(h).filter(|h| !h.text.is_empty()),
+            // an interim preempted by a final: skipped, like one replaced in the queue
+            Err(crate::asr::AsrError::Aborted) if !info.is_final => None,
             Err(e) => {
                 self.stats.failed_jobs += 1;
                 tracing::error!(call = %self.id, track = info.track, start = info.start_s, "transcription failed: {e}");
@@ -296,6 +303,7 @@ impl LiveCall {
                     let raw = RawSegment { start: p.start_s, end: p.end_s, text: h.text, words: h.words };
                     t.held.push_back((p.segment_id, p.submitted));
                     t.last_final_at = Instant::now();
+                    t.last_final_end_s = p.end_s;
                     let emitted = t.redactor.push_final(raw);
                     out.push((p.track, emitted));
                 }
@@ -402,18 +410,23 @@ impl LiveCall {
         })
     }
 
-    /// Periodic housekeeping: releases finals the redactor has held for longer than the hold
-    /// time while their speaker has not gone on.
+    /// Periodic housekeeping: releases finals the redactor holds (their tail could begin an
+    /// identifier) once their speaker has been silent for the hold time after the held audio
+    /// ended — counted in the track's audio, so decoding and queueing time do not add to it —
+    /// and in any case four times the hold after the final came back (a speaker who goes
+    /// straight on would otherwise hold it for the whole next utterance; a stream that stops
+    /// sending audio would hold it for ever).
     pub async fn tick(&mut self) -> Vec<Arc<LiveEvent>> {
         let hold = Duration::from_millis(self.engine.config.redaction_hold_ms);
         let mut batches = Vec::new();
         for (i, t) in self.tracks.iter_mut().enumerate() {
-            // release when the speaker has been quiet for the hold time, and in any case after
-            // four times it (a speaker who goes straight on would otherwise hold it for the
-            // whole next utterance)
-            let waited = t.last_final_at.elapsed();
+            if t.held.is_empty() {
+                continue;
+            }
+            let heard_s = t.stream.position() as f32 / crate::audio::SAMPLE_RATE as f32;
+            let silent_for = Duration::from_secs_f32((heard_s - t.last_final_end_s).max(0.0));
             let quiet = !self.outstanding.iter().any(|p| p.track == i) && t.stream.open_segment().is_none();
-            if !t.held.is_empty() && (quiet && waited >= hold || waited >= hold * 4) {
+            if quiet && silent_for >= hold || t.last_final_at.elapsed() >= hold * 4 {
                 batches.push((i, t.redactor.flush()));
             }
         }
