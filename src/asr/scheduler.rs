@@ -35,6 +35,8 @@ struct State {
     closed: bool,
     /// Registered workers waiting for a job.
     idle: usize,
+    /// At most this many registered workers run interims at once (0: no limit).
+    interim_limit: usize,
     workers: Vec<WorkerSlot>,
 }
 
@@ -87,6 +89,14 @@ pub struct RtQueue {
 impl RtQueue {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A queue whose registered workers run at most `limit` interims at once (0: no limit),
+    /// so that the other workers stay free for finals and the rest of the server.
+    pub fn with_interim_limit(limit: usize) -> Self {
+        let q = Self::default();
+        q.lock().interim_limit = limit;
+        q
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -200,6 +210,10 @@ impl RtQueue {
         let mut st = self.lock();
         let slot = worker.filter(|&w| w < st.workers.len());
         if let Some(w) = slot {
+            if matches!(st.workers[w].running, Running::Interim { .. }) && st.interim_limit != 0 && !st.interims.is_empty() {
+                // an interim slot is free again: a worker waiting for one may take it
+                self.ready.notify_all();
+            }
             st.workers[w].running = Running::Nothing;
             st.workers[w].abort.store(false, Ordering::Relaxed);
             st.idle += 1;
@@ -208,7 +222,10 @@ impl RtQueue {
             if let Some((_, job)) = st.finals.pop_first() {
                 break Some(Assigned { job, preemptible: false });
             }
-            let oldest = st.interims.iter().min_by_key(|(_, (since, seq, _))| (*since, *seq)).map(|(k, _)| *k);
+            let interims_allowed = slot.is_none()
+                || st.interim_limit == 0
+                || st.workers.iter().filter(|w| matches!(w.running, Running::Interim { .. })).count() < st.interim_limit;
+            let oldest = if interims_allowed { st.interims.iter().min_by_key(|(_, (since, seq, _))| (*since, *seq)).map(|(k, _)| *k) } else { None };
             if let Some(key) = oldest
                 && let Some((_, _, job)) = st.interims.remove(&key)
             {
@@ -341,6 +358,31 @@ mod tests {
         assert_eq!(idle.join().unwrap(), Some(2));
         assert!(!abort0.load(Ordering::Relaxed));
         assert_eq!(q.stats.interims_preempted.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn interims_run_on_at_most_the_limit_of_workers() {
+        let q = std::sync::Arc::new(RtQueue::with_interim_limit(1));
+        let (w0, _) = q.register_worker();
+        let (w1, _) = q.register_worker();
+        q.push_interim((1, 0), job(1));
+        q.push_interim((2, 0), job(2));
+        assert_eq!(q.next_for(w0).unwrap().job.id, 1);
+        let second = {
+            let q = q.clone();
+            std::thread::spawn(move || q.next_for(w1).map(|a| (a.job.id, a.preemptible)))
+        };
+        while q.lock().idle == 0 {
+            std::thread::yield_now();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(q.depth().interims, 1, "the second worker does not take an interim while one runs");
+        // a final is taken by the waiting worker at once, without preempting the interim
+        q.push_final(job(3), Instant::now());
+        assert_eq!(second.join().unwrap(), Some((3, false)));
+        assert_eq!(q.stats.interims_preempted.load(Ordering::Relaxed), 0);
+        // once the first interim is done, its worker (or another) may run the next interim
+        assert_eq!(q.next_for(w0).unwrap().job.id, 2);
     }
 
     #[test]

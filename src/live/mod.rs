@@ -45,6 +45,10 @@ pub struct LiveConfig {
     /// 64 against 200 took 15% less server CPU at 4 calls and brought the first interim ~140 ms
     /// sooner (docs/PERFORMANCE.md).
     pub interim_context_margin: u32,
+    /// Workers that may run interims at the same time (0: all but one, at least one). The
+    /// others stay free for finals — which also preempt a running interim when every worker is
+    /// busy — and leave CPU to the rest of the server.
+    pub interim_workers: usize,
     /// The latency a final aims at after its utterance ends (its scheduling deadline).
     pub final_target_ms: u64,
     /// A final held back by the redactor (its tail could begin an identifier) is released
@@ -68,6 +72,7 @@ impl Default for LiveConfig {
             max_final_lateness_ms: 3000,
             final_context_min: 0,
             interim_context_margin: 64,
+            interim_workers: 0,
             final_target_ms: 800,
             redaction_hold_ms: 1000,
             max_message_bytes: 512 * 1024,
@@ -149,7 +154,8 @@ impl Engine {
     /// Starts the workers (behind the real-time scheduler) and the in-process event bus.
     pub fn new(model: &Model, layout: PoolLayout, decode: DecodeOptions, store: Store, redactor: Arc<Redactor>, config: LiveConfig) -> anyhow::Result<Arc<Engine>> {
         config.validate().map_err(|e| anyhow::anyhow!("invalid live configuration: {e}"))?;
-        let queue = Arc::new(RtQueue::new());
+        let interim_workers = if config.interim_workers == 0 { layout.workers.saturating_sub(1).max(1) } else { config.interim_workers.min(layout.workers) };
+        let queue = Arc::new(RtQueue::with_interim_limit(interim_workers));
         let pool = WhisperPool::with_scheduler(model, layout, decode, queue.clone())?;
         let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new(config.subscriber_buffer));
         let max_calls = if config.max_calls == 0 { 10 * layout.workers } else { config.max_calls };
