@@ -293,6 +293,7 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
     metric("callscribe_segments_total", "counter", "Transcript events published.", &[("kind=\"final\"", load(&e.stats.finals)), ("kind=\"interim\"", load(&e.stats.interims))]);
     metric("callscribe_interims_skipped_total", "counter", "Interims dropped under load (replaced by a newer one or by the final).", &[("", load(&e.queue.stats.interims_skipped))]);
     metric("callscribe_interims_preempted_total", "counter", "Interims aborted half-way so that a final could take their worker (also counted skipped).", &[("", load(&e.queue.stats.interims_preempted))]);
+    metric("callscribe_finals_shed_total", "counter", "Finals decoded with the shorter context because finals queued up (live.final_shed_*).", &[("", load(&e.queue.stats.finals_shed))]);
     metric("callscribe_store_errors_total", "counter", "Final segments that could not be stored.", &[("", load(&e.stats.store_errors))]);
     metric(
         "callscribe_asr_audio_seconds_total",

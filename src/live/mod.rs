@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::asr::scheduler::LoadShed;
 use crate::asr::{DecodeOptions, Model, PoolLayout, RtQueue, WhisperPool};
 use crate::redact::Redactor;
 use crate::segment::VadConfig;
@@ -49,6 +50,11 @@ pub struct LiveConfig {
     /// others stay free for finals — which also preempt a running interim when every worker is
     /// busy — and leave CPU to the rest of the server.
     pub interim_workers: usize,
+    /// Under load — a final waited `final_shed_after_ms` in the queue or has others behind
+    /// it — finals are decoded with this trailing context instead of `[decode]
+    /// context_margin` (0: never): cheaper, a few tenths of a point of WER.
+    pub final_shed_context_margin: u32,
+    pub final_shed_after_ms: u64,
     /// The latency a final aims at after its utterance ends (its scheduling deadline).
     pub final_target_ms: u64,
     /// A final held back by the redactor (its tail could begin an identifier) is released
@@ -73,6 +79,8 @@ impl Default for LiveConfig {
             final_context_min: 0,
             interim_context_margin: 64,
             interim_workers: 0,
+            final_shed_context_margin: 128,
+            final_shed_after_ms: 150,
             final_target_ms: 800,
             redaction_hold_ms: 1000,
             max_message_bytes: 512 * 1024,
@@ -90,6 +98,9 @@ impl LiveConfig {
         }
         if self.interim_context_margin > 1500 {
             return Err(format!("interim_context_margin must be at most 1500 (30 s), got {}", self.interim_context_margin));
+        }
+        if self.final_shed_context_margin > 1500 {
+            return Err(format!("final_shed_context_margin must be at most 1500 (30 s), got {}", self.final_shed_context_margin));
         }
         if self.final_context_min > 1500 {
             return Err(format!("final_context_min must be at most 1500 (30 s), got {}", self.final_context_min));
@@ -155,7 +166,9 @@ impl Engine {
     pub fn new(model: &Model, layout: PoolLayout, decode: DecodeOptions, store: Store, redactor: Arc<Redactor>, config: LiveConfig) -> anyhow::Result<Arc<Engine>> {
         config.validate().map_err(|e| anyhow::anyhow!("invalid live configuration: {e}"))?;
         let interim_workers = if config.interim_workers == 0 { layout.workers.saturating_sub(1).max(1) } else { config.interim_workers.min(layout.workers) };
-        let queue = Arc::new(RtQueue::with_interim_limit(interim_workers));
+        let shed = (config.final_shed_context_margin != 0)
+            .then(|| LoadShed { after: Duration::from_millis(config.final_shed_after_ms), context_margin: config.final_shed_context_margin });
+        let queue = Arc::new(RtQueue::with_interim_limit(interim_workers).with_load_shed(shed));
         let pool = WhisperPool::with_scheduler(model, layout, decode, queue.clone())?;
         let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new(config.subscriber_buffer));
         let max_calls = if config.max_calls == 0 { 10 * layout.workers } else { config.max_calls };
