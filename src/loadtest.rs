@@ -182,6 +182,10 @@ pub struct LoadReport {
     pub first_interim_latency_ms: Percentiles,
     /// CPU seconds the server process used during the run (from its /metrics).
     pub server_cpu_seconds: Option<f64>,
+    /// Of those, the seconds its recogniser threads spent inside whisper jobs.
+    pub whisper_cpu_seconds: Option<f64>,
+    /// Everything but whisper, as a share of the server's CPU: 1 − whisper / server.
+    pub overhead_fraction: Option<f64>,
     pub wall_seconds: f64,
     pub audio_seconds: f64,
 }
@@ -300,6 +304,7 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
         bail!("nothing to run: no calls");
     }
     let cpu_before = server_cpu_seconds(&opts.url).await;
+    let whisper_before = metric_sum(&opts.url, "callscribe_asr_cpu_seconds_total").await;
     let began = Instant::now();
     let deadline = opts.duration_s.map(|d| began + Duration::from_secs_f64(d));
     let calls = Arc::new(calls.to_vec());
@@ -333,6 +338,7 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
     }
     let wall_seconds = began.elapsed().as_secs_f64();
     let cpu_after = server_cpu_seconds(&opts.url).await;
+    let whisper_after = metric_sum(&opts.url, "callscribe_asr_cpu_seconds_total").await;
     let mut report = LoadReport { calls: opts.calls, wall_seconds: (wall_seconds * 100.0).round() / 100.0, ..Default::default() };
     let (mut fl, mut il) = (Vec::new(), Vec::new());
     for o in outcomes {
@@ -360,6 +366,14 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
     report.first_interim_latency_ms = Percentiles::of(il);
     report.server_cpu_seconds = match (cpu_before, cpu_after) {
         (Some(a), Some(b)) => Some(((b - a) * 100.0).round() / 100.0),
+        _ => None,
+    };
+    report.whisper_cpu_seconds = match (whisper_before, whisper_after) {
+        (Some(a), Some(b)) => Some(((b - a) * 100.0).round() / 100.0),
+        _ => None,
+    };
+    report.overhead_fraction = match (report.server_cpu_seconds, report.whisper_cpu_seconds) {
+        (Some(all), Some(w)) if all > 0.0 => Some(((1.0 - w / all).max(0.0) * 1000.0).round() / 1000.0),
         _ => None,
     };
     Ok(report)
@@ -413,6 +427,27 @@ async fn server_cpu_seconds(url: &str) -> Option<f64> {
 
 /// One unlabelled value from the server's /metrics.
 async fn metric(url: &str, name: &str) -> Option<f64> {
+    let body = metrics_text(url).await?;
+    body.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+}
+
+/// The sum of every labelled sample of `name` (e.g. both kinds of a counter).
+async fn metric_sum(url: &str, name: &str) -> Option<f64> {
+    let body = metrics_text(url).await?;
+    sum_samples(&body, name)
+}
+
+fn sum_samples(body: &str, name: &str) -> Option<f64> {
+    let values: Vec<f64> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix(name))
+        .filter(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        .filter_map(|rest| rest.rsplit(' ').next()?.trim().parse().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
+async fn metrics_text(url: &str) -> Option<String> {
     let hostport = url.strip_prefix("ws://")?.split('/').next()?.to_string();
     let body = tokio::time::timeout(Duration::from_secs(5), async {
         let mut s = tokio::net::TcpStream::connect(&hostport).await.ok()?;
@@ -423,12 +458,19 @@ async fn metric(url: &str, name: &str) -> Option<f64> {
     })
     .await
     .ok()??;
-    body.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+    Some(body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labelled_samples_are_summed_and_other_metrics_ignored() {
+        let body = "# HELP x\nfoo_total{kind=\"final\"} 1.5\nfoo_total{kind=\"interim\"} 2\nfoo_total_other 7\nfoo 9\n";
+        assert_eq!(sum_samples(body, "foo_total"), Some(3.5));
+        assert_eq!(sum_samples(body, "bar_total"), None);
+    }
 
     #[test]
     fn percentiles_use_the_nearest_rank() {

@@ -59,6 +59,8 @@ pub struct Metrics {
     /// Audio seconds transcribed and worker seconds spent, per kind (µs): the real-time factor.
     pub asr_audio_us: [AtomicU64; 2],
     pub asr_busy_us: [AtomicU64; 2],
+    /// CPU time of the worker threads inside jobs (whisper's own), per kind.
+    pub asr_cpu_us: [AtomicU64; 2],
     /// Requests refused by a rate limit, per class (0: read, 1: write, 2: sign-in).
     pub rate_limited: [AtomicU64; 3],
     /// Failed authentications, and requests refused because their address was backing off.
@@ -73,6 +75,7 @@ impl Default for Metrics {
             interim_latency: Histogram::new(&LATENCY_BOUNDS),
             asr_audio_us: Default::default(),
             asr_busy_us: Default::default(),
+            asr_cpu_us: Default::default(),
             rate_limited: Default::default(),
             auth_failures: AtomicU64::new(0),
             auth_blocked: AtomicU64::new(0),
@@ -81,10 +84,11 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// One recogniser job: `kind` 0 final, 1 interim.
-    pub fn asr_job(&self, kind: usize, audio_s: f32, busy_s: f32) {
+    /// One recogniser job: `kind` 0 final, 1 interim; wall and CPU seconds of its worker.
+    pub fn asr_job(&self, kind: usize, audio_s: f32, busy_s: f32, cpu_s: f32) {
         self.asr_audio_us[kind].fetch_add((audio_s.max(0.0) as f64 * 1e6) as u64, Ordering::Relaxed);
         self.asr_busy_us[kind].fetch_add((busy_s.max(0.0) as f64 * 1e6) as u64, Ordering::Relaxed);
+        self.asr_cpu_us[kind].fetch_add((cpu_s.max(0.0) as f64 * 1e6) as u64, Ordering::Relaxed);
     }
 
     /// Worker seconds per audio second over every job so far (0 before the first).
@@ -93,6 +97,16 @@ impl Metrics {
         let busy: u64 = self.asr_busy_us.iter().map(|a| a.load(Ordering::Relaxed)).sum();
         if audio == 0 { 0.0 } else { busy as f64 / audio as f64 }
     }
+}
+
+/// CPU seconds the calling thread has used (its own clock: nanosecond resolution, unlike
+/// /proc's 10 ms ticks, so short jobs add up right).
+pub fn thread_cpu_seconds() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID exists on every
+    // platform callscribe builds for (Linux, macOS).
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc == 0 { ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9 } else { 0.0 }
 }
 
 /// CPU seconds (user + system) this process has used, from /proc/self/stat (Linux; in
@@ -125,6 +139,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn thread_cpu_time_counts_this_thread_only() {
+        let spin = |ms| {
+            let t = std::time::Instant::now();
+            let mut x = 0u64;
+            while t.elapsed() < std::time::Duration::from_millis(ms) {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            }
+            std::hint::black_box(x);
+        };
+        let before = thread_cpu_seconds();
+        let other = std::thread::spawn(move || spin(300));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        other.join().unwrap();
+        let slept = thread_cpu_seconds() - before;
+        assert!(slept < 0.1, "sleeping used {slept} s of this thread's CPU");
+        spin(200);
+        let busy = thread_cpu_seconds() - before;
+        assert!(busy >= 0.1, "spinning 200 ms counted only {busy} s");
+    }
+
+    #[test]
     fn histogram_buckets_are_cumulative_and_sum_in_seconds() {
         let h = Histogram::new(&LATENCY_BOUNDS);
         h.observe(Duration::from_millis(80));
@@ -144,8 +179,8 @@ mod tests {
     fn real_time_factor_is_busy_over_audio() {
         let m = Metrics::default();
         assert_eq!(m.real_time_factor(), 0.0);
-        m.asr_job(0, 4.0, 1.0);
-        m.asr_job(1, 4.0, 0.0);
+        m.asr_job(0, 4.0, 1.0, 0.9);
+        m.asr_job(1, 4.0, 0.0, 0.0);
         assert!((m.real_time_factor() - 0.125).abs() < 1e-9);
     }
 }

@@ -41,9 +41,12 @@ async fn two_concurrent_calls_are_held_and_measured_and_refusals_counted() {
     assert!(r.first_interim_latency_ms.n > 0 && r.interims_delivered > 0, "{r:?}");
     let cpu = r.server_cpu_seconds.expect("the server reports its CPU time");
     assert!(cpu > 0.5, "two calls of 33 s cost the server some CPU: {cpu}");
+    let whisper = r.whisper_cpu_seconds.expect("the server reports its recogniser's CPU time");
+    assert!(whisper > 0.1 && whisper <= cpu + 0.05, "whisper {whisper} s of the process's {cpu} s");
+    assert!(r.overhead_fraction.is_some_and(|f| (0.0..=1.0).contains(&f)), "{r:?}");
     assert!(r.wall_seconds > 33.0 && r.wall_seconds < 33.0 + 60.0, "{r:?}");
     let json = serde_json::to_value(&r).unwrap();
-    for key in ["calls_started", "calls_held", "calls_refused", "finals_expected", "finals_missing", "interims_delivered", "interims_skipped", "final_latency_ms", "first_interim_latency_ms", "server_cpu_seconds", "wall_seconds"] {
+    for key in ["calls_started", "calls_held", "calls_refused", "finals_expected", "finals_missing", "interims_delivered", "interims_skipped", "final_latency_ms", "first_interim_latency_ms", "server_cpu_seconds", "whisper_cpu_seconds", "overhead_fraction", "wall_seconds"] {
         assert!(json.get(key).is_some(), "{key} missing from {json}");
     }
     assert!(json["final_latency_ms"]["p95"].is_number());

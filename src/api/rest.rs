@@ -307,6 +307,12 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
         "Worker seconds spent transcribing.",
         &[("kind=\"final\"", load(&m.asr_busy_us[0]) / 1e6), ("kind=\"interim\"", load(&m.asr_busy_us[1]) / 1e6)],
     );
+    metric(
+        "callscribe_asr_cpu_seconds_total",
+        "counter",
+        "CPU seconds the workers' threads spent inside recogniser jobs (whisper's share of process_cpu_seconds_total).",
+        &[("kind=\"final\"", load(&m.asr_cpu_us[0]) / 1e6), ("kind=\"interim\"", load(&m.asr_cpu_us[1]) / 1e6)],
+    );
     metric("callscribe_asr_real_time_factor", "gauge", "Worker seconds per audio second since start.", &[("", m.real_time_factor())]);
     metric(
         "callscribe_rate_limited_total",

@@ -110,6 +110,8 @@ pub struct AsrResult {
     /// Seconds of audio in the job, and seconds the worker spent on it.
     pub audio_s: f32,
     pub busy_s: f32,
+    /// CPU seconds the worker's thread used on it (whisper's own share of the server's CPU).
+    pub cpu_s: f32,
 }
 
 /// The pool. Dropping it closes the queue and joins the workers after they finish.
@@ -221,6 +223,7 @@ impl Worker {
     fn run(mut self, jobs: Source) {
         while let Some((job, abort)) = jobs.next() {
             let started = Instant::now();
+            let cpu0 = crate::metrics::thread_cpu_seconds();
             let audio_s = job.audio.len() as f32 / SAMPLE_RATE as f32;
             let hypothesis = self.transcribe(&job.audio, job.offset_s, job.context_floor, job.context_margin, abort);
             drop(job.audio);
@@ -229,6 +232,7 @@ impl Worker {
                 hypothesis,
                 audio_s,
                 busy_s: started.elapsed().as_secs_f32(),
+                cpu_s: (crate::metrics::thread_cpu_seconds() - cpu0) as f32,
             });
         }
     }

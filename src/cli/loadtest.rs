@@ -59,7 +59,7 @@ fn ms(p: Option<f64>) -> String {
 
 fn print(r: &LoadReport) {
     eprintln!(
-        "{} calls: held {}, refused {}, failed {} · finals {}/{} ({} missing) · final latency p50 {} p95 {} p99 {} ms · first interim p50 {} p95 {} p99 {} ms · interims {} delivered, {} skipped · server CPU {} s over {:.1} s wall",
+        "{} calls: held {}, refused {}, failed {} · finals {}/{} ({} missing) · final latency p50 {} p95 {} p99 {} ms · first interim p50 {} p95 {} p99 {} ms · interims {} delivered, {} skipped · server CPU {} s over {:.1} s wall ({} whisper, overhead {})",
         r.calls,
         r.calls_held,
         r.calls_refused,
@@ -76,7 +76,9 @@ fn print(r: &LoadReport) {
         r.interims_delivered,
         r.interims_skipped,
         r.server_cpu_seconds.map_or("?".into(), |c| format!("{c:.1}")),
-        r.wall_seconds
+        r.wall_seconds,
+        r.whisper_cpu_seconds.map_or("?".into(), |c| format!("{c:.1} s")),
+        r.overhead_fraction.map_or("?".into(), |f| format!("{:.1}%", f * 100.0)),
     );
 }
 

@@ -276,7 +276,7 @@ impl LiveCall {
             audio_s = r.audio_s, busy_s = r.busy_s, "utterance transcribed");
         // an aborted interim's audio was not transcribed; its time was spent all the same
         let audio_s = if matches!(r.hypothesis, Err(crate::asr::AsrError::Aborted)) { 0.0 } else { r.audio_s };
-        self.engine.metrics.asr_job(usize::from(!info.is_final), audio_s, r.busy_s);
+        self.engine.metrics.asr_job(usize::from(!info.is_final), audio_s, r.busy_s, r.cpu_s);
         let hypothesis = match r.hypothesis {
             Ok(h) => Some(h).filter(|h| !h.text.is_empty()),
             // an interim preempted by a final: skipped, like one replaced in the queue
