@@ -53,8 +53,8 @@ struct WorkerSlot {
 enum Running {
     Nothing,
     Final,
-    /// An interim started at this instant; `aborting` once asked to stop.
-    Interim { since: Instant, aborting: bool },
+    /// An interim of track `key` started at this instant; `aborting` once asked to stop.
+    Interim { key: TrackKey, since: Instant, aborting: bool },
 }
 
 /// How finals get cheaper when they queue up: a final that waited at least `after` in the
@@ -147,12 +147,12 @@ impl RtQueue {
             .workers
             .iter_mut()
             .filter_map(|w| match w.running {
-                Running::Interim { since, aborting: false } => Some((since, w)),
+                Running::Interim { key, since, aborting: false } => Some((key, since, w)),
                 _ => None,
             })
-            .max_by_key(|(since, _)| *since);
-        let Some((since, w)) = newest else { return false };
-        w.running = Running::Interim { since, aborting: true };
+            .max_by_key(|(_, since, _)| *since);
+        let Some((key, since, w)) = newest else { return false };
+        w.running = Running::Interim { key, since, aborting: true };
         w.abort.store(true, Ordering::Relaxed);
         self.stats.interims_preempted.fetch_add(1, Ordering::Relaxed);
         self.stats.interims_skipped.fetch_add(1, Ordering::Relaxed);
@@ -190,13 +190,22 @@ impl RtQueue {
         self.ready.notify_one();
     }
 
-    /// Drops a queued interim of `key` (its utterance became final). Returns whether one was.
-    pub fn cancel_interim(&self, key: TrackKey) -> bool {
-        let removed = self.lock().interims.remove(&key).is_some();
-        if removed {
-            self.stats.interims_skipped.fetch_add(1, Ordering::Relaxed);
+    /// Drops the queued interim of `key` and aborts one running (its utterance became final:
+    /// the result would be stale). Returns how many were dropped.
+    pub fn cancel_interim(&self, key: TrackKey) -> usize {
+        let mut st = self.lock();
+        let mut n = usize::from(st.interims.remove(&key).is_some());
+        for w in &mut st.workers {
+            if let Running::Interim { key: k, since, aborting: false } = w.running
+                && k == key
+            {
+                w.running = Running::Interim { key: k, since, aborting: true };
+                w.abort.store(true, Ordering::Relaxed);
+                n += 1;
+            }
         }
-        removed
+        self.stats.interims_skipped.fetch_add(n as u64, Ordering::Relaxed);
+        n
     }
 
     pub fn depth(&self) -> QueueDepth {
@@ -247,7 +256,7 @@ impl RtQueue {
                     job.context_margin = Some(shed.context_margin);
                     self.stats.finals_shed.fetch_add(1, Ordering::Relaxed);
                 }
-                break Some(Assigned { job, preemptible: false });
+                break Some((Assigned { job, preemptible: false }, None));
             }
             let interims_allowed = slot.is_none()
                 || st.interim_limit == 0
@@ -256,7 +265,7 @@ impl RtQueue {
             if let Some(key) = oldest
                 && let Some((_, _, job)) = st.interims.remove(&key)
             {
-                break Some(Assigned { job, preemptible: slot.is_some() });
+                break Some((Assigned { job, preemptible: slot.is_some() }, Some(key)));
             }
             if st.closed {
                 break None;
@@ -266,12 +275,12 @@ impl RtQueue {
         if let Some(w) = slot {
             st.idle -= 1;
             st.workers[w].running = match &assigned {
-                Some(a) if a.preemptible => Running::Interim { since: Instant::now(), aborting: false },
+                Some((a, Some(key))) if a.preemptible => Running::Interim { key: *key, since: Instant::now(), aborting: false },
                 Some(_) => Running::Final,
                 None => Running::Nothing,
             };
         }
-        assigned
+        assigned.map(|(a, _)| a)
     }
 }
 
@@ -315,8 +324,8 @@ mod tests {
     fn cancelled_interims_are_never_run_and_close_ends_the_workers() {
         let q = std::sync::Arc::new(RtQueue::new());
         q.push_interim((1, 0), job(1));
-        assert!(q.cancel_interim((1, 0)));
-        assert!(!q.cancel_interim((1, 0)));
+        assert_eq!(q.cancel_interim((1, 0)), 1);
+        assert_eq!(q.cancel_interim((1, 0)), 0);
         let worker = {
             let q = q.clone();
             std::thread::spawn(move || {
@@ -364,6 +373,23 @@ mod tests {
         assert_eq!(d.job.id, 4);
         q.push_final(job(6), Instant::now());
         assert!(!abort0.load(Ordering::Relaxed) && !abort1.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn cancelling_a_tracks_interims_aborts_the_running_one_too() {
+        let q = RtQueue::new();
+        let (w0, abort0) = q.register_worker();
+        let (w1, abort1) = q.register_worker();
+        q.push_interim((1, 0), job(1));
+        q.push_interim((2, 0), job(2));
+        assert_eq!(q.next_for(w0).unwrap().job.id, 1);
+        assert_eq!(q.next_for(w1).unwrap().job.id, 2);
+        q.push_interim((1, 0), job(3)); // a newer interim of track (1, 0) waits
+        assert_eq!(q.cancel_interim((1, 0)), 2, "the queued one and the running one");
+        assert!(abort0.load(Ordering::Relaxed), "the running interim of that track is aborted");
+        assert!(!abort1.load(Ordering::Relaxed), "another track's is not");
+        assert_eq!(q.depth().interims, 0);
+        assert_eq!(q.cancel_interim((1, 0)), 0, "an interim already aborting is not counted twice");
     }
 
     #[test]

@@ -270,13 +270,15 @@ impl LiveCall {
     /// final waits for the earlier finals of its track, then goes through the track's
     /// redactor, into the store, and out as events.
     pub async fn on_result(&mut self, r: AsrResult) -> Vec<Arc<LiveEvent>> {
+        // Every job's time counts, also a stale interim's (its utterance became final while it
+        // ran) and an aborted one's, whose audio was not transcribed.
+        let aborted = matches!(r.hypothesis, Err(crate::asr::AsrError::Aborted));
+        let is_final = self.jobs.get(&r.id).is_some_and(|i| i.is_final);
+        self.engine.metrics.asr_job(usize::from(!is_final), if aborted { 0.0 } else { r.audio_s }, r.busy_s, r.cpu_s);
         let Some(info) = self.jobs.remove(&r.id) else { return Vec::new() };
         // times only: never text
         tracing::debug!(call = %self.id, track = info.track, segment = info.segment_id, is_final = info.is_final,
             audio_s = r.audio_s, busy_s = r.busy_s, "utterance transcribed");
-        // an aborted interim's audio was not transcribed; its time was spent all the same
-        let audio_s = if matches!(r.hypothesis, Err(crate::asr::AsrError::Aborted)) { 0.0 } else { r.audio_s };
-        self.engine.metrics.asr_job(usize::from(!info.is_final), audio_s, r.busy_s, r.cpu_s);
         let hypothesis = match r.hypothesis {
             Ok(h) => Some(h).filter(|h| !h.text.is_empty()),
             // an interim preempted by a final: skipped, like one replaced in the queue
