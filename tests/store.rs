@@ -727,6 +727,13 @@ async fn web_sessions_live_only_while_their_key_does(db: TestDb) {
     let mut owner = db.owner().await;
     sqlx::query("UPDATE web_sessions SET expires_at = 1").execute(&mut owner).await.unwrap();
     assert!(matches!(store.web_session(&s4.token).await, Err(AuthError::Invalid)));
+    // the retention purge deletes sessions that ended (expired or revoked) over a day ago
+    let s5 = store.create_web_session(&store.authenticate(&k2.secret).await.unwrap(), &times).await.unwrap();
+    let r = store.purge_expired(&Actor::System("retention"), callscribe::store::now()).await.unwrap();
+    assert_eq!(r.sessions, 4, "{r:?}");
+    let left: i64 = sqlx::query("SELECT COUNT(*) FROM web_sessions").fetch_one(&mut owner).await.unwrap().get(0);
+    assert_eq!(left, 1);
+    assert!(store.web_session(&s5.token).await.is_ok(), "a live session survives the purge");
     // sign-in and sign-out are audited, never with the token
     let actions: Vec<String> = store.audit_events(Some(&t.id), 0, 1000).await.unwrap().into_iter().map(|e| e.action).collect();
     assert!(actions.iter().filter(|a| *a == "session.create").count() >= 3 && actions.contains(&"session.revoke".to_string()), "{actions:?}");

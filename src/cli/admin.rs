@@ -274,7 +274,7 @@ pub fn purge(args: PurgeArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let s = open(&args.store).await?;
         let r = s.purge_expired(&Actor::operator(), crate::store::now()).await?;
-        eprintln!("purged {} expired calls in {} tenants", r.calls, r.tenants);
+        eprintln!("purged {} expired calls in {} tenants, {} ended browser sessions", r.calls, r.tenants, r.sessions);
         s.close().await;
         Ok(ExitCode::SUCCESS)
     })

@@ -15,7 +15,13 @@ use super::{Result, Store, StoreError};
 pub struct PurgeReport {
     pub tenants: u64,
     pub calls: u64,
+    /// Browser sessions that ended (expired or signed out) more than a day before.
+    pub sessions: u64,
 }
+
+/// Ended browser sessions are kept this long (for a support question about a sign-out), then
+/// deleted by the purge.
+const ENDED_SESSIONS_KEPT_S: i64 = 86_400;
 
 impl Store {
     /// Shreds every call whose start is older than its tenant's retention period at time
@@ -34,6 +40,15 @@ impl Store {
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
+            let ended = now - ENDED_SESSIONS_KEPT_S;
+            let sessions = sqlx::query("DELETE FROM web_sessions WHERE tenant_id = $1 AND (expires_at < $2 OR revoked_at < $2)")
+                .bind(&t.id)
+                .bind(ended)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("deleting ended sessions"))?
+                .rows_affected();
+            report.sessions += sessions;
             tx.commit().await.map_err(StoreError::db("finding expired calls"))?;
             for id in &ids {
                 let mut tx = self.db.scoped(&t.id).await?;
@@ -47,7 +62,7 @@ impl Store {
                 report.calls += ids.len() as u64;
             }
         }
-        self.audit(actor, "purge", None, None, json!({"tenants": report.tenants, "calls": report.calls})).await?;
+        self.audit(actor, "purge", None, None, json!({"tenants": report.tenants, "calls": report.calls, "sessions": report.sessions})).await?;
         self.db.checkpoint().await;
         Ok(report)
     }
