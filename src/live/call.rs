@@ -273,9 +273,10 @@ impl LiveCall {
         // Every job's time counts, also a stale interim's (its utterance became final while it
         // ran) and an aborted one's, whose audio was not transcribed.
         let aborted = matches!(r.hypothesis, Err(crate::asr::AsrError::Aborted));
-        let is_final = self.jobs.get(&r.id).is_some_and(|i| i.is_final);
+        let info = self.jobs.remove(&r.id);
+        let is_final = info.as_ref().is_some_and(|i| i.is_final);
         self.engine.metrics.asr_job(usize::from(!is_final), if aborted { 0.0 } else { r.audio_s }, r.busy_s, r.cpu_s);
-        let Some(info) = self.jobs.remove(&r.id) else { return Vec::new() };
+        let Some(info) = info else { return Vec::new() };
         // times only: never text
         tracing::debug!(call = %self.id, track = info.track, segment = info.segment_id, is_final = info.is_final,
             audio_s = r.audio_s, busy_s = r.busy_s, "utterance transcribed");
