@@ -58,6 +58,7 @@ both_backends!(
     reprocess_redacts_more_and_is_idempotent,
     web_sessions_live_only_while_their_key_does,
     call_pages_filter_and_continue_without_overlap,
+    a_database_from_before_the_vault_moves_its_keys_there,
 );
 
 /// A tenant with one call of three segments; returns (tenant id, call id).
@@ -144,10 +145,11 @@ async fn a_tampered_byte_fails_with_a_clear_error(db: TestDb) {
     let mut owner = db.owner().await;
     // a value of the wrong type cannot even be written (STRICT tables in SQLite, types in PostgreSQL)
     assert!(sqlx::query("UPDATE segments SET start_ms = 'soon' WHERE call_id = $1").bind(&call).execute(&mut owner).await.is_err());
-    sqlx::query("UPDATE calls SET data_key = $1 WHERE id = $2").bind(vec![1u8, 2, 3]).bind(&call).execute(&mut owner).await.unwrap();
+    let mut vault = db.vault_owner().await;
+    sqlx::query("UPDATE call_keys SET wrapped = $1 WHERE call_id = $2").bind(vec![1u8, 2, 3]).bind(&call).execute(&mut vault).await.unwrap();
     let msg = store.transcript(&op(), &tenant, &call).await.unwrap_err().to_string();
     assert!(msg.contains("data key of call") && msg.contains("truncated"), "{msg}");
-    sqlx::query("UPDATE calls SET data_key = $1 WHERE id = $2").bind(vec![9u8; 60]).bind(&call).execute(&mut owner).await.unwrap();
+    sqlx::query("UPDATE call_keys SET wrapped = $1 WHERE call_id = $2").bind(vec![9u8; 60]).bind(&call).execute(&mut vault).await.unwrap();
     let msg = store.transcript(&op(), &tenant, &call).await.unwrap_err().to_string();
     assert!(msg.contains("format version 9"), "{msg}");
 }
@@ -155,7 +157,7 @@ async fn a_tampered_byte_fails_with_a_clear_error(db: TestDb) {
 /// Swaps column `col` between two rows picked by `a` and `b` (owner connection), runs
 /// `check`, then swaps back.
 async fn swap(db: &TestDb, table: &str, col: &str, key: &str, a: (&str, i64), b: (&str, i64)) {
-    let mut owner = db.owner().await;
+    let mut owner = if table == "call_keys" { db.vault_owner().await } else { db.owner().await };
     let get = |id: &str, seq: i64| {
         let sql = if table == "segments" {
             format!("SELECT {col} FROM segments WHERE {key} = $1 AND seq = $2")
@@ -223,10 +225,10 @@ async fn ciphertexts_swapped_between_rows_calls_and_tenants_fail(db: TestDb) {
     swap(&db, "segments", "text", "call_id", (&ca, 1), (&cb, 1)).await;
 
     // wrapped keys: data keys between calls, tenant keys between tenants
-    swap(&db, "calls", "data_key", "id", (&ca, 0), (&ca2, 0)).await;
+    swap(&db, "call_keys", "wrapped", "call_id", (&ca, 0), (&ca2, 0)).await;
     let e = readable(&ta, &ca).await.unwrap_err().to_string();
     assert!(e.contains("data key of call"), "{e}");
-    swap(&db, "calls", "data_key", "id", (&ca, 0), (&ca2, 0)).await;
+    swap(&db, "call_keys", "wrapped", "call_id", (&ca, 0), (&ca2, 0)).await;
     swap(&db, "tenant_keys", "wrapped", "tenant_id", (&ta, 0), (&tb, 0)).await;
     let e = readable(&ta, &ca).await.unwrap_err().to_string();
     assert!(e.contains(&format!("tenant {ta}'s key version 1")), "{e}");
@@ -253,72 +255,124 @@ async fn a_wrong_master_key_is_refused_and_nothing_is_lost(db: TestDb) {
     assert_eq!(before, after);
 }
 
+/// Deleting a call destroys its data key, which lives only in the key vault: a copy of the
+/// database taken before the deletion (a backup, a stolen file) still holds the call's sealed
+/// rows and its tenant's key, and opens with the master key and the vault, yet cannot open
+/// that call; the copy's other calls still open. Deleting a tenant does the same for all its
+/// calls. No copy of a destroyed key is left in the vault's or the database's bytes.
 async fn deleted_calls_and_tenants_are_crypto_shredded(db: TestDb) {
     let key = random_key();
     let store = Store::open(&db.config(&key)).await.unwrap();
     let (tenant, call) = seed(&store, "acme", "CA1").await;
-    let (_, keep) = seed(&store, "acme2", "CA2").await;
-    let mut owner = db.owner().await;
-    // a copy of the call's sealed rows, as a backup would hold them
-    let wrapped: Vec<u8> = sqlx::query("SELECT data_key FROM calls WHERE id = $1").bind(&call).fetch_one(&mut owner).await.unwrap().get(0);
-    let backup = sqlx::query("SELECT seq, speaker, start_ms, end_ms, policy_version, key_version, text, detail FROM segments WHERE call_id = $1")
-        .bind(&call)
-        .fetch_all(&mut owner)
+    let kept = store
+        .create_call(&op(), &tenant, &NewCall { external_id: "CA3".into(), provider: "twilio".into(), tracks: vec!["agent".into()], started_at: 0 })
         .await
         .unwrap();
-    assert_eq!(backup.len(), 3);
-    store.delete_call(&op(), &tenant, &call).await.unwrap();
-    assert!(matches!(store.transcript(&op(), &tenant, &call).await.unwrap_err(), StoreError::CallNotFound { .. }));
-    // restoring the sealed rows without the key brings nothing back
-    sqlx::query(
-        "INSERT INTO calls (id, tenant_id, external_ref, external_id, provider, tracks, status, started_at, created_at, kek_version, data_key) \
-         VALUES ($1, $2, $3, $4, 'twilio', 'caller,agent', 'complete', 0, 0, 1, NULL)",
-    )
-    .bind(&call)
-    .bind(&tenant)
-    .bind(vec![0u8; 32])
-    .bind(vec![0u8; 40])
-    .execute(&mut owner)
-    .await
-    .unwrap();
-    for r in &backup {
-        sqlx::query("INSERT INTO segments (call_id, tenant_id, seq, speaker, start_ms, end_ms, policy_version, key_version, text, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-            .bind(&call)
-            .bind(&tenant)
-            .bind(r.get::<i64, _>(0))
-            .bind(r.get::<String, _>(1))
-            .bind(r.get::<i64, _>(2))
-            .bind(r.get::<i64, _>(3))
-            .bind(r.get::<i64, _>(4))
-            .bind(r.get::<i64, _>(5))
-            .bind(r.get::<Vec<u8>, _>(6))
-            .bind(r.get::<Vec<u8>, _>(7))
-            .execute(&mut owner)
-            .await
-            .unwrap();
-    }
-    let e = store.transcript(&op(), &tenant, &call).await.unwrap_err();
-    assert!(matches!(e, StoreError::CallShredded { .. }), "{e:?}");
-    assert!(e.to_string().contains("data key is destroyed"), "{e}");
-    sqlx::query("DELETE FROM segments WHERE call_id = $1").bind(&call).execute(&mut owner).await.unwrap();
-    sqlx::query("DELETE FROM calls WHERE id = $1").bind(&call).execute(&mut owner).await.unwrap();
-    drop(owner);
-    // the tenant: its key is destroyed, its calls are gone, the other tenant is untouched
+    store.append_segment(&op(), &tenant, &kept, NewSegment { seq: 0, segment: &segment("agent", 0.0, "a call that stays") }).await.unwrap();
+    let (other, keep) = seed(&store, "acme2", "CA2").await;
+    let db = &db;
+    let vault_key = |c: String| async move {
+        let mut v = db.vault_owner().await;
+        let k: Vec<u8> = sqlx::query("SELECT wrapped FROM call_keys WHERE call_id = $1").bind(&c).fetch_one(&mut v).await.unwrap().get(0);
+        k
+    };
+    let (wrapped, wrapped_kept) = (vault_key(call.clone()).await, vault_key(kept.clone()).await);
     let kek: Vec<u8> = sqlx::query("SELECT wrapped FROM tenant_keys WHERE tenant_id = $1")
         .bind(&tenant)
         .fetch_one(&mut db.owner().await)
         .await
         .unwrap()
         .get(0);
+    store.close().await;
+    let backup = db.backup().await;
+    let backup_config = |vault: Option<String>| {
+        let mut c = db.config(&key);
+        c.database_url = Some(backup.clone());
+        c.key_vault_url = vault;
+        c
+    };
+
+    let store = Store::open(&db.config(&key)).await.unwrap();
+    store.delete_call(&op(), &tenant, &call).await.unwrap();
+    assert!(matches!(store.transcript(&op(), &tenant, &call).await.unwrap_err(), StoreError::CallNotFound { .. }));
+    assert!(matches!(store.delete_call(&op(), &tenant, &call).await.unwrap_err(), StoreError::CallNotFound { .. }));
+    store.close().await;
+    assert!(!contains(&db.vault_raw_bytes(), &wrapped), "the destroyed data key is still in the vault");
+    assert!(contains(&db.vault_raw_bytes(), &wrapped_kept), "the search finds the kept key");
+
+    // the copy still holds the call's sealed rows, but cannot open them: the call reads as
+    // deleted, and listing the tenant's calls leaves it out instead of failing
+    let mut copy = TestDb::connect_owner(&backup, db.backend).await;
+    let n: i64 = sqlx::query("SELECT COUNT(*) FROM segments WHERE call_id = $1").bind(&call).fetch_one(&mut copy).await.unwrap().get(0);
+    assert_eq!(n, 3);
+    sqlx::Connection::close(copy).await.unwrap();
+    let old = Store::open(&backup_config(Some(db.vault_url()))).await.unwrap();
+    let listed: Vec<String> = old.list_calls(&op(), &tenant).await.unwrap().into_iter().map(|c| c.id).collect();
+    assert_eq!(listed, vec![kept.clone()]);
+    assert_eq!(old.export_tenant(&op(), &tenant).await.unwrap().calls.len(), 1);
+    let e = old.transcript(&op(), &tenant, &call).await.unwrap_err();
+    assert!(matches!(e, StoreError::CallShredded { .. }), "{e:?}");
+    assert!(e.to_string().contains("data key is destroyed"), "{e}");
+    let (_, t) = old.transcript(&op(), &tenant, &kept).await.unwrap();
+    assert_eq!(t.segments[0].text, "a call that stays");
+    old.close().await;
+    // a copy opened beside a new, empty vault is refused rather than shown as all deleted
+    let e = Store::open(&backup_config(None)).await.unwrap_err().to_string();
+    assert!(e.contains("key vault") && e.contains("is new") && e.contains("restore that vault"), "{e}");
+
+    // the tenant: its keys are destroyed, its calls are gone, the other tenant is untouched
+    let store = Store::open(&db.config(&key)).await.unwrap();
     store.delete_tenant(&op(), &tenant).await.unwrap();
     assert!(matches!(store.tenant(&tenant).await.unwrap_err(), StoreError::TenantNotFound(_)));
-    let other = store.tenant("acme2").await.unwrap();
-    assert_eq!(store.list_calls(&op(), &other.id).await.unwrap()[0].id, keep);
+    assert_eq!(store.list_calls(&op(), &other).await.unwrap()[0].id, keep);
     store.close().await;
-    // neither the call's wrapped data key nor the tenant's wrapped key is left in the data
-    let raw = db.raw_bytes();
-    assert!(!contains(&raw, &wrapped), "the destroyed data key is still in the database");
-    assert!(!contains(&raw, &kek), "the destroyed tenant key is still in the database");
+    assert!(!contains(&db.vault_raw_bytes(), &wrapped_kept), "the deleted tenant's data key is still in the vault");
+    assert!(!contains(&db.raw_bytes(), &kek), "the destroyed tenant key is still in the database");
+    let old = Store::open(&backup_config(Some(db.vault_url()))).await.unwrap();
+    assert!(matches!(old.transcript(&op(), &tenant, &kept).await.unwrap_err(), StoreError::CallShredded { .. }));
+    assert!(old.transcript(&op(), &other, &keep).await.is_ok());
+    old.close().await;
+}
+
+/// A database made before the key vault existed kept each call's sealed data key in `calls`:
+/// the next start moves the keys to the vault, then drops the columns, and every call still
+/// opens (a deleted call, whose key was already NULL, stays deleted).
+async fn a_database_from_before_the_vault_moves_its_keys_there(db: TestDb) {
+    let key = random_key();
+    let store = Store::open(&db.config(&key)).await.unwrap();
+    let (tenant, call) = seed(&store, "acme", "CA1").await;
+    let (_, gone) = seed(&store, "acme2", "CA2").await;
+    let (_, before) = store.transcript(&op(), &tenant, &call).await.unwrap();
+    store.close().await;
+    // turn it back into the old layout: keys in the calls table, no vault
+    let mut v = db.vault_owner().await;
+    let (kv, wrapped): (i64, Vec<u8>) = {
+        let r = sqlx::query("SELECT kek_version, wrapped FROM call_keys WHERE call_id = $1").bind(&call).fetch_one(&mut v).await.unwrap();
+        (r.get(0), r.get(1))
+    };
+    drop(v);
+    let mut owner = db.owner().await;
+    for sql in ["ALTER TABLE calls ADD COLUMN kek_version BIGINT NOT NULL DEFAULT 1", "ALTER TABLE calls ADD COLUMN data_key BYTEA"] {
+        let sql = if db.backend == Backend::Sqlite { sql.replace("BIGINT", "INTEGER").replace("BYTEA", "BLOB") } else { sql.to_string() };
+        sqlx::query(&sql).execute(&mut owner).await.unwrap();
+    }
+    sqlx::query("UPDATE calls SET data_key = $1, kek_version = $2 WHERE id = $3").bind(wrapped).bind(kv).bind(&call).execute(&mut owner).await.unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 3").execute(&mut owner).await.unwrap();
+    drop(owner);
+    db.drop_vault().await;
+
+    let store = Store::open(&db.config(&key)).await.unwrap();
+    let (_, after) = store.transcript(&op(), &tenant, &call).await.unwrap();
+    assert_eq!(before, after);
+    let e = store.transcript(&op(), &store.tenant("acme2").await.unwrap().id, &gone).await.unwrap_err();
+    assert!(matches!(e, StoreError::CallShredded { .. }), "{e:?}");
+    store.close().await;
+    let mut owner = db.owner().await;
+    assert!(sqlx::query("SELECT data_key FROM calls").fetch_all(&mut owner).await.is_err(), "the column is gone");
+    // and the next start leaves it all as it is
+    let store = Store::open(&db.config(&key)).await.unwrap();
+    assert_eq!(store.transcript(&op(), &tenant, &call).await.unwrap().1, before);
+    store.close().await;
 }
 
 async fn no_method_crosses_tenants(db: TestDb) {
@@ -345,9 +399,9 @@ async fn no_method_crosses_tenants(db: TestDb) {
     assert!(store.list_api_keys(&tb).await.unwrap().is_empty());
     store.rotate_tenant_key(&op(), &tb, None).await.unwrap();
     // a data key moved into the other tenant's call does not open there
-    let mut owner = db.owner().await;
-    let dk: Vec<u8> = sqlx::query("SELECT data_key FROM calls WHERE id = $1").bind(&ca).fetch_one(&mut owner).await.unwrap().get(0);
-    sqlx::query("UPDATE calls SET data_key = $1, kek_version = 1 WHERE id = $2").bind(dk).bind(&cb).execute(&mut owner).await.unwrap();
+    let mut vault = db.vault_owner().await;
+    let dk: Vec<u8> = sqlx::query("SELECT wrapped FROM call_keys WHERE call_id = $1").bind(&ca).fetch_one(&mut vault).await.unwrap().get(0);
+    sqlx::query("UPDATE call_keys SET wrapped = $1, kek_version = 1 WHERE call_id = $2").bind(dk).bind(&cb).execute(&mut vault).await.unwrap();
     assert!(store.transcript(&op(), &tb, &cb).await.is_err());
     // A is untouched by all of it
     let (info, t) = store.transcript(&op(), &ta, &ca).await.unwrap();
@@ -636,6 +690,20 @@ fn postgres_row_level_security_isolates_tenants_for_bare_queries() {
             let m = e.to_string();
             assert!(m.contains("must be owner") || m.contains("permission denied"), "{sql}: {m}");
         }
+        // the key vault's data keys: none without a tenant, only its own with one
+        let mut vault = db.vault_owner().await;
+        sqlx::query("SET ROLE callscribe_app").execute(&mut vault).await.unwrap();
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM call_keys").fetch_one(&mut vault).await.unwrap().get(0);
+        assert_eq!(n, 0, "call_keys with no tenant");
+        let mut tx = sqlx::Connection::begin(&mut vault).await.unwrap();
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(&tb).execute(&mut *tx).await.unwrap();
+        let ids: Vec<String> = sqlx::query("SELECT call_id FROM call_keys").fetch_all(&mut *tx).await.unwrap().iter().map(|r| r.get(0)).collect();
+        assert_eq!(ids, vec![cb.clone()], "tenant B sees only its own call's key");
+        let e = sqlx::query("UPDATE call_keys SET tenant_id = $1").bind(&ta).execute(&mut *tx).await.unwrap_err();
+        assert!(e.to_string().contains("row-level security"), "{e}");
+        tx.rollback().await.unwrap();
+        let e = sqlx::query("ALTER TABLE call_keys DISABLE ROW LEVEL SECURITY").execute(&mut vault).await.unwrap_err().to_string();
+        assert!(e.contains("must be owner"), "{e}");
     });
 }
 

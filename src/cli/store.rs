@@ -11,8 +11,8 @@ use crate::store::{Store, StoreConfig};
 /// Where the store lives.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
-    /// Data directory: the SQLite database (callscribe.db) and the generated master key file
-    /// (master.key).
+    /// Data directory: the SQLite database (callscribe.db), its key vault (callscribe.keys.db)
+    /// and the generated master key file (master.key).
     #[arg(long, env = "CALLSCRIBE_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
     /// sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in --data-dir].
@@ -22,12 +22,18 @@ pub struct StoreArgs {
     /// CALLSCRIBE_MASTER_KEY, when set, is used instead.
     #[arg(long, env = "CALLSCRIBE_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// Key vault holding the calls' data keys, kept apart from the database so that a deleted
+    /// call cannot be read back from a copy of it: sqlite://PATH or postgres://USER@HOST/DB
+    /// [default: DATA_DIR/callscribe.keys.db, or the PostgreSQL database's name + _keys].
+    #[arg(long, env = "CALLSCRIBE_KEY_VAULT_URL", hide_env_values = true)]
+    pub key_vault_url: Option<String>,
 }
 
 impl StoreArgs {
     pub fn config(&self) -> StoreConfig {
         let mut c = StoreConfig::new(&self.data_dir, self.database_url.clone());
         c.master_key_file = self.master_key_file.clone();
+        c.key_vault_url = self.key_vault_url.clone();
         c
     }
 }

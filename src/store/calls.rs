@@ -12,6 +12,7 @@ use super::audit::{self, Actor, AuditEvent};
 use super::crypto::{self, Aad, Purpose, SecretKey};
 use super::db::Tx;
 use super::tenants::Tenant;
+use super::vault::VaultKey;
 use super::{Result, Store, StoreError};
 use crate::asr::Word;
 use crate::output::{Transcript, TranscriptSegment};
@@ -200,12 +201,6 @@ pub(crate) fn open_segment(dek: &SecretKey, tenant: &str, call: &str, s: &Sealed
     })
 }
 
-/// The columns of a call row the key hierarchy needs.
-pub(crate) struct CallKeys {
-    pub kek_version: u32,
-    pub data_key: Option<Vec<u8>>,
-}
-
 impl Store {
     /// Creates a call with a fresh data key; returns callscribe's call id.
     pub async fn create_call(&self, actor: &Actor, tenant: &str, call: &NewCall) -> Result<String> {
@@ -220,26 +215,36 @@ impl Store {
         let mut tx = self.db.scoped(tenant).await?;
         let index = self.index_key(&mut tx, tenant).await?;
         let (kek_version, kek) = self.current_kek(&mut tx, tenant).await?;
-        sqlx::query(
-            "INSERT INTO calls (id, tenant_id, external_ref, external_id, provider, tracks, status, started_at, created_at, kek_version, data_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&id)
-        .bind(tenant)
-        .bind(external_ref(&index, &call.external_id))
-        .bind(crypto::seal(&dek, &external_aad(tenant, &id), call.external_id.as_bytes()))
-        .bind(&call.provider)
-        .bind(call.tracks.join(","))
-        .bind(CallStatus::Open.as_str())
-        .bind(call.started_at)
-        .bind(super::now())
-        .bind(kek_version as i64)
-        .bind(crypto::wrap(&kek, &data_key_aad(tenant, &id, kek_version), &dek))
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::db("creating a call"))?;
-        audit::append(&mut tx, actor, "call.create", Some(tenant), Some(&id), json!({"provider": call.provider})).await?;
-        tx.commit().await.map_err(StoreError::db("creating a call"))?;
+        // the key first: a call row never exists without its key unless it was deleted
+        let wrapped = crypto::wrap(&kek, &data_key_aad(tenant, &id, kek_version), &dek);
+        self.vault.put(tenant, &VaultKey { call: id.clone(), kek_version, wrapped }).await?;
+        let stored = async {
+            sqlx::query(
+                "INSERT INTO calls (id, tenant_id, external_ref, external_id, provider, tracks, status, started_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&id)
+            .bind(tenant)
+            .bind(external_ref(&index, &call.external_id))
+            .bind(crypto::seal(&dek, &external_aad(tenant, &id), call.external_id.as_bytes()))
+            .bind(&call.provider)
+            .bind(call.tracks.join(","))
+            .bind(CallStatus::Open.as_str())
+            .bind(call.started_at)
+            .bind(super::now())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("creating a call"))?;
+            audit::append(&mut tx, actor, "call.create", Some(tenant), Some(&id), json!({"provider": call.provider})).await?;
+            tx.commit().await.map_err(StoreError::db("creating a call"))
+        }
+        .await;
+        if let Err(e) = stored {
+            if let Err(e2) = self.vault.destroy(tenant, &id).await {
+                tracing::warn!(call = %id, error = %e2, "could not remove the key of a call that was not created");
+            }
+            return Err(e);
+        }
         Ok(id)
     }
 
@@ -337,7 +342,7 @@ impl Store {
         let ids = call_ids(&mut tx, tenant, true, "listing calls").await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in &ids {
-            out.push(self.call_info(&mut tx, tenant, id).await?);
+            out.extend(self.listed_call_info(&mut tx, tenant, id).await?);
         }
         audit::append(&mut tx, actor, "calls.list", Some(tenant), None, json!({"calls": out.len()})).await?;
         tx.commit().await.map_err(StoreError::db("listing calls"))?;
@@ -377,9 +382,9 @@ impl Store {
         let more = ids.len() > limit as usize;
         let mut calls = Vec::with_capacity(ids.len().min(limit as usize));
         for (id, _) in ids.iter().take(limit as usize) {
-            calls.push(self.call_info(&mut tx, tenant, id).await?);
+            calls.extend(self.listed_call_info(&mut tx, tenant, id).await?);
         }
-        let next = more.then(|| calls.last().map(|c| (c.started_at, c.id.clone()))).flatten();
+        let next = more.then(|| ids.get(limit as usize - 1).map(|(id, t)| (*t, id.clone()))).flatten();
         audit::append(&mut tx, actor, "calls.list", Some(tenant), None, json!({"calls": calls.len()})).await?;
         tx.commit().await.map_err(StoreError::db("listing calls"))?;
         Ok(CallPage { calls, next })
@@ -407,17 +412,12 @@ impl Store {
         Ok(())
     }
 
+    /// Destroys the call's data key in the vault (committed at once), then deletes its
+    /// segments and row in `tx`. Should `tx` fail, the call stays listed but can no longer be
+    /// opened (`CallShredded`), and deleting it again finishes the job.
     pub(crate) async fn shred_call(&self, tx: &mut Tx, tenant: &str, call: &str) -> Result<()> {
-        let n = sqlx::query("UPDATE calls SET data_key = NULL WHERE id = $1 AND tenant_id = $2")
-            .bind(call)
-            .bind(tenant)
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::db("destroying a call's data key"))?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::CallNotFound { call: call.to_string(), tenant: tenant.to_string() });
-        }
+        self.ensure_call(tx, tenant, call).await?;
+        self.vault.destroy(tenant, call).await?;
         for (what, sql) in [
             ("deleting a call's segments", "DELETE FROM segments WHERE call_id = $1 AND tenant_id = $2"),
             ("deleting a call", "DELETE FROM calls WHERE id = $1 AND tenant_id = $2"),
@@ -425,6 +425,18 @@ impl Store {
             sqlx::query(sql).bind(call).bind(tenant).execute(&mut **tx).await.map_err(StoreError::db(what))?;
         }
         Ok(())
+    }
+
+    /// `CallNotFound` unless the tenant has the call.
+    async fn ensure_call(&self, tx: &mut Tx, tenant: &str, call: &str) -> Result<()> {
+        sqlx::query("SELECT 1 FROM calls WHERE id = $1 AND tenant_id = $2")
+            .bind(call)
+            .bind(tenant)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(StoreError::db("reading a call"))?
+            .map(|_| ())
+            .ok_or_else(|| StoreError::CallNotFound { call: call.to_string(), tenant: tenant.to_string() })
     }
 
     /// Everything the tenant has, decrypted, as one document (audited: `export`).
@@ -443,7 +455,7 @@ impl Store {
         let ids = call_ids(&mut tx, tenant, false, "exporting calls").await?;
         let mut calls = Vec::with_capacity(ids.len());
         for id in &ids {
-            let info = self.call_info(&mut tx, tenant, id).await?;
+            let Some(info) = self.listed_call_info(&mut tx, tenant, id).await? else { continue };
             let transcript = self.read_transcript(&mut tx, tenant, &info).await?;
             calls.push(ExportedCall { info, transcript });
         }
@@ -452,26 +464,29 @@ impl Store {
         Ok(TenantExport { tenant: t, exported_at: super::now(), calls, api_keys, audit: audit_events })
     }
 
-    /// Unwraps a call's data key (tenant key, then data key).
+    /// Unwraps a call's data key (from the vault, under the tenant key).
     pub(crate) async fn call_data_key(&self, tx: &mut Tx, tenant: &str, call: &str) -> Result<SecretKey> {
-        let keys = self.call_keys(tx, tenant, call).await?;
-        let Some(wrapped) = keys.data_key else {
+        self.ensure_call(tx, tenant, call).await?;
+        let Some(key) = self.vault.get(tenant, call).await? else {
             return Err(StoreError::CallShredded { call: call.to_string(), tenant: tenant.to_string() });
         };
-        let kek = self.tenant_kek(tx, tenant, keys.kek_version).await?;
-        crypto::unwrap(&kek, &data_key_aad(tenant, call, keys.kek_version), &wrapped)
+        let kek = self.tenant_kek(tx, tenant, key.kek_version).await?;
+        crypto::unwrap(&kek, &data_key_aad(tenant, call, key.kek_version), &key.wrapped)
             .map_err(|source| StoreError::Decrypt { what: format!("the data key of call {call} (tenant {tenant})"), source })
     }
 
-    pub(crate) async fn call_keys(&self, tx: &mut Tx, tenant: &str, call: &str) -> Result<CallKeys> {
-        let row = sqlx::query("SELECT kek_version, data_key FROM calls WHERE id = $1 AND tenant_id = $2")
-            .bind(call)
-            .bind(tenant)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(StoreError::db("reading a call"))?
-            .ok_or_else(|| StoreError::CallNotFound { call: call.to_string(), tenant: tenant.to_string() })?;
-        Ok(CallKeys { kek_version: row.get::<i64, _>(0) as u32, data_key: row.get(1) })
+    /// A call's info for a listing: `None` for a call whose data key is destroyed (a deletion
+    /// interrupted after the key went, or a copy of the database restored after it): it is
+    /// deleted as far as anyone can tell, and must not make the whole listing fail.
+    async fn listed_call_info(&self, tx: &mut Tx, tenant: &str, call: &str) -> Result<Option<CallInfo>> {
+        match self.call_info(tx, tenant, call).await {
+            Ok(info) => Ok(Some(info)),
+            Err(StoreError::CallShredded { .. }) => {
+                tracing::warn!(call, tenant, "call listed without its data key (deleted); delete it again to remove its rows");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn call_info(&self, tx: &mut Tx, tenant: &str, call: &str) -> Result<CallInfo> {

@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Any, AnyPool, Connection, Row, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Row, Transaction};
 
+use super::vault::{Vault, VaultKey};
 use super::{Result, StoreConfig, StoreError};
 
 /// Which database the store runs on.
@@ -35,14 +36,16 @@ pub(crate) struct Db {
 pub(crate) type Tx = Transaction<'static, Any>;
 
 fn migrator(backend: Backend) -> Migrator {
-    let files: [(&'static str, &'static str); 2] = match backend {
+    let files: [(&'static str, &'static str); 3] = match backend {
         Backend::Sqlite => [
             (include_str!("../../migrations/sqlite/0001_sealed_storage.sql"), "sealed storage (sqlite)"),
             (include_str!("../../migrations/sqlite/0002_web_sessions.sql"), "web sessions (sqlite)"),
+            (include_str!("../../migrations/sqlite/0003_keys_leave_the_database.sql"), "data keys to the key vault (sqlite)"),
         ],
         Backend::Postgres => [
             (include_str!("../../migrations/postgres/0001_sealed_storage.sql"), "sealed storage (postgres)"),
             (include_str!("../../migrations/postgres/0002_web_sessions.sql"), "web sessions (postgres)"),
+            (include_str!("../../migrations/postgres/0003_keys_leave_the_database.sql"), "data keys to the key vault (postgres)"),
         ],
     };
     let migrations = files
@@ -64,27 +67,74 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
 }
 
+/// Where the main database is: (URL for sqlx, backend, SQLite file).
+pub(crate) fn resolve(config: &StoreConfig) -> Result<(String, Backend, Option<PathBuf>)> {
+    Ok(match &config.database_url {
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => (u.clone(), Backend::Postgres, None),
+        Some(u) if u.starts_with("sqlite:") => {
+            let path = u.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            let path = path.split('?').next().unwrap_or(path);
+            (format!("sqlite://{path}?mode=rwc"), Backend::Sqlite, Some(PathBuf::from(path)))
+        }
+        Some(u) => {
+            return Err(StoreError::Config(format!(
+                "unsupported database URL {}: use sqlite://PATH or postgres://USER@HOST/DB",
+                redact_url(u)
+            )));
+        }
+        None => {
+            let path = config.data_dir.join("callscribe.db");
+            (format!("sqlite://{}?mode=rwc", path.display()), Backend::Sqlite, Some(path))
+        }
+    })
+}
+
+/// The highest migration applied to the database before this start (0: a new database).
+async fn applied_version(conn: &mut AnyConnection, backend: Backend) -> Result<i64> {
+    let what = "reading the applied migrations";
+    let table = match backend {
+        Backend::Sqlite => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        Backend::Postgres => "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'",
+    };
+    if sqlx::query(table).fetch_optional(&mut *conn).await.map_err(StoreError::db(what))?.is_none() {
+        return Ok(0);
+    }
+    Ok(sqlx::query("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(StoreError::db(what))?
+        .get::<i64, _>(0))
+}
+
+/// Before migration 3 the calls' sealed data keys were a column of `calls`: they move to the
+/// key vault (kept there if already moved by an interrupted earlier start), then migration 3
+/// drops the column. Runs as the owner, which row-level security does not restrict.
+async fn move_keys_to_vault(conn: &mut AnyConnection, vault: &Vault) -> Result<u64> {
+    let first = sqlx::query("SELECT fingerprint FROM master_keys ORDER BY version LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::db("reading master key fingerprints"))?;
+    if let Some(r) = first {
+        vault.pair(&r.get::<Vec<u8>, _>(0)).await?;
+    }
+    let rows = sqlx::query("SELECT id, tenant_id, kek_version, data_key FROM calls WHERE data_key IS NOT NULL")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::db("reading the data keys to move to the key vault"))?;
+    for r in &rows {
+        let tenant: String = r.get(1);
+        let key = VaultKey { call: r.get(0), kek_version: r.get::<i64, _>(2) as u32, wrapped: r.get(3) };
+        vault.adopt(&tenant, &key).await?;
+    }
+    Ok(rows.len() as u64)
+}
+
 impl Db {
-    pub async fn connect(config: &StoreConfig) -> Result<Db> {
+    /// Connects, moves data keys out of a database from before the key vault, and applies
+    /// the migrations. Returns the migration level the database had before (0: new).
+    pub async fn connect(config: &StoreConfig, vault: &Vault) -> Result<(Db, i64)> {
         sqlx::any::install_default_drivers();
-        let (url, backend, sqlite_path) = match &config.database_url {
-            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => (u.clone(), Backend::Postgres, None),
-            Some(u) if u.starts_with("sqlite:") => {
-                let path = u.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-                let path = path.split('?').next().unwrap_or(path);
-                (format!("sqlite://{path}?mode=rwc"), Backend::Sqlite, Some(PathBuf::from(path)))
-            }
-            Some(u) => {
-                return Err(StoreError::Config(format!(
-                    "unsupported database URL {}: use sqlite://PATH or postgres://USER@HOST/DB",
-                    redact_url(u)
-                )));
-            }
-            None => {
-                let path = config.data_dir.join("callscribe.db");
-                (format!("sqlite://{}?mode=rwc", path.display()), Backend::Sqlite, Some(path))
-            }
-        };
+        let (url, backend, sqlite_path) = resolve(config)?;
         if let Some(path) = &sqlite_path
             && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         {
@@ -93,9 +143,15 @@ impl Db {
         let shown = redact_url(&url);
         let connect_err = |source| StoreError::Connect { url: shown.clone(), source };
         let options: AnyConnectOptions = url.parse().map_err(connect_err)?;
+        let mut before = 0;
         if backend == Backend::Postgres {
             // migrations as the connecting user (the owner), before the pool drops to the app role
             let mut conn = sqlx::AnyConnection::connect_with(&options).await.map_err(connect_err)?;
+            before = applied_version(&mut conn, backend).await?;
+            if (1..3).contains(&before) {
+                let n = move_keys_to_vault(&mut conn, vault).await?;
+                tracing::info!(keys = n, vault = vault.location(), "moved the calls' data keys to the key vault");
+            }
             migrator(backend).run(&mut conn).await?;
             conn.close().await.map_err(StoreError::db("closing the migration connection"))?;
         }
@@ -124,9 +180,16 @@ impl Db {
             .await
             .map_err(connect_err)?;
         if backend == Backend::Sqlite {
+            let mut conn = pool.acquire().await.map_err(StoreError::db("reading the applied migrations"))?;
+            before = applied_version(&mut conn, backend).await?;
+            if (1..3).contains(&before) {
+                let n = move_keys_to_vault(&mut conn, vault).await?;
+                tracing::info!(keys = n, vault = vault.location(), "moved the calls' data keys to the key vault");
+            }
+            drop(conn);
             migrator(backend).run(&pool).await?;
         }
-        Ok(Db { pool, backend, sqlite_path })
+        Ok((Db { pool, backend, sqlite_path }, before))
     }
 
     /// A transaction outside any tenant (tenants, master keys, the audit trail). On

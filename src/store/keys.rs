@@ -13,6 +13,7 @@ use super::calls::data_key_aad;
 use super::crypto;
 use super::keyring;
 use super::tenants::{index_aad, kek_aad};
+use super::vault::VaultKey;
 use super::{Result, Store, StoreError};
 
 /// What a rotation did.
@@ -150,7 +151,7 @@ impl Store {
             .map_err(StoreError::db("reading tenant key versions"))?
             .get::<Option<i64>, _>(0)
             .ok_or_else(|| StoreError::Corrupt { what: format!("tenant {tenant}"), detail: "it has no key".into() })? as u32;
-        let pending = count_calls_below(&mut tx, tenant, newest).await?;
+        let pending = self.vault.count_below(tenant, newest).await?;
         let resumed = pending > 0;
         let target = if resumed {
             newest
@@ -177,37 +178,24 @@ impl Store {
             if limit.is_some_and(|l| rewrapped >= l) {
                 break;
             }
+            let Some(old) = self.vault.next_below(tenant, target).await? else { break };
             let mut tx = self.db.scoped(tenant).await?;
-            let row = sqlx::query(
-                "SELECT id, kek_version, data_key FROM calls WHERE tenant_id = $1 AND kek_version < $2 AND data_key IS NOT NULL ORDER BY id LIMIT 1",
-            )
-            .bind(tenant)
-            .bind(target as i64)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(StoreError::db("finding data keys to re-wrap"))?;
-            let Some(row) = row else { break };
-            let call: String = row.get(0);
-            let old_v = row.get::<i64, _>(1) as u32;
-            let old_kek = self.tenant_kek(&mut tx, tenant, old_v).await?;
+            let old_kek = self.tenant_kek(&mut tx, tenant, old.kek_version).await?;
             let new_kek = self.tenant_kek(&mut tx, tenant, target).await?;
-            let dek = crypto::unwrap(&old_kek, &data_key_aad(tenant, &call, old_v), &row.get::<Vec<u8>, _>(2))
+            tx.commit().await.map_err(StoreError::db("reading tenant keys"))?;
+            let call = old.call;
+            let dek = crypto::unwrap(&old_kek, &data_key_aad(tenant, &call, old.kek_version), &old.wrapped)
                 .map_err(|source| StoreError::Decrypt { what: format!("the data key of call {call} (tenant {tenant})"), source })?;
-            sqlx::query("UPDATE calls SET data_key = $1, kek_version = $2 WHERE id = $3 AND tenant_id = $4 AND kek_version = $5")
-                .bind(crypto::wrap(&new_kek, &data_key_aad(tenant, &call, target), &dek))
-                .bind(target as i64)
-                .bind(&call)
-                .bind(tenant)
-                .bind(old_v as i64)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("re-wrapping a data key"))?;
-            tx.commit().await.map_err(StoreError::db("re-wrapping a data key"))?;
+            let wrapped = crypto::wrap(&new_kek, &data_key_aad(tenant, &call, target), &dek);
+            if !self.vault.rewrap(tenant, old.kek_version, &VaultKey { call, kek_version: target, wrapped }).await? {
+                // deleted or re-wrapped meanwhile: look again
+                continue;
+            }
             rewrapped += 1;
         }
 
+        let remaining = self.vault.count_below(tenant, target).await?;
         let mut tx = self.db.scoped(tenant).await?;
-        let remaining = count_calls_below(&mut tx, tenant, target).await?;
         let mut retired = Vec::new();
         if remaining == 0 {
             let rows = sqlx::query("SELECT version FROM tenant_keys WHERE tenant_id = $1 AND version < $2 ORDER BY version")
@@ -236,17 +224,8 @@ impl Store {
         tx.commit().await.map_err(StoreError::db("finishing a tenant key rotation"))?;
         if remaining == 0 {
             self.db.checkpoint().await;
+            self.vault.checkpoint().await;
         }
         Ok(RotationReport { version: target, resumed, rewrapped, remaining, retired })
     }
-}
-
-async fn count_calls_below(tx: &mut super::db::Tx, tenant: &str, version: u32) -> Result<u64> {
-    Ok(sqlx::query("SELECT COUNT(*) FROM calls WHERE tenant_id = $1 AND kek_version < $2 AND data_key IS NOT NULL")
-        .bind(tenant)
-        .bind(version as i64)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(StoreError::db("counting data keys to re-wrap"))?
-        .get::<i64, _>(0) as u64)
 }

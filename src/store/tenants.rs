@@ -122,16 +122,16 @@ impl Store {
         tx.commit().await.map_err(StoreError::db("setting retention"))
     }
 
-    /// Deletes a tenant by crypto-shredding: its key-encryption keys and index key are destroyed
-    /// first, then its calls, segments, API keys and the tenant row, in one transaction.
-    /// Returns the number of calls deleted.
+    /// Deletes a tenant by crypto-shredding: its calls' data keys (in the key vault) are
+    /// destroyed first, then, in one transaction, its key-encryption keys and index key, its
+    /// calls, segments, API keys and the tenant row. Returns the number of calls deleted.
     pub async fn delete_tenant(&self, actor: &Actor, tenant: &str) -> Result<u64> {
         self.tenant(tenant).await?;
+        self.vault.destroy_tenant(tenant).await?;
         let mut tx = self.db.scoped(tenant).await?;
         let mut calls = 0;
         for (what, sql) in [
             ("destroying the tenant's keys", "DELETE FROM tenant_keys WHERE tenant_id = $1"),
-            ("destroying call data keys", "UPDATE calls SET data_key = NULL WHERE tenant_id = $1"),
             ("deleting segments", "DELETE FROM segments WHERE tenant_id = $1"),
             ("deleting calls", "DELETE FROM calls WHERE tenant_id = $1"),
             ("deleting browser sessions", "DELETE FROM web_sessions WHERE tenant_id = $1"),

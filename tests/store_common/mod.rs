@@ -65,6 +65,47 @@ impl TestDb {
         self.dir.path().join("data")
     }
 
+    /// A copy of the database as a backup holds it (the store must be closed): the SQLite
+    /// file, or a PostgreSQL database made from it as a template. Returns its URL.
+    pub async fn backup(&self) -> String {
+        match &self.pg_name {
+            None => {
+                let path = self.dir.path().join("backup.db");
+                std::fs::copy(self.data_dir().join("callscribe.db"), &path).unwrap();
+                format!("sqlite://{}", path.display())
+            }
+            Some(name) => {
+                sqlx::any::install_default_drivers();
+                let mut conn = sqlx::AnyConnection::connect(&format!("{}/postgres", pg_base())).await.unwrap();
+                // the closed pool's sessions may take a moment to leave the server
+                let mut tries = 0;
+                while let Err(e) = sqlx::query(&format!("CREATE DATABASE {name}_bak TEMPLATE {name}")).execute(&mut conn).await {
+                    tries += 1;
+                    assert!(tries < 50, "cannot copy the database: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                conn.close().await.unwrap();
+                format!("{}/{name}_bak", pg_base())
+            }
+        }
+    }
+
+    /// Deletes the key vault (the store must be closed).
+    pub async fn drop_vault(&self) {
+        match &self.pg_name {
+            None => {
+                for suffix in ["", "-wal", "-shm", "-journal"] {
+                    let _ = std::fs::remove_file(self.data_dir().join(format!("callscribe.keys.db{suffix}")));
+                }
+            }
+            Some(name) => {
+                let mut conn = sqlx::AnyConnection::connect(&format!("{}/postgres", pg_base())).await.unwrap();
+                sqlx::query(&format!("DROP DATABASE {name}_keys WITH (FORCE)")).execute(&mut conn).await.unwrap();
+                conn.close().await.unwrap();
+            }
+        }
+    }
+
     /// A configuration with an explicit master key value (tests never touch the process
     /// environment: they run in parallel).
     pub fn config(&self, master_key: &str) -> StoreConfig {
@@ -73,19 +114,37 @@ impl TestDb {
             data_dir: self.data_dir(),
             master_key: Some(Zeroizing::new(master_key.to_string())),
             master_key_file: None,
+            key_vault_url: None,
+        }
+    }
+
+    /// The key vault's location (the default beside the database).
+    pub fn vault_url(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("sqlite://{}", self.data_dir().join("callscribe.keys.db").display()),
+            Backend::Postgres => format!("{}_keys", self.url().unwrap()),
         }
     }
 
     /// A connection with the owner's rights (not the application role): what an attacker
     /// or a careless administrator with database access has.
     pub async fn owner(&self) -> sqlx::AnyConnection {
-        sqlx::any::install_default_drivers();
         let url = match self.backend {
             Backend::Sqlite => format!("sqlite://{}", self.data_dir().join("callscribe.db").display()),
             Backend::Postgres => self.url().unwrap(),
         };
-        let mut c = sqlx::AnyConnection::connect(&url).await.unwrap();
-        if self.backend == Backend::Sqlite {
+        Self::connect_owner(&url, self.backend).await
+    }
+
+    /// The same on the key vault.
+    pub async fn vault_owner(&self) -> sqlx::AnyConnection {
+        Self::connect_owner(&self.vault_url(), self.backend).await
+    }
+
+    pub async fn connect_owner(url: &str, backend: Backend) -> sqlx::AnyConnection {
+        sqlx::any::install_default_drivers();
+        let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
+        if backend == Backend::Sqlite {
             sqlx::query("PRAGMA busy_timeout = 30000").execute(&mut c).await.unwrap();
         }
         c
@@ -94,11 +153,20 @@ impl TestDb {
     /// Everything an attacker holding the database gets, as bytes: the SQLite file and its
     /// journal files, or a `pg_dump` of the database.
     pub fn raw_bytes(&self) -> Vec<u8> {
+        self.raw_bytes_of("callscribe.db", self.url())
+    }
+
+    /// The same for the key vault.
+    pub fn vault_raw_bytes(&self) -> Vec<u8> {
+        self.raw_bytes_of("callscribe.keys.db", self.pg_name.as_ref().map(|_| self.vault_url()))
+    }
+
+    fn raw_bytes_of(&self, file: &str, url: Option<String>) -> Vec<u8> {
         match self.backend {
             Backend::Sqlite => {
                 let mut all = Vec::new();
                 for suffix in ["", "-wal", "-shm", "-journal"] {
-                    let p = self.data_dir().join(format!("callscribe.db{suffix}"));
+                    let p = self.data_dir().join(format!("{file}{suffix}"));
                     if let Ok(b) = std::fs::read(&p) {
                         all.extend(b);
                     }
@@ -108,11 +176,12 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let out = Command::new("pg_dump")
-                    .args(["--dbname", &self.url().unwrap(), "--data-only", "--inserts"])
+                    .args(["--dbname", &url.unwrap(), "--data-only", "--inserts"])
                     .output()
                     .expect("pg_dump (postgresql-client) is needed by the PostgreSQL tests");
                 assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
-                assert!(String::from_utf8_lossy(&out.stdout).contains("INSERT INTO public.tenants"), "the dump holds the data");
+                let dump = String::from_utf8_lossy(&out.stdout);
+                assert!(dump.contains("INSERT INTO public.tenants") || dump.contains("INSERT INTO public.vault_info"), "the dump holds the data");
                 out.stdout
             }
         }
@@ -125,6 +194,11 @@ impl Drop for TestDb {
             let _ = Command::new("psql")
                 .args(["--dbname", &format!("{}/postgres", pg_base()), "-q", "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
                 .output();
+            for db in [format!("{name}_keys"), format!("{name}_bak"), format!("{name}_bak_keys")] {
+                let _ = Command::new("psql")
+                    .args(["--dbname", &format!("{}/postgres", pg_base()), "-q", "-c", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")])
+                    .output();
+            }
         }
     }
 }
