@@ -143,6 +143,48 @@ const NUMBER_WORDS: &[&str] = &[
     "eleven", "twelve", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred",
 ];
 
+/// Words after which "N-M" is a spoken range ("five to seven business days").
+const RANGE_UNITS: &[&str] = &[
+    "second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "months", "year",
+    "years", "business", "working", "weekdays", "times", "percent", "people", "items", "pieces",
+];
+
+/// Writes the ranges the model abbreviates as "5-7" the way they were said, "5 to 7", when a
+/// unit follows ("5-7 business days", "3-5 days") and the range ascends: the speaker said
+/// "to", and digit groups joined by hyphens are otherwise read as parts of one number (a
+/// phone number or an account written "98415-22076"). Scores and dates ("5-3", "12-4") and
+/// anything without a unit are left alone. `breaks` (indices of segment starts) follow the
+/// inserted words.
+pub fn spell_ranges(words: Vec<Word>, breaks: Vec<usize>) -> (Vec<Word>, Vec<usize>) {
+    let range = |w: &str| -> Option<(String, String)> {
+        let (a, b) = w.trim().split_once(['-', '\u{2013}'])?;
+        let small = |x: &str| !x.is_empty() && x.len() <= 3 && x.bytes().all(|c| c.is_ascii_digit());
+        (small(a) && small(b) && a.parse::<u32>().ok()? < b.parse::<u32>().ok()?).then(|| (a.to_string(), b.to_string()))
+    };
+    let mut out = Vec::with_capacity(words.len());
+    let mut new_breaks = breaks.clone();
+    for (i, w) in words.iter().enumerate() {
+        let unit_follows = words.get(i + 1).is_some_and(|n| RANGE_UNITS.contains(&norm(&n.word).as_str()));
+        match range(&w.word).filter(|_| unit_follows) {
+            Some((a, b)) => {
+                let lead = if w.word.starts_with(' ') { " " } else { "" };
+                let span = (w.end - w.start).max(0.0);
+                let (t1, t2) = (w.start + span * 0.4, w.start + span * 0.6);
+                out.push(Word { word: format!("{lead}{a}"), start: w.start, end: t1, p: w.p });
+                out.push(Word { word: " to".into(), start: t1, end: t2, p: w.p });
+                out.push(Word { word: format!(" {b}"), start: t2, end: w.end, p: w.p });
+                for (nb, b) in new_breaks.iter_mut().zip(&breaks) {
+                    if *b > i {
+                        *nb += 2;
+                    }
+                }
+            }
+            None => out.push(w.clone()),
+        }
+    }
+    (out, new_breaks)
+}
+
 /// Joins words into the segment's text.
 pub fn join_words(words: &[Word]) -> String {
     let mut s = String::new();
@@ -232,6 +274,27 @@ mod tests {
             assert!(!cut, "{ok}");
             assert_eq!(join_words(&w), ok);
         }
+    }
+
+    #[test]
+    fn ascending_ranges_before_a_unit_are_spelled_as_said() {
+        let spelled = |t: &str| join_words(&spell_ranges(words(t), vec![]).0);
+        assert_eq!(spelled("it takes 5-7 business days."), "it takes 5 to 7 business days.");
+        assert_eq!(spelled("within 3-5 days"), "within 3 to 5 days");
+        assert_eq!(spelled("about 10\u{2013}15 minutes"), "about 10 to 15 minutes");
+        for kept in ["the score was 5-3 today", "call 98415-22076 days", "it was 5-7", "5-7", "dial 1-800 now", "7-5 days", "5-7-9 days"] {
+            assert_eq!(spelled(kept), kept);
+        }
+        // the words keep their place in time and the segment breaks move with them
+        let mut w = words("wait 2-4 weeks please. Then call");
+        for (i, x) in w.iter_mut().enumerate() {
+            (x.start, x.end) = (i as f32, i as f32 + 1.0);
+        }
+        let (w, breaks) = spell_ranges(w, vec![0, 4]);
+        assert_eq!(w.iter().map(|x| x.word.trim()).collect::<Vec<_>>(), ["wait", "2", "to", "4", "weeks", "please.", "Then", "call"]);
+        assert_eq!(breaks, vec![0, 6]);
+        assert!(w.windows(2).all(|p| p[0].end <= p[1].start + 1e-6 && p[0].start <= p[0].end));
+        assert_eq!((w[1].start, w[3].end), (1.0, 2.0));
     }
 
     #[test]

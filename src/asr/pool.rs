@@ -347,6 +347,7 @@ fn finish_hypothesis(words: Vec<Word>, breaks: Vec<usize>, no_speech_prob: f32, 
     let had_words = !words.is_empty();
     let (words, breaks) = guard::strip_tags(words, breaks);
     let (words, _looped) = guard::cut_repetition_loops(words);
+    let (words, breaks) = guard::spell_ranges(words, breaks);
     // Judged on the words that would be emitted: tags ("♪") and loops ("A A A A …") are
     // decoded confidently and would prop up the mean.
     let mean_word_p = if words.is_empty() { 1.0 } else { words.iter().map(|w| w.p).sum::<f32>() / words.len() as f32 };
