@@ -3,7 +3,7 @@
 //! transcripts and to feed the redactor's own evaluation. Not part of the product: the
 //! `callscribe` binary always redacts.
 //!
-//! cargo run --release --example eval_asr -- OUT_DIR [--full-context] [--no-vad] [--model=SPEC] [--margin=POSITIONS] [--floor=POSITIONS] FILES...
+//! cargo run --release --example eval_asr -- OUT_DIR [--full-context] [--no-vad] [--model=SPEC] [--margin=POSITIONS] [--floor=POSITIONS] [--min-silence=MS] [--max-utterance=S] FILES...
 
 use std::path::PathBuf;
 
@@ -30,7 +30,10 @@ fn main() -> anyhow::Result<()> {
     let model = Model::load(&Model::resolve(&spec, "models".as_ref())?)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let pool = WhisperPool::new(&model, PoolLayout::fit(None, None, cores).0, decode)?;
-    let opts = BatchOptions { channels: ChannelMode::Mix, vad: callscribe::segment::VadConfig::batch(), no_vad, redaction: Redaction::DisabledForEvaluation };
+    let mut vad = callscribe::segment::VadConfig::batch();
+    vad.min_silence_ms = num("--min-silence=").unwrap_or(vad.min_silence_ms);
+    vad.max_utterance_s = num("--max-utterance=").map_or(vad.max_utterance_s, |s| s as f32);
+    let opts = BatchOptions { channels: ChannelMode::Mix, vad, no_vad, redaction: Redaction::DisabledForEvaluation };
     batch::run(&files, &opts, &pool, |o| match o.result {
         Ok(t) => std::fs::write(out.join(format!("{}.json", t.call_id)), render(&t, Format::Json)).expect("write"),
         Err(e) => eprintln!("{}: {e}", o.path.display()),
