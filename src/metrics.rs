@@ -123,40 +123,50 @@ pub fn process_cpu_seconds() -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn process_cpu_time_grows_with_work() {
-        let before = super::process_cpu_seconds().expect("/proc/self/stat");
-        let t = std::time::Instant::now();
+    use super::*;
+
+    /// Spins until `clock` has advanced by `secs` (on a loaded machine this takes longer in
+    /// wall time, never forever: a clock that does not move fails after a minute).
+    fn spin_until(clock: impl Fn() -> f64, secs: f64) {
+        let (start, t) = (clock(), std::time::Instant::now());
         let mut x = 0u64;
-        while t.elapsed() < std::time::Duration::from_millis(300) {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        while clock() - start < secs {
+            for _ in 0..10_000 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            }
+            assert!(t.elapsed() < Duration::from_secs(60), "the clock did not advance by {secs} s in a minute of spinning");
         }
         std::hint::black_box(x);
-        let after = super::process_cpu_seconds().unwrap();
-        assert!(after - before >= 0.1, "{before} → {after}");
     }
 
-    use super::*;
+    #[test]
+    fn process_cpu_time_grows_with_work() {
+        let before = process_cpu_seconds().expect("/proc/self/stat");
+        // this thread's own clock (nanoseconds) drives the spin; the process clock (ticks of
+        // 10 ms, scaled) must then have grown about as much
+        spin_until(thread_cpu_seconds, 0.2);
+        let after = process_cpu_seconds().unwrap();
+        assert!(after - before >= 0.15, "{before} → {after}");
+    }
 
     #[test]
     fn thread_cpu_time_counts_this_thread_only() {
-        let spin = |ms| {
-            let t = std::time::Instant::now();
-            let mut x = 0u64;
-            while t.elapsed() < std::time::Duration::from_millis(ms) {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-            }
-            std::hint::black_box(x);
-        };
         let before = thread_cpu_seconds();
-        let other = std::thread::spawn(move || spin(300));
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        other.join().unwrap();
-        let slept = thread_cpu_seconds() - before;
-        assert!(slept < 0.1, "sleeping used {slept} s of this thread's CPU");
-        spin(200);
-        let busy = thread_cpu_seconds() - before;
-        assert!(busy >= 0.1, "spinning 200 ms counted only {busy} s");
+        // another thread works 0.2 s of its own CPU while this one waits for it
+        let other = std::thread::spawn(|| {
+            let start = thread_cpu_seconds();
+            spin_until(thread_cpu_seconds, 0.2);
+            thread_cpu_seconds() - start
+        });
+        let theirs = other.join().unwrap();
+        let waited = thread_cpu_seconds() - before;
+        assert!(theirs >= 0.2, "{theirs}");
+        assert!(waited < 0.05, "waiting for the other thread used {waited} s of this thread's CPU");
+        // this thread's own work counts, and the process's clock saw it too
+        let process_before = process_cpu_seconds().unwrap();
+        spin_until(thread_cpu_seconds, 0.2);
+        assert!(thread_cpu_seconds() - before >= 0.2);
+        assert!(process_cpu_seconds().unwrap() - process_before >= 0.15);
     }
 
     #[test]
