@@ -304,6 +304,40 @@ async fn out_of_order_and_duplicated_frames_give_the_same_transcript() {
     assert_eq!(texts(&a), texts(&b), "reordering restores the audio exactly");
 }
 
+/// Early finals (on by default) change when a final is decoded, not what it says: the same call
+/// through a server that waits for the endpoint stores the same segments, and the early path
+/// was taken. (Load shedding is off on both: it would make a final's context depend on timing.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_finals_store_the_same_transcript_as_waiting_for_the_endpoint() {
+    assert_eq!(LiveConfig::default().early_final_ms, 300);
+    let config = |early_final_ms| LiveConfig { early_final_ms, final_shed_context_margin: 0, ..test_config() };
+    let (caller, agent) = sample_call();
+    let n = 8000 * 16;
+    let frames = twilio_frames(&[("inbound", mulaw(&caller[..n])), ("outbound", mulaw(&agent[..n]))]);
+    let mut results = Vec::new();
+    for early_final_ms in [0, 300] {
+        let srv = start_server(1, config(early_final_ms));
+        let t = tenant(&srv, "early").await;
+        let mut ws = connect(&srv, "/v1/ingest/twilio", None).await.unwrap();
+        ws.send(text(twilio_start("CAearly", &["inbound", "outbound"], &t.ingest))).await.unwrap();
+        for m in &frames {
+            ws.send(text(m.clone())).await.unwrap();
+        }
+        ws.send(text(json!({"event": "stop"}))).await.unwrap();
+        let (_, close) = read_to_close(&mut ws, Duration::from_secs(120)).await;
+        assert_eq!(close.map(|c| u16::from(c.code)), Some(1000));
+        let (_, tr) = stored(&srv, &t.id, "CAearly").await;
+        let mut segs = tr.segments.iter().map(|s| (s.speaker.clone(), s.text.clone(), (s.start * 100.0).round() as i64, (s.end * 100.0).round() as i64)).collect::<Vec<_>>();
+        segs.sort_by_key(|x| x.2);
+        let stats = &srv.engine.stats;
+        results.push((segs, stats.early_finals_confirmed.load(std::sync::atomic::Ordering::Relaxed)));
+    }
+    assert!(results[0].0.len() >= 3, "{:?}", results[0].0);
+    assert_eq!(results[0].0, results[1].0, "the same segments, text and times");
+    assert_eq!(results[0].1, 0, "off: no early finals");
+    assert!(results[1].1 >= 2, "on: the finals went out early ({} confirmed)", results[1].1);
+}
+
 const SPEECH: &str = "Hello, this is a short test of the call transcription service. Thank you very much.";
 
 fn assert_speech(t: &callscribe::output::Transcript) {

@@ -151,6 +151,10 @@ impl Session {
                     if let Err(e) = call.on_media(frame) {
                         return Some(Stop(CallEnd::Interrupted, e.code, e.reason));
                     }
+                    if call.has_ready() {
+                        let events = call.emit_ready().await;
+                        self.echo(&events).await;
+                    }
                 }
                 IngestEvent::Stop => {
                     if self.call.is_none() {
@@ -216,6 +220,10 @@ impl Session {
     async fn finish(&mut self, how: CallEnd) {
         let Some(mut call) = self.call.take() else { return };
         call.end_audio();
+        if call.has_ready() {
+            let events = call.emit_ready().await;
+            self.echo(&events).await;
+        }
         let deadline = Instant::now() + DRAIN_LIMIT;
         while !call.drained() {
             tokio::select! {

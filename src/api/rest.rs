@@ -294,6 +294,12 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
     metric("callscribe_interims_skipped_total", "counter", "Interims dropped under load (replaced by a newer one or by the final).", &[("", load(&e.queue.stats.interims_skipped))]);
     metric("callscribe_interims_preempted_total", "counter", "Interims aborted half-way so that a final could take their worker (also counted skipped).", &[("", load(&e.queue.stats.interims_preempted))]);
     metric("callscribe_finals_shed_total", "counter", "Finals decoded with the shorter context because finals queued up (live.final_shed_*).", &[("", load(&e.queue.stats.finals_shed))]);
+    metric(
+        "callscribe_early_finals_total",
+        "counter",
+        "Finals sent at live.early_final_ms of pause: confirmed by the endpoint, or retracted because speech resumed.",
+        &[("outcome=\"confirmed\"", load(&e.stats.early_finals_confirmed)), ("outcome=\"retracted\"", load(&e.stats.early_finals_retracted))],
+    );
     metric("callscribe_store_errors_total", "counter", "Final segments that could not be stored.", &[("", load(&e.stats.store_errors))]);
     metric(
         "callscribe_asr_audio_seconds_total",

@@ -98,7 +98,7 @@ impl Source {
     fn next(&self) -> Option<(AsrJob, Option<&AtomicBool>)> {
         match self {
             Source::Fifo(rx) => rx.recv().ok().map(|job| (job, None)),
-            Source::Rt(q, worker, abort) => q.next_for(*worker).map(|a| (a.job, a.preemptible.then_some(&**abort))),
+            Source::Rt(q, worker, abort) => q.next_for(*worker).map(|a| (a.job, a.abortable.then_some(&**abort))),
         }
     }
 }

@@ -8,6 +8,9 @@
 //!    newer one replaces it (the older is *skipped*, counted) and inherits its place in line, so
 //!    under load interims thin out instead of piling up, and no track starves.
 //!
+//! An early final (queued before its utterance's endpoint, see `segment::stream`) that speech
+//! resuming makes void is cancelled: dropped from the queue, or aborted on its worker.
+//!
 //! Finals are never skipped, and never wait for an interim: when a final is queued and no
 //! worker is free, the worker on the most recently started interim is asked to abort it
 //! (whisper.cpp checks an abort flag between graph nodes and decoding steps, so it stops
@@ -63,7 +66,8 @@ impl WorkerSlot {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Running {
     Nothing,
-    Final,
+    /// Final job `id`; `aborting` once cancelled.
+    Final { id: u64, aborting: bool },
     /// An interim of track `key` started at this instant; `aborting` once asked to stop.
     Interim { key: TrackKey, since: Instant, aborting: bool },
 }
@@ -80,9 +84,9 @@ pub struct LoadShed {
 /// A job as a worker receives it.
 pub struct Assigned {
     pub job: AsrJob,
-    /// An interim: run it with the worker's abort flag, which is raised when a final needs the
-    /// worker.
-    pub preemptible: bool,
+    /// Run it with the worker's abort flag (every job of a registered worker): raised when a
+    /// final needs the worker (interims only) or the job is cancelled (early finals).
+    pub abortable: bool,
 }
 
 /// Counters since start (for metrics and logs; never text).
@@ -171,7 +175,7 @@ impl RtQueue {
     }
 
     /// Registers a worker: its index for [`RtQueue::next_for`] and the abort flag its
-    /// preemptible jobs must watch.
+    /// abortable jobs must watch.
     pub fn register_worker(&self) -> (usize, Arc<AtomicBool>) {
         let mut st = self.lock();
         let abort = Arc::new(AtomicBool::new(false));
@@ -199,6 +203,26 @@ impl RtQueue {
         self.stats.interims_queued.fetch_add(1, Ordering::Relaxed);
         drop(st);
         self.ready.notify_one();
+    }
+
+    /// Cancels final job `id` (an early final that speech resuming made void): drops it from
+    /// the queue, or asks the worker running it to abort. Returns whether it was found.
+    pub fn cancel_final(&self, id: u64) -> bool {
+        let mut st = self.lock();
+        if let Some(k) = st.finals.iter().find(|(_, (_, j))| j.id == id).map(|(k, _)| *k) {
+            st.finals.remove(&k);
+            return true;
+        }
+        for w in &mut st.workers {
+            if let Running::Final { id: running, aborting: false } = w.running
+                && running == id
+            {
+                w.running = Running::Final { id, aborting: true };
+                w.abort.store(true, Ordering::Relaxed);
+                return true;
+            }
+        }
+        false
     }
 
     /// Drops the queued interim of `key` and aborts one running (its utterance became final:
@@ -263,7 +287,8 @@ impl RtQueue {
                     job.context_margin = Some(shed.context_margin);
                     self.stats.finals_shed.fetch_add(1, Ordering::Relaxed);
                 }
-                break Some((Assigned { job, preemptible: false }, None));
+                // abortable only by `cancel_final`: never a victim of preemption
+                break Some((Assigned { job, abortable: slot.is_some() }, None));
             }
             let interims_allowed = slot.is_none()
                 || st.interim_limit == 0
@@ -272,7 +297,7 @@ impl RtQueue {
             if let Some(key) = oldest
                 && let Some((_, _, job)) = st.interims.remove(&key)
             {
-                break Some((Assigned { job, preemptible: slot.is_some() }, Some(key)));
+                break Some((Assigned { job, abortable: slot.is_some() }, Some(key)));
             }
             if st.closed {
                 break None;
@@ -283,7 +308,7 @@ impl RtQueue {
             st.idle -= 1;
             st.workers[w].running = match &assigned {
                 Some((_, Some(key))) => Running::Interim { key: *key, since: Instant::now(), aborting: false },
-                Some(_) => Running::Final,
+                Some((a, None)) => Running::Final { id: a.job.id, aborting: false },
                 None => Running::Nothing,
             };
         }
@@ -359,7 +384,7 @@ mod tests {
         q.push_interim((1, 0), job(1));
         q.push_interim((2, 0), job(2));
         let a = q.next_for(w0).unwrap();
-        assert!(a.preemptible, "interims run under the abort flag");
+        assert!(a.abortable, "interims run under the abort flag");
         std::thread::sleep(Duration::from_millis(2));
         let b = q.next_for(w1).unwrap();
         assert_eq!((a.job.id, b.job.id), (1, 2));
@@ -377,10 +402,9 @@ mod tests {
         assert!(abort0.load(Ordering::Relaxed), "a second final takes the other worker");
         q.push_final(job(5), Instant::now());
         assert_eq!(q.stats.interims_preempted.load(Ordering::Relaxed), 2, "nothing left to preempt");
-        // the aborted worker comes back: the flag is lowered and it gets a final, not preemptible
+        // the aborted worker comes back: the flag is lowered and it gets a final
         let c = q.next_for(w1).unwrap();
         assert_eq!(c.job.id, 3);
-        assert!(!c.preemptible);
         assert!(!abort1.load(Ordering::Relaxed));
         // a final running is never preempted
         let d = q.next_for(w0).unwrap();
@@ -402,12 +426,36 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_final_leaves_the_queue_or_is_aborted_on_its_worker() {
+        let q = RtQueue::new();
+        let (w0, abort0) = q.register_worker();
+        q.push_final(job(1), Instant::now());
+        q.push_final(job(2), Instant::now() + Duration::from_millis(10));
+        assert!(q.cancel_final(2), "queued: dropped");
+        assert_eq!(q.depth().finals, 1);
+        let a = q.next_for(w0).unwrap();
+        assert_eq!(a.job.id, 1);
+        assert!(a.abortable);
+        // a final pushed while every worker is busy with finals preempts nothing
+        q.push_final(job(3), Instant::now());
+        assert!(!abort0.load(Ordering::Relaxed));
+        assert!(q.cancel_final(1), "running: aborted");
+        assert!(abort0.load(Ordering::Relaxed));
+        assert!(!q.cancel_final(1), "already aborting");
+        assert!(!q.cancel_final(99), "unknown");
+        assert_eq!(q.stats.interims_preempted.load(Ordering::Relaxed), 0);
+        // the worker comes back: flag lowered, next final
+        assert_eq!(q.next_for(w0).unwrap().job.id, 3);
+        assert!(!abort0.load(Ordering::Relaxed));
+    }
+
+    #[test]
     fn a_final_with_a_free_worker_preempts_nothing() {
         let q = std::sync::Arc::new(RtQueue::new());
         let (w0, abort0) = q.register_worker();
         let (w1, _abort1) = q.register_worker();
         q.push_interim((1, 0), job(1));
-        assert!(q.next_for(w0).unwrap().preemptible);
+        assert!(q.next_for(w0).unwrap().abortable);
         let idle = {
             let q = q.clone();
             std::thread::spawn(move || q.next_for(w1).map(|a| a.job.id))
@@ -432,7 +480,7 @@ mod tests {
         assert_eq!(q.next_for(w0).unwrap().job.id, 1);
         let second = {
             let q = q.clone();
-            std::thread::spawn(move || q.next_for(w1).map(|a| (a.job.id, a.preemptible)))
+            std::thread::spawn(move || q.next_for(w1).map(|a| (a.job.id, a.abortable)))
         };
         while q.lock().idle == 0 {
             std::thread::yield_now();
@@ -441,7 +489,7 @@ mod tests {
         assert_eq!(q.depth().interims, 1, "the second worker does not take an interim while one runs");
         // a final is taken by the waiting worker at once, without preempting the interim
         q.push_final(job(3), Instant::now());
-        assert_eq!(second.join().unwrap(), Some((3, false)));
+        assert_eq!(second.join().unwrap(), Some((3, true)));
         assert_eq!(q.stats.interims_preempted.load(Ordering::Relaxed), 0);
         // once the first interim is done, its worker (or another) may run the next interim
         assert_eq!(q.next_for(w0).unwrap().job.id, 2);

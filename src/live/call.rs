@@ -19,7 +19,7 @@ use crate::audio::StreamResampler;
 use crate::ingest::{CallStart, Codec, JitterBuffer, MediaFrame, ProtocolError, Protocol, Released};
 use crate::output::TranscriptSegment;
 use crate::redact::{RawSegment, RedactedSegment, TrackRedactor};
-use crate::segment::{TrackStream, UtteranceAudio};
+use crate::segment::{TrackStream, UtteranceAudio, UtteranceKind};
 use crate::store::{Actor, CallStatus, NewCall, NewSegment, Principal};
 
 /// How a call ended.
@@ -50,6 +50,10 @@ struct PendingFinal {
     end_s: f32,
     submitted: Instant,
     result: Option<Option<Hypothesis>>,
+    /// False for an early final until the endpoint confirms it (it waits, result or not).
+    confirmed: bool,
+    /// The track's `last_final` before this one (restored if an early final is retracted).
+    prev_last_final: Option<u64>,
 }
 
 struct LiveTrack {
@@ -81,6 +85,9 @@ pub struct CallStats {
     pub interims_dropped: u64,
     pub empty_finals: u64,
     pub failed_jobs: u64,
+    /// Early finals the endpoint confirmed / that speech resuming took back.
+    pub early_finals_confirmed: u64,
+    pub early_finals_retracted: u64,
 }
 
 pub struct LiveCall {
@@ -108,6 +115,8 @@ pub struct LiveCall {
     released: Vec<Released>,
     pub stats: CallStats,
     closed: bool,
+    /// An early final was confirmed (or one ahead retracted) with its result already back.
+    confirmed_ready: bool,
 }
 
 /// Why a call could not start.
@@ -134,7 +143,7 @@ impl LiveCall {
                 speaker: spec.speaker.clone(),
                 jitter: JitterBuffer::new(format.sample_rate, format.codec.bytes_per_sample(), cfg.reorder_window_ms),
                 resampler,
-                stream: TrackStream::new(cfg.vad.clone(), cfg.interim_every_ms),
+                stream: TrackStream::with_early_finals(cfg.vad.clone(), cfg.interim_every_ms, cfg.early_final_ms),
                 redactor: redaction.track(spec.speaker == "agent"),
                 held: VecDeque::new(),
                 last_final: None,
@@ -184,6 +193,7 @@ impl LiveCall {
             released: Vec::new(),
             stats: CallStats::default(),
             closed: false,
+            confirmed_ready: false,
             engine,
         };
         Ok((call, event))
@@ -245,15 +255,32 @@ impl LiveCall {
     }
 
     fn submit(&mut self, track: usize, u: UtteranceAudio) {
+        match u.kind {
+            UtteranceKind::Confirm => return self.confirm(track, u.segment_id),
+            UtteranceKind::Retract => return self.retract(track, u.segment_id),
+            UtteranceKind::Interim | UtteranceKind::Final | UtteranceKind::EarlyFinal => {}
+        }
+        let is_final = u.kind != UtteranceKind::Interim;
         let id = self.next_job;
         self.next_job += 1;
         let submitted = Instant::now();
-        self.jobs.insert(id, JobInfo { track, segment_id: u.segment_id, is_final: u.is_final, start_s: u.start_s, end_s: u.end_s, submitted });
+        self.jobs.insert(id, JobInfo { track, segment_id: u.segment_id, is_final, start_s: u.start_s, end_s: u.end_s, submitted });
         let job = AsrJob { id, audio: u.samples, offset_s: u.start_s, reply: Reply::Async(self.tx.clone()), context_floor: Some(self.engine.config.final_context_min),
-            context_margin: (!u.is_final).then_some(self.engine.config.interim_context_margin) };
+            context_margin: (!is_final).then_some(self.engine.config.interim_context_margin) };
         let key = (self.slot, track);
-        if u.is_final {
-            self.outstanding.push_back(PendingFinal { job: id, track, segment_id: u.segment_id, start_s: u.start_s, end_s: u.end_s, submitted, result: None });
+        if is_final {
+            let prev_last_final = self.tracks[track].last_final;
+            self.outstanding.push_back(PendingFinal {
+                job: id,
+                track,
+                segment_id: u.segment_id,
+                start_s: u.start_s,
+                end_s: u.end_s,
+                submitted,
+                result: None,
+                confirmed: u.kind == UtteranceKind::Final,
+                prev_last_final,
+            });
             self.tracks[track].last_final = Some(u.segment_id);
             self.engine.queue.cancel_interim(key);
             // interims of this utterance still on their way are stale
@@ -264,6 +291,44 @@ impl LiveCall {
             self.stats.interims_requested += 1;
             self.engine.queue.push_interim(key, job);
         }
+    }
+
+    /// The endpoint closed the utterance as its early final said: the final counts from now
+    /// (the latency metric measures from the endpoint, as for any final).
+    fn confirm(&mut self, track: usize, segment_id: u64) {
+        if let Some(p) = self.outstanding.iter_mut().find(|p| p.track == track && p.segment_id == segment_id && !p.confirmed) {
+            p.confirmed = true;
+            p.submitted = Instant::now();
+            self.confirmed_ready |= p.result.is_some();
+            self.stats.early_finals_confirmed += 1;
+            self.engine.stats.early_finals_confirmed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Speech resumed after an early final: its job is cancelled (dropped from the queue, or
+    /// aborted if a worker runs it) and its result, should one still come, ignored.
+    fn retract(&mut self, track: usize, segment_id: u64) {
+        let Some(i) = self.outstanding.iter().position(|p| p.track == track && p.segment_id == segment_id && !p.confirmed) else { return };
+        let p = self.outstanding.remove(i).expect("position found");
+        self.jobs.remove(&p.job);
+        self.engine.queue.cancel_final(p.job);
+        self.tracks[track].last_final = p.prev_last_final;
+        self.stats.early_finals_retracted += 1;
+        self.engine.stats.early_finals_retracted.fetch_add(1, Ordering::Relaxed);
+        // a result waiting behind this one may now be first in line
+        self.confirmed_ready |= self.outstanding.front().is_some_and(|p| p.confirmed && p.result.is_some());
+    }
+
+    /// Whether finals became ready to emit while media was fed (an early final confirmed after
+    /// its result came back): call [`LiveCall::emit_ready`].
+    pub fn has_ready(&self) -> bool {
+        self.confirmed_ready
+    }
+
+    /// Emits the finals that are ready, in order.
+    pub async fn emit_ready(&mut self) -> Vec<Arc<LiveEvent>> {
+        self.confirmed_ready = false;
+        self.drain_outstanding().await
     }
 
     /// A worker's result: an interim becomes an event at once (conservatively redacted); a
@@ -296,9 +361,15 @@ impl LiveCall {
         if let Some(p) = self.outstanding.iter_mut().find(|p| p.job == r.id) {
             p.result = Some(hypothesis);
         }
+        self.drain_outstanding().await
+    }
+
+    /// Hands the finals at the front of the line that have their result and are confirmed to
+    /// the redactors, in order, and emits what they release.
+    async fn drain_outstanding(&mut self) -> Vec<Arc<LiveEvent>> {
         let mut out = Vec::new();
         let mut cleared = Vec::new();
-        while self.outstanding.front().is_some_and(|p| p.result.is_some()) {
+        while self.outstanding.front().is_some_and(|p| p.result.is_some() && p.confirmed) {
             let mut p = self.outstanding.pop_front().expect("front exists");
             let t = &mut self.tracks[p.track];
             match p.result.take().flatten() {
@@ -497,7 +568,7 @@ impl LiveCall {
         let jitter: Vec<_> = self.tracks.iter().map(|t| t.jitter.stats).collect();
         tracing::info!(call = %self.id, provider = self.provider.as_str(), how = status_str, secs = self.started.elapsed().as_secs_f32(), frames = self.stats.frames,
             finals = self.stats.finals, interims = self.stats.interims, interims_requested = self.stats.interims_requested, interims_dropped = self.stats.interims_dropped, empty_finals = self.stats.empty_finals,
-            failed_jobs = self.stats.failed_jobs, jitter = ?jitter, "call ended");
+            early_finals_confirmed = self.stats.early_finals_confirmed, early_finals_retracted = self.stats.early_finals_retracted, failed_jobs = self.stats.failed_jobs, jitter = ?jitter, "call ended");
         events
     }
 }

@@ -64,6 +64,11 @@ pub struct LiveConfig {
     pub max_message_bytes: usize,
     /// Events a subscriber may fall behind before it is disconnected.
     pub subscriber_buffer: usize,
+    /// Early finals: after this much pause (ms, between the VAD's `pad_ms` and its
+    /// `min_silence_ms`) the utterance's final audio goes to the pool at once; the endpoint then
+    /// confirms it, or speech resuming takes it back. Same text, the final that much sooner
+    /// (0: off).
+    pub early_final_ms: u32,
     /// Endpointing of live tracks (utterances end at `min_silence_ms` of pause).
     pub vad: VadConfig,
 }
@@ -85,6 +90,7 @@ impl Default for LiveConfig {
             redaction_hold_ms: 1000,
             max_message_bytes: 512 * 1024,
             subscriber_buffer: 1024,
+            early_final_ms: 300,
             vad: VadConfig::default(),
         }
     }
@@ -104,6 +110,12 @@ impl LiveConfig {
         }
         if self.final_context_min > 1500 {
             return Err(format!("final_context_min must be at most 1500 (30 s), got {}", self.final_context_min));
+        }
+        if self.early_final_ms != 0 && !(self.vad.pad_ms < self.early_final_ms && self.early_final_ms < self.vad.min_silence_ms) {
+            return Err(format!(
+                "early_final_ms must be 0 or between [live.vad] pad_ms ({}) and min_silence_ms ({}), got {}",
+                self.vad.pad_ms, self.vad.min_silence_ms, self.early_final_ms
+            ));
         }
         if self.reorder_window_ms > 5000 {
             return Err(format!("reorder_window_ms must be at most 5000, got {}", self.reorder_window_ms));
@@ -138,6 +150,9 @@ pub struct EngineStats {
     pub finals: AtomicU64,
     pub interims: AtomicU64,
     pub store_errors: AtomicU64,
+    /// Early finals confirmed by the endpoint / taken back because speech resumed.
+    pub early_finals_confirmed: AtomicU64,
+    pub early_finals_retracted: AtomicU64,
 }
 
 /// Why a call was refused.

@@ -3,6 +3,14 @@
 //! utterance when a pause ends it or it reaches the maximum length. Audio is kept only while it
 //! can still belong to an utterance: the open utterance plus a short tail for the VAD's
 //! look-back, at most `max_utterance_s` + 1 s.
+//!
+//! Early finals: once the speaker has paused for `early_final_ms` (less than the endpoint's
+//! `min_silence_ms`), the utterance's final audio is already known — the endpoint would close
+//! it with exactly that span if the pause lasts. It goes out then as an [`Kind::EarlyFinal`],
+//! so the transcription can start before the endpoint; at the endpoint a [`Kind::Confirm`]
+//! follows (no audio), or, when speech resumed first, a [`Kind::Retract`] and the utterance
+//! carries on. The text is the same as without (same audio, deterministic decoding); only
+//! the wait is shorter.
 
 use super::vad::{Endpointer, SpeechSpan, VadConfig};
 use crate::audio::SAMPLE_RATE;
@@ -10,12 +18,27 @@ use crate::audio::SAMPLE_RATE;
 /// Audio kept before an utterance opens (covers the endpointer's onset look-back and padding).
 const TAIL_S: f32 = 1.0;
 
+/// What an [`UtteranceAudio`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The open utterance's audio so far.
+    Interim,
+    /// A closed utterance.
+    Final,
+    /// The final audio of an utterance that is pausing but not yet closed.
+    EarlyFinal,
+    /// The utterance closed exactly as its early final said (no audio).
+    Confirm,
+    /// Speech resumed (or the span changed): the early final is void (no audio).
+    Retract,
+}
+
 /// What the track needs transcribed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UtteranceAudio {
     /// The utterance's id within the call: interims and the final share it.
     pub segment_id: u64,
-    pub is_final: bool,
+    pub kind: Kind,
     /// Seconds from the start of the track to the first sample.
     pub start_s: f32,
     pub end_s: f32,
@@ -35,11 +58,21 @@ pub struct TrackStream {
     last_interim_at: usize,
     current: Option<u64>,
     closed: Vec<SpeechSpan>,
+    /// Pause (ms) after which an early final goes out; 0: never.
+    early_final_ms: u32,
+    /// The early final of the open utterance: its id and span (samples).
+    early: Option<(u64, SpeechSpan)>,
 }
 
 impl TrackStream {
     /// `interim_every_ms` = 0 disables interims.
     pub fn new(vad: VadConfig, interim_every_ms: u32) -> Self {
+        Self::with_early_finals(vad, interim_every_ms, 0)
+    }
+
+    /// The same with early finals after `early_final_ms` of pause (0: off; it must lie between
+    /// the VAD's padding and its `min_silence_ms` to have any effect).
+    pub fn with_early_finals(vad: VadConfig, interim_every_ms: u32, early_final_ms: u32) -> Self {
         let rate = SAMPLE_RATE as usize;
         Self {
             endpointer: Endpointer::new(vad),
@@ -51,6 +84,8 @@ impl TrackStream {
             last_interim_at: 0,
             current: None,
             closed: Vec::new(),
+            early_final_ms,
+            early: None,
         }
     }
 
@@ -82,7 +117,9 @@ impl TrackStream {
             self.current = Some(next_id());
             self.last_interim_at = 0;
         }
+        self.early_final(&mut out);
         if let (Some(id), Some(since)) = (self.current, self.endpointer.open_since())
+            && self.early.is_none()
             && self.interim_every > 0
             && self.total.saturating_sub(since) >= self.first_interim
             && (self.last_interim_at <= since || self.total - self.last_interim_at >= self.interim_every)
@@ -91,7 +128,7 @@ impl TrackStream {
             let from = since.max(self.origin);
             out.push(UtteranceAudio {
                 segment_id: id,
-                is_final: false,
+                kind: Kind::Interim,
                 start_s: from as f32 / SAMPLE_RATE as f32,
                 end_s: self.total as f32 / SAMPLE_RATE as f32,
                 samples: self.buf[from - self.origin..].to_vec(),
@@ -117,18 +154,63 @@ impl TrackStream {
             let id = self.current.take().unwrap_or_else(&mut *next_id);
             let start = span.start.max(self.origin);
             let end = span.end.min(self.total);
+            match self.early.take() {
+                Some((eid, espan)) if eid == id && espan.start.max(self.origin) == start && espan.end == end => {
+                    out.push(self.signal(id, Kind::Confirm, start, end));
+                    continue;
+                }
+                Some((eid, _)) => out.push(self.signal(eid, Kind::Retract, start, end)),
+                None => {}
+            }
             if end <= start {
                 continue;
             }
-            out.push(UtteranceAudio {
-                segment_id: id,
-                is_final: true,
-                start_s: start as f32 / SAMPLE_RATE as f32,
-                end_s: end as f32 / SAMPLE_RATE as f32,
-                samples: self.buf[start - self.origin..end - self.origin].to_vec(),
-            });
+            out.push(self.audio(id, Kind::Final, start, end));
         }
         out
+    }
+
+    /// Sends the open utterance's early final once it has paused long enough; takes it back
+    /// when speech resumes (or the pending span moved).
+    fn early_final(&mut self, out: &mut Vec<UtteranceAudio>) {
+        if self.early_final_ms == 0 {
+            return;
+        }
+        let pending = self.endpointer.pending_close(self.early_final_ms);
+        match (self.early, pending, self.current) {
+            (Some((eid, espan)), p, _) if p != Some(espan) => {
+                out.push(self.signal(eid, Kind::Retract, espan.start, espan.end));
+                self.early = None;
+                if let (Some(p), Some(id)) = (p, self.current) {
+                    self.send_early(id, p, out);
+                }
+            }
+            (None, Some(p), Some(id)) => self.send_early(id, p, out),
+            _ => {}
+        }
+    }
+
+    fn send_early(&mut self, id: u64, span: SpeechSpan, out: &mut Vec<UtteranceAudio>) {
+        let start = span.start.max(self.origin);
+        let end = span.end.min(self.total);
+        if end > start {
+            out.push(self.audio(id, Kind::EarlyFinal, start, end));
+            self.early = Some((id, span));
+        }
+    }
+
+    fn audio(&self, id: u64, kind: Kind, start: usize, end: usize) -> UtteranceAudio {
+        UtteranceAudio {
+            segment_id: id,
+            kind,
+            start_s: start as f32 / SAMPLE_RATE as f32,
+            end_s: end as f32 / SAMPLE_RATE as f32,
+            samples: self.buf[start - self.origin..end - self.origin].to_vec(),
+        }
+    }
+
+    fn signal(&self, id: u64, kind: Kind, start: usize, end: usize) -> UtteranceAudio {
+        UtteranceAudio { segment_id: id, kind, start_s: start as f32 / SAMPLE_RATE as f32, end_s: end as f32 / SAMPLE_RATE as f32, samples: Vec::new() }
     }
 
     /// Drops audio that can no longer belong to an utterance.
@@ -170,8 +252,8 @@ mod tests {
         let mut ts = TrackStream::new(VadConfig::default(), 1000);
         let mut ids = 0;
         let out = feed(&mut ts, &audio, &mut ids);
-        let finals: Vec<_> = out.iter().filter(|u| u.is_final).collect();
-        let interims: Vec<_> = out.iter().filter(|u| !u.is_final).collect();
+        let finals: Vec<_> = out.iter().filter(|u| u.kind == Kind::Final).collect();
+        let interims: Vec<_> = out.iter().filter(|u| u.kind == Kind::Interim).collect();
         assert_eq!(finals.len(), 1, "one utterance");
         assert!((3..=4).contains(&interims.len()), "the first after ~0.6 s of speech, then about one per second: {}", interims.len());
         assert!(interims.iter().all(|i| i.segment_id == finals[0].segment_id));
@@ -183,6 +265,69 @@ mod tests {
         assert!(f.end_s > 3.9 && f.end_s < 4.4, "ends near 4 s: {}", f.end_s);
         assert_eq!(f.samples.len(), ((f.end_s - f.start_s) * 16000.0).round() as usize);
         assert!(ts.buffered() <= 16000 + 320, "only the tail is kept after the utterance: {}", ts.buffered());
+    }
+
+    /// Feeds 20 ms chunks; returns each request with the track position (samples) it came at.
+    fn feed_timed(ts: &mut TrackStream, audio: &[f32]) -> Vec<(usize, UtteranceAudio)> {
+        let mut ids = 0;
+        let mut out = Vec::new();
+        for (i, chunk) in audio.chunks(320).enumerate() {
+            let mut next = || {
+                ids += 1;
+                ids
+            };
+            out.extend(ts.push(chunk, &mut next).into_iter().map(|u| (i * 320 + chunk.len(), u)));
+        }
+        out
+    }
+
+    fn not_interims(out: &[(usize, UtteranceAudio)]) -> Vec<(usize, &UtteranceAudio)> {
+        out.iter().filter(|(_, u)| u.kind != Kind::Interim).map(|(p, u)| (*p, u)).collect()
+    }
+
+    #[test]
+    fn an_early_final_carries_the_final_audio_and_the_endpoint_confirms_it() {
+        let mut audio = vec![0.0; 16000];
+        audio.extend(voiced(2.5));
+        audio.extend(vec![0.0; 16000]);
+        let plain = feed_timed(&mut TrackStream::new(VadConfig::default(), 1000), &audio);
+        let plain = not_interims(&plain);
+        assert_eq!(plain.len(), 1);
+        let (endpoint, fin) = plain[0];
+        assert_eq!(fin.kind, Kind::Final);
+        let early = feed_timed(&mut TrackStream::with_early_finals(VadConfig::default(), 1000, 300), &audio);
+        let early = not_interims(&early);
+        assert_eq!(early.iter().map(|(_, u)| u.kind).collect::<Vec<_>>(), [Kind::EarlyFinal, Kind::Confirm]);
+        let (sent, e) = early[0];
+        assert_eq!((e.segment_id, e.start_s, e.end_s, &e.samples), (fin.segment_id, fin.start_s, fin.end_s, &fin.samples), "the same audio as the final");
+        assert_eq!(early[1].0, endpoint, "confirmed when the endpoint closes it");
+        assert!(early[1].1.samples.is_empty() && early[1].1.segment_id == fin.segment_id);
+        let ahead_ms = (endpoint - sent) as f32 / 16.0;
+        assert!((180.0..=220.0).contains(&ahead_ms), "sent {ahead_ms} ms before the endpoint");
+    }
+
+    #[test]
+    fn speech_resuming_retracts_the_early_final_and_the_utterance_goes_on() {
+        let mut audio = vec![0.0; 16000];
+        audio.extend(voiced(2.0));
+        audio.extend(vec![0.0; 16000 * 2 / 5]); // a 400 ms pause: past 300, short of 500
+        audio.extend(voiced(1.5));
+        audio.extend(vec![0.0; 16000]);
+        let plain = feed_timed(&mut TrackStream::new(VadConfig::default(), 1000), &audio);
+        let plain = not_interims(&plain);
+        assert_eq!(plain.len(), 1, "one utterance across the short pause");
+        let fin = plain[0].1;
+        let out = feed_timed(&mut TrackStream::with_early_finals(VadConfig::default(), 1000, 300), &audio);
+        let kinds: Vec<Kind> = not_interims(&out).iter().map(|(_, u)| u.kind).collect();
+        assert_eq!(kinds, [Kind::EarlyFinal, Kind::Retract, Kind::EarlyFinal, Kind::Confirm]);
+        assert!(out.iter().all(|(_, u)| u.segment_id == fin.segment_id), "one utterance, one id");
+        let last_early = not_interims(&out).into_iter().filter(|(_, u)| u.kind == Kind::EarlyFinal).last().unwrap().1;
+        assert_eq!((last_early.start_s, last_early.end_s, &last_early.samples), (fin.start_s, fin.end_s, &fin.samples));
+        // interims stop while an early final is out and resume after the retraction
+        let retracted_at = out.iter().find(|(_, u)| u.kind == Kind::Retract).unwrap().0;
+        let first_early = out.iter().find(|(_, u)| u.kind == Kind::EarlyFinal).unwrap().0;
+        assert!(!out.iter().any(|(p, u)| u.kind == Kind::Interim && *p > first_early && *p < retracted_at));
+        assert!(out.iter().any(|(p, u)| u.kind == Kind::Interim && *p > retracted_at));
     }
 
     #[test]
@@ -210,7 +355,7 @@ mod tests {
         let mut next = || 99;
         out.extend(ts.finish(&mut next));
         assert!(out.len() >= 3, "cut at least twice, then finished: {}", out.len());
-        assert!(out.iter().all(|u| u.is_final && u.samples.len() <= 16000 * 5 + 3200));
+        assert!(out.iter().all(|u| u.kind == Kind::Final && u.samples.len() <= 16000 * 5 + 3200));
         let last = out.last().unwrap();
         assert!(last.end_s > 11.9, "the tail is not lost: {}", last.end_s);
     }

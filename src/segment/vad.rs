@@ -251,6 +251,26 @@ impl Endpointer {
         self.open.as_ref().map(|o| self.pad_start(o.start_frame))
     }
 
+    /// The span the open utterance will close with if no speech comes before the endpoint,
+    /// once it has been silent for at least `early_ms` (which must exceed the padding, so the
+    /// padded end is already heard): exactly the span the endpoint then closes — unless
+    /// speech resumes, a tone is taken back or the maximum length cuts it first. `None` while
+    /// speech goes on, after the endpoint, or when the utterance is too short to be kept.
+    pub fn pending_close(&self, early_ms: u32) -> Option<SpeechSpan> {
+        let open = self.open.as_ref()?;
+        let idx = self.frame_idx.checked_sub(1)?;
+        let silence = idx - open.last_speech_frame;
+        let pad = Self::frames(self.cfg.pad_ms);
+        if early_ms <= self.cfg.pad_ms || silence < Self::frames(early_ms) || silence >= Self::frames(self.cfg.min_silence_ms) {
+            return None;
+        }
+        if (open.speech_frames as f32 * FRAME_S * 1000.0) < self.cfg.min_speech_ms as f32 {
+            return None;
+        }
+        let end_frame = open.last_speech_frame + 1 + pad;
+        (end_frame <= idx + 1).then(|| SpeechSpan { start: self.pad_start(open.start_frame), end: end_frame * FRAME })
+    }
+
     /// Feeds samples; appends spans that closed to `closed`.
     pub fn push(&mut self, mut samples: &[f32], closed: &mut Vec<SpeechSpan>) {
         if !self.carry.is_empty() {
