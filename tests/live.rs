@@ -306,7 +306,9 @@ async fn out_of_order_and_duplicated_frames_give_the_same_transcript() {
 
 /// Early finals (on by default) change when a final is decoded, not what it says: the same call
 /// through a server that waits for the endpoint stores the same segments, and the early path
-/// was taken. (Load shedding is off on both: it would make a final's context depend on timing.)
+/// was taken — also with a second call (the same audio, tracks swapped) running at the same
+/// time on the same worker. (Load shedding is off on both: it would make a final's context
+/// depend on timing.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn early_finals_store_the_same_transcript_as_waiting_for_the_endpoint() {
     assert_eq!(LiveConfig::default().early_final_ms, 300);
@@ -314,28 +316,51 @@ async fn early_finals_store_the_same_transcript_as_waiting_for_the_endpoint() {
     let (caller, agent) = sample_call();
     let n = 8000 * 16;
     let frames = twilio_frames(&[("inbound", mulaw(&caller[..n])), ("outbound", mulaw(&agent[..n]))]);
-    let mut results = Vec::new();
-    for early_final_ms in [0, 300] {
-        let srv = start_server(1, config(early_final_ms));
-        let t = tenant(&srv, "early").await;
-        let mut ws = connect(&srv, "/v1/ingest/twilio", None).await.unwrap();
-        ws.send(text(twilio_start("CAearly", &["inbound", "outbound"], &t.ingest))).await.unwrap();
-        for m in &frames {
-            ws.send(text(m.clone())).await.unwrap();
+    let swapped = twilio_frames(&[("inbound", mulaw(&agent[..n])), ("outbound", mulaw(&caller[..n]))]);
+    let segments = |t: &callscribe::output::Transcript, swap: bool| {
+        let mut v = t
+            .segments
+            .iter()
+            .map(|s| {
+                let speaker = match (swap, s.speaker.as_str()) {
+                    (true, "caller") => "agent".to_string(),
+                    (true, "agent") => "caller".to_string(),
+                    (_, other) => other.to_string(),
+                };
+                (speaker, s.text.clone(), (s.start * 100.0).round() as i64, (s.end * 100.0).round() as i64)
+            })
+            .collect::<Vec<_>>();
+        v.sort_by(|a, b| (a.2, &a.0).cmp(&(b.2, &b.0)));
+        v
+    };
+    let send = |srv: &'static Server, token: String, sid: &'static str, msgs: Vec<Value>| async move {
+        let mut ws = connect(srv, "/v1/ingest/twilio", None).await.unwrap();
+        ws.send(text(twilio_start(sid, &["inbound", "outbound"], &token))).await.unwrap();
+        for m in msgs {
+            ws.send(text(m)).await.unwrap();
         }
         ws.send(text(json!({"event": "stop"}))).await.unwrap();
         let (_, close) = read_to_close(&mut ws, Duration::from_secs(120)).await;
         assert_eq!(close.map(|c| u16::from(c.code)), Some(1000));
-        let (_, tr) = stored(&srv, &t.id, "CAearly").await;
-        let mut segs = tr.segments.iter().map(|s| (s.speaker.clone(), s.text.clone(), (s.start * 100.0).round() as i64, (s.end * 100.0).round() as i64)).collect::<Vec<_>>();
-        segs.sort_by_key(|x| x.2);
-        let stats = &srv.engine.stats;
-        results.push((segs, stats.early_finals_confirmed.load(std::sync::atomic::Ordering::Relaxed)));
-    }
-    assert!(results[0].0.len() >= 3, "{:?}", results[0].0);
-    assert_eq!(results[0].0, results[1].0, "the same segments, text and times");
-    assert_eq!(results[0].1, 0, "off: no early finals");
-    assert!(results[1].1 >= 2, "on: the finals went out early ({} confirmed)", results[1].1);
+    };
+    // waiting for the endpoint, one call
+    let off: &'static Server = Box::leak(Box::new(start_server(1, config(0))));
+    let t = tenant(off, "wait").await;
+    send(off, t.ingest.clone(), "CAwait", frames.clone()).await;
+    let reference = segments(&stored(off, &t.id, "CAwait").await.1, false);
+    assert!(reference.len() >= 3, "{reference:?}");
+    assert_eq!(off.engine.stats.early_finals_confirmed.load(std::sync::atomic::Ordering::Relaxed), 0, "off: no early finals");
+    // early finals, two calls at once
+    let on: &'static Server = Box::leak(Box::new(start_server(1, config(300))));
+    let t = tenant(on, "early").await;
+    let a = tokio::spawn(send(on, t.ingest.clone(), "CAearly", frames));
+    let b = tokio::spawn(send(on, t.ingest.clone(), "CAswapped", swapped));
+    a.await.unwrap();
+    b.await.unwrap();
+    assert_eq!(segments(&stored(on, &t.id, "CAearly").await.1, false), reference, "the same segments, text and times");
+    assert_eq!(segments(&stored(on, &t.id, "CAswapped").await.1, true), reference, "the concurrent call lost nothing");
+    let confirmed = on.engine.stats.early_finals_confirmed.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(confirmed >= 4, "on: the finals went out early ({confirmed} confirmed)");
 }
 
 const SPEECH: &str = "Hello, this is a short test of the call transcription service. Thank you very much.";

@@ -113,6 +113,8 @@ pub struct RtQueue {
     state: Mutex<State>,
     ready: Condvar,
     pub stats: SchedulerStats,
+    /// Hands out job ids unique across every user of the queue (what `cancel_final` matches).
+    next_id: AtomicU64,
 }
 
 impl RtQueue {
@@ -203,6 +205,12 @@ impl RtQueue {
         self.stats.interims_queued.fetch_add(1, Ordering::Relaxed);
         drop(st);
         self.ready.notify_one();
+    }
+
+    /// A job id no other job of this queue has (live calls number their jobs with it, so that
+    /// cancelling one call's job can never touch another's).
+    pub fn job_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Cancels final job `id` (an early final that speech resuming made void): drops it from
@@ -423,6 +431,23 @@ mod tests {
         assert!(!abort1.load(Ordering::Relaxed), "another track's is not");
         assert_eq!(q.depth().interims, 0);
         assert_eq!(q.cancel_interim((1, 0)), 0, "an interim already aborting is not counted twice");
+    }
+
+    #[test]
+    fn job_ids_are_unique_across_every_user_of_the_queue() {
+        // live calls number their jobs from the queue: one call cancelling its job 7 must not
+        // hit another call's job 7 (a per-call counter did, and lost finals under load)
+        let q = std::sync::Arc::new(RtQueue::new());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let q = q.clone();
+                std::thread::spawn(move || (0..1000).map(|_| q.job_id()).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut all: Vec<u64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 4000);
     }
 
     #[test]

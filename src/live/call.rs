@@ -102,7 +102,6 @@ pub struct LiveCall {
     tracks: Vec<LiveTrack>,
     next_segment: u64,
     next_seq: u64,
-    next_job: u64,
     jobs: HashMap<u64, JobInfo>,
     /// Finals sent to the pool, in the order their utterances ended, across tracks. Results may
     /// come back out of order; they go to the redactors in this order, so each track's
@@ -183,7 +182,6 @@ impl LiveCall {
             tracks,
             next_segment: 1,
             next_seq: 0,
-            next_job: 1,
             jobs: HashMap::new(),
             outstanding: VecDeque::new(),
             tx,
@@ -261,8 +259,7 @@ impl LiveCall {
             UtteranceKind::Interim | UtteranceKind::Final | UtteranceKind::EarlyFinal => {}
         }
         let is_final = u.kind != UtteranceKind::Interim;
-        let id = self.next_job;
-        self.next_job += 1;
+        let id = self.engine.queue.job_id();
         let submitted = Instant::now();
         self.jobs.insert(id, JobInfo { track, segment_id: u.segment_id, is_final, start_s: u.start_s, end_s: u.end_s, submitted });
         let job = AsrJob { id, audio: u.samples, offset_s: u.start_s, reply: Reply::Async(self.tx.clone()), context_floor: Some(self.engine.config.final_context_min),
