@@ -29,7 +29,8 @@
 #          2 x MAX_CALLS + 4, max_connection_time 3600, HF_HUB_OFFLINE=1; load from
 #          scripts/peers/whisperlive_load.py --find-capacity;
 #        callscribe: target/release/callscribe serve (2 workers x 1 thread) on a free port with
-#          a tenant in a temporary data dir; `callscribe loadtest --find-capacity` (Twilio
+#          a tenant in a temporary data dir, max_calls and the per-workspace request limits
+#          raised to MAX_CALLS (the defaults admit 10 calls per worker); `callscribe loadtest --find-capacity` (Twilio
 #          protocol), keys through CALLSCRIBE_INGEST_KEY / CALLSCRIBE_AGENT_KEY;
 #   5. a side-by-side table (largest N held by each, the ratio, latencies and server CPU at
 #      that N) on stdout and target/compare-whisperlive.json.
@@ -240,8 +241,12 @@ run_callscribe() {   # ROUND
     "$callscribe_bin" tenant create lt --data-dir "$data_dir" > /dev/null 2>> "$log"
     ingest="$("$callscribe_bin" key create --tenant lt --role ingest --data-dir "$data_dir" 2>> "$log")"
     agent="$("$callscribe_bin" key create --tenant lt --role agent --data-dir "$data_dir" 2>> "$log")"
+    # admission and the per-workspace rate limits sized to the search (the defaults admit 10
+    # calls per worker and 15 requests a second per workspace: one event subscription per call)
+    printf '[live]\nmax_calls = %d\n\n[web.limits]\nper_minute = %d\nburst = %d\n' \
+        "$max_calls" $((max_calls * 60)) $((max_calls * 2 + 10)) > "$data_dir/config.toml"
     "$callscribe_bin" serve --data-dir "$data_dir" --listen "127.0.0.1:$port" --model "$callscribe_model" \
-        --workers "$threads" --threads 1 >> "$log" 2>&1 &
+        --workers "$threads" --threads 1 --config "$data_dir/config.toml" >> "$log" 2>&1 &
     server_pid=$!
     wait_tcp "$port" "$server_pid" 120 || { tail -n 30 "$log" >&2; die "callscribe serve did not start (log: $log)"; }
     say "round $round: callscribe on 127.0.0.1:$port (pid $server_pid)"
