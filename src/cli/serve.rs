@@ -122,6 +122,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let local = listener.local_addr()?;
         let backend = store.backend();
+        let key_vault = store.key_vault().to_string();
         let engine = Engine::new(&model, layout, cfg.decode.clone(), store, redactor, cfg.live.clone())?;
         drop(model);
         tracing::info!(
@@ -130,6 +131,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             workers = layout.workers,
             threads = layout.threads,
             store = ?backend,
+            key_vault = %key_vault,
             max_calls = engine.max_calls(),
             interim_every_ms = cfg.live.interim_every_ms,
             idle_timeout_s = cfg.live.idle_timeout_s,

@@ -109,7 +109,7 @@ impl Vault {
         if let Some(dir) = sqlite_path.as_deref().and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()) {
             create_private_dir(dir)?;
         }
-        let location = redact_url(&url);
+        let location = sqlite_path.as_ref().map_or_else(|| redact_url(&url), |p| p.display().to_string());
         let connect_err = |source| StoreError::Connect { url: format!("{location} (the key vault)"), source };
         let options: AnyConnectOptions = url.parse().map_err(connect_err)?;
         if vault_backend == Backend::Postgres {
