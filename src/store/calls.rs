@@ -467,6 +467,11 @@ impl Store {
     /// Unwraps a call's data key (from the vault, under the tenant key).
     pub(crate) async fn call_data_key(&self, tx: &mut Tx, tenant: &str, call: &str) -> Result<SecretKey> {
         self.ensure_call(tx, tenant, call).await?;
+        self.vault_data_key(tx, tenant, call).await
+    }
+
+    /// The same for a call already known to exist in the tenant.
+    async fn vault_data_key(&self, tx: &mut Tx, tenant: &str, call: &str) -> Result<SecretKey> {
         let Some(key) = self.vault.get(tenant, call).await? else {
             return Err(StoreError::CallShredded { call: call.to_string(), tenant: tenant.to_string() });
         };
@@ -501,7 +506,7 @@ impl Store {
         .await
         .map_err(StoreError::db("reading a call"))?
         .ok_or_else(|| StoreError::CallNotFound { call: call.to_string(), tenant: tenant.to_string() })?;
-        let dek = self.call_data_key(tx, tenant, call).await?;
+        let dek = self.vault_data_key(tx, tenant, call).await?;
         let sealed_ext: Vec<u8> = row.get(0);
         let ext = crypto::open(&dek, &external_aad(tenant, call), &sealed_ext)
             .map_err(|source| StoreError::Decrypt { what: format!("the provider id of call {call} (tenant {tenant})"), source })?;

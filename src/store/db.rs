@@ -69,24 +69,78 @@ pub(crate) fn redact_url(url: &str) -> String {
 
 /// Where the main database is: (URL for sqlx, backend, SQLite file).
 pub(crate) fn resolve(config: &StoreConfig) -> Result<(String, Backend, Option<PathBuf>)> {
-    Ok(match &config.database_url {
-        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => (u.clone(), Backend::Postgres, None),
-        Some(u) if u.starts_with("sqlite:") => {
-            let path = u.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-            let path = path.split('?').next().unwrap_or(path);
-            (format!("sqlite://{path}?mode=rwc"), Backend::Sqlite, Some(PathBuf::from(path)))
-        }
-        Some(u) => {
-            return Err(StoreError::Config(format!(
-                "unsupported database URL {}: use sqlite://PATH or postgres://USER@HOST/DB",
-                redact_url(u)
-            )));
-        }
-        None => {
-            let path = config.data_dir.join("callscribe.db");
-            (format!("sqlite://{}?mode=rwc", path.display()), Backend::Sqlite, Some(path))
-        }
-    })
+    match &config.database_url {
+        Some(u) => parse_url(u, "database"),
+        None => Ok(sqlite_at(config.data_dir.join("callscribe.db"))),
+    }
+}
+
+/// A `sqlite://PATH` or `postgres://…` URL as (URL for sqlx, backend, SQLite file); `what`
+/// names it in the error.
+pub(crate) fn parse_url(u: &str, what: &str) -> Result<(String, Backend, Option<PathBuf>)> {
+    if u.starts_with("postgres://") || u.starts_with("postgresql://") {
+        return Ok((u.to_string(), Backend::Postgres, None));
+    }
+    if u.starts_with("sqlite:") {
+        let path = u.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+        return Ok(sqlite_at(PathBuf::from(path.split('?').next().unwrap_or(path))));
+    }
+    Err(StoreError::Config(format!("unsupported {what} URL {}: use sqlite://PATH or postgres://USER@HOST/DB", redact_url(u))))
+}
+
+/// The SQLite file at `path`, created if missing.
+pub(crate) fn sqlite_at(path: PathBuf) -> (String, Backend, Option<PathBuf>) {
+    (format!("sqlite://{}?mode=rwc", path.display()), Backend::Sqlite, Some(path))
+}
+
+/// A pool whose connections are set up for the store: SQLite with WAL, `synchronous=FULL`,
+/// foreign keys, `secure_delete` and a busy timeout; PostgreSQL as the application role.
+pub(crate) async fn open_pool(options: AnyConnectOptions, backend: Backend, max_connections: u32) -> std::result::Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                let statements: &[&str] = match backend {
+                    Backend::Sqlite => &[
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = FULL",
+                        "PRAGMA foreign_keys = ON",
+                        "PRAGMA secure_delete = ON",
+                        "PRAGMA busy_timeout = 30000",
+                    ],
+                    Backend::Postgres => &["SET ROLE callscribe_app"],
+                };
+                for s in statements {
+                    sqlx::query(s).execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+}
+
+/// Sets the tenant of a transaction for row-level security (PostgreSQL; no-op on SQLite).
+pub(crate) async fn set_tenant(tx: &mut Tx, backend: Backend, tenant: &str) -> Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(tenant)
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::db("setting the tenant of a transaction"))?;
+    }
+    Ok(())
+}
+
+/// Folds a SQLite write-ahead log into its file and truncates it, so pages holding deleted
+/// rows do not linger in the log. No-op on PostgreSQL.
+pub(crate) async fn checkpoint(pool: &AnyPool, backend: Backend, what: &str) {
+    if backend == Backend::Sqlite
+        && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await
+    {
+        tracing::warn!(error = %e, "{what} WAL checkpoint failed; it will happen on a later write");
+    }
 }
 
 /// The highest migration applied to the database before this start (0: a new database).
@@ -155,30 +209,7 @@ impl Db {
             migrator(backend).run(&mut conn).await?;
             conn.close().await.map_err(StoreError::db("closing the migration connection"))?;
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    let statements: &[&str] = match backend {
-                        Backend::Sqlite => &[
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA synchronous = FULL",
-                            "PRAGMA foreign_keys = ON",
-                            "PRAGMA secure_delete = ON",
-                            "PRAGMA busy_timeout = 30000",
-                        ],
-                        Backend::Postgres => &["SET ROLE callscribe_app"],
-                    };
-                    for s in statements {
-                        sqlx::query(s).execute(&mut *conn).await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await
-            .map_err(connect_err)?;
+        let pool = open_pool(options, backend, if backend == Backend::Sqlite { 4 } else { 8 }).await.map_err(connect_err)?;
         if backend == Backend::Sqlite {
             let mut conn = pool.acquire().await.map_err(StoreError::db("reading the applied migrations"))?;
             before = applied_version(&mut conn, backend).await?;
@@ -206,13 +237,7 @@ impl Db {
     /// tenant's rows (the setting ends with the transaction).
     pub async fn scoped(&self, tenant: &str) -> Result<Tx> {
         let mut tx = self.global().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-                .bind(tenant)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("setting the tenant of a transaction"))?;
-        }
+        set_tenant(&mut tx, self.backend, tenant).await?;
         Ok(tx)
     }
 
@@ -235,14 +260,9 @@ impl Db {
         Ok(())
     }
 
-    /// Folds the SQLite write-ahead log into the database file and truncates it, so pages
-    /// holding deleted rows do not linger in the log. No-op on PostgreSQL.
+    /// Checkpoints the SQLite write-ahead log (see [`checkpoint`]).
     pub async fn checkpoint(&self) {
-        if self.backend == Backend::Sqlite
-            && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await
-        {
-            tracing::warn!(error = %e, "WAL checkpoint failed; it will happen on a later write");
-        }
+        checkpoint(&self.pool, self.backend, "database").await
     }
 
     pub async fn close(self) {

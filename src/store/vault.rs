@@ -20,13 +20,12 @@
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::any::AnyConnectOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Connection, Row};
 
-use super::db::{Backend, Tx, create_private_dir, redact_url};
+use super::db::{Backend, Tx, checkpoint, create_private_dir, open_pool, parse_url, redact_url, set_tenant, sqlite_at};
 use super::{Result, StoreConfig, StoreError};
 
 /// A data key as the vault holds it.
@@ -41,7 +40,6 @@ pub(crate) struct Vault {
     backend: Backend,
     /// Where it is, for messages (passwords removed).
     location: String,
-    sqlite_path: Option<PathBuf>,
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -84,22 +82,8 @@ impl Vault {
     /// (already resolved to a `sqlite://` or `postgres://` URL) and applies its migrations.
     pub async fn open(config: &StoreConfig, backend: Backend, main_url: &str, main_sqlite: Option<&Path>) -> Result<Vault> {
         let (url, vault_backend, sqlite_path) = match (&config.key_vault_url, backend) {
-            (Some(u), _) if u.starts_with("postgres://") || u.starts_with("postgresql://") => (u.clone(), Backend::Postgres, None),
-            (Some(u), _) if u.starts_with("sqlite:") => {
-                let path = u.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-                let path = PathBuf::from(path.split('?').next().unwrap_or(path));
-                (format!("sqlite://{}?mode=rwc", path.display()), Backend::Sqlite, Some(path))
-            }
-            (Some(u), _) => {
-                return Err(StoreError::Config(format!(
-                    "unsupported key vault URL {}: use sqlite://PATH or postgres://USER@HOST/DB",
-                    redact_url(u)
-                )));
-            }
-            (None, Backend::Sqlite) => {
-                let path = sqlite_vault_path(main_sqlite.expect("a SQLite store has a path"));
-                (format!("sqlite://{}?mode=rwc", path.display()), Backend::Sqlite, Some(path))
-            }
+            (Some(u), _) => parse_url(u, "key vault")?,
+            (None, Backend::Sqlite) => sqlite_at(sqlite_vault_path(main_sqlite.expect("a SQLite store has a path"))),
             (None, Backend::Postgres) => {
                 let (url, name) = postgres_vault_url(main_url)?;
                 create_postgres_database(main_url, &name).await?;
@@ -117,45 +101,19 @@ impl Vault {
             migrator(vault_backend).run(&mut conn).await?;
             conn.close().await.map_err(StoreError::db("closing the key vault's migration connection"))?;
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    let statements: &[&str] = match vault_backend {
-                        Backend::Sqlite => &[
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA synchronous = FULL",
-                            "PRAGMA secure_delete = ON",
-                            "PRAGMA busy_timeout = 30000",
-                        ],
-                        Backend::Postgres => &["SET ROLE callscribe_app"],
-                    };
-                    for s in statements {
-                        sqlx::query(s).execute(&mut *conn).await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await
-            .map_err(connect_err)?;
+        let pool = open_pool(options, vault_backend, 4).await.map_err(connect_err)?;
         if vault_backend == Backend::Sqlite {
             migrator(vault_backend).run(&pool).await?;
         }
         if let Some(p) = &sqlite_path {
             restrict_file(p)?;
         }
-        Ok(Vault { pool, backend: vault_backend, location, sqlite_path })
+        Ok(Vault { pool, backend: vault_backend, location })
     }
 
     /// Where the vault is (password removed).
     pub fn location(&self) -> &str {
         &self.location
-    }
-
-    pub fn sqlite_path(&self) -> Option<&Path> {
-        self.sqlite_path.as_deref()
     }
 
     /// Binds the vault to the store whose first master key has `fingerprint` (on first use),
@@ -204,38 +162,25 @@ impl Vault {
 
     async fn scoped(&self, tenant: &str) -> Result<Tx> {
         let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a key vault transaction"))?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-                .bind(tenant)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("setting the tenant of a key vault transaction"))?;
-        }
+        set_tenant(&mut tx, self.backend, tenant).await?;
         Ok(tx)
     }
 
-    /// Stores a new call's data key.
+    /// Stores a new call's data key (an existing key for the call is an error).
     pub async fn put(&self, tenant: &str, key: &VaultKey) -> Result<()> {
-        let mut tx = self.scoped(tenant).await?;
-        sqlx::query("INSERT INTO call_keys (call_id, tenant_id, kek_version, wrapped, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&key.call)
-            .bind(tenant)
-            .bind(key.kek_version as i64)
-            .bind(&key.wrapped)
-            .bind(super::now())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db(format!("storing the data key of call {} in the key vault", key.call)))?;
-        tx.commit().await.map_err(StoreError::db("storing a data key in the key vault"))
+        self.insert(tenant, key, "", "storing").await
     }
 
-    /// Stores keys moved from the main database by an upgrade; a key already there is kept.
+    /// Stores a key moved from the main database by an upgrade; a key already there is kept.
     pub async fn adopt(&self, tenant: &str, key: &VaultKey) -> Result<()> {
+        self.insert(tenant, key, " ON CONFLICT (call_id) DO NOTHING", "moving").await
+    }
+
+    async fn insert(&self, tenant: &str, key: &VaultKey, on_conflict: &str, doing: &str) -> Result<()> {
         let mut tx = self.scoped(tenant).await?;
-        sqlx::query(
-            "INSERT INTO call_keys (call_id, tenant_id, kek_version, wrapped, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (call_id) DO NOTHING",
-        )
+        sqlx::query(&format!(
+            "INSERT INTO call_keys (call_id, tenant_id, kek_version, wrapped, created_at) VALUES ($1, $2, $3, $4, $5){on_conflict}"
+        ))
         .bind(&key.call)
         .bind(tenant)
         .bind(key.kek_version as i64)
@@ -243,8 +188,8 @@ impl Vault {
         .bind(super::now())
         .execute(&mut *tx)
         .await
-        .map_err(StoreError::db(format!("moving the data key of call {} to the key vault", key.call)))?;
-        tx.commit().await.map_err(StoreError::db("moving a data key to the key vault"))
+        .map_err(StoreError::db(format!("{doing} the data key of call {} in the key vault", key.call)))?;
+        tx.commit().await.map_err(StoreError::db(format!("{doing} a data key in the key vault")))
     }
 
     /// The call's sealed data key and the tenant key version it is sealed by; `None` when it
@@ -337,14 +282,9 @@ impl Vault {
         Ok(n as u64)
     }
 
-    /// Folds the SQLite write-ahead log into the file and truncates it, so destroyed keys do
-    /// not linger in the log. No-op on PostgreSQL.
+    /// Checkpoints the SQLite write-ahead log, so destroyed keys do not linger in it.
     pub async fn checkpoint(&self) {
-        if self.backend == Backend::Sqlite
-            && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await
-        {
-            tracing::warn!(error = %e, "key vault WAL checkpoint failed; it will happen on a later write");
-        }
+        checkpoint(&self.pool, self.backend, "key vault").await
     }
 
     pub async fn close(self) {
