@@ -1210,10 +1210,12 @@ fn extend_address(toks: &[Token], from: usize, run_of_tok: &[Option<usize>], ws:
     let chunk_end = |e: usize| e >= toks.len() || matches!(toks[e].punct(), Some(',' | '.' | '?' | '!' | ';')) || toks[e].kind == TokKind::Break;
     while k < toks.len() && chunks < 8 {
         // a comma (or a segment break) then a chunk made only of address tokens
-        if !(toks[k].punct() == Some(',') || toks[k].kind == TokKind::Break) {
+        if !is_address_sep(&toks[k]) {
             // "St." style abbreviations are not a sentence end
             break;
         }
+        // "Road," then the segment's end: one separator
+        k = last_address_sep(toks, k);
         let mut e = k + 1;
         while e < toks.len() && e - k < 10 && addr_tok(e) {
             e += 1;
@@ -1243,6 +1245,20 @@ fn extend_address(toks: &[Token], from: usize, run_of_tok: &[Option<usize>], ws:
     hi
 }
 
+/// A comma or a segment break: what separates the chunks of an address.
+fn is_address_sep(t: &Token) -> bool {
+    t.punct() == Some(',') || t.kind == TokKind::Break
+}
+
+/// The last of the separators that begin at `k` (a comma that ends one segment is followed by
+/// the break before the next).
+fn last_address_sep(toks: &[Token], mut k: usize) -> usize {
+    while k + 1 < toks.len() && is_address_sep(&toks[k + 1]) {
+        k += 1;
+    }
+    k
+}
+
 /// The end of "…, katra, pune, 411, 083" after an address: at most three short chunks of place
 /// names in any case (the recogniser garbles and lower-cases them), then a postcode-shaped
 /// number that ends the address — 6 digits (Indian PIN), 5 or 9 (US ZIP), however the
@@ -1252,9 +1268,10 @@ fn place_names_then_postcode(toks: &[Token], k: usize, run_of_tok: &[Option<usiz
     let chunk_end = |e: usize| e >= toks.len() || matches!(toks[e].punct(), Some(',' | '.' | '?' | '!' | ';')) || toks[e].kind == TokKind::Break;
     let mut k = k;
     for _ in 0..4 {
-        if !(k < toks.len() && (toks[k].punct() == Some(',') || toks[k].kind == TokKind::Break)) {
+        if !(k < toks.len() && is_address_sep(&toks[k])) {
             return None;
         }
+        k = last_address_sep(toks, k);
         let mut e = k + 1;
         // place-name words
         while e < toks.len() && e - k <= 3 && toks[e].kind == TokKind::Word && run_of_tok[e].is_none() && !is_clause_word(&toks[e].lower) {

@@ -630,3 +630,20 @@ fn e_mails_with_a_misheard_at_are_still_found() {
     out.extend(caller.flush());
     assert_eq!(out[0].text, "It is [EMAIL].");
 }
+
+/// An address whose town and PIN code fall into the next segment ("…, M G Road," | "Cotha,
+/// Pina, 411, 083."): the recogniser garbles the place names, the PIN is still the address's.
+#[test]
+fn address_tail_in_the_next_segment_is_redacted() {
+    let r = redactor();
+    let mut t = r.track([7; 32], false);
+    let mut out = t.push_final(seg("Is the delivery address flat 378, Sunrise Heights, MG Road,"));
+    out.extend(t.push_final(seg("Cotha, Pina, 411, 083.")));
+    out.extend(t.push_final(seg("The courier will come tomorrow between 10 and 1.")));
+    out.extend(t.flush());
+    assert_eq!(out.len(), 3, "{out:?}");
+    for s in &out[..2] {
+        assert!(!["378", "Sunrise", "411", "083"].iter().any(|v| s.text.contains(v)), "{out:?}");
+    }
+    assert_eq!(out[2].text, "The courier will come tomorrow between 10 and 1.");
+}
