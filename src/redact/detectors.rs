@@ -328,7 +328,9 @@ fn is_quantity(toks: &[Token], r: &NumRun, ws: &WordSets) -> bool {
         let Some(j) = r.lo.checked_sub(back) else { break };
         let t = &toks[j];
         if ws.money.contains(t.lower.as_str()) {
-            return true;
+            // "$80.265" after "Colorado": no price has three decimals; the recogniser formatted
+            // a ZIP code (or another identifier) as money
+            return !r.groups.iter().any(|g| g.sep_before == '.' && g.digits.len() >= 3);
         }
         if t.kind == TokKind::Break || t.is_sentence_end() {
             break;

@@ -647,3 +647,13 @@ fn address_tail_in_the_next_segment_is_redacted() {
     }
     assert_eq!(out[2].text, "The courier will come tomorrow between 10 and 1.");
 }
+
+/// The recogniser sometimes writes a ZIP code as money ("Colorado, $80.265"): a price never
+/// has three decimals, so the run is judged as the number it is; real prices stay.
+#[test]
+fn a_zip_code_written_as_money_is_still_a_zip_code() {
+    let out = red("Can you deliver it to Cedar Lane? Denver Colorado, $80.265.");
+    assert!(!out.contains("80") && !out.contains("265"), "{out}");
+    assert_eq!(red("The new plan is $35.50 a month."), "The new plan is $35.50 a month.");
+    assert_eq!(red("That comes to $1,250.00 in total."), "That comes to $1,250.00 in total.");
+}
