@@ -120,6 +120,7 @@ fn batch_pipeline(c: &mut Criterion) {
         channels: ChannelMode::Split,
         vad: VadConfig::batch(),
         no_vad: false,
+        window_s: callscribe::batch::DEFAULT_WINDOW_S,
         redaction: Redaction::Policy(Arc::new(Redactor::new(Default::default()).unwrap())),
     };
     let files = [Path::new(CALL).to_path_buf()];

@@ -3,7 +3,7 @@
 //! transcripts and to feed the redactor's own evaluation. Not part of the product: the
 //! `callscribe` binary always redacts.
 //!
-//! cargo run --release --example eval_asr -- OUT_DIR [--full-context] [--no-vad] [--model=SPEC] [--margin=POSITIONS] [--floor=POSITIONS] [--min-silence=MS] [--max-utterance=S] FILES...
+//! cargo run --release --example eval_asr -- OUT_DIR [--full-context] [--no-vad] [--model=SPEC] [--margin=POSITIONS] [--floor=POSITIONS] [--min-silence=MS] [--max-utterance=S] [--window=S] FILES...
 
 use std::path::PathBuf;
 
@@ -33,7 +33,8 @@ fn main() -> anyhow::Result<()> {
     let mut vad = callscribe::segment::VadConfig::batch();
     vad.min_silence_ms = num("--min-silence=").unwrap_or(vad.min_silence_ms);
     vad.max_utterance_s = num("--max-utterance=").map_or(vad.max_utterance_s, |s| s as f32);
-    let opts = BatchOptions { channels: ChannelMode::Mix, vad, no_vad, redaction: Redaction::DisabledForEvaluation };
+    let window_s = num("--window=").map_or(batch::DEFAULT_WINDOW_S, |s| s as f32);
+    let opts = BatchOptions { channels: ChannelMode::Mix, vad, no_vad, window_s, redaction: Redaction::DisabledForEvaluation };
     batch::run(&files, &opts, &pool, |o| match o.result {
         Ok(t) => std::fs::write(out.join(format!("{}.json", t.call_id)), render(&t, Format::Json)).expect("write"),
         Err(e) => eprintln!("{}: {e}", o.path.display()),

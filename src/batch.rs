@@ -30,8 +30,25 @@ pub struct BatchOptions {
     /// Skip voice-activity detection: each track is transcribed whole, in windows of at most
     /// `vad.max_utterance_s` (for audio that is already cut into utterances).
     pub no_vad: bool,
+    /// Consecutive utterances of a track are sent to whisper together, as the contiguous audio
+    /// from the first one's start to the last one's end, while that stays within this many
+    /// seconds and no pause between them is longer than [`PACK_MAX_GAP_S`]; 0 sends each
+    /// utterance on its own. See [`pack_spans`].
+    pub window_s: f32,
     pub redaction: Redaction,
 }
+
+/// The default batch window: with the 4 s of silence margin after it (200 encoder positions),
+/// 24 s stays inside the model's 30 s context.
+pub const DEFAULT_WINDOW_S: f32 = 24.0;
+
+/// The longest window that, with that margin, fits the model's 30 s.
+pub const MAX_WINDOW_S: f32 = 26.0;
+
+/// The longest pause a window is stretched over: longer ones (the other party's turn in a
+/// split recording, hold music cut out by the VAD) start a new window, so the model is not fed
+/// long stretches of non-speech.
+pub const PACK_MAX_GAP_S: f32 = 2.0;
 
 /// Whether transcripts pass through `redact/`. The command line always redacts; only the
 /// evaluation tools that measure the recogniser's own accuracy use [`Redaction::Disabled`].
@@ -160,7 +177,10 @@ fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile, String> {
                 (track, SpeechSpan { start, end: (start + window).min(samples.len()) })
             }));
         } else {
-            spans.extend(find_speech(samples, &opts.vad).into_iter().map(|s| (track, s)));
+            let window = (opts.window_s * SAMPLE_RATE as f32) as usize;
+            let max_gap = (PACK_MAX_GAP_S * SAMPLE_RATE as f32) as usize;
+            let speech = find_speech(samples, &opts.vad);
+            spans.extend(pack_spans(speech, window, max_gap).into_iter().map(|s| (track, s)));
         }
     }
     // Interleave tracks in time order so the transcript reads as the conversation went.
@@ -179,6 +199,31 @@ fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile, String> {
         .map(|(track, s)| (tracks[*track][s.start..s.end].to_vec(), s.start as f32 / SAMPLE_RATE as f32))
         .collect();
     Ok((audio_s, speakers, utterances, audio))
+}
+
+/// Joins consecutive speech spans (in time order, as the VAD returns them) into windows of
+/// contiguous audio: a span joins the current window when the window, stretched to the span's
+/// end, is at most `window` samples long and the pause before the span is at most `max_gap`.
+///
+/// Why: each encoder pass costs the same whatever the speech in it (batch windows have a 20 s
+/// context floor), so fewer, fuller windows cost less, and the model hears the conversation's
+/// context as it was trained to. The audio stays contiguous, so word times are the recording's
+/// own and need no mapping back (an earlier packing that cut the pauses out had words drift
+/// into the neighbouring utterance). A forced cut of an over-long utterance overlaps the next
+/// span by its padding; joined, the word at the cut is heard whole. `window` 0 joins nothing.
+pub fn pack_spans(spans: Vec<SpeechSpan>, window: usize, max_gap: usize) -> Vec<SpeechSpan> {
+    let mut out: Vec<SpeechSpan> = Vec::with_capacity(spans.len());
+    for s in spans {
+        if let Some(w) = out.last_mut()
+            && s.end.max(w.end) - w.start <= window
+            && s.start.saturating_sub(w.end) <= max_gap
+        {
+            w.end = w.end.max(s.end);
+            continue;
+        }
+        out.push(s);
+    }
+    out
 }
 
 fn collect(
@@ -370,7 +415,13 @@ fn to_raw_segments(span_start: f32, span_end: f32, h: Hypothesis) -> Vec<RawSegm
     bounds.dedup();
     let n = bounds.len() - 1;
     let mut out = Vec::with_capacity(n);
-    let mut words = h.words.into_iter();
+    // whisper.cpp's token times drift late over a long window (by up to ~2 s at 24 s); a word
+    // is never reported outside the audio it was heard in
+    let mut words = h.words.into_iter().map(|mut w| {
+        w.start = w.start.clamp(span_start, span_end);
+        w.end = w.end.clamp(w.start, span_end);
+        w
+    });
     for (k, pair) in bounds.windows(2).enumerate() {
         let seg_words: Vec<_> = words.by_ref().take(pair[1] - pair[0]).collect();
         let lo = if k == 0 { span_start } else { seg_words.first().map_or(span_start, |w| w.start) };
@@ -393,6 +444,27 @@ fn to_raw_segments(span_start: f32, span_end: f32, h: Hypothesis) -> Vec<RawSegm
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn span(a: f32, b: f32) -> SpeechSpan {
+        SpeechSpan { start: (a * 16000.0) as usize, end: (b * 16000.0) as usize }
+    }
+
+    #[test]
+    fn spans_are_packed_into_contiguous_windows() {
+        let (w, g) = (16000 * 10, 16000 * 2);
+        // joined while the window stays within 10 s and pauses within 2 s
+        let spans = vec![span(0.0, 3.0), span(4.0, 6.0), span(7.5, 9.5), span(10.0, 12.0), span(13.5, 16.0), span(16.5, 17.0)];
+        assert_eq!(pack_spans(spans.clone(), w, g), vec![span(0.0, 9.5), span(10.0, 17.0)]);
+        // a pause over 2 s starts a new window even with room left
+        assert_eq!(pack_spans(vec![span(0.0, 1.0), span(3.5, 4.0)], w, g), vec![span(0.0, 1.0), span(3.5, 4.0)]);
+        // a forced cut's overlapping padding is joined, never duplicated
+        assert_eq!(pack_spans(vec![span(0.0, 5.0), span(4.8, 8.0)], w, g), vec![span(0.0, 8.0)]);
+        // a span longer than the window stays whole and alone
+        assert_eq!(pack_spans(vec![span(0.0, 1.0), span(1.5, 13.0), span(13.2, 14.0)], w, g), vec![span(0.0, 1.0), span(1.5, 13.0), span(13.2, 14.0)]);
+        // window 0: every span on its own
+        assert_eq!(pack_spans(spans.clone(), 0, g), spans);
+        assert!(pack_spans(Vec::new(), w, g).is_empty());
+    }
 
     #[test]
     fn call_ids_and_speakers() {

@@ -17,7 +17,7 @@ fn transcribe(files: &[std::path::PathBuf], workers: usize, vad: VadConfig, reda
     } else {
         Redaction::DisabledForEvaluation
     };
-    let opts = BatchOptions { channels: ChannelMode::Split, vad, no_vad: false, redaction };
+    let opts = BatchOptions { channels: ChannelMode::Split, vad, no_vad: false, window_s: batch::DEFAULT_WINDOW_S, redaction };
     let mut out = Vec::new();
     batch::run(files, &opts, &pool(workers), |o| out.push(o));
     out.sort_by_key(|o| o.index);
@@ -170,4 +170,47 @@ fn a_final_aborts_a_running_interim_and_the_worker_goes_on() {
     let text = normalise(&fin.hypothesis.unwrap().text);
     assert!(text.contains("short test of the call transcription"), "{text}");
     drop(pool);
+}
+
+/// Batch windows: utterances separated by pauses the VAD ends them at (1.2 s > its 1 s) are
+/// sent to whisper together as one stretch of contiguous audio. Every utterance's words come
+/// back, in time order, each at a time inside the recording, as they do one window per
+/// utterance.
+#[test]
+fn packed_windows_keep_every_utterance_in_order() {
+    let audio = callscribe::audio::decode_file(&fixture("speech.16k.flac")).unwrap();
+    let one = &audio.channels[0];
+    let mut long = Vec::new();
+    for _ in 0..4 {
+        long.extend_from_slice(&one[4000..one.len() - 4000]);
+        long.extend(noise(19200, 0.001, 5));
+    }
+    let vad = VadConfig::batch();
+    assert!(find_speech(&long, &vad).len() >= 4, "the pauses end utterances");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("four.wav");
+    let spec = hound::WavSpec { channels: 1, sample_rate: 16000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(&path, spec).unwrap();
+    for s in &long {
+        w.write_sample((s * 32767.0).clamp(-32768.0, 32767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    let secs = long.len() as f32 / 16000.0;
+    let pool = pool(2);
+    let mut texts = Vec::new();
+    for window_s in [0.0, batch::DEFAULT_WINDOW_S] {
+        let opts = BatchOptions { channels: ChannelMode::Mix, vad: vad.clone(), no_vad: false, window_s, redaction: Redaction::DisabledForEvaluation };
+        let mut out = Vec::new();
+        batch::run(std::slice::from_ref(&path), &opts, &pool, |o| out.push(o));
+        let t = out.pop().unwrap().result.unwrap();
+        let words: Vec<_> = t.segments.iter().flat_map(|s| s.words.iter()).collect();
+        assert!(words.iter().all(|w| w.start >= 0.0 && w.end <= secs + 0.5), "word times inside the file");
+        assert!(t.segments.windows(2).all(|p| p[0].start <= p[1].start), "segments in time order");
+        // each repetition's "thank you" is heard in its own quarter of the recording
+        let thanks: Vec<f32> = words.windows(2).filter(|p| normalise(&p[0].word) == "thank" && normalise(&p[1].word) == "you").map(|p| p[0].start).collect();
+        let quarters: std::collections::BTreeSet<usize> = thanks.iter().map(|t| (t / (secs / 4.0)) as usize).collect();
+        assert_eq!(quarters.len(), 4, "window {window_s}: \"thank you\" at {thanks:?} of {secs} s: {}", text_of(&t));
+        texts.push(text_of(&t));
+    }
+    assert_eq!(texts[0].matches("thank you").count(), texts[1].matches("thank you").count(), "{texts:?}");
 }

@@ -75,7 +75,9 @@ const KEEP_REPEATS: usize = 2;
 /// Cuts repetition loops: when a unit of 1–8 words repeats back to back to the end of the
 /// output (or absurdly often anywhere), the repeats past the first few are removed together with
 /// everything after them, because the decoder does not recover from a loop in one window.
-pub fn cut_repetition_loops(words: Vec<Word>) -> (Vec<Word>, bool) {
+/// `audio_end`: where the window's audio ends (seconds, the words' time base), to tell a
+/// sentence said twice from one decoded twice (see `cut_doubled_sentence`).
+pub fn cut_repetition_loops(words: Vec<Word>, audio_end: f32) -> (Vec<Word>, bool) {
     let normed: Vec<String> = words.iter().map(|w| norm(&w.word)).collect();
     let n = normed.len();
     for start in 0..n {
@@ -105,16 +107,16 @@ pub fn cut_repetition_loops(words: Vec<Word>) -> (Vec<Word>, bool) {
                 let mut words = words;
                 words.truncate(kept);
                 // the two repeats kept may themselves be a doubled sentence
-                let (words, _) = cut_doubled_sentence(words, &normed[..kept]);
+                let (words, _) = cut_doubled_sentence(words, &normed[..kept], audio_end);
                 return (words, true);
             }
         }
     }
-    cut_doubled_sentence(words, &normed)
+    cut_doubled_sentence(words, &normed, audio_end)
 }
 
 /// `normed`: the normalised form of each of `words`.
-fn cut_doubled_sentence(words: Vec<Word>, normed: &[String]) -> (Vec<Word>, bool) {
+fn cut_doubled_sentence(words: Vec<Word>, normed: &[String], audio_end: f32) -> (Vec<Word>, bool) {
     let n = normed.len();
     // A sentence of four or more words said twice back to back at the very end ("Sure, what is
     // your mobile number? Sure, what is your mobile number?") is the decoder repeating itself on
@@ -130,6 +132,14 @@ fn cut_doubled_sentence(words: Vec<Word>, normed: &[String]) -> (Vec<Word>, bool
         let first = spoken[start..start + unit].iter().map(|&i| &normed[i]);
         let second = spoken[start + unit..].iter().map(|&i| &normed[i]);
         if first.clone().eq(second) && first.filter(|w| wordy(w)).count() >= 3 {
+            // …unless the audio has room for it twice: a window of several utterances (batch
+            // packs them) holds sentences people do repeat ("can you hear me? … can you hear
+            // me?"). A decoded repeat has no audio of its own: the window ends before half the
+            // first copy's time has passed again.
+            let (a, b) = (words[spoken[start]].start, words[spoken[start + unit - 1]].end);
+            if b > a && audio_end - b >= 0.5 * (b - a) {
+                continue;
+            }
             let mut words = words;
             words.truncate(spoken[start + unit]);
             return (words, true);
@@ -206,6 +216,32 @@ pub fn is_no_speech(no_speech_prob: f32, avg_logprob: f32, mean_word_p: f32) -> 
 mod tests {
     use super::*;
 
+    fn cut_repetition_loops_untimed(w: Vec<Word>) -> (Vec<Word>, bool) {
+        cut_repetition_loops(w, 0.0)
+    }
+
+    /// Words spoken one every `step` seconds from 0.
+    fn timed(text: &str, step: f32) -> Vec<Word> {
+        words(text).into_iter().enumerate().map(|(i, w)| Word { start: i as f32 * step, end: (i + 1) as f32 * step, ..w }).collect()
+    }
+
+    #[test]
+    fn a_sentence_said_twice_is_kept_when_the_audio_holds_it_twice() {
+        let text = "can you hear me now? can you hear me now?";
+        // 10 words at 0.4 s: the first copy ends at 2.0 s, the second at 4.0 s
+        let (w, cut) = cut_repetition_loops(timed(text, 0.4), 4.2);
+        assert!(!cut);
+        assert_eq!(join_words(&w), text);
+        // the window's audio ends right after the first copy: the second was decoded, not said
+        let (w, cut) = cut_repetition_loops(timed(text, 0.4), 2.3);
+        assert!(cut);
+        assert_eq!(join_words(&w), "can you hear me now?");
+        // loops of short units are cut whatever the time
+        let (w, cut) = cut_repetition_loops(timed("the number is 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1", 0.4), 60.0);
+        assert!(cut);
+        assert_eq!(join_words(&w), "the number is 1, 1,");
+    }
+
     fn words(text: &str) -> Vec<Word> {
         text.split_inclusive(' ')
             .map(|w| Word { word: format!(" {}", w.trim()), start: 0.0, end: 0.0, p: 0.9 })
@@ -240,25 +276,25 @@ mod tests {
 
     #[test]
     fn loops_are_cut_and_ordinary_repeats_kept() {
-        let (w, cut) = cut_repetition_loops(words("the number is 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1"));
+        let (w, cut) = cut_repetition_loops_untimed(words("the number is 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1"));
         assert!(cut);
         assert_eq!(join_words(&w), "the number is 1, 1,");
-        let (w, cut) = cut_repetition_loops(words("your plan is active now, your plan is active now, your plan is active now, your plan is active now, your plan"));
+        let (w, cut) = cut_repetition_loops_untimed(words("your plan is active now, your plan is active now, your plan is active now, your plan is active now, your plan"));
         assert!(cut);
         // two repeats are kept, and two repeats of a whole sentence are one sentence said twice
         assert_eq!(join_words(&w), "your plan is active now,");
-        let (w, cut) = cut_repetition_loops(words("done, done, done, done, done."));
+        let (w, cut) = cut_repetition_loops_untimed(words("done, done, done, done, done."));
         assert!(cut);
         assert_eq!(join_words(&w), "done, done,");
-        let (w, cut) = cut_repetition_loops(words("Sure what is your mobile number?? Sure what is your mobile number?."));
+        let (w, cut) = cut_repetition_loops_untimed(words("Sure what is your mobile number?? Sure what is your mobile number?."));
         assert!(cut);
         assert_eq!(join_words(&w), "Sure what is your mobile number??");
         // the same with the punctuation as tokens of their own, unequal in number
-        let (w, cut) = cut_repetition_loops(words("Sure what is your mobile number ?? Sure what is your mobile number ? ."));
+        let (w, cut) = cut_repetition_loops_untimed(words("Sure what is your mobile number ?? Sure what is your mobile number ? ."));
         assert!(cut);
         assert_eq!(w.iter().map(|w| w.word.trim()).collect::<Vec<_>>(), ["Sure", "what", "is", "your", "mobile", "number", "??"]);
         // a loop of the sentence to the end: cut to two repeats, then to one
-        let (w, cut) = cut_repetition_loops(words("Sure what is your mobile number? Sure what is your mobile number? Sure what is your mobile number? Sure what is your mobile number? Sure what is"));
+        let (w, cut) = cut_repetition_loops_untimed(words("Sure what is your mobile number? Sure what is your mobile number? Sure what is your mobile number? Sure what is your mobile number? Sure what is"));
         assert!(cut);
         assert_eq!(join_words(&w), "Sure what is your mobile number?");
         for ok in [
@@ -270,7 +306,7 @@ mod tests {
             "bye bye",
             "four triple one, double one double one, double one double one, double one double one. I see charges",
         ] {
-            let (w, cut) = cut_repetition_loops(words(ok));
+            let (w, cut) = cut_repetition_loops_untimed(words(ok));
             assert!(!cut, "{ok}");
             assert_eq!(join_words(&w), ok);
         }

@@ -319,7 +319,7 @@ impl Worker {
             no_speech_prob = self.multilingual_no_speech_prob().unwrap_or(no_speech_prob);
         }
         let avg_logprob = if n_text_tokens > 0 { logprob_sum / n_text_tokens as f32 } else { 0.0 };
-        finish_hypothesis(words, breaks, no_speech_prob, avg_logprob)
+        finish_hypothesis(words, breaks, no_speech_prob, avg_logprob, offset_s + audio.len() as f32 / SAMPLE_RATE as f32)
     }
 
     /// whisper.cpp 1.8.3 reads the no-speech probability from an unwritten logits row when the
@@ -343,10 +343,10 @@ unsafe extern "C" fn abort_requested(flag: *mut std::ffi::c_void) -> bool {
     unsafe { (*flag.cast::<AtomicBool>()).load(Ordering::Relaxed) }
 }
 
-fn finish_hypothesis(words: Vec<Word>, breaks: Vec<usize>, no_speech_prob: f32, avg_logprob: f32) -> Result<Hypothesis, AsrError> {
+fn finish_hypothesis(words: Vec<Word>, breaks: Vec<usize>, no_speech_prob: f32, avg_logprob: f32, audio_end: f32) -> Result<Hypothesis, AsrError> {
     let had_words = !words.is_empty();
     let (words, breaks) = guard::strip_tags(words, breaks);
-    let (words, _looped) = guard::cut_repetition_loops(words);
+    let (words, _looped) = guard::cut_repetition_loops(words, audio_end);
     let (words, breaks) = guard::spell_ranges(words, breaks);
     // Judged on the words that would be emitted: tags ("♪") and loops ("A A A A …") are
     // decoded confidently and would prop up the mean.

@@ -51,6 +51,11 @@ pub struct TranscribeArgs {
     /// than live ones: whisper recognises better with more context.
     #[arg(long)]
     pub min_silence_ms: Option<u32>,
+    /// Longest batch window in seconds: consecutive utterances of a track with pauses of at most
+    /// 2 s between them are transcribed together as one stretch of audio up to this long (fewer,
+    /// fuller encoder passes); 0 transcribes each utterance on its own. At most 26.
+    #[arg(long, default_value_t = crate::batch::DEFAULT_WINDOW_S, value_parser = parse_window)]
+    pub window: f32,
     /// Redaction policy (JSON: version, mode, entities, keep_agent_names) [default: all
     /// entity types as typed placeholders].
     #[arg(long, env = "CALLSCRIBE_POLICY")]
@@ -76,6 +81,16 @@ pub struct TranscribeArgs {
     pub tenant: Option<String>,
     #[command(flatten)]
     pub store_args: super::StoreArgs,
+}
+
+/// A window longer than 26 s plus the 4 s margin would not fit the model's 30 s context.
+fn parse_window(v: &str) -> Result<f32, String> {
+    let s: f32 = v.parse().map_err(|e| format!("not a number of seconds: {e}"))?;
+    if (0.0..=crate::batch::MAX_WINDOW_S).contains(&s) {
+        Ok(s)
+    } else {
+        Err(format!("must be 0 to {} seconds, got {s}", crate::batch::MAX_WINDOW_S))
+    }
 }
 
 pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
@@ -137,7 +152,7 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
     );
 
     let redactor = super::load_redactor(args.policy.as_deref())?;
-    let batch_opts = BatchOptions { channels: args.channels, vad, no_vad: args.no_vad, redaction: Redaction::Policy(redactor) };
+    let batch_opts = BatchOptions { channels: args.channels, vad, no_vad: args.no_vad, window_s: args.window, redaction: Redaction::Policy(redactor) };
     let progress = progress_bar(args.files.len());
     let started = Instant::now();
     let mut sink = Sink::new(&args, target);
