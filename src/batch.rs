@@ -170,17 +170,20 @@ type PlannedFile = (f64, Vec<String>, Vec<PendingUtterance>, Vec<(Vec<f32>, f32)
 fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile, String> {
     let (tracks, speakers, audio_s) = load_tracks(path, opts.channels).map_err(|e| e.to_string())?;
     let mut spans = Vec::new();
-    for (track, samples) in tracks.iter().enumerate() {
-        if opts.no_vad {
-            let window = (opts.vad.max_utterance_s * SAMPLE_RATE as f32) as usize;
+    if opts.no_vad {
+        let window = (opts.vad.max_utterance_s * SAMPLE_RATE as f32) as usize;
+        for (track, samples) in tracks.iter().enumerate() {
             spans.extend((0..samples.len()).step_by(window.max(1)).map(|start| {
                 (track, SpeechSpan { start, end: (start + window).min(samples.len()) })
             }));
-        } else {
-            let window = (opts.window_s * SAMPLE_RATE as f32) as usize;
-            let max_gap = (PACK_MAX_GAP_S * SAMPLE_RATE as f32) as usize;
-            let speech = find_speech(samples, &opts.vad);
-            spans.extend(pack_spans(speech, window, max_gap).into_iter().map(|s| (track, s)));
+        }
+    } else {
+        let speech: Vec<Vec<SpeechSpan>> = tracks.iter().map(|samples| find_speech(samples, &opts.vad)).collect();
+        let window = (opts.window_s * SAMPLE_RATE as f32) as usize;
+        let max_gap = (PACK_MAX_GAP_S * SAMPLE_RATE as f32) as usize;
+        for (track, own) in speech.iter().enumerate() {
+            let others: Vec<SpeechSpan> = speech.iter().enumerate().filter(|(t, _)| *t != track).flat_map(|(_, s)| s.iter().copied()).collect();
+            spans.extend(pack_spans(own.clone(), window, max_gap, &others).into_iter().map(|s| (track, s)));
         }
     }
     // Interleave tracks in time order so the transcript reads as the conversation went.
@@ -203,7 +206,10 @@ fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile, String> {
 
 /// Joins consecutive speech spans (in time order, as the VAD returns them) into windows of
 /// contiguous audio: a span joins the current window when the window, stretched to the span's
-/// end, is at most `window` samples long and the pause before the span is at most `max_gap`.
+/// end, is at most `window` samples long, the pause before the span is at most `max_gap`, and
+/// no span of `others` (the other tracks of a split recording) is spoken in that pause — a
+/// window never reaches across the other party's turn, so its text stays in conversation
+/// order.
 ///
 /// Why: each encoder pass costs the same whatever the speech in it (batch windows have a 20 s
 /// context floor), so fewer, fuller windows cost less, and the model hears the conversation's
@@ -211,12 +217,13 @@ fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile, String> {
 /// own and need no mapping back (an earlier packing that cut the pauses out had words drift
 /// into the neighbouring utterance). A forced cut of an over-long utterance overlaps the next
 /// span by its padding; joined, the word at the cut is heard whole. `window` 0 joins nothing.
-pub fn pack_spans(spans: Vec<SpeechSpan>, window: usize, max_gap: usize) -> Vec<SpeechSpan> {
+pub fn pack_spans(spans: Vec<SpeechSpan>, window: usize, max_gap: usize, others: &[SpeechSpan]) -> Vec<SpeechSpan> {
     let mut out: Vec<SpeechSpan> = Vec::with_capacity(spans.len());
     for s in spans {
         if let Some(w) = out.last_mut()
             && s.end.max(w.end) - w.start <= window
             && s.start.saturating_sub(w.end) <= max_gap
+            && !others.iter().any(|o| o.start < s.start && o.end > w.end)
         {
             w.end = w.end.max(s.end);
             continue;
@@ -454,16 +461,21 @@ mod tests {
         let (w, g) = (16000 * 10, 16000 * 2);
         // joined while the window stays within 10 s and pauses within 2 s
         let spans = vec![span(0.0, 3.0), span(4.0, 6.0), span(7.5, 9.5), span(10.0, 12.0), span(13.5, 16.0), span(16.5, 17.0)];
-        assert_eq!(pack_spans(spans.clone(), w, g), vec![span(0.0, 9.5), span(10.0, 17.0)]);
+        assert_eq!(pack_spans(spans.clone(), w, g, &[]), vec![span(0.0, 9.5), span(10.0, 17.0)]);
         // a pause over 2 s starts a new window even with room left
-        assert_eq!(pack_spans(vec![span(0.0, 1.0), span(3.5, 4.0)], w, g), vec![span(0.0, 1.0), span(3.5, 4.0)]);
+        assert_eq!(pack_spans(vec![span(0.0, 1.0), span(3.5, 4.0)], w, g, &[]), vec![span(0.0, 1.0), span(3.5, 4.0)]);
         // a forced cut's overlapping padding is joined, never duplicated
-        assert_eq!(pack_spans(vec![span(0.0, 5.0), span(4.8, 8.0)], w, g), vec![span(0.0, 8.0)]);
+        assert_eq!(pack_spans(vec![span(0.0, 5.0), span(4.8, 8.0)], w, g, &[]), vec![span(0.0, 8.0)]);
         // a span longer than the window stays whole and alone
-        assert_eq!(pack_spans(vec![span(0.0, 1.0), span(1.5, 13.0), span(13.2, 14.0)], w, g), vec![span(0.0, 1.0), span(1.5, 13.0), span(13.2, 14.0)]);
+        assert_eq!(pack_spans(vec![span(0.0, 1.0), span(1.5, 13.0), span(13.2, 14.0)], w, g, &[]), vec![span(0.0, 1.0), span(1.5, 13.0), span(13.2, 14.0)]);
         // window 0: every span on its own
-        assert_eq!(pack_spans(spans.clone(), 0, g), spans);
-        assert!(pack_spans(Vec::new(), w, g).is_empty());
+        assert_eq!(pack_spans(spans.clone(), 0, g, &[]), spans);
+        assert!(pack_spans(Vec::new(), w, g, &[]).is_empty());
+        // the other party speaking in a pause (split recordings) ends the window there; speech
+        // of theirs that overlaps this track's own is no turn between two of its utterances
+        let other = [span(9.6, 9.9), span(12.5, 13.0)];
+        assert_eq!(pack_spans(spans.clone(), w, g, &other), vec![span(0.0, 9.5), span(10.0, 12.0), span(13.5, 17.0)]);
+        assert_eq!(pack_spans(spans.clone(), w, g, &[span(1.0, 2.0)]), vec![span(0.0, 9.5), span(10.0, 17.0)]);
     }
 
     #[test]
