@@ -150,7 +150,7 @@ fn a_final_aborts_a_running_interim_and_the_worker_goes_on() {
     }
     let queue = Arc::new(RtQueue::new());
     let pool = WhisperPool::with_scheduler(common::model(), PoolLayout { workers: 1, threads: 1 }, DecodeOptions::default(), queue.clone()).unwrap();
-    let job = |id, audio, reply| AsrJob { id, audio, offset_s: 0.0, reply: Reply::Channel(reply), context_floor: None, context_margin: None };
+    let job = |id, audio, reply| AsrJob { id, audio, offset_s: 0.0, pauses: Vec::new(), reply: Reply::Channel(reply), context_floor: None, context_margin: None };
     let (itx, irx) = crossbeam_channel::bounded(1);
     let (ftx, frx) = crossbeam_channel::bounded(1);
     queue.push_interim((1, 0), job(1, long, itx));

@@ -75,9 +75,10 @@ const KEEP_REPEATS: usize = 2;
 /// Cuts repetition loops: when a unit of 1–8 words repeats back to back to the end of the
 /// output (or absurdly often anywhere), the repeats past the first few are removed together with
 /// everything after them, because the decoder does not recover from a loop in one window.
-/// `audio_end`: where the window's audio ends (seconds, the words' time base), to tell a
-/// sentence said twice from one decoded twice (see `cut_doubled_sentence`).
-pub fn cut_repetition_loops(words: Vec<Word>, audio_end: f32) -> (Vec<Word>, bool) {
+/// `pauses`: the pauses (seconds, the words' time base) between the utterances of a window that
+/// joins several, to tell a sentence said twice from one decoded twice (see
+/// `cut_doubled_sentence`).
+pub fn cut_repetition_loops(words: Vec<Word>, pauses: &[(f32, f32)]) -> (Vec<Word>, bool) {
     let normed: Vec<String> = words.iter().map(|w| norm(&w.word)).collect();
     let n = normed.len();
     for start in 0..n {
@@ -107,16 +108,16 @@ pub fn cut_repetition_loops(words: Vec<Word>, audio_end: f32) -> (Vec<Word>, boo
                 let mut words = words;
                 words.truncate(kept);
                 // the two repeats kept may themselves be a doubled sentence
-                let (words, _) = cut_doubled_sentence(words, &normed[..kept], audio_end);
+                let (words, _) = cut_doubled_sentence(words, &normed[..kept], pauses);
                 return (words, true);
             }
         }
     }
-    cut_doubled_sentence(words, &normed, audio_end)
+    cut_doubled_sentence(words, &normed, pauses)
 }
 
 /// `normed`: the normalised form of each of `words`.
-fn cut_doubled_sentence(words: Vec<Word>, normed: &[String], audio_end: f32) -> (Vec<Word>, bool) {
+fn cut_doubled_sentence(words: Vec<Word>, normed: &[String], pauses: &[(f32, f32)]) -> (Vec<Word>, bool) {
     let n = normed.len();
     // A sentence of four or more words said twice back to back at the very end ("Sure, what is
     // your mobile number? Sure, what is your mobile number?") is the decoder repeating itself on
@@ -132,12 +133,16 @@ fn cut_doubled_sentence(words: Vec<Word>, normed: &[String], audio_end: f32) -> 
         let first = spoken[start..start + unit].iter().map(|&i| &normed[i]);
         let second = spoken[start + unit..].iter().map(|&i| &normed[i]);
         if first.clone().eq(second) && first.filter(|w| wordy(w)).count() >= 3 {
-            // …unless the audio has room for it twice: a window of several utterances (batch
-            // packs them) holds sentences people do repeat ("can you hear me? … can you hear
-            // me?"). A decoded repeat has no audio of its own: the window ends before half the
-            // first copy's time has passed again.
-            let (a, b) = (words[spoken[start]].start, words[spoken[start + unit - 1]].end);
-            if b > a && audio_end - b >= 0.5 * (b - a) {
+            // …unless a pause the VAD heard lies between the copies' start and end: in a batch
+            // window that joins several utterances, the same sentence in two of them was said
+            // twice ("can you hear me now?" … "can you hear me now?"). Word times drift late
+            // over a long window, never early, so the first copy's start is not after its
+            // true one by more than the sentence is long.
+            let (a, b) = (words[spoken[start]].start, words[spoken[m - 1]].end);
+            if pauses.iter().any(|&(ps, pe)| {
+                let mid = (ps + pe) / 2.0;
+                a < mid && mid < b
+            }) {
                 continue;
             }
             let mut words = words;
@@ -217,7 +222,7 @@ mod tests {
     use super::*;
 
     fn cut_repetition_loops_untimed(w: Vec<Word>) -> (Vec<Word>, bool) {
-        cut_repetition_loops(w, 0.0)
+        cut_repetition_loops(w, &[])
     }
 
     /// Words spoken one every `step` seconds from 0.
@@ -226,18 +231,20 @@ mod tests {
     }
 
     #[test]
-    fn a_sentence_said_twice_is_kept_when_the_audio_holds_it_twice() {
+    fn a_sentence_said_in_two_utterances_is_kept() {
         let text = "can you hear me now? can you hear me now?";
-        // 10 words at 0.4 s: the first copy ends at 2.0 s, the second at 4.0 s
-        let (w, cut) = cut_repetition_loops(timed(text, 0.4), 4.2);
+        // 10 words at 0.4 s: the first copy ends at 2.0 s, the second starts there
+        let (w, cut) = cut_repetition_loops(timed(text, 0.4), &[(1.6, 2.4)]);
         assert!(!cut);
         assert_eq!(join_words(&w), text);
-        // the window's audio ends right after the first copy: the second was decoded, not said
-        let (w, cut) = cut_repetition_loops(timed(text, 0.4), 2.3);
-        assert!(cut);
-        assert_eq!(join_words(&w), "can you hear me now?");
-        // loops of short units are cut whatever the time
-        let (w, cut) = cut_repetition_loops(timed("the number is 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1", 0.4), 60.0);
+        // one utterance (no pause between the copies): the second was decoded, not said
+        for pauses in [&[][..], &[(5.0, 6.0)][..]] {
+            let (w, cut) = cut_repetition_loops(timed(text, 0.4), pauses);
+            assert!(cut);
+            assert_eq!(join_words(&w), "can you hear me now?");
+        }
+        // loops of short units are cut whatever the pauses
+        let (w, cut) = cut_repetition_loops(timed("the number is 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1", 0.4), &[(2.0, 3.0)]);
         assert!(cut);
         assert_eq!(join_words(&w), "the number is 1, 1,");
     }

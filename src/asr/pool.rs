@@ -58,6 +58,10 @@ pub struct AsrJob {
     pub audio: Vec<f32>,
     /// Time of the first sample from the start of the track, for word timestamps.
     pub offset_s: f32,
+    /// Pauses inside the audio (track seconds) between utterances the VAD told apart and batch
+    /// joined into one window; empty for a single utterance. A sentence said on both sides of
+    /// one is speech, not a decoder loop (see [`guard::cut_repetition_loops`]).
+    pub pauses: Vec<(f32, f32)>,
     pub reply: Reply,
     /// Overrides [`DecodeOptions::context_min`] for this job. Interims use 0 (the context sized
     /// to the audio: 2–3× faster on short audio, good enough for text the final replaces);
@@ -179,7 +183,7 @@ impl WhisperPool {
     /// Transcribes one utterance and waits for the result (tests, benchmarks, tools).
     pub fn transcribe_blocking(&self, audio: Vec<f32>, offset_s: f32) -> Result<Hypothesis, AsrError> {
         let (reply, rx) = crossbeam_channel::bounded(1);
-        let job = AsrJob { id: 0, audio, offset_s, reply: Reply::Channel(reply), context_floor: None, context_margin: None };
+        let job = AsrJob { id: 0, audio, offset_s, pauses: Vec::new(), reply: Reply::Channel(reply), context_floor: None, context_margin: None };
         match &self.rt {
             Some(q) => q.push_final(job, Instant::now()),
             None => self.submit(job)?,
@@ -225,7 +229,7 @@ impl Worker {
             let started = Instant::now();
             let cpu0 = crate::metrics::thread_cpu_seconds();
             let audio_s = job.audio.len() as f32 / SAMPLE_RATE as f32;
-            let hypothesis = self.transcribe(&job.audio, job.offset_s, job.context_floor, job.context_margin, abort);
+            let hypothesis = self.transcribe(&job.audio, job.offset_s, &job.pauses, job.context_floor, job.context_margin, abort);
             drop(job.audio);
             job.reply.send(AsrResult {
                 id: job.id,
@@ -237,7 +241,7 @@ impl Worker {
         }
     }
 
-    fn transcribe(&mut self, audio: &[f32], offset_s: f32, context_floor: Option<u32>, context_margin: Option<u32>, abort: Option<&AtomicBool>) -> Result<Hypothesis, AsrError> {
+    fn transcribe(&mut self, audio: &[f32], offset_s: f32, pauses: &[(f32, f32)], context_floor: Option<u32>, context_margin: Option<u32>, abort: Option<&AtomicBool>) -> Result<Hypothesis, AsrError> {
         let audio = &audio[..audio.len().min(MAX_SAMPLES)];
         let input: Cow<[f32]> = if audio.len() < MIN_SAMPLES {
             let mut v = Vec::with_capacity(MIN_SAMPLES);
@@ -319,7 +323,7 @@ impl Worker {
             no_speech_prob = self.multilingual_no_speech_prob().unwrap_or(no_speech_prob);
         }
         let avg_logprob = if n_text_tokens > 0 { logprob_sum / n_text_tokens as f32 } else { 0.0 };
-        finish_hypothesis(words, breaks, no_speech_prob, avg_logprob, offset_s + audio.len() as f32 / SAMPLE_RATE as f32)
+        finish_hypothesis(words, breaks, no_speech_prob, avg_logprob, pauses)
     }
 
     /// whisper.cpp 1.8.3 reads the no-speech probability from an unwritten logits row when the
@@ -343,10 +347,10 @@ unsafe extern "C" fn abort_requested(flag: *mut std::ffi::c_void) -> bool {
     unsafe { (*flag.cast::<AtomicBool>()).load(Ordering::Relaxed) }
 }
 
-fn finish_hypothesis(words: Vec<Word>, breaks: Vec<usize>, no_speech_prob: f32, avg_logprob: f32, audio_end: f32) -> Result<Hypothesis, AsrError> {
+fn finish_hypothesis(words: Vec<Word>, breaks: Vec<usize>, no_speech_prob: f32, avg_logprob: f32, pauses: &[(f32, f32)]) -> Result<Hypothesis, AsrError> {
     let had_words = !words.is_empty();
     let (words, breaks) = guard::strip_tags(words, breaks);
-    let (words, _looped) = guard::cut_repetition_loops(words, audio_end);
+    let (words, _looped) = guard::cut_repetition_loops(words, pauses);
     let (words, breaks) = guard::spell_ranges(words, breaks);
     // Judged on the words that would be emitted: tags ("♪") and loops ("A A A A …") are
     // decoded confidently and would prop up the mean.

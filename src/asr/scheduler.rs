@@ -331,7 +331,7 @@ mod tests {
 
     fn job(id: u64) -> AsrJob {
         let (tx, _rx) = crossbeam_channel::unbounded();
-        AsrJob { id, audio: Vec::new(), offset_s: 0.0, reply: Reply::Channel(tx), context_floor: None, context_margin: None }
+        AsrJob { id, audio: Vec::new(), offset_s: 0.0, pauses: Vec::new(), reply: Reply::Channel(tx), context_floor: None, context_margin: None }
     }
 
     #[test]

@@ -262,7 +262,7 @@ impl LiveCall {
         let id = self.engine.queue.job_id();
         let submitted = Instant::now();
         self.jobs.insert(id, JobInfo { track, segment_id: u.segment_id, is_final, start_s: u.start_s, end_s: u.end_s, submitted });
-        let job = AsrJob { id, audio: u.samples, offset_s: u.start_s, reply: Reply::Async(self.tx.clone()), context_floor: Some(self.engine.config.final_context_min),
+        let job = AsrJob { id, audio: u.samples, offset_s: u.start_s, pauses: Vec::new(), reply: Reply::Async(self.tx.clone()), context_floor: Some(self.engine.config.final_context_min),
             context_margin: (!is_final).then_some(self.engine.config.interim_context_margin) };
         let key = (self.slot, track);
         if is_final {
