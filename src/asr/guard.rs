@@ -135,9 +135,9 @@ fn cut_doubled_sentence(words: Vec<Word>, normed: &[String], pauses: &[(f32, f32
         if first.clone().eq(second) && first.filter(|w| wordy(w)).count() >= 3 {
             // …unless a pause the VAD heard lies between the copies' start and end: in a batch
             // window that joins several utterances, the same sentence in two of them was said
-            // twice ("can you hear me now?" … "can you hear me now?"). Word times drift late
-            // over a long window, never early, so the first copy's start is not after its
-            // true one by more than the sentence is long.
+            // twice ("can you hear me now?" … "can you hear me now?"). Word times drift over a
+            // long window (up to ~2 s), so the test is loose: any pause between the first
+            // copy's first word and the second copy's last.
             let (a, b) = (words[spoken[start]].start, words[spoken[m - 1]].end);
             if pauses.iter().any(|&(ps, pe)| {
                 let mid = (ps + pe) / 2.0;
