@@ -526,7 +526,9 @@ async fn api_keys_authenticate_only_while_valid(db: TestDb) {
     // only the hash is stored
     let raw = db.raw_bytes();
     assert!(!contains(&raw, k.secret.as_bytes()));
-    let secret_part = k.secret.rsplit('_').next().unwrap();
+    // the random part after "csk_ID_" (it may itself hold '_', base64url: split at the prefix)
+    let secret_part = &k.secret[k.id.len() + 1..];
+    assert_eq!(secret_part.len(), 43);
     assert!(!contains(&raw, secret_part.as_bytes()));
     // expired
     let mut owner = db.owner().await;
@@ -773,7 +775,10 @@ async fn web_sessions_live_only_while_their_key_does(db: TestDb) {
     }
     // only hashes are stored
     let raw = db.raw_bytes();
-    assert!(!contains(&raw, s.token.rsplit('_').next().unwrap().as_bytes()));
+    // the random part after "css_ID_" (base64url, so it may itself hold '_')
+    let secret_part = s.token.splitn(3, '_').nth(2).unwrap();
+    assert!(secret_part.len() >= 32, "{secret_part}");
+    assert!(!contains(&raw, secret_part.as_bytes()));
     assert!(!contains(&raw, s.csrf.as_bytes()));
     // rotation: a new token, the same CSRF token; the old one lives only for a short grace
     let (token2, _) = store.rotate_web_session(&found, &times).await.unwrap();
