@@ -313,3 +313,18 @@ impl<'a> Sink<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_window;
+
+    #[test]
+    fn window_must_fit_the_model_context() {
+        assert_eq!(parse_window("24"), Ok(24.0));
+        assert_eq!(parse_window("0"), Ok(0.0));
+        assert_eq!(parse_window("26"), Ok(26.0));
+        for bad in ["26.5", "30", "-1", "NaN", "ten"] {
+            assert!(parse_window(bad).is_err(), "{bad}");
+        }
+    }
+}
