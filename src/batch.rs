@@ -93,6 +93,8 @@ struct PendingUtterance {
     track: usize,
     start_s: f32,
     end_s: f32,
+    /// Pauses inside the window (seconds): its text is split there too.
+    pauses: Vec<(f32, f32)>,
     hypothesis: Option<Hypothesis>,
 }
 
@@ -197,14 +199,21 @@ fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile, String> {
     let secs = |i: usize| i as f32 / SAMPLE_RATE as f32;
     let utterances = windows
         .iter()
-        .map(|(track, w)| PendingUtterance { track: *track, start_s: secs(w.span.start), end_s: secs(w.span.end), hypothesis: None })
-        .collect();
+        .map(|(track, w)| PendingUtterance {
+            track: *track,
+            start_s: secs(w.span.start),
+            end_s: secs(w.span.end),
+            pauses: w.pauses.iter().map(|p| (secs(p.start), secs(p.end))).collect(),
+            hypothesis: None,
+        })
+        .collect::<Vec<_>>();
     let jobs = windows
         .into_iter()
-        .map(|(track, w)| PlannedJob {
+        .zip(&utterances)
+        .map(|((track, w), u)| PlannedJob {
             samples: tracks[track][w.span.start..w.span.end].to_vec(),
             offset_s: secs(w.span.start),
-            pauses: w.pauses.iter().map(|p| (secs(p.start), secs(p.end))).collect(),
+            pauses: u.pauses.clone(),
         })
         .collect();
     Ok((audio_s, speakers, utterances, jobs))
@@ -376,7 +385,7 @@ fn redact_file(speakers: &[String], utterances: Vec<PendingUtterance>, redaction
     let raw = utterances.into_iter().flat_map(|u| {
         let track = u.track;
         let h = u.hypothesis.filter(|h| !h.text.is_empty());
-        h.map(|h| to_raw_segments(u.start_s, u.end_s, h)).unwrap_or_default().into_iter().map(move |s| (track, s))
+        h.map(|h| to_raw_segments(u.start_s, u.end_s, &u.pauses, h)).unwrap_or_default().into_iter().map(move |s| (track, s))
     });
     let redactor = match redaction {
         Redaction::Policy(r) => r,
@@ -429,10 +438,13 @@ fn random_key() -> [u8; 32] {
     key
 }
 
-/// Splits a window's hypothesis at whisper's segment breaks. Segment times come from the
-/// words when they are sane, else from the VAD span.
-fn to_raw_segments(span_start: f32, span_end: f32, h: Hypothesis) -> Vec<RawSegment> {
+/// Splits a window's hypothesis at whisper's segment breaks and at the pauses between the
+/// utterances the window joins (whisper sometimes runs one segment across a turn change). Segment
+/// times come from the words when they are sane, else from the VAD span.
+fn to_raw_segments(span_start: f32, span_end: f32, pauses: &[(f32, f32)], h: Hypothesis) -> Vec<RawSegment> {
     let mut bounds = h.breaks.clone();
+    bounds.extend(pause_breaks(&h.words, pauses));
+    bounds.sort_unstable();
     if bounds.first() != Some(&0) {
         bounds.insert(0, 0);
     }
@@ -464,6 +476,19 @@ fn to_raw_segments(span_start: f32, span_end: f32, h: Hypothesis) -> Vec<RawSegm
         }
     }
     out
+}
+
+/// For each pause, the index of the first word that starts after its middle (none at either end
+/// of the words): where a segment break belongs if whisper did not put one there.
+fn pause_breaks(words: &[crate::asr::Word], pauses: &[(f32, f32)]) -> Vec<usize> {
+    pauses
+        .iter()
+        .filter_map(|&(ps, pe)| {
+            let mid = (ps + pe) / 2.0;
+            let k = words.partition_point(|w| w.start < mid);
+            (k > 0 && k < words.len()).then_some(k)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -500,6 +525,22 @@ mod tests {
         let other = [span(9.6, 9.9), span(12.5, 13.0)];
         assert_eq!(spans_of(pack_spans(&spans, w, g, &other)), vec![span(0.0, 9.5), span(10.0, 12.0), span(13.5, 17.0)]);
         assert_eq!(spans_of(pack_spans(&spans, w, g, &[span(1.0, 2.0)])), vec![span(0.0, 9.5), span(10.0, 17.0)]);
+    }
+
+    #[test]
+    fn window_text_is_split_at_its_pauses() {
+        let w = |word: &str, start: f32| crate::asr::Word { word: format!(" {word}"), start, end: start + 0.3, p: 0.9 };
+        let words = vec![w("Is", 0.2), w("that", 0.5), w("right?", 0.8), w("Yes,", 2.6), w("it", 2.9), w("is.", 3.2), w("Good.", 5.0)];
+        // whisper gave one segment; the window joined three utterances (pauses 1.1–2.5, 3.5–4.9)
+        let h = Hypothesis { text: String::new(), words, breaks: vec![0], ..Default::default() };
+        let segs = to_raw_segments(0.0, 5.5, &[(1.1, 2.5), (3.5, 4.9)], h.clone());
+        let texts: Vec<&str> = segs.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, ["Is that right?", "Yes, it is.", "Good."]);
+        assert!((segs[1].start - 2.6).abs() < 1e-6 && (segs[2].start - 5.0).abs() < 1e-6);
+        // a break whisper already made at a pause is not doubled; no pauses, no extra breaks
+        let h2 = Hypothesis { breaks: vec![0, 3], ..h.clone() };
+        assert_eq!(to_raw_segments(0.0, 5.5, &[(1.1, 2.5)], h2).len(), 2);
+        assert_eq!(to_raw_segments(0.0, 5.5, &[], h).len(), 1);
     }
 
     #[test]
