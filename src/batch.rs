@@ -197,25 +197,18 @@ fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile, String> {
     // Interleave tracks in time order so the transcript reads as the conversation went.
     windows.sort_by_key(|(track, w)| (w.span.start, *track));
     let secs = |i: usize| i as f32 / SAMPLE_RATE as f32;
-    let utterances = windows
-        .iter()
-        .map(|(track, w)| PendingUtterance {
-            track: *track,
-            start_s: secs(w.span.start),
-            end_s: secs(w.span.end),
-            pauses: w.pauses.iter().map(|p| (secs(p.start), secs(p.end))).collect(),
-            hypothesis: None,
-        })
-        .collect::<Vec<_>>();
-    let jobs = windows
+    let (utterances, jobs) = windows
         .into_iter()
-        .zip(&utterances)
-        .map(|((track, w), u)| PlannedJob {
-            samples: tracks[track][w.span.start..w.span.end].to_vec(),
-            offset_s: secs(w.span.start),
-            pauses: u.pauses.clone(),
+        .map(|(track, w)| {
+            let (start_s, end_s) = (secs(w.span.start), secs(w.span.end));
+            let pauses: Vec<(f32, f32)> = w.pauses.iter().map(|p| (secs(p.start), secs(p.end))).collect();
+            let samples = tracks[track][w.span.start..w.span.end].to_vec();
+            (
+                PendingUtterance { track, start_s, end_s, pauses: pauses.clone(), hypothesis: None },
+                PlannedJob { samples, offset_s: start_s, pauses },
+            )
         })
-        .collect();
+        .unzip();
     Ok((audio_s, speakers, utterances, jobs))
 }
 
@@ -464,11 +457,10 @@ fn to_raw_segments(span_start: f32, span_end: f32, pauses: &[(f32, f32)], h: Hyp
         let lo = if k == 0 { span_start } else { seg_words.first().map_or(span_start, |w| w.start) };
         let hi = if k + 1 == n { span_end } else { seg_words.last().map_or(span_end, |w| w.end) };
         let (mut start, mut end) = (lo, hi);
-        if let (Some(first), Some(last)) = (seg_words.first(), seg_words.last()) {
-            let (ws, we) = (first.start.max(span_start), last.end.min(span_end));
-            if ws < we {
-                (start, end) = (ws, we);
-            }
+        if let (Some(first), Some(last)) = (seg_words.first(), seg_words.last())
+            && first.start < last.end
+        {
+            (start, end) = (first.start, last.end);
         }
         let text = crate::asr::guard::join_words(&seg_words);
         if !text.is_empty() {

@@ -221,10 +221,6 @@ pub fn is_no_speech(no_speech_prob: f32, avg_logprob: f32, mean_word_p: f32) -> 
 mod tests {
     use super::*;
 
-    fn cut_repetition_loops_untimed(w: Vec<Word>) -> (Vec<Word>, bool) {
-        cut_repetition_loops(w, &[])
-    }
-
     /// Words spoken one every `step` seconds from 0.
     fn timed(text: &str, step: f32) -> Vec<Word> {
         words(text).into_iter().enumerate().map(|(i, w)| Word { start: i as f32 * step, end: (i + 1) as f32 * step, ..w }).collect()
@@ -283,25 +279,25 @@ mod tests {
 
     #[test]
     fn loops_are_cut_and_ordinary_repeats_kept() {
-        let (w, cut) = cut_repetition_loops_untimed(words("the number is 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1"));
+        let (w, cut) = cut_repetition_loops(words("the number is 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1"), &[]);
         assert!(cut);
         assert_eq!(join_words(&w), "the number is 1, 1,");
-        let (w, cut) = cut_repetition_loops_untimed(words("your plan is active now, your plan is active now, your plan is active now, your plan is active now, your plan"));
+        let (w, cut) = cut_repetition_loops(words("your plan is active now, your plan is active now, your plan is active now, your plan is active now, your plan"), &[]);
         assert!(cut);
         // two repeats are kept, and two repeats of a whole sentence are one sentence said twice
         assert_eq!(join_words(&w), "your plan is active now,");
-        let (w, cut) = cut_repetition_loops_untimed(words("done, done, done, done, done."));
+        let (w, cut) = cut_repetition_loops(words("done, done, done, done, done."), &[]);
         assert!(cut);
         assert_eq!(join_words(&w), "done, done,");
-        let (w, cut) = cut_repetition_loops_untimed(words("Sure what is your mobile number?? Sure what is your mobile number?."));
+        let (w, cut) = cut_repetition_loops(words("Sure what is your mobile number?? Sure what is your mobile number?."), &[]);
         assert!(cut);
         assert_eq!(join_words(&w), "Sure what is your mobile number??");
         // the same with the punctuation as tokens of their own, unequal in number
-        let (w, cut) = cut_repetition_loops_untimed(words("Sure what is your mobile number ?? Sure what is your mobile number ? ."));
+        let (w, cut) = cut_repetition_loops(words("Sure what is your mobile number ?? Sure what is your mobile number ? ."), &[]);
         assert!(cut);
         assert_eq!(w.iter().map(|w| w.word.trim()).collect::<Vec<_>>(), ["Sure", "what", "is", "your", "mobile", "number", "??"]);
         // a loop of the sentence to the end: cut to two repeats, then to one
-        let (w, cut) = cut_repetition_loops_untimed(words("Sure what is your mobile number? Sure what is your mobile number? Sure what is your mobile number? Sure what is your mobile number? Sure what is"));
+        let (w, cut) = cut_repetition_loops(words("Sure what is your mobile number? Sure what is your mobile number? Sure what is your mobile number? Sure what is your mobile number? Sure what is"), &[]);
         assert!(cut);
         assert_eq!(join_words(&w), "Sure what is your mobile number?");
         for ok in [
@@ -313,7 +309,7 @@ mod tests {
             "bye bye",
             "four triple one, double one double one, double one double one, double one double one. I see charges",
         ] {
-            let (w, cut) = cut_repetition_loops_untimed(words(ok));
+            let (w, cut) = cut_repetition_loops(words(ok), &[]);
             assert!(!cut, "{ok}");
             assert_eq!(join_words(&w), ok);
         }

@@ -1209,31 +1209,27 @@ fn extend_address(toks: &[Token], from: usize, run_of_tok: &[Option<usize>], ws:
     }
     let mut k = hi;
     let mut chunks = 0;
-    let chunk_end = |e: usize| e >= toks.len() || matches!(toks[e].punct(), Some(',' | '.' | '?' | '!' | ';')) || toks[e].kind == TokKind::Break;
     while k < toks.len() && chunks < 8 {
         // a comma (or a segment break) then a chunk made only of address tokens
-        if !is_address_sep(&toks[k]) {
-            // "St." style abbreviations are not a sentence end
-            break;
-        }
-        // "Road," then the segment's end: one separator
-        k = last_address_sep(toks, k);
+        // "St." style abbreviations are not a sentence end
+        let Some(sep) = address_sep(toks, k) else { break };
+        k = sep;
         let mut e = k + 1;
         while e < toks.len() && e - k < 10 && addr_tok(e) {
             e += 1;
         }
         // a short chunk whatever its case that ends in a street or building word ("sunrise
         // heights", "gandhi nagar"): the recogniser does not capitalise names reliably
-        if !chunk_end(e) || e == k + 1 {
+        if !chunk_end(toks, e) || e == k + 1 {
             let mut f = k + 1;
             while f < toks.len() && f - k <= 4 && toks[f].kind == TokKind::Word && !is_clause_word(&toks[f].lower) {
                 f += 1;
             }
-            if f > k + 2 && chunk_end(f) && ws.street.contains(toks[f - 1].lower.as_str()) {
+            if f > k + 2 && chunk_end(toks, f) && ws.street.contains(toks[f - 1].lower.as_str()) {
                 e = f;
             }
         }
-        let ended = chunk_end(e);
+        let ended = chunk_end(toks, e);
         if e == k + 1 || !ended {
             if let Some(end) = place_names_then_postcode(toks, k, run_of_tok) {
                 hi = end;
@@ -1247,18 +1243,23 @@ fn extend_address(toks: &[Token], from: usize, run_of_tok: &[Option<usize>], ws:
     hi
 }
 
-/// A comma or a segment break: what separates the chunks of an address.
-fn is_address_sep(t: &Token) -> bool {
-    t.punct() == Some(',') || t.kind == TokKind::Break
-}
-
-/// The last of the separators that begin at `k` (a comma that ends one segment is followed by
-/// the break before the next).
-fn last_address_sep(toks: &[Token], mut k: usize) -> usize {
-    while k + 1 < toks.len() && is_address_sep(&toks[k + 1]) {
+/// If a separator of address chunks (a comma or a segment break) is at `k`, the last of the
+/// separators that begin there ("Road," then the segment's end is one separator).
+fn address_sep(toks: &[Token], k: usize) -> Option<usize> {
+    let is_sep = |i: usize| toks.get(i).is_some_and(|t| t.punct() == Some(',') || t.kind == TokKind::Break);
+    if !is_sep(k) {
+        return None;
+    }
+    let mut k = k;
+    while is_sep(k + 1) {
         k += 1;
     }
-    k
+    Some(k)
+}
+
+/// Whether an address chunk ends at `e`: a clause's punctuation, a segment break, or the end.
+fn chunk_end(toks: &[Token], e: usize) -> bool {
+    e >= toks.len() || matches!(toks[e].punct(), Some(',' | '.' | '?' | '!' | ';')) || toks[e].kind == TokKind::Break
 }
 
 /// The end of "…, katra, pune, 411, 083" after an address: at most three short chunks of place
@@ -1267,13 +1268,9 @@ fn last_address_sep(toks: &[Token], mut k: usize) -> usize {
 /// recogniser split it ("411, 083", "802.21", "80 221"). `k` is the comma or break that ends
 /// the address so far. Without the postcode at the end nothing is taken.
 fn place_names_then_postcode(toks: &[Token], k: usize, run_of_tok: &[Option<usize>]) -> Option<usize> {
-    let chunk_end = |e: usize| e >= toks.len() || matches!(toks[e].punct(), Some(',' | '.' | '?' | '!' | ';')) || toks[e].kind == TokKind::Break;
     let mut k = k;
     for _ in 0..4 {
-        if !(k < toks.len() && is_address_sep(&toks[k])) {
-            return None;
-        }
-        k = last_address_sep(toks, k);
+        k = address_sep(toks, k)?;
         let mut e = k + 1;
         // place-name words
         while e < toks.len() && e - k <= 3 && toks[e].kind == TokKind::Word && run_of_tok[e].is_none() && !is_clause_word(&toks[e].lower) {
@@ -1290,7 +1287,7 @@ fn place_names_then_postcode(toks: &[Token], k: usize, run_of_tok: &[Option<usiz
             while hi > lo && toks[hi - 1].kind != TokKind::Digits && toks[hi - 1].kind != TokKind::Word {
                 hi -= 1;
             }
-            if hi == lo || !chunk_end(end) || run_of_tok[..lo].last().copied().flatten() == Some(ri) {
+            if hi == lo || !chunk_end(toks, end) || run_of_tok[..lo].last().copied().flatten() == Some(ri) {
                 return None;
             }
             let r = numbers::parse_range(toks, lo, hi, false);
@@ -1302,7 +1299,7 @@ fn place_names_then_postcode(toks: &[Token], k: usize, run_of_tok: &[Option<usiz
             };
             return postcode.then_some(hi);
         }
-        if e == k + 1 || !chunk_end(e) {
+        if e == k + 1 || !chunk_end(toks, e) {
             return None;
         }
         k = e;
