@@ -71,7 +71,10 @@ pub struct FileOutcome {
 
 /// The call id of a file: its name up to the first dot (`call01.8k.mulaw.wav` → `call01`).
 pub fn call_id(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     match name.split('.').next() {
         Some(stem) if !stem.is_empty() => stem.to_string(),
         _ => name,
@@ -100,8 +103,17 @@ struct PendingUtterance {
 
 /// What the decoding thread tells the collector about a file.
 enum Planned {
-    File { index: usize, audio_s: f64, speakers: Vec<String>, utterances: Vec<PendingUtterance>, first_job: u64 },
-    Failed { index: usize, error: String },
+    File {
+        index: usize,
+        audio_s: f64,
+        speakers: Vec<String>,
+        utterances: Vec<PendingUtterance>,
+        first_job: u64,
+    },
+    Failed {
+        index: usize,
+        error: String,
+    },
 }
 
 struct FileState {
@@ -114,7 +126,10 @@ struct FileState {
 }
 
 /// Decodes a file into 16 kHz tracks with their speaker labels.
-pub fn load_tracks(path: &Path, mode: ChannelMode) -> Result<(Vec<Vec<f32>>, Vec<String>, f64), audio::AudioError> {
+pub fn load_tracks(
+    path: &Path,
+    mode: ChannelMode,
+) -> Result<(Vec<Vec<f32>>, Vec<String>, f64), audio::AudioError> {
     let decoded = decode_file(path)?;
     let duration = decoded.duration_s();
     let n = decoded.channels.len();
@@ -122,7 +137,9 @@ pub fn load_tracks(path: &Path, mode: ChannelMode) -> Result<(Vec<Vec<f32>>, Vec
         ChannelMode::Mix => vec![audio::mix_to_mono(&decoded.channels)],
         ChannelMode::Split => decoded.channels,
     };
-    let speakers = (0..channels.len()).map(|c| speaker_of_channel(c, n, mode)).collect();
+    let speakers = (0..channels.len())
+        .map(|c| speaker_of_channel(c, n, mode))
+        .collect();
     let tracks = channels
         .iter()
         .map(|c| resample_to_16k(c, decoded.sample_rate))
@@ -132,7 +149,12 @@ pub fn load_tracks(path: &Path, mode: ChannelMode) -> Result<(Vec<Vec<f32>>, Vec
 
 /// Transcribes `files` through `pool`, calling `on_file` as each file completes (in completion
 /// order). Returns when every file has been reported.
-pub fn run(files: &[PathBuf], opts: &BatchOptions, pool: &WhisperPool, mut on_file: impl FnMut(FileOutcome)) {
+pub fn run(
+    files: &[PathBuf],
+    opts: &BatchOptions,
+    pool: &WhisperPool,
+    mut on_file: impl FnMut(FileOutcome),
+) {
     let (plan_tx, plan_rx) = crossbeam_channel::bounded::<Planned>(4);
     let (result_tx, result_rx) = crossbeam_channel::unbounded::<AsrResult>();
     std::thread::scope(|scope| {
@@ -143,11 +165,36 @@ pub fn run(files: &[PathBuf], opts: &BatchOptions, pool: &WhisperPool, mut on_fi
                     Ok((audio_s, speakers, utterances, audio)) => {
                         let first_job = next_job;
                         next_job += audio.len() as u64;
-                        if plan_tx.send(Planned::File { index, audio_s, speakers, utterances, first_job }).is_err() {
+                        if plan_tx
+                            .send(Planned::File {
+                                index,
+                                audio_s,
+                                speakers,
+                                utterances,
+                                first_job,
+                            })
+                            .is_err()
+                        {
                             return;
                         }
-                        for (i, PlannedJob { samples, offset_s, pauses }) in audio.into_iter().enumerate() {
-                            let job = AsrJob { id: first_job + i as u64, audio: samples, offset_s, pauses, reply: Reply::Channel(result_tx.clone()), context_floor: None, context_margin: None };
+                        for (
+                            i,
+                            PlannedJob {
+                                samples,
+                                offset_s,
+                                pauses,
+                            },
+                        ) in audio.into_iter().enumerate()
+                        {
+                            let job = AsrJob {
+                                id: first_job + i as u64,
+                                audio: samples,
+                                offset_s,
+                                pauses,
+                                reply: Reply::Channel(result_tx.clone()),
+                                context_floor: None,
+                                context_margin: None,
+                            };
                             if pool.submit(job).is_err() {
                                 return;
                             }
@@ -176,22 +223,44 @@ struct PlannedJob {
 }
 
 fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile, String> {
-    let (tracks, speakers, audio_s) = load_tracks(path, opts.channels).map_err(|e| e.to_string())?;
+    let (tracks, speakers, audio_s) =
+        load_tracks(path, opts.channels).map_err(|e| e.to_string())?;
     let mut windows: Vec<(usize, Window)> = Vec::new();
     if opts.no_vad {
         let window = (opts.vad.max_utterance_s * SAMPLE_RATE as f32) as usize;
         for (track, samples) in tracks.iter().enumerate() {
             windows.extend((0..samples.len()).step_by(window.max(1)).map(|start| {
-                (track, Window { span: SpeechSpan { start, end: (start + window).min(samples.len()) }, pauses: Vec::new() })
+                (
+                    track,
+                    Window {
+                        span: SpeechSpan {
+                            start,
+                            end: (start + window).min(samples.len()),
+                        },
+                        pauses: Vec::new(),
+                    },
+                )
             }));
         }
     } else {
-        let speech: Vec<Vec<SpeechSpan>> = tracks.iter().map(|samples| find_speech(samples, &opts.vad)).collect();
+        let speech: Vec<Vec<SpeechSpan>> = tracks
+            .iter()
+            .map(|samples| find_speech(samples, &opts.vad))
+            .collect();
         let window = (opts.window_s * SAMPLE_RATE as f32) as usize;
         let max_gap = (PACK_MAX_GAP_S * SAMPLE_RATE as f32) as usize;
         for (track, own) in speech.iter().enumerate() {
-            let others: Vec<SpeechSpan> = speech.iter().enumerate().filter(|(t, _)| *t != track).flat_map(|(_, s)| s.iter().copied()).collect();
-            windows.extend(pack_spans(own, window, max_gap, &others).into_iter().map(|w| (track, w)));
+            let others: Vec<SpeechSpan> = speech
+                .iter()
+                .enumerate()
+                .filter(|(t, _)| *t != track)
+                .flat_map(|(_, s)| s.iter().copied())
+                .collect();
+            windows.extend(
+                pack_spans(own, window, max_gap, &others)
+                    .into_iter()
+                    .map(|w| (track, w)),
+            );
         }
     }
     // Interleave tracks in time order so the transcript reads as the conversation went.
@@ -201,11 +270,25 @@ fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile, String> {
         .into_iter()
         .map(|(track, w)| {
             let (start_s, end_s) = (secs(w.span.start), secs(w.span.end));
-            let pauses: Vec<(f32, f32)> = w.pauses.iter().map(|p| (secs(p.start), secs(p.end))).collect();
+            let pauses: Vec<(f32, f32)> = w
+                .pauses
+                .iter()
+                .map(|p| (secs(p.start), secs(p.end)))
+                .collect();
             let samples = tracks[track][w.span.start..w.span.end].to_vec();
             (
-                PendingUtterance { track, start_s, end_s, pauses: pauses.clone(), hypothesis: None },
-                PlannedJob { samples, offset_s: start_s, pauses },
+                PendingUtterance {
+                    track,
+                    start_s,
+                    end_s,
+                    pauses: pauses.clone(),
+                    hypothesis: None,
+                },
+                PlannedJob {
+                    samples,
+                    offset_s: start_s,
+                    pauses,
+                },
             )
         })
         .unzip();
@@ -234,21 +317,34 @@ pub struct Window {
 /// into the neighbouring utterance). A forced cut of an over-long utterance overlaps the next
 /// span by its padding; joined, the word at the cut is heard whole (and it is no pause).
 /// `window` 0 joins nothing.
-pub fn pack_spans(spans: &[SpeechSpan], window: usize, max_gap: usize, others: &[SpeechSpan]) -> Vec<Window> {
+pub fn pack_spans(
+    spans: &[SpeechSpan],
+    window: usize,
+    max_gap: usize,
+    others: &[SpeechSpan],
+) -> Vec<Window> {
     let mut out: Vec<Window> = Vec::with_capacity(spans.len());
     for &s in spans {
         if let Some(w) = out.last_mut()
             && s.end.max(w.span.end) - w.span.start <= window
             && s.start.saturating_sub(w.span.end) <= max_gap
-            && !others.iter().any(|o| o.start < s.start && o.end > w.span.end)
+            && !others
+                .iter()
+                .any(|o| o.start < s.start && o.end > w.span.end)
         {
             if s.start > w.span.end {
-                w.pauses.push(SpeechSpan { start: w.span.end, end: s.start });
+                w.pauses.push(SpeechSpan {
+                    start: w.span.end,
+                    end: s.start,
+                });
             }
             w.span.end = w.span.end.max(s.end);
             continue;
         }
-        out.push(Window { span: s, pauses: Vec::new() });
+        out.push(Window {
+            span: s,
+            pauses: Vec::new(),
+        });
     }
     out
 }
@@ -332,7 +428,9 @@ fn apply(
         early.push(r);
         return;
     };
-    let Some(state) = states.get_mut(&index) else { return };
+    let Some(state) = states.get_mut(&index) else {
+        return;
+    };
     let Some(utt) = state.utterances.get_mut((r.id - state.first_job) as usize) else {
         early.push(r);
         return;
@@ -369,16 +467,28 @@ fn finish_file(index: usize, path: &Path, state: FileState, redaction: &Redactio
             segments: redact_file(&state.speakers, state.utterances, redaction),
         }),
     };
-    FileOutcome { index, path: path.to_path_buf(), audio_s: state.audio_s, result }
+    FileOutcome {
+        index,
+        path: path.to_path_buf(),
+        audio_s: state.audio_s,
+        result,
+    }
 }
 
 /// Passes a file's utterances (in time order) through one redaction call with a track per
 /// speaker, so identifiers split across a speaker's segments are still found.
-fn redact_file(speakers: &[String], utterances: Vec<PendingUtterance>, redaction: &Redaction) -> Vec<TranscriptSegment> {
+fn redact_file(
+    speakers: &[String],
+    utterances: Vec<PendingUtterance>,
+    redaction: &Redaction,
+) -> Vec<TranscriptSegment> {
     let raw = utterances.into_iter().flat_map(|u| {
         let track = u.track;
         let h = u.hypothesis.filter(|h| !h.text.is_empty());
-        h.map(|h| to_raw_segments(u.start_s, u.end_s, &u.pauses, h)).unwrap_or_default().into_iter().map(move |s| (track, s))
+        h.map(|h| to_raw_segments(u.start_s, u.end_s, &u.pauses, h))
+            .unwrap_or_default()
+            .into_iter()
+            .map(move |s| (track, s))
     });
     let redactor = match redaction {
         Redaction::Policy(r) => r,
@@ -402,13 +512,20 @@ fn redact_file(speakers: &[String], utterances: Vec<PendingUtterance>, redaction
     let mut tracks: Vec<_> = speakers.iter().map(|s| call.track(s == "agent")).collect();
     let mut out: Vec<(usize, RedactedSegment)> = Vec::new();
     for (track, seg) in raw {
-        out.extend(tracks[track].push_final(seg).into_iter().map(|r| (track, r)));
+        out.extend(
+            tracks[track]
+                .push_final(seg)
+                .into_iter()
+                .map(|r| (track, r)),
+        );
     }
     for (track, t) in tracks.iter_mut().enumerate() {
         out.extend(t.flush().into_iter().map(|r| (track, r)));
     }
     out.sort_by(|a, b| a.1.start.total_cmp(&b.1.start));
-    out.into_iter().map(|(track, r)| output_segment(&speakers[track], r)).collect()
+    out.into_iter()
+        .map(|(track, r)| output_segment(&speakers[track], r))
+        .collect()
 }
 
 fn output_segment(speaker: &str, r: RedactedSegment) -> TranscriptSegment {
@@ -434,7 +551,12 @@ fn random_key() -> [u8; 32] {
 /// Splits a window's hypothesis at whisper's segment breaks and at the pauses between the
 /// utterances the window joins (whisper sometimes runs one segment across a turn change). Segment
 /// times come from the words when they are sane, else from the VAD span.
-fn to_raw_segments(span_start: f32, span_end: f32, pauses: &[(f32, f32)], h: Hypothesis) -> Vec<RawSegment> {
+fn to_raw_segments(
+    span_start: f32,
+    span_end: f32,
+    pauses: &[(f32, f32)],
+    h: Hypothesis,
+) -> Vec<RawSegment> {
     let mut bounds = h.breaks.clone();
     bounds.extend(pause_breaks(&h.words, pauses));
     bounds.sort_unstable();
@@ -454,8 +576,16 @@ fn to_raw_segments(span_start: f32, span_end: f32, pauses: &[(f32, f32)], h: Hyp
     });
     for (k, pair) in bounds.windows(2).enumerate() {
         let seg_words: Vec<_> = words.by_ref().take(pair[1] - pair[0]).collect();
-        let lo = if k == 0 { span_start } else { seg_words.first().map_or(span_start, |w| w.start) };
-        let hi = if k + 1 == n { span_end } else { seg_words.last().map_or(span_end, |w| w.end) };
+        let lo = if k == 0 {
+            span_start
+        } else {
+            seg_words.first().map_or(span_start, |w| w.start)
+        };
+        let hi = if k + 1 == n {
+            span_end
+        } else {
+            seg_words.last().map_or(span_end, |w| w.end)
+        };
         let (mut start, mut end) = (lo, hi);
         if let (Some(first), Some(last)) = (seg_words.first(), seg_words.last())
             && first.start < last.end
@@ -464,7 +594,12 @@ fn to_raw_segments(span_start: f32, span_end: f32, pauses: &[(f32, f32)], h: Hyp
         }
         let text = crate::asr::guard::join_words(&seg_words);
         if !text.is_empty() {
-            out.push(RawSegment { start, end, text, words: seg_words });
+            out.push(RawSegment {
+                start,
+                end,
+                text,
+                words: seg_words,
+            });
         }
     }
     out
@@ -488,7 +623,10 @@ mod tests {
     use super::*;
 
     fn span(a: f32, b: f32) -> SpeechSpan {
-        SpeechSpan { start: (a * 16000.0) as usize, end: (b * 16000.0) as usize }
+        SpeechSpan {
+            start: (a * 16000.0) as usize,
+            end: (b * 16000.0) as usize,
+        }
     }
 
     #[test]
@@ -496,16 +634,35 @@ mod tests {
         let (w, g) = (16000 * 10, 16000 * 2);
         let spans_of = |ws: Vec<Window>| ws.into_iter().map(|w| w.span).collect::<Vec<_>>();
         // joined while the window stays within 10 s and pauses within 2 s
-        let spans = vec![span(0.0, 3.0), span(4.0, 6.0), span(7.5, 9.5), span(10.0, 12.0), span(13.5, 16.0), span(16.5, 17.0)];
+        let spans = vec![
+            span(0.0, 3.0),
+            span(4.0, 6.0),
+            span(7.5, 9.5),
+            span(10.0, 12.0),
+            span(13.5, 16.0),
+            span(16.5, 17.0),
+        ];
         let packed = pack_spans(&spans, w, g, &[]);
-        assert_eq!(spans_of(packed.clone()), vec![span(0.0, 9.5), span(10.0, 17.0)]);
+        assert_eq!(
+            spans_of(packed.clone()),
+            vec![span(0.0, 9.5), span(10.0, 17.0)]
+        );
         assert_eq!(packed[0].pauses, vec![span(3.0, 4.0), span(6.0, 7.5)]);
         assert_eq!(packed[1].pauses, vec![span(12.0, 13.5), span(16.0, 16.5)]);
         // a pause over 2 s starts a new window even with room left
-        assert_eq!(spans_of(pack_spans(&[span(0.0, 1.0), span(3.5, 4.0)], w, g, &[])), vec![span(0.0, 1.0), span(3.5, 4.0)]);
+        assert_eq!(
+            spans_of(pack_spans(&[span(0.0, 1.0), span(3.5, 4.0)], w, g, &[])),
+            vec![span(0.0, 1.0), span(3.5, 4.0)]
+        );
         // a forced cut's overlapping padding is joined, never duplicated, and is no pause
         let cut = pack_spans(&[span(0.0, 5.0), span(4.8, 8.0)], w, g, &[]);
-        assert_eq!(cut, vec![Window { span: span(0.0, 8.0), pauses: Vec::new() }]);
+        assert_eq!(
+            cut,
+            vec![Window {
+                span: span(0.0, 8.0),
+                pauses: Vec::new()
+            }]
+        );
         // a span longer than the window stays whole and alone
         let long = [span(0.0, 1.0), span(1.5, 13.0), span(13.2, 14.0)];
         assert_eq!(spans_of(pack_spans(&long, w, g, &[])), long.to_vec());
@@ -515,22 +672,49 @@ mod tests {
         // the other party speaking in a pause (split recordings) ends the window there; speech
         // of theirs that overlaps this track's own is no turn between two of its utterances
         let other = [span(9.6, 9.9), span(12.5, 13.0)];
-        assert_eq!(spans_of(pack_spans(&spans, w, g, &other)), vec![span(0.0, 9.5), span(10.0, 12.0), span(13.5, 17.0)]);
-        assert_eq!(spans_of(pack_spans(&spans, w, g, &[span(1.0, 2.0)])), vec![span(0.0, 9.5), span(10.0, 17.0)]);
+        assert_eq!(
+            spans_of(pack_spans(&spans, w, g, &other)),
+            vec![span(0.0, 9.5), span(10.0, 12.0), span(13.5, 17.0)]
+        );
+        assert_eq!(
+            spans_of(pack_spans(&spans, w, g, &[span(1.0, 2.0)])),
+            vec![span(0.0, 9.5), span(10.0, 17.0)]
+        );
     }
 
     #[test]
     fn window_text_is_split_at_its_pauses() {
-        let w = |word: &str, start: f32| crate::asr::Word { word: format!(" {word}"), start, end: start + 0.3, p: 0.9 };
-        let words = vec![w("Is", 0.2), w("that", 0.5), w("right?", 0.8), w("Yes,", 2.6), w("it", 2.9), w("is.", 3.2), w("Good.", 5.0)];
+        let w = |word: &str, start: f32| crate::asr::Word {
+            word: format!(" {word}"),
+            start,
+            end: start + 0.3,
+            p: 0.9,
+        };
+        let words = vec![
+            w("Is", 0.2),
+            w("that", 0.5),
+            w("right?", 0.8),
+            w("Yes,", 2.6),
+            w("it", 2.9),
+            w("is.", 3.2),
+            w("Good.", 5.0),
+        ];
         // whisper gave one segment; the window joined three utterances (pauses 1.1–2.5, 3.5–4.9)
-        let h = Hypothesis { text: String::new(), words, breaks: vec![0], ..Default::default() };
+        let h = Hypothesis {
+            text: String::new(),
+            words,
+            breaks: vec![0],
+            ..Default::default()
+        };
         let segs = to_raw_segments(0.0, 5.5, &[(1.1, 2.5), (3.5, 4.9)], h.clone());
         let texts: Vec<&str> = segs.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(texts, ["Is that right?", "Yes, it is.", "Good."]);
         assert!((segs[1].start - 2.6).abs() < 1e-6 && (segs[2].start - 5.0).abs() < 1e-6);
         // a break whisper already made at a pause is not doubled; no pauses, no extra breaks
-        let h2 = Hypothesis { breaks: vec![0, 3], ..h.clone() };
+        let h2 = Hypothesis {
+            breaks: vec![0, 3],
+            ..h.clone()
+        };
         assert_eq!(to_raw_segments(0.0, 5.5, &[(1.1, 2.5)], h2).len(), 2);
         assert_eq!(to_raw_segments(0.0, 5.5, &[], h).len(), 1);
     }

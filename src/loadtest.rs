@@ -49,26 +49,47 @@ pub fn load_calls(dir: &Path, protocol: Protocol) -> anyhow::Result<Vec<LoadCall
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read the audio directory {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
         .collect();
     files.sort();
     if files.is_empty() {
-        bail!("no audio files ({}) in {}", AUDIO_EXTENSIONS.join(", "), dir.display());
+        bail!(
+            "no audio files ({}) in {}",
+            AUDIO_EXTENSIONS.join(", "),
+            dir.display()
+        );
     }
     files.iter().map(|f| load_call(f, protocol)).collect()
 }
 
 fn load_call(path: &Path, protocol: Protocol) -> anyhow::Result<LoadCall> {
-    let (mut tracks, mut speakers, audio_s) = load_tracks(path, ChannelMode::Split).with_context(|| format!("cannot decode {}", path.display()))?;
+    let (mut tracks, mut speakers, audio_s) = load_tracks(path, ChannelMode::Split)
+        .with_context(|| format!("cannot decode {}", path.display()))?;
     // NAME.json beside NAME.wav, or beside NAME.8k.mulaw.wav (the name up to its first dot)
-    let stem = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let script = [path.with_extension("json"), path.with_file_name(format!("{}.json", stem.split('.').next().unwrap_or(&stem)))].into_iter().find(|p| p.is_file());
+    let stem = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let script = [
+        path.with_extension("json"),
+        path.with_file_name(format!("{}.json", stem.split('.').next().unwrap_or(&stem))),
+    ]
+    .into_iter()
+    .find(|p| p.is_file());
     let scripted = match &script {
         Some(p) => Some(read_turns(p)?),
         None => None,
     };
     if tracks.len() > 2 {
-        bail!("{}: {} channels; the load test streams mono or stereo calls", path.display(), tracks.len());
+        bail!(
+            "{}: {} channels; the load test streams mono or stereo calls",
+            path.display(),
+            tracks.len()
+        );
     }
     let turns = match (tracks.len(), scripted) {
         (1, Some(script)) => {
@@ -78,7 +99,10 @@ fn load_call(path: &Path, protocol: Protocol) -> anyhow::Result<LoadCall> {
             let mut turns = Vec::new();
             for (speaker, start, end) in script {
                 let track = if speaker == "agent" { 1 } else { 0 };
-                let (a, b) = ((start * 16_000.0) as usize, ((end * 16_000.0) as usize).min(mono.len()));
+                let (a, b) = (
+                    (start * 16_000.0) as usize,
+                    ((end * 16_000.0) as usize).min(mono.len()),
+                );
                 if a < b {
                     split[track][a..b].copy_from_slice(&mono[a..b]);
                 }
@@ -88,35 +112,77 @@ fn load_call(path: &Path, protocol: Protocol) -> anyhow::Result<LoadCall> {
             speakers = vec!["caller".into(), "agent".into()];
             turns
         }
-        (2, Some(script)) => script.into_iter().map(|(speaker, start, end)| Turn { track: usize::from(speaker == "agent"), start, end }).collect(),
+        (2, Some(script)) => script
+            .into_iter()
+            .map(|(speaker, start, end)| Turn {
+                track: usize::from(speaker == "agent"),
+                start,
+                end,
+            })
+            .collect(),
         _ => {
             let cfg = VadConfig::default();
             let mut turns: Vec<Turn> = tracks
                 .iter()
                 .enumerate()
-                .flat_map(|(i, t)| find_speech(t, &cfg).into_iter().map(move |s| Turn { track: i, start: s.start as f64 / 16_000.0, end: s.end as f64 / 16_000.0 }))
+                .flat_map(|(i, t)| {
+                    find_speech(t, &cfg).into_iter().map(move |s| Turn {
+                        track: i,
+                        start: s.start as f64 / 16_000.0,
+                        end: s.end as f64 / 16_000.0,
+                    })
+                })
                 .collect();
             turns.sort_by(|a, b| a.start.total_cmp(&b.start));
             turns
         }
     };
     let frames = frames(&tracks, protocol)?;
-    let name = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    Ok(LoadCall { name, frames, speakers, audio_s, turns })
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    Ok(LoadCall {
+        name,
+        frames,
+        speakers,
+        audio_s,
+        turns,
+    })
 }
 
 fn read_turns(path: &Path) -> anyhow::Result<Vec<(String, f64, f64)>> {
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?)
-        .with_context(|| format!("{} is not JSON", path.display()))?;
-    let turns = v.get("turns").and_then(Value::as_array).with_context(|| format!("{}: no \"turns\" array", path.display()))?;
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+    )
+    .with_context(|| format!("{} is not JSON", path.display()))?;
+    let turns = v
+        .get("turns")
+        .and_then(Value::as_array)
+        .with_context(|| format!("{}: no \"turns\" array", path.display()))?;
     turns
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let speaker = t.get("speaker").and_then(Value::as_str).unwrap_or("caller").to_string();
-            let start = t.get("start").and_then(Value::as_f64).with_context(|| format!("{}: turn {i} has no start", path.display()))?;
-            let end = t.get("end").and_then(Value::as_f64).with_context(|| format!("{}: turn {i} has no end", path.display()))?;
-            anyhow::ensure!(end > start, "{}: turn {i} ends before it starts", path.display());
+            let speaker = t
+                .get("speaker")
+                .and_then(Value::as_str)
+                .unwrap_or("caller")
+                .to_string();
+            let start = t
+                .get("start")
+                .and_then(Value::as_f64)
+                .with_context(|| format!("{}: turn {i} has no start", path.display()))?;
+            let end = t
+                .get("end")
+                .and_then(Value::as_f64)
+                .with_context(|| format!("{}: turn {i} has no end", path.display()))?;
+            anyhow::ensure!(
+                end > start,
+                "{}: turn {i} ends before it starts",
+                path.display()
+            );
             Ok((speaker, start, end))
         })
         .collect()
@@ -158,7 +224,12 @@ impl Percentiles {
             let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
             Some((v[rank - 1] * 10.0).round() / 10.0)
         };
-        Percentiles { p50: at(50.0), p95: at(95.0), p99: at(99.0), n: v.len() }
+        Percentiles {
+            p50: at(50.0),
+            p95: at(95.0),
+            p99: at(99.0),
+            n: v.len(),
+        }
     }
 }
 
@@ -220,8 +291,19 @@ async fn one_call(call: &LoadCall, opts: &LoadOptions, call_id: String) -> CallO
         linger: Duration::from_secs(60),
     };
     let mut events: Vec<(Instant, Value)> = Vec::new();
-    let result = replay_frames(call.frames.clone(), call.speakers.clone(), call.audio_s, &ropts, |v| events.push((Instant::now(), v.clone()))).await;
-    let mut out = CallOutcome { audio_s: call.audio_s, expected: call.turns.len(), ..Default::default() };
+    let result = replay_frames(
+        call.frames.clone(),
+        call.speakers.clone(),
+        call.audio_s,
+        &ropts,
+        |v| events.push((Instant::now(), v.clone())),
+    )
+    .await;
+    let mut out = CallOutcome {
+        audio_s: call.audio_s,
+        expected: call.turns.len(),
+        ..Default::default()
+    };
     let summary = match result {
         Ok(s) => s,
         Err(e) => {
@@ -229,7 +311,9 @@ async fn one_call(call: &LoadCall, opts: &LoadOptions, call_id: String) -> CallO
             return out;
         }
     };
-    out.started = events.iter().any(|(_, v)| v["type"] == "call_started") || summary.finals > 0 || summary.ended;
+    out.started = events.iter().any(|(_, v)| v["type"] == "call_started")
+        || summary.finals > 0
+        || summary.ended;
     if let Some((code, _)) = &summary.close
         && *code == close::TRY_AGAIN_LATER
     {
@@ -237,18 +321,29 @@ async fn one_call(call: &LoadCall, opts: &LoadOptions, call_id: String) -> CallO
         out.started = false;
         return out;
     }
-    out.held = summary.ended && summary.close.as_ref().is_none_or(|(c, _)| *c == close::NORMAL);
+    out.held = summary.ended
+        && summary
+            .close
+            .as_ref()
+            .is_none_or(|(c, _)| *c == close::NORMAL);
     if !out.held {
         out.failed = Some(match &summary.close {
             Some((c, r)) => format!("closed {c}: {r}"),
             None => "the call did not end".into(),
         });
     }
-    let Some(t0) = summary.started else { return out };
-    let speed = if opts.speed > 0.0 { opts.speed as f64 } else { f64::INFINITY };
+    let Some(t0) = summary.started else {
+        return out;
+    };
+    let speed = if opts.speed > 0.0 {
+        opts.speed as f64
+    } else {
+        f64::INFINITY
+    };
     let wall = |audio_s: f64| t0 + Duration::from_secs_f64((audio_s / speed).max(0.0));
     let mut finals: Vec<(Instant, usize, f64, f64)> = Vec::new();
-    let mut first_interim: std::collections::HashMap<(usize, u64), Instant> = std::collections::HashMap::new();
+    let mut first_interim: std::collections::HashMap<(usize, u64), Instant> =
+        std::collections::HashMap::new();
     for (at, v) in &events {
         match v["type"].as_str() {
             Some("transcript") => {
@@ -256,7 +351,10 @@ async fn one_call(call: &LoadCall, opts: &LoadOptions, call_id: String) -> CallO
                 if v["is_final"] == true {
                     if v["text"].as_str().is_some_and(|t| !t.is_empty()) {
                         out.finals += 1;
-                        let (s, e) = (v["start_ms"].as_f64().unwrap_or(0.0) / 1000.0, v["end_ms"].as_f64().unwrap_or(0.0) / 1000.0);
+                        let (s, e) = (
+                            v["start_ms"].as_f64().unwrap_or(0.0) / 1000.0,
+                            v["end_ms"].as_f64().unwrap_or(0.0) / 1000.0,
+                        );
                         finals.push((*at, track, s, e));
                         if let Some(sid) = v["segment_id"].as_u64() {
                             first_interim.entry((track, sid)).or_insert(*at);
@@ -280,18 +378,37 @@ async fn one_call(call: &LoadCall, opts: &LoadOptions, call_id: String) -> CallO
         .filter_map(|(_, v)| {
             let track = v["track"].as_u64()? as usize;
             let sid = v["segment_id"].as_u64()?;
-            Some((track, v["start_ms"].as_f64()? / 1000.0, v["end_ms"].as_f64()? / 1000.0, *first_interim.get(&(track, sid))?))
+            Some((
+                track,
+                v["start_ms"].as_f64()? / 1000.0,
+                v["end_ms"].as_f64()? / 1000.0,
+                *first_interim.get(&(track, sid))?,
+            ))
         })
         .collect();
     for turn in &call.turns {
-        let covering: Vec<&(Instant, usize, f64, f64)> = finals.iter().filter(|f| f.1 == turn.track && f.2 < turn.end && f.3 > turn.start).collect();
+        let covering: Vec<&(Instant, usize, f64, f64)> = finals
+            .iter()
+            .filter(|f| f.1 == turn.track && f.2 < turn.end && f.3 > turn.start)
+            .collect();
         let Some(last) = covering.iter().map(|f| f.0).max() else {
             out.missing += 1;
             continue;
         };
-        out.final_latency.push(last.saturating_duration_since(wall(turn.end)).as_secs_f64() * 1000.0);
-        if let Some(first) = seg_first.iter().filter(|s| s.0 == turn.track && s.1 < turn.end && s.2 > turn.start).map(|s| s.3).min() {
-            out.interim_latency.push(first.saturating_duration_since(wall(turn.start)).as_secs_f64() * 1000.0);
+        out.final_latency
+            .push(last.saturating_duration_since(wall(turn.end)).as_secs_f64() * 1000.0);
+        if let Some(first) = seg_first
+            .iter()
+            .filter(|s| s.0 == turn.track && s.1 < turn.end && s.2 > turn.start)
+            .map(|s| s.3)
+            .min()
+        {
+            out.interim_latency.push(
+                first
+                    .saturating_duration_since(wall(turn.start))
+                    .as_secs_f64()
+                    * 1000.0,
+            );
         }
     }
     out
@@ -313,7 +430,11 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
         let calls = calls.clone();
         let opts = opts.clone();
         let run_id = run_id.clone();
-        let delay = if opts.calls > 1 { opts.ramp_s * slot as f64 / (opts.calls - 1) as f64 } else { 0.0 };
+        let delay = if opts.calls > 1 {
+            opts.ramp_s * slot as f64 / (opts.calls - 1) as f64
+        } else {
+            0.0
+        };
         tasks.spawn(async move {
             tokio::time::sleep(Duration::from_secs_f64(delay)).await;
             let mut outcomes = Vec::new();
@@ -337,7 +458,11 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
     }
     let wall_seconds = began.elapsed().as_secs_f64();
     let cpu_after = cpu_seconds(&opts.url).await;
-    let mut report = LoadReport { calls: opts.calls, wall_seconds: (wall_seconds * 100.0).round() / 100.0, ..Default::default() };
+    let mut report = LoadReport {
+        calls: opts.calls,
+        wall_seconds: (wall_seconds * 100.0).round() / 100.0,
+        ..Default::default()
+    };
     let (mut fl, mut il) = (Vec::new(), Vec::new());
     for o in outcomes {
         report.calls_started += usize::from(o.started);
@@ -362,11 +487,15 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
     }
     report.final_latency_ms = Percentiles::of(fl);
     report.first_interim_latency_ms = Percentiles::of(il);
-    let spent = |before: Option<f64>, after: Option<f64>| Some(((after? - before?) * 100.0).round() / 100.0);
+    let spent = |before: Option<f64>, after: Option<f64>| {
+        Some(((after? - before?) * 100.0).round() / 100.0)
+    };
     report.server_cpu_seconds = spent(cpu_before.server, cpu_after.server);
     report.whisper_cpu_seconds = spent(cpu_before.whisper, cpu_after.whisper);
     report.overhead_fraction = match (report.server_cpu_seconds, report.whisper_cpu_seconds) {
-        (Some(all), Some(w)) if all > 0.0 => Some(((1.0 - w / all).max(0.0) * 1000.0).round() / 1000.0),
+        (Some(all), Some(w)) if all > 0.0 => {
+            Some(((1.0 - w / all).max(0.0) * 1000.0).round() / 1000.0)
+        }
         _ => None,
     };
     Ok(report)
@@ -374,18 +503,34 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
 
 /// Did a run hold: every call held, none refused, p95 final latency within the bound?
 pub fn held(r: &LoadReport, bound_ms: f64) -> bool {
-    r.calls_refused == 0 && r.calls_failed == 0 && r.calls_held == r.calls_started && r.final_latency_ms.p95.is_some_and(|p| p <= bound_ms)
+    r.calls_refused == 0
+        && r.calls_failed == 0
+        && r.calls_held == r.calls_started
+        && r.final_latency_ms.p95.is_some_and(|p| p <= bound_ms)
 }
 
 /// Raises N (doubling, then bisecting) from `opts.calls` until a run does not hold; returns
 /// the largest N that held (0 if none) and every run's report.
-pub async fn find_capacity(calls: &[LoadCall], opts: &LoadOptions, bound_ms: f64, max_calls: usize, mut on_run: impl FnMut(&LoadReport, bool)) -> anyhow::Result<(usize, Vec<LoadReport>)> {
+pub async fn find_capacity(
+    calls: &[LoadCall],
+    opts: &LoadOptions,
+    bound_ms: f64,
+    max_calls: usize,
+    mut on_run: impl FnMut(&LoadReport, bool),
+) -> anyhow::Result<(usize, Vec<LoadReport>)> {
     let mut reports = Vec::new();
     let (mut good, mut bad) = (0usize, None::<usize>);
     let mut n = opts.calls.max(1);
     loop {
         wait_idle(&opts.url).await;
-        let r = run(calls, &LoadOptions { calls: n, ..opts.clone() }).await?;
+        let r = run(
+            calls,
+            &LoadOptions {
+                calls: n,
+                ..opts.clone()
+            },
+        )
+        .await?;
         let ok = held(&r, bound_ms);
         on_run(&r, ok);
         reports.push(r);
@@ -422,14 +567,23 @@ struct CpuSeconds {
 }
 
 async fn cpu_seconds(url: &str) -> CpuSeconds {
-    let Some(body) = metrics_text(url).await else { return CpuSeconds::default() };
-    CpuSeconds { server: sum_samples(&body, "process_cpu_seconds_total"), whisper: sum_samples(&body, "callscribe_asr_cpu_seconds_total") }
+    let Some(body) = metrics_text(url).await else {
+        return CpuSeconds::default();
+    };
+    CpuSeconds {
+        server: sum_samples(&body, "process_cpu_seconds_total"),
+        whisper: sum_samples(&body, "callscribe_asr_cpu_seconds_total"),
+    }
 }
 
 /// One unlabelled value from the server's /metrics.
 async fn metric(url: &str, name: &str) -> Option<f64> {
     let body = metrics_text(url).await?;
-    body.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+    body.lines().find_map(|l| {
+        l.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    })
 }
 
 /// The sum of every sample of `name`, labelled or not (e.g. both kinds of a counter).
@@ -447,7 +601,12 @@ async fn metrics_text(url: &str) -> Option<String> {
     let hostport = url.strip_prefix("ws://")?.split('/').next()?.to_string();
     let body = tokio::time::timeout(Duration::from_secs(5), async {
         let mut s = tokio::net::TcpStream::connect(&hostport).await.ok()?;
-        s.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n").as_bytes()).await.ok()?;
+        s.write_all(
+            format!("GET /metrics HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .ok()?;
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).await.ok()?;
         Some(String::from_utf8_lossy(&raw).to_string())
@@ -471,7 +630,10 @@ mod tests {
     #[test]
     fn percentiles_use_the_nearest_rank() {
         let p = Percentiles::of((1..=100).map(f64::from).collect());
-        assert_eq!((p.p50, p.p95, p.p99, p.n), (Some(50.0), Some(95.0), Some(99.0), 100));
+        assert_eq!(
+            (p.p50, p.p95, p.p99, p.n),
+            (Some(50.0), Some(95.0), Some(99.0), 100)
+        );
         let one = Percentiles::of(vec![700.0]);
         assert_eq!((one.p50, one.p99), (Some(700.0), Some(700.0)));
         assert_eq!(Percentiles::of(vec![]).p95, None);
@@ -479,7 +641,12 @@ mod tests {
 
     #[test]
     fn a_run_holds_only_without_refusals_failures_or_slow_finals() {
-        let mut r = LoadReport { calls_started: 4, calls_held: 4, final_latency_ms: Percentiles::of(vec![900.0, 1400.0]), ..Default::default() };
+        let mut r = LoadReport {
+            calls_started: 4,
+            calls_held: 4,
+            final_latency_ms: Percentiles::of(vec![900.0, 1400.0]),
+            ..Default::default()
+        };
         assert!(held(&r, 1500.0));
         r.final_latency_ms = Percentiles::of(vec![900.0, 1600.0]);
         assert!(!held(&r, 1500.0));
@@ -495,10 +662,16 @@ mod tests {
     fn mono_calls_with_turns_are_split_into_caller_and_agent_tracks() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c1.wav");
-        let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let mut w = hound::WavWriter::create(&path, spec).unwrap();
         for i in 0..16_000 {
-            w.write_sample(((i as f32 * 0.3).sin() * 8000.0) as i16).unwrap();
+            w.write_sample(((i as f32 * 0.3).sin() * 8000.0) as i16)
+                .unwrap();
         }
         w.finalize().unwrap();
         std::fs::write(dir.path().join("c1.json"), r#"{"turns": [{"speaker": "agent", "start": 0.0, "end": 0.9}, {"speaker": "caller", "start": 1.0, "end": 1.9}]}"#).unwrap();
@@ -506,14 +679,50 @@ mod tests {
         assert_eq!(calls.len(), 1);
         let c = &calls[0];
         assert_eq!(c.speakers, ["caller", "agent"]);
-        assert_eq!(c.turns, vec![Turn { track: 1, start: 0.0, end: 0.9 }, Turn { track: 0, start: 1.0, end: 1.9 }]);
+        assert_eq!(
+            c.turns,
+            vec![
+                Turn {
+                    track: 1,
+                    start: 0.0,
+                    end: 0.9
+                },
+                Turn {
+                    track: 0,
+                    start: 1.0,
+                    end: 1.9
+                }
+            ]
+        );
         // 20 ms frames of 16 kHz L16: the agent track is silent where the caller speaks
         let energy = |t: usize, from: usize, to: usize| -> u64 {
-            c.frames[t][from..to].iter().flat_map(|f| f.chunks(2).map(|b| i16::from_le_bytes([b[0], b[1]]).unsigned_abs() as u64)).sum()
+            c.frames[t][from..to]
+                .iter()
+                .flat_map(|f| {
+                    f.chunks(2)
+                        .map(|b| i16::from_le_bytes([b[0], b[1]]).unsigned_abs() as u64)
+                })
+                .sum()
         };
-        assert!(energy(1, 5, 40) > 0 && energy(0, 5, 40) == 0, "agent speaks first");
-        assert!(energy(0, 55, 90) > 0 && energy(1, 55, 90) == 0, "then the caller");
-        std::fs::write(dir.path().join("c1.json"), r#"{"turns": [{"speaker": "agent", "start": 2.0, "end": 1.0}]}"#).unwrap();
-        assert!(format!("{:#}", load_calls(dir.path(), Protocol::Native).err().unwrap()).contains("ends before it starts"));
+        assert!(
+            energy(1, 5, 40) > 0 && energy(0, 5, 40) == 0,
+            "agent speaks first"
+        );
+        assert!(
+            energy(0, 55, 90) > 0 && energy(1, 55, 90) == 0,
+            "then the caller"
+        );
+        std::fs::write(
+            dir.path().join("c1.json"),
+            r#"{"turns": [{"speaker": "agent", "start": 2.0, "end": 1.0}]}"#,
+        )
+        .unwrap();
+        assert!(
+            format!(
+                "{:#}",
+                load_calls(dir.path(), Protocol::Native).err().unwrap()
+            )
+            .contains("ends before it starts")
+        );
     }
 }

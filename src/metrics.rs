@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Latency bucket bounds, seconds.
-pub const LATENCY_BOUNDS: [f64; 12] = [0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0];
+pub const LATENCY_BOUNDS: [f64; 12] = [
+    0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0,
+];
 
 /// A cumulative histogram with fixed bounds.
 pub struct Histogram {
@@ -18,7 +20,12 @@ pub struct Histogram {
 
 impl Histogram {
     pub fn new(bounds: &'static [f64]) -> Histogram {
-        Histogram { bounds, counts: (0..bounds.len()).map(|_| AtomicU64::new(0)).collect(), sum_us: AtomicU64::new(0), count: AtomicU64::new(0) }
+        Histogram {
+            bounds,
+            counts: (0..bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_us: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
     }
 
     pub fn observe(&self, d: Duration) {
@@ -26,7 +33,10 @@ impl Histogram {
         if let Some(i) = self.bounds.iter().position(|b| secs <= *b) {
             self.counts[i].fetch_add(1, Ordering::Relaxed);
         }
-        self.sum_us.fetch_add(d.as_micros().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+        self.sum_us.fetch_add(
+            d.as_micros().min(u64::MAX as u128) as u64,
+            Ordering::Relaxed,
+        );
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -43,9 +53,17 @@ impl Histogram {
             let _ = writeln!(out, "{name}_bucket{{{label}{sep}le=\"{b}\"}} {cumulative}");
         }
         let count = self.count.load(Ordering::Relaxed);
-        let braces = if label.is_empty() { String::new() } else { format!("{{{label}}}") };
+        let braces = if label.is_empty() {
+            String::new()
+        } else {
+            format!("{{{label}}}")
+        };
         let _ = writeln!(out, "{name}_bucket{{{label}{sep}le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "{name}_sum{braces} {}",
+            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "{name}_count{braces} {count}");
     }
 }
@@ -86,27 +104,47 @@ impl Default for Metrics {
 impl Metrics {
     /// One recogniser job: `kind` 0 final, 1 interim; wall and CPU seconds of its worker.
     pub fn asr_job(&self, kind: usize, audio_s: f32, busy_s: f32, cpu_s: f32) {
-        self.asr_audio_us[kind].fetch_add((audio_s.max(0.0) as f64 * 1e6) as u64, Ordering::Relaxed);
+        self.asr_audio_us[kind]
+            .fetch_add((audio_s.max(0.0) as f64 * 1e6) as u64, Ordering::Relaxed);
         self.asr_busy_us[kind].fetch_add((busy_s.max(0.0) as f64 * 1e6) as u64, Ordering::Relaxed);
         self.asr_cpu_us[kind].fetch_add((cpu_s.max(0.0) as f64 * 1e6) as u64, Ordering::Relaxed);
     }
 
     /// Worker seconds per audio second over every job so far (0 before the first).
     pub fn real_time_factor(&self) -> f64 {
-        let audio: u64 = self.asr_audio_us.iter().map(|a| a.load(Ordering::Relaxed)).sum();
-        let busy: u64 = self.asr_busy_us.iter().map(|a| a.load(Ordering::Relaxed)).sum();
-        if audio == 0 { 0.0 } else { busy as f64 / audio as f64 }
+        let audio: u64 = self
+            .asr_audio_us
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .sum();
+        let busy: u64 = self
+            .asr_busy_us
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .sum();
+        if audio == 0 {
+            0.0
+        } else {
+            busy as f64 / audio as f64
+        }
     }
 }
 
 /// CPU seconds the calling thread has used (its own clock: nanosecond resolution, unlike
 /// /proc's 10 ms ticks, so short jobs add up right).
 pub fn thread_cpu_seconds() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID exists on every
     // platform callscribe builds for (Linux, macOS).
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc == 0 { ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9 } else { 0.0 }
+    if rc == 0 {
+        ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+    } else {
+        0.0
+    }
 }
 
 /// CPU seconds (user + system) this process has used, from /proc/self/stat (Linux; in
@@ -134,7 +172,10 @@ mod tests {
             for _ in 0..10_000 {
                 x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
             }
-            assert!(t.elapsed() < Duration::from_secs(60), "the clock did not advance by {secs} s in a minute of spinning");
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "the clock did not advance by {secs} s in a minute of spinning"
+            );
         }
         std::hint::black_box(x);
     }
@@ -161,7 +202,10 @@ mod tests {
         let theirs = other.join().unwrap();
         let waited = thread_cpu_seconds() - before;
         assert!(theirs >= 0.2, "{theirs}");
-        assert!(waited < 0.05, "waiting for the other thread used {waited} s of this thread's CPU");
+        assert!(
+            waited < 0.05,
+            "waiting for the other thread used {waited} s of this thread's CPU"
+        );
         // this thread's own work counts, and the process's clock saw it too
         let process_before = process_cpu_seconds().unwrap();
         spin_until(thread_cpu_seconds, 0.2);
@@ -177,11 +221,26 @@ mod tests {
         h.observe(Duration::from_secs(60));
         let mut out = String::new();
         h.render(&mut out, "x_seconds", "kind=\"final\"");
-        assert!(out.contains("x_seconds_bucket{kind=\"final\",le=\"0.1\"} 1\n"), "{out}");
-        assert!(out.contains("x_seconds_bucket{kind=\"final\",le=\"1\"} 2\n"), "{out}");
-        assert!(out.contains("x_seconds_bucket{kind=\"final\",le=\"21\"} 2\n"), "{out}");
-        assert!(out.contains("x_seconds_bucket{kind=\"final\",le=\"+Inf\"} 3\n"), "{out}");
-        assert!(out.contains("x_seconds_sum{kind=\"final\"} 60.98\n"), "{out}");
+        assert!(
+            out.contains("x_seconds_bucket{kind=\"final\",le=\"0.1\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_seconds_bucket{kind=\"final\",le=\"1\"} 2\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_seconds_bucket{kind=\"final\",le=\"21\"} 2\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_seconds_bucket{kind=\"final\",le=\"+Inf\"} 3\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_seconds_sum{kind=\"final\"} 60.98\n"),
+            "{out}"
+        );
         assert!(out.contains("x_seconds_count{kind=\"final\"} 3\n"), "{out}");
     }
 

@@ -64,7 +64,14 @@ pub fn render(t: &Transcript, format: Format) -> String {
 fn render_text(t: &Transcript) -> String {
     let mut s = String::new();
     for seg in &t.segments {
-        let _ = writeln!(s, "[{} → {}] {}: {}", clock(seg.start, '.'), clock(seg.end, '.'), seg.speaker, seg.text);
+        let _ = writeln!(
+            s,
+            "[{} → {}] {}: {}",
+            clock(seg.start, '.'),
+            clock(seg.end, '.'),
+            seg.speaker,
+            seg.text
+        );
     }
     s
 }
@@ -79,9 +86,19 @@ fn render_cues(t: &Transcript, vtt: bool) -> String {
         if !vtt {
             let _ = writeln!(s, "{}", i + 1);
         }
-        let _ = writeln!(s, "{} --> {}", clock_hms(seg.start, sep), clock_hms(seg.end, sep));
+        let _ = writeln!(
+            s,
+            "{} --> {}",
+            clock_hms(seg.start, sep),
+            clock_hms(seg.end, sep)
+        );
         if vtt {
-            let _ = writeln!(s, "<v {}>{}\n", escape_vtt(&seg.speaker), escape_vtt(&seg.text));
+            let _ = writeln!(
+                s,
+                "<v {}>{}\n",
+                escape_vtt(&seg.speaker),
+                escape_vtt(&seg.text)
+            );
         } else {
             let _ = writeln!(s, "{}: {}\n", seg.speaker, seg.text);
         }
@@ -90,19 +107,32 @@ fn render_cues(t: &Transcript, vtt: bool) -> String {
 }
 
 fn escape_vtt(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// mm:ss.cc
 fn clock(secs: f32, sep: char) -> String {
     let cs = (secs.max(0.0) * 100.0).round() as u64;
-    format!("{:02}:{:02}{sep}{:02}", cs / 6000, (cs / 100) % 60, cs % 100)
+    format!(
+        "{:02}:{:02}{sep}{:02}",
+        cs / 6000,
+        (cs / 100) % 60,
+        cs % 100
+    )
 }
 
 /// hh:mm:ss,mmm (SRT) or hh:mm:ss.mmm (VTT)
 fn clock_hms(secs: f32, sep: char) -> String {
     let ms = (secs.max(0.0) * 1000.0).round() as u64;
-    format!("{:02}:{:02}:{:02}{sep}{:03}", ms / 3_600_000, (ms / 60_000) % 60, (ms / 1000) % 60, ms % 1000)
+    format!(
+        "{:02}:{:02}:{:02}{sep}{:03}",
+        ms / 3_600_000,
+        (ms / 60_000) % 60,
+        (ms / 1000) % 60,
+        ms % 1000
+    )
 }
 
 #[cfg(test)]
@@ -127,8 +157,14 @@ mod tests {
     #[test]
     fn formats() {
         let t = sample();
-        assert_eq!(render(&t, Format::Text), "[01:01.50 → 62:03.25] agent: Hello <there> & [PHONE]\n");
-        assert_eq!(render(&t, Format::Srt), "1\n00:01:01,500 --> 01:02:03,250\nagent: Hello <there> & [PHONE]\n\n");
+        assert_eq!(
+            render(&t, Format::Text),
+            "[01:01.50 → 62:03.25] agent: Hello <there> & [PHONE]\n"
+        );
+        assert_eq!(
+            render(&t, Format::Srt),
+            "1\n00:01:01,500 --> 01:02:03,250\nagent: Hello <there> & [PHONE]\n\n"
+        );
         assert_eq!(
             render(&t, Format::Vtt),
             "WEBVTT\n\n00:01:01.500 --> 01:02:03.250\n<v agent>Hello &lt;there&gt; &amp; [PHONE]\n\n"

@@ -58,7 +58,9 @@ pub struct ReplaySummary {
 
 /// Refuses anything but loopback hosts.
 pub fn require_loopback(url: &str) -> anyhow::Result<()> {
-    let rest = url.strip_prefix("ws://").with_context(|| format!("{url}: only ws:// URLs (loopback) are supported"))?;
+    let rest = url
+        .strip_prefix("ws://")
+        .with_context(|| format!("{url}: only ws:// URLs (loopback) are supported"))?;
     let hostport = rest.split('/').next().unwrap_or("");
     let host = if let Some(h) = hostport.strip_prefix('[') {
         h.split(']').next().unwrap_or("")
@@ -67,7 +69,9 @@ pub fn require_loopback(url: &str) -> anyhow::Result<()> {
     };
     let ok = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
     if !ok {
-        bail!("{url}: refusing a non-loopback host ({host}); replay and load tests talk to 127.0.0.1 / ::1 only");
+        bail!(
+            "{url}: refusing a non-loopback host ({host}); replay and load tests talk to 127.0.0.1 / ::1 only"
+        );
     }
     Ok(())
 }
@@ -82,46 +86,82 @@ pub fn frames(tracks: &[Vec<f32>], protocol: Protocol) -> anyhow::Result<Vec<Vec
                 let mut s8 = Vec::new();
                 r.push(t, &mut s8)?;
                 r.finish(&mut s8)?;
-                s8.chunks(160).map(|c| {
-                    let mut f: Vec<u8> = c.iter().map(|&x| g711::encode_mulaw(x)).collect();
-                    f.resize(160, 0xff);
-                    f
-                }).collect()
+                s8.chunks(160)
+                    .map(|c| {
+                        let mut f: Vec<u8> = c.iter().map(|&x| g711::encode_mulaw(x)).collect();
+                        f.resize(160, 0xff);
+                        f
+                    })
+                    .collect()
             }
-            _ => t.chunks(320).map(|c| c.iter().flat_map(|&x| ((x.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes()).collect()).collect(),
+            _ => t
+                .chunks(320)
+                .map(|c| {
+                    c.iter()
+                        .flat_map(|&x| ((x.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes())
+                        .collect()
+                })
+                .collect(),
         };
         out.push(frames);
     }
     Ok(out)
 }
 
-fn request(url: &str, key: Option<&str>) -> anyhow::Result<tokio_tungstenite::tungstenite::handshake::client::Request> {
-    let mut req = url.into_client_request().with_context(|| format!("bad URL {url}"))?;
+fn request(
+    url: &str,
+    key: Option<&str>,
+) -> anyhow::Result<tokio_tungstenite::tungstenite::handshake::client::Request> {
+    let mut req = url
+        .into_client_request()
+        .with_context(|| format!("bad URL {url}"))?;
     if let Some(k) = key {
-        req.headers_mut().insert("authorization", format!("Bearer {k}").parse().context("the key is not a valid header value")?);
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {k}")
+                .parse()
+                .context("the key is not a valid header value")?,
+        );
     }
     Ok(req)
 }
 
 /// Replays `path`; calls `on_event` with every event the server sends about the call.
-pub async fn replay(path: &Path, opts: &ReplayOptions, on_event: impl FnMut(&Value)) -> anyhow::Result<ReplaySummary> {
-    let (tracks, speakers, audio_s) = load_tracks(path, opts.channels).with_context(|| format!("cannot decode {}", path.display()))?;
+pub async fn replay(
+    path: &Path,
+    opts: &ReplayOptions,
+    on_event: impl FnMut(&Value),
+) -> anyhow::Result<ReplaySummary> {
+    let (tracks, speakers, audio_s) = load_tracks(path, opts.channels)
+        .with_context(|| format!("cannot decode {}", path.display()))?;
     let frames = frames(&tracks, opts.protocol)?;
     replay_frames(frames, speakers, audio_s, opts, on_event).await
 }
 
 /// Streams prepared frames (see [`frames`]) as one call; `summary.started` is when the first
 /// frame was due.
-pub async fn replay_frames(tracks: Vec<Vec<Vec<u8>>>, speakers: Vec<String>, audio_s: f64, opts: &ReplayOptions, mut on_event: impl FnMut(&Value)) -> anyhow::Result<ReplaySummary> {
+pub async fn replay_frames(
+    tracks: Vec<Vec<Vec<u8>>>,
+    speakers: Vec<String>,
+    audio_s: f64,
+    opts: &ReplayOptions,
+    mut on_event: impl FnMut(&Value),
+) -> anyhow::Result<ReplaySummary> {
     require_loopback(&opts.url)?;
     let base = opts.url.trim_end_matches('/');
     let n_frames = tracks.iter().map(Vec::len).max().unwrap_or(0);
-    let mut summary = ReplaySummary { audio_s, ..Default::default() };
+    let mut summary = ReplaySummary {
+        audio_s,
+        ..Default::default()
+    };
     match opts.protocol {
         Protocol::Native => {
-            let (ws, _) = tokio_tungstenite::connect_async(request(&format!("{base}{}", Protocol::Native.path()), Some(&opts.ingest_key))?)
-                .await
-                .with_context(|| format!("cannot connect to {base}"))?;
+            let (ws, _) = tokio_tungstenite::connect_async(request(
+                &format!("{base}{}", Protocol::Native.path()),
+                Some(&opts.ingest_key),
+            )?)
+            .await
+            .with_context(|| format!("cannot connect to {base}"))?;
             let (mut tx, mut rx) = ws.split();
             let start = json!({"event": "start", "call_id": opts.call_id, "encoding": "pcm_s16le", "sample_rate": 16000,
                 "channels": tracks.len(), "speakers": speakers});
@@ -142,7 +182,9 @@ pub async fn replay_frames(tracks: Vec<Vec<Vec<u8>>>, speakers: Vec<String>, aud
                         return tx;
                     }
                 }
-                let _ = tx.send(Message::Text(json!({"event": "stop"}).to_string().into())).await;
+                let _ = tx
+                    .send(Message::Text(json!({"event": "stop"}).to_string().into()))
+                    .await;
                 tx
             };
             let receiver = async {
@@ -175,14 +217,29 @@ pub async fn replay_frames(tracks: Vec<Vec<Vec<u8>>>, speakers: Vec<String>, aud
             let _ = tx.close().await;
         }
         Protocol::Twilio => {
-            let agent_key = opts.agent_key.as_deref().context("the twilio protocol needs --agent-key to follow the call's events")?;
-            let (ws, _) = tokio_tungstenite::connect_async(request(&format!("{base}{}", Protocol::Twilio.path()), None)?)
-                .await
-                .with_context(|| format!("cannot connect to {base}"))?;
+            let agent_key = opts
+                .agent_key
+                .as_deref()
+                .context("the twilio protocol needs --agent-key to follow the call's events")?;
+            let (ws, _) = tokio_tungstenite::connect_async(request(
+                &format!("{base}{}", Protocol::Twilio.path()),
+                None,
+            )?)
+            .await
+            .with_context(|| format!("cannot connect to {base}"))?;
             let (mut tx, mut rx) = ws.split();
-            let names: Vec<&str> = if tracks.len() == 2 { vec!["inbound", "outbound"] } else { vec!["inbound"] };
+            let names: Vec<&str> = if tracks.len() == 2 {
+                vec!["inbound", "outbound"]
+            } else {
+                vec!["inbound"]
+            };
             let stream_sid = format!("MZ{}", &crate::store::crypto::random_id("")[..24]);
-            tx.send(Message::Text(json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}).to_string().into())).await?;
+            tx.send(Message::Text(
+                json!({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+                    .to_string()
+                    .into(),
+            ))
+            .await?;
             let start = json!({"event": "start", "sequenceNumber": "1", "streamSid": stream_sid, "start": {
                 "accountSid": "AC0", "streamSid": stream_sid, "callSid": opts.call_id, "tracks": names,
                 "customParameters": {"token": opts.ingest_key},
@@ -226,7 +283,9 @@ pub async fn replay_frames(tracks: Vec<Vec<Vec<u8>>>, speakers: Vec<String>, aud
                 // the call exists once the server has processed start: retry briefly
                 let mut events = None;
                 for _ in 0..50 {
-                    match tokio_tungstenite::connect_async(request(&events_url, Some(agent_key))?).await {
+                    match tokio_tungstenite::connect_async(request(&events_url, Some(agent_key))?)
+                        .await
+                    {
                         Ok((ws, _)) => {
                             events = Some(ws);
                             break;
@@ -234,8 +293,11 @@ pub async fn replay_frames(tracks: Vec<Vec<Vec<u8>>>, speakers: Vec<String>, aud
                         Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                     }
                 }
-                let mut events = events.context("cannot subscribe to the call's events (is the agent key right?)")?;
-                let limit = Duration::from_secs_f64(audio_s / opts.speed.max(0.01) as f64) + opts.linger + Duration::from_secs(5);
+                let mut events = events
+                    .context("cannot subscribe to the call's events (is the agent key right?)")?;
+                let limit = Duration::from_secs_f64(audio_s / opts.speed.max(0.01) as f64)
+                    + opts.linger
+                    + Duration::from_secs(5);
                 let _ = tokio::time::timeout(limit, async {
                     while let Some(Ok(msg)) = events.next().await {
                         if let Message::Text(t) = msg
@@ -255,19 +317,28 @@ pub async fn replay_frames(tracks: Vec<Vec<Vec<u8>>>, speakers: Vec<String>, aud
             let (_, close, followed) = tokio::join!(sender, ingest_close, follower);
             summary.close = close;
             // a refused or broken stream is the answer, not the subscription it prevented
-            if summary.close.as_ref().is_some_and(|(c, _)| *c != crate::ingest::close::NORMAL) {
+            if summary
+                .close
+                .as_ref()
+                .is_some_and(|(c, _)| *c != crate::ingest::close::NORMAL)
+            {
                 return Ok(summary);
             }
             followed?;
         }
-        other => bail!("replay speaks the native and twilio protocols, not {}", other.as_str()),
+        other => bail!(
+            "replay speaks the native and twilio protocols, not {}",
+            other.as_str()
+        ),
     }
     Ok(summary)
 }
 
 fn count(v: &Value, s: &mut ReplaySummary) {
     match v.get("type").and_then(Value::as_str) {
-        Some("call_started") => s.call_id = v.get("call_id").and_then(Value::as_str).map(str::to_string),
+        Some("call_started") => {
+            s.call_id = v.get("call_id").and_then(Value::as_str).map(str::to_string)
+        }
         Some("transcript") if v.get("is_final") == Some(&Value::Bool(true)) => s.finals += 1,
         Some("transcript") => s.interims += 1,
         Some("call_ended") => s.ended = true,
@@ -294,7 +365,13 @@ pub fn format_final(v: &Value) -> Option<String> {
     if text.is_empty() {
         return None;
     }
-    Some(format!("[{} → {}] {}: {}", ts(v.get("start_ms")?.as_i64()?), ts(v.get("end_ms")?.as_i64()?), v.get("speaker")?.as_str()?, text))
+    Some(format!(
+        "[{} → {}] {}: {}",
+        ts(v.get("start_ms")?.as_i64()?),
+        ts(v.get("end_ms")?.as_i64()?),
+        v.get("speaker")?.as_str()?,
+        text
+    ))
 }
 
 #[cfg(test)]
@@ -303,10 +380,21 @@ mod tests {
 
     #[test]
     fn only_loopback_urls() {
-        for ok in ["ws://127.0.0.1:8080", "ws://[::1]:9/x", "ws://localhost:1", "ws://127.3.2.1"] {
+        for ok in [
+            "ws://127.0.0.1:8080",
+            "ws://[::1]:9/x",
+            "ws://localhost:1",
+            "ws://127.3.2.1",
+        ] {
             assert!(require_loopback(ok).is_ok(), "{ok}");
         }
-        for bad in ["ws://10.0.0.1:80", "ws://example.com", "http://127.0.0.1", "wss://127.0.0.1", "ws://8.8.8.8:1"] {
+        for bad in [
+            "ws://10.0.0.1:80",
+            "ws://example.com",
+            "http://127.0.0.1",
+            "wss://127.0.0.1",
+            "ws://8.8.8.8:1",
+        ] {
             assert!(require_loopback(bad).is_err(), "{bad}");
         }
     }
@@ -314,7 +402,10 @@ mod tests {
     #[test]
     fn finals_print_as_timed_lines() {
         let v = json!({"type": "transcript", "is_final": true, "start_ms": 65_430, "end_ms": 70_000, "speaker": "agent", "text": "Hello [NAME]."});
-        assert_eq!(format_final(&v).unwrap(), "[01:05.43 → 01:10.00] agent: Hello [NAME].");
+        assert_eq!(
+            format_final(&v).unwrap(),
+            "[01:05.43 → 01:10.00] agent: Hello [NAME]."
+        );
         assert!(format_final(&json!({"type": "transcript", "is_final": false})).is_none());
     }
 }

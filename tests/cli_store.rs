@@ -21,7 +21,10 @@ struct Cli<'a> {
 impl Cli<'_> {
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_callscribe"));
-        c.args(args).current_dir(repo()).env("CALLSCRIBE_LOG", "warn").env_remove("CALLSCRIBE_MASTER_KEY");
+        c.args(args)
+            .current_dir(repo())
+            .env("CALLSCRIBE_LOG", "warn")
+            .env_remove("CALLSCRIBE_MASTER_KEY");
         c.env("CALLSCRIBE_DATA_DIR", self.db.data_dir());
         match self.db.url() {
             Some(url) => c.env("CALLSCRIBE_DATABASE_URL", url),
@@ -40,7 +43,11 @@ impl Cli<'_> {
     /// Runs and expects success; returns stdout.
     fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
-        assert!(o.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8(o.stdout).unwrap()
     }
 }
@@ -55,7 +62,10 @@ fn setup(backend: Backend) -> Option<TestDb> {
 
 fn transcribe_store_then_read(backend: Backend) {
     let Some(db) = setup(backend) else { return };
-    let cli = Cli { db: &db, master_key: (backend == Backend::Postgres).then(random_key) };
+    let cli = Cli {
+        db: &db,
+        master_key: (backend == Backend::Postgres).then(random_key),
+    };
     let tenant = cli.ok(&["tenant", "create", "acme"]).trim().to_string();
     assert!(tenant.starts_with("t_"), "{tenant}");
     if backend == Backend::Sqlite {
@@ -65,38 +75,103 @@ fn transcribe_store_then_read(backend: Backend) {
     }
     let model = model_path();
     let speech = fixture("speech.16k.flac");
-    let out = cli.ok(&["transcribe", "--model", model.to_str().unwrap(), "--store", "--tenant", "acme", speech.to_str().unwrap()]);
+    let out = cli.ok(&[
+        "transcribe",
+        "--model",
+        model.to_str().unwrap(),
+        "--store",
+        "--tenant",
+        "acme",
+        speech.to_str().unwrap(),
+    ]);
     let call = out.split('\t').next().unwrap().to_string();
-    assert!(call.starts_with("c_") && out.contains("speech.16k.flac"), "{out}");
+    assert!(
+        call.starts_with("c_") && out.contains("speech.16k.flac"),
+        "{out}"
+    );
 
     let listed = cli.ok(&["calls", "list", "--tenant", &tenant]);
-    assert!(listed.contains(&call) && listed.contains("speech") && listed.contains("Complete"), "{listed}");
+    assert!(
+        listed.contains(&call) && listed.contains("speech") && listed.contains("Complete"),
+        "{listed}"
+    );
     let text = cli.ok(&["transcript", "show", "speech", "--tenant", "acme"]);
     assert!(common::normalise(&text).contains("transcription"), "{text}");
-    let json: serde_json::Value = serde_json::from_str(&cli.ok(&["transcript", "show", &call, "--tenant", "acme", "--format", "json"])).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&cli.ok(&[
+        "transcript",
+        "show",
+        &call,
+        "--tenant",
+        "acme",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
     assert_eq!(json["call_id"], "speech");
-    for key in ["start", "end", "speaker", "text", "words", "redactions", "policy_version"] {
-        assert!(json["segments"][0].get(key).is_some(), "segment lacks {key}");
+    for key in [
+        "start",
+        "end",
+        "speaker",
+        "text",
+        "words",
+        "redactions",
+        "policy_version",
+    ] {
+        assert!(
+            json["segments"][0].get(key).is_some(),
+            "segment lacks {key}"
+        );
     }
 
     // the words are readable through callscribe and nowhere in the stored bytes
     let raw = db.raw_bytes();
     for word in ["transcription", "Hello", "short test", "Thank you"] {
-        assert!(!contains(&raw, word.as_bytes()), "{word:?} is stored in the clear");
+        assert!(
+            !contains(&raw, word.as_bytes()),
+            "{word:?} is stored in the clear"
+        );
     }
 
-    let key = cli.ok(&["key", "create", "--tenant", "acme", "--role", "agent", "--ttl-days", "7"]);
+    let key = cli.ok(&[
+        "key",
+        "create",
+        "--tenant",
+        "acme",
+        "--role",
+        "agent",
+        "--ttl-days",
+        "7",
+    ]);
     assert_eq!(key.lines().count(), 1);
     assert!(key.starts_with("csk_"), "{key}");
     let keys = cli.ok(&["key", "list", "--tenant", "acme"]);
-    assert!(keys.contains(&key[..12]) && !keys.contains(key.trim()) && keys.contains("agent"), "{keys}");
+    assert!(
+        keys.contains(&key[..12]) && !keys.contains(key.trim()) && keys.contains("agent"),
+        "{keys}"
+    );
 
     let export = db.dir.path().join("export.json");
-    cli.ok(&["export", "--tenant", "acme", "--out", export.to_str().unwrap()]);
-    let exported: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    cli.ok(&[
+        "export",
+        "--tenant",
+        "acme",
+        "--out",
+        export.to_str().unwrap(),
+    ]);
+    let exported: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
     assert_eq!(exported["calls"][0]["id"], call.as_str());
-    assert!(common::normalise(&exported["calls"][0]["transcript"]["segments"].to_string()).contains("transcription"));
-    let again = cli.run(&["export", "--tenant", "acme", "--out", export.to_str().unwrap()]);
+    assert!(
+        common::normalise(&exported["calls"][0]["transcript"]["segments"].to_string())
+            .contains("transcription")
+    );
+    let again = cli.run(&[
+        "export",
+        "--tenant",
+        "acme",
+        "--out",
+        export.to_str().unwrap(),
+    ]);
     assert!(!again.status.success(), "an export never overwrites a file");
 
     let r = cli.run(&["reprocess", "--all"]);
@@ -106,14 +181,25 @@ fn transcribe_store_then_read(backend: Backend) {
     let gone = cli.run(&["transcript", "show", &call, "--tenant", "acme"]);
     assert_eq!(gone.status.code(), Some(1));
     let err = String::from_utf8_lossy(&gone.stderr);
-    assert!(err.contains(&format!("error: no call {call} in tenant {tenant}")), "{err}");
+    assert!(
+        err.contains(&format!("error: no call {call} in tenant {tenant}")),
+        "{err}"
+    );
     let purge = cli.run(&["purge"]);
     assert!(String::from_utf8_lossy(&purge.stderr).contains("purged 0 expired calls"));
     cli.ok(&["keys", "rotate", "--tenant", "acme"]);
     let verify = cli.ok(&["audit", "verify"]);
     assert!(verify.starts_with("audit trail intact"), "{verify}");
     let audit = cli.ok(&["audit", "list", "--tenant", "acme"]);
-    for action in ["tenant.create", "segment.store", "transcript.read", "export", "call.delete", "key.create", "keys.rotate_tenant"] {
+    for action in [
+        "tenant.create",
+        "segment.store",
+        "transcript.read",
+        "export",
+        "call.delete",
+        "key.create",
+        "keys.rotate_tenant",
+    ] {
         assert!(audit.contains(action), "{action} missing from\n{audit}");
     }
     assert!(!common::normalise(&audit).contains("transcription"));
@@ -133,19 +219,46 @@ fn transcribe_store_then_read_postgres() {
 /// segment are there when the store is opened again.
 #[test]
 fn a_killed_batch_keeps_every_stored_segment() {
-    let Some(db) = setup(Backend::Sqlite) else { return };
-    let cli = Cli { db: &db, master_key: None };
+    let Some(db) = setup(Backend::Sqlite) else {
+        return;
+    };
+    let cli = Cli {
+        db: &db,
+        master_key: None,
+    };
     cli.ok(&["tenant", "create", "acme"]);
     let model = model_path();
-    let files: Vec<String> = ["speech.16k.flac", "speech.8k.mulaw.wav", "speech.stereo44k.mp3", "speech.16k.flac", "speech.8k.mulaw.wav"]
-        .iter()
-        .map(|f| fixture(f).display().to_string())
-        .collect();
-    let mut args = vec!["transcribe", "--model", model.to_str().unwrap(), "--workers", "1", "--store", "--tenant", "acme"];
+    let files: Vec<String> = [
+        "speech.16k.flac",
+        "speech.8k.mulaw.wav",
+        "speech.stereo44k.mp3",
+        "speech.16k.flac",
+        "speech.8k.mulaw.wav",
+    ]
+    .iter()
+    .map(|f| fixture(f).display().to_string())
+    .collect();
+    let mut args = vec![
+        "transcribe",
+        "--model",
+        model.to_str().unwrap(),
+        "--workers",
+        "1",
+        "--store",
+        "--tenant",
+        "acme",
+    ];
     args.extend(files.iter().map(String::as_str));
-    let mut child = cli.command(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = cli
+        .command(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     assert_eq!(status.signal(), Some(9), "killed, not exited");
@@ -153,34 +266,88 @@ fn a_killed_batch_keeps_every_stored_segment() {
     assert!(call.starts_with("c_"), "{first}");
     let listed = cli.ok(&["calls", "list", "--tenant", "acme", "--format", "json"]);
     let calls: serde_json::Value = serde_json::from_str(&listed).unwrap();
-    let stored = calls.as_array().unwrap().iter().find(|c| c["id"] == call.as_str()).expect("the reported call survived");
+    let stored = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == call.as_str())
+        .expect("the reported call survived");
     assert_eq!(stored["status"], "complete");
     let n = stored["segments"].as_u64().unwrap();
     assert!(n >= 1);
-    let json: serde_json::Value = serde_json::from_str(&cli.ok(&["transcript", "show", &call, "--tenant", "acme", "--format", "json"])).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&cli.ok(&[
+        "transcript",
+        "show",
+        &call,
+        "--tenant",
+        "acme",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
     assert_eq!(json["segments"].as_array().unwrap().len() as u64, n);
     assert!(common::normalise(&json["segments"].to_string()).contains("transcription"));
-    assert!(cli.ok(&["audit", "verify"]).starts_with("audit trail intact"));
+    assert!(
+        cli.ok(&["audit", "verify"])
+            .starts_with("audit trail intact")
+    );
 }
 
 /// Operator mistakes give one clear line and no panic.
 #[test]
 fn store_errors_name_what_and_where() {
-    let Some(db) = setup(Backend::Sqlite) else { return };
-    let cli = Cli { db: &db, master_key: None };
+    let Some(db) = setup(Backend::Sqlite) else {
+        return;
+    };
+    let cli = Cli {
+        db: &db,
+        master_key: None,
+    };
     cli.ok(&["tenant", "create", "acme"]);
     let cases: Vec<(Vec<&str>, Option<String>, &str)> = vec![
-        (vec!["calls", "list", "--tenant", "nosuch"], None, "error: no tenant nosuch"),
-        (vec!["transcript", "show", "CA404", "--tenant", "acme"], None, "error: no call CA404 in tenant t_"),
-        (vec!["tenant", "create", "acme"], None, "error: a tenant named acme already exists"),
-        (vec!["key", "revoke", "csk_zzzzzzzz", "--tenant", "acme"], None, "error: no API key csk_zzzzzzzz"),
+        (
+            vec!["calls", "list", "--tenant", "nosuch"],
+            None,
+            "error: no tenant nosuch",
+        ),
+        (
+            vec!["transcript", "show", "CA404", "--tenant", "acme"],
+            None,
+            "error: no call CA404 in tenant t_",
+        ),
+        (
+            vec!["tenant", "create", "acme"],
+            None,
+            "error: a tenant named acme already exists",
+        ),
+        (
+            vec!["key", "revoke", "csk_zzzzzzzz", "--tenant", "acme"],
+            None,
+            "error: no API key csk_zzzzzzzz",
+        ),
         (vec!["tenant", "delete", "acme"], None, "--yes"),
-        (vec!["calls", "list", "--tenant", "acme"], Some(random_key()), "is not the master key this database was sealed with"),
-        (vec!["calls", "list", "--tenant", "acme"], Some("abc".into()), "CALLSCRIBE_MASTER_KEY: entry 1 is not a valid master key"),
-        (vec!["keys", "rotate", "--master"], Some("1:x".into()), "not base64"),
+        (
+            vec!["calls", "list", "--tenant", "acme"],
+            Some(random_key()),
+            "is not the master key this database was sealed with",
+        ),
+        (
+            vec!["calls", "list", "--tenant", "acme"],
+            Some("abc".into()),
+            "CALLSCRIBE_MASTER_KEY: entry 1 is not a valid master key",
+        ),
+        (
+            vec!["keys", "rotate", "--master"],
+            Some("1:x".into()),
+            "not base64",
+        ),
     ];
     for (args, key, expected) in cases {
-        let o = Cli { db: &db, master_key: key }.run(&args);
+        let o = Cli {
+            db: &db,
+            master_key: key,
+        }
+        .run(&args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains(expected), "{args:?}: {err}");
@@ -192,5 +359,8 @@ fn store_errors_name_what_and_where() {
     let err = String::from_utf8_lossy(&cli.run(&["tenant", "list"]).stderr).into_owned();
     assert!(err.contains("chmod 600"), "{err}");
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    assert!(cli.ok(&["tenant", "list"]).contains("acme"), "nothing was lost");
+    assert!(
+        cli.ok(&["tenant", "list"]).contains("acme"),
+        "nothing was lost"
+    );
 }

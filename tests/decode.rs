@@ -33,7 +33,11 @@ fn every_container_and_codec_decodes_to_the_same_tone() {
         assert_eq!(audio.sample_rate, rate, "{name}");
         assert_eq!(audio.channels.len(), channels, "{name}");
         // Lossy codecs add priming/padding frames: allow 80 ms.
-        assert!((audio.duration_s() - 1.0).abs() < 0.08, "{name}: {} s", audio.duration_s());
+        assert!(
+            (audio.duration_s() - 1.0).abs() < 0.08,
+            "{name}: {} s",
+            audio.duration_s()
+        );
         let pcm = resample_to_16k(&mix_to_mono(&audio.channels), audio.sample_rate).unwrap();
         let mid = &pcm[2000..pcm.len() - 2000];
         let f = frequency(mid, 16000.0);
@@ -48,9 +52,15 @@ fn every_container_and_codec_decodes_to_the_same_tone() {
 fn bad_files_fail_with_what_is_wrong() {
     let cases: [(&str, fn(&AudioError) -> bool); 6] = [
         ("empty.wav", |e| matches!(e, AudioError::EmptyFile)),
-        ("truncated.wav", |e| matches!(e, AudioError::Truncated { .. })),
-        ("truncated.flac", |e| matches!(e, AudioError::Truncated { .. } | AudioError::Corrupt(_))),
-        ("not-audio.wav", |e| matches!(e, AudioError::UnknownFormat(_))),
+        ("truncated.wav", |e| {
+            matches!(e, AudioError::Truncated { .. })
+        }),
+        ("truncated.flac", |e| {
+            matches!(e, AudioError::Truncated { .. } | AudioError::Corrupt(_))
+        }),
+        ("not-audio.wav", |e| {
+            matches!(e, AudioError::UnknownFormat(_))
+        }),
         ("zero-samples.wav", |e| matches!(e, AudioError::NoSamples)),
         ("does-not-exist.wav", |e| matches!(e, AudioError::Open(_))),
     ];

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -25,7 +25,11 @@ pub const CLOSE_TOO_SLOW: u16 = 4009;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn not_websocket(e: WebSocketUpgradeRejection) -> Response {
-    api_error(e.status(), "websocket_required", "this endpoint is a WebSocket: send an Upgrade request")
+    api_error(
+        e.status(),
+        "websocket_required",
+        "this endpoint is a WebSocket: send an Upgrade request",
+    )
 }
 
 fn require_agent(auth: &Auth) -> Result<Principal, Response> {
@@ -47,17 +51,31 @@ pub(super) async fn call_events(
     let after = match q.get("after").map(|s| s.parse::<u64>()) {
         None => None,
         Some(Ok(n)) => Some(n),
-        Some(Err(_)) => return api_error(StatusCode::BAD_REQUEST, "bad_request", "after must be the seq (a non-negative integer) of the last final seen"),
+        Some(Err(_)) => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "after must be the seq (a non-negative integer) of the last final seen",
+            );
+        }
     };
     // Another tenant's call is "not found", exactly like a call that does not exist.
     let call = match st.engine.store.find_call(&principal.tenant, &id).await {
         Ok(c) => c,
         Err(StoreError::CallNotFound { .. } | StoreError::AmbiguousCall { .. }) => {
-            return api_error(StatusCode::NOT_FOUND, "call_not_found", "no such call in this workspace");
+            return api_error(
+                StatusCode::NOT_FOUND,
+                "call_not_found",
+                "no such call in this workspace",
+            );
         }
         Err(e) => {
             tracing::error!("subscription: {e}");
-            return api_error(StatusCode::SERVICE_UNAVAILABLE, "store_unreachable", "cannot look the call up now");
+            return api_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unreachable",
+                "cannot look the call up now",
+            );
         }
     };
     let ws = match ws {
@@ -71,7 +89,11 @@ pub(super) async fn call_events(
     })
 }
 
-pub(super) async fn live_calls(State(st): State<AppState>, Extension(auth): Extension<Auth>, ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Response {
+pub(super) async fn live_calls(
+    State(st): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
     let principal = match require_agent(&auth) {
         Ok(p) => p,
         Err(r) => return r,
@@ -101,23 +123,50 @@ fn is_new(ev: &LiveEvent, last_seq: &mut Option<u64>) -> bool {
 }
 
 async fn send(socket: &mut WebSocket, ev: &LiveEvent) -> bool {
-    matches!(tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(ev.to_json().into()))).await, Ok(Ok(())))
+    matches!(
+        tokio::time::timeout(
+            SEND_TIMEOUT,
+            socket.send(Message::Text(ev.to_json().into()))
+        )
+        .await,
+        Ok(Ok(()))
+    )
 }
 
 async fn close_with(socket: &mut WebSocket, code: u16, reason: &str) {
-    let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: reason.to_string().into() }))).await;
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.to_string().into(),
+        })))
+        .await;
 }
 
-async fn follow_call(engine: Arc<Engine>, principal: Principal, call: String, after: Option<u64>, mut socket: WebSocket) {
+async fn follow_call(
+    engine: Arc<Engine>,
+    principal: Principal,
+    call: String,
+    after: Option<u64>,
+    mut socket: WebSocket,
+) {
     // Subscribe first, then read the store: a final published in between is in both, and the
     // seq filter below drops the second copy. Nothing falls in a gap.
     let mut rx = engine.bus.subscribe(&principal.tenant);
     let actor = Actor::ApiKey(principal.key_id.clone());
-    let (info, transcript) = match engine.store.transcript(&actor, &principal.tenant, &call).await {
+    let (info, transcript) = match engine
+        .store
+        .transcript(&actor, &principal.tenant, &call)
+        .await
+    {
         Ok(x) => x,
         Err(e) => {
             tracing::error!(call = %call, "subscription catch-up: {e}");
-            close_with(&mut socket, close::INTERNAL, "cannot read the call's transcript").await;
+            close_with(
+                &mut socket,
+                close::INTERNAL,
+                "cannot read the call's transcript",
+            )
+            .await;
             return;
         }
     };
@@ -127,8 +176,17 @@ async fn follow_call(engine: Arc<Engine>, principal: Principal, call: String, af
         if after.is_some_and(|a| seq <= a) {
             continue;
         }
-        let track = info.tracks.iter().position(|t| *t == seg.speaker).unwrap_or(0);
-        if !send(&mut socket, &LiveEvent::from_stored(&principal.tenant, &call, seq, track, seg)).await {
+        let track = info
+            .tracks
+            .iter()
+            .position(|t| *t == seg.speaker)
+            .unwrap_or(0);
+        if !send(
+            &mut socket,
+            &LiveEvent::from_stored(&principal.tenant, &call, seq, track, seg),
+        )
+        .await
+        {
             return;
         }
         last_seq = Some(seq);
@@ -139,7 +197,10 @@ async fn follow_call(engine: Arc<Engine>, principal: Principal, call: String, af
             call_id: call.clone(),
             body: EventBody::CallEnded {
                 call_id: call.clone(),
-                status: serde_json::to_value(info.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+                status: serde_json::to_value(info.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
                 ended_at: info.ended_at.unwrap_or(info.started_at),
                 segments: info.segments,
                 interims: None,
@@ -193,7 +254,12 @@ async fn follow_call(engine: Arc<Engine>, principal: Principal, call: String, af
 }
 
 /// During shutdown: forward the call's remaining events until it ends (bounded).
-async fn continue_until_ended(rx: &mut tokio::sync::broadcast::Receiver<Arc<LiveEvent>>, socket: &mut WebSocket, call: &str, last_seq: &mut Option<u64>) {
+async fn continue_until_ended(
+    rx: &mut tokio::sync::broadcast::Receiver<Arc<LiveEvent>>,
+    socket: &mut WebSocket,
+    call: &str,
+    last_seq: &mut Option<u64>,
+) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while let Ok(Ok(ev)) = tokio::time::timeout_at(deadline, rx.recv()).await {
         if ev.call_id != call || !is_new(&ev, last_seq) {
@@ -211,7 +277,12 @@ async fn follow_tenant(engine: Arc<Engine>, principal: Principal, mut socket: We
         let ev = LiveEvent {
             tenant: principal.tenant.clone(),
             call_id: c.call_id.clone(),
-            body: EventBody::CallStarted { call_id: c.call_id, provider: c.provider, tracks: c.tracks, started_at: c.started_at },
+            body: EventBody::CallStarted {
+                call_id: c.call_id,
+                provider: c.provider,
+                tracks: c.tracks,
+                started_at: c.started_at,
+            },
         };
         if !send(&mut socket, &ev).await {
             return;

@@ -25,7 +25,12 @@ const READ_BUFFER: usize = 8 * 1024;
 /// How long, after the audio ended, the remaining finals may take.
 const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 
-pub(super) async fn upgrade(State(st): State<AppState>, protocol: Protocol, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+pub(super) async fn upgrade(
+    State(st): State<AppState>,
+    protocol: Protocol,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     // A key in the headers is checked before the upgrade; Twilio sends its key in `start`.
     let principal = match header_principal(&st.engine, &headers, &[Role::Ingest]).await {
         Ok(p) => p,
@@ -33,10 +38,23 @@ pub(super) async fn upgrade(State(st): State<AppState>, protocol: Protocol, head
     };
     let max = st.engine.config.max_message_bytes;
     let guard = SessionGuard::new(&st.sessions);
-    ws.max_message_size(max).max_frame_size(max).read_buffer_size(READ_BUFFER).on_upgrade(move |socket| async move {
-        let _guard = guard;
-        Session { engine: st.engine, protocol, socket, adapter: adapter_for(protocol), principal, call: None, echo: false }.run().await;
-    })
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER)
+        .on_upgrade(move |socket| async move {
+            let _guard = guard;
+            Session {
+                engine: st.engine,
+                protocol,
+                socket,
+                adapter: adapter_for(protocol),
+                principal,
+                call: None,
+                echo: false,
+            }
+            .run()
+            .await;
+        })
 }
 
 struct Session {
@@ -115,10 +133,18 @@ impl Session {
             }
         };
         if code != close::NORMAL {
-            tracing::warn!(protocol = self.protocol.as_str(), call = self.call.as_ref().map(|c| c.id.as_str()), code, "ingest closed: {reason}");
+            tracing::warn!(
+                protocol = self.protocol.as_str(),
+                call = self.call.as_ref().map(|c| c.id.as_str()),
+                code,
+                "ingest closed: {reason}"
+            );
         }
         self.finish(how).await;
-        let frame = CloseFrame { code, reason: reason.chars().take(120).collect::<String>().into() };
+        let frame = CloseFrame {
+            code,
+            reason: reason.chars().take(120).collect::<String>().into(),
+        };
         let _ = self.socket.send(Message::Close(Some(frame))).await;
     }
 
@@ -146,7 +172,11 @@ impl Session {
                 }
                 IngestEvent::Media(frame) => {
                     let Some(call) = self.call.as_mut() else {
-                        return Some(Stop(CallEnd::Interrupted, close::POLICY, "media before start".into()));
+                        return Some(Stop(
+                            CallEnd::Interrupted,
+                            close::POLICY,
+                            "media before start".into(),
+                        ));
                     };
                     if let Err(e) = call.on_media(frame) {
                         return Some(Stop(CallEnd::Interrupted, e.code, e.reason));
@@ -158,7 +188,11 @@ impl Session {
                 }
                 IngestEvent::Stop => {
                     if self.call.is_none() {
-                        return Some(Stop(CallEnd::Interrupted, close::POLICY, "stop before start".into()));
+                        return Some(Stop(
+                            CallEnd::Interrupted,
+                            close::POLICY,
+                            "stop before start".into(),
+                        ));
                     }
                     return Some(Stop(CallEnd::Stopped, close::NORMAL, "call ended".into()));
                 }
@@ -174,7 +208,9 @@ impl Session {
             (Some(p), _) => p.clone(),
             (None, Some(token)) => match authenticate(&self.engine, token, &[Role::Ingest]).await {
                 Ok(p) => p,
-                Err((_, _, msg)) => return Some(Stop(CallEnd::Interrupted, close::POLICY, msg.into())),
+                Err((_, _, msg)) => {
+                    return Some(Stop(CallEnd::Interrupted, close::POLICY, msg.into()));
+                }
             },
             (None, None) => {
                 return Some(Stop(
@@ -191,11 +227,19 @@ impl Session {
                 self.echo(&[started]).await;
                 None
             }
-            Err(StartError::Refused(r)) => Some(Stop(CallEnd::Interrupted, close::TRY_AGAIN_LATER, format!("call refused: {}", r.0))),
+            Err(StartError::Refused(r)) => Some(Stop(
+                CallEnd::Interrupted,
+                close::TRY_AGAIN_LATER,
+                format!("call refused: {}", r.0),
+            )),
             Err(StartError::Invalid(e)) => Some(Stop(CallEnd::Interrupted, e.code, e.reason)),
             Err(StartError::Store(e)) => {
                 tracing::error!("cannot create a call: {e}");
-                Some(Stop(CallEnd::Interrupted, close::INTERNAL, "cannot store the call now".into()))
+                Some(Stop(
+                    CallEnd::Interrupted,
+                    close::INTERNAL,
+                    "cannot store the call now".into(),
+                ))
             }
         }
     }
@@ -209,7 +253,10 @@ impl Session {
         }
         for ev in events {
             let send = self.socket.send(Message::Text(ev.to_json().into()));
-            if tokio::time::timeout(Duration::from_secs(5), send).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(5), send)
+                .await
+                .is_err()
+            {
                 tracing::warn!("native client is not reading its events; skipping");
             }
         }
@@ -218,7 +265,9 @@ impl Session {
     /// Finalises the call: open utterances become finals, every final is stored, the call is
     /// closed in the store and announced as ended.
     async fn finish(&mut self, how: CallEnd) {
-        let Some(mut call) = self.call.take() else { return };
+        let Some(mut call) = self.call.take() else {
+            return;
+        };
         call.end_audio();
         if call.has_ready() {
             let events = call.emit_ready().await;

@@ -104,7 +104,10 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(config: LimitsConfig) -> Self {
-        RateLimiter { config, buckets: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            config,
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes one token, or says how long until one is there.
@@ -118,13 +121,24 @@ impl RateLimiter {
                 b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * r < burst
             });
         }
-        let b = buckets.entry((key.to_string(), class)).or_insert_with(|| Bucket { tokens: burst, at: now, recent: VecDeque::new() });
+        let b = buckets
+            .entry((key.to_string(), class))
+            .or_insert_with(|| Bucket {
+                tokens: burst,
+                at: now,
+                recent: VecDeque::new(),
+            });
         b.tokens = (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate).min(burst);
         b.at = now;
-        while b.recent.front().is_some_and(|t| now.saturating_duration_since(*t) >= WINDOW) {
+        while b
+            .recent
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= WINDOW)
+        {
             b.recent.pop_front();
         }
-        let window_wait = (b.recent.len() as f64 >= burst).then(|| WINDOW - now.saturating_duration_since(b.recent[0]));
+        let window_wait = (b.recent.len() as f64 >= burst)
+            .then(|| WINDOW - now.saturating_duration_since(b.recent[0]));
         let token_wait = (b.tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - b.tokens) / rate));
         match (token_wait, window_wait) {
             (None, None) => {
@@ -151,7 +165,11 @@ pub struct AuthGuard {
 
 impl AuthGuard {
     pub fn new(config: &LimitsConfig) -> Self {
-        AuthGuard { allowed: config.auth_failures_allowed, max_wait: Duration::from_secs(config.auth_backoff_max_s), failures: Mutex::new(HashMap::new()) }
+        AuthGuard {
+            allowed: config.auth_failures_allowed,
+            max_wait: Duration::from_secs(config.auth_backoff_max_s),
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     fn wait_after(&self, count: u32) -> Duration {
@@ -176,7 +194,10 @@ impl AuthGuard {
             let max = self.max_wait;
             failures.retain(|_, f| now.saturating_duration_since(f.last) < max);
         }
-        let f = failures.entry(ip).or_insert(Failures { count: 0, last: now });
+        let f = failures.entry(ip).or_insert(Failures {
+            count: 0,
+            last: now,
+        });
         // an address quiet for longer than the longest wait starts again
         if now.saturating_duration_since(f.last) > self.max_wait {
             f.count = 0;
@@ -186,7 +207,10 @@ impl AuthGuard {
     }
 
     pub fn success(&self, ip: IpAddr) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&ip);
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&ip);
     }
 }
 
@@ -202,17 +226,34 @@ mod tests {
             assert!(l.take("w1", Class::Any, t0).is_ok(), "request {i}");
         }
         let wait = l.take("w1", Class::Any, t0).unwrap_err();
-        assert_eq!(wait, Duration::from_secs(1), "the burst window is the longer wait");
+        assert_eq!(
+            wait,
+            Duration::from_secs(1),
+            "the burst window is the longer wait"
+        );
         // another workspace and another class have their own buckets
         assert!(l.take("w2", Class::Any, t0).is_ok());
         assert!(l.take("w1", Class::Write, t0).is_ok());
         // a second later 5 tokens are back (300/min), and only 5
         let t1 = t0 + Duration::from_millis(1000);
-        assert_eq!((0..10).filter(|_| l.take("w1", Class::Any, t1).is_ok()).count(), 5);
-        assert!((l.take("w1", Class::Any, t1).unwrap_err().as_secs_f64() - 0.2).abs() < 1e-6, "then one per 200 ms");
+        assert_eq!(
+            (0..10)
+                .filter(|_| l.take("w1", Class::Any, t1).is_ok())
+                .count(),
+            5
+        );
+        assert!(
+            (l.take("w1", Class::Any, t1).unwrap_err().as_secs_f64() - 0.2).abs() < 1e-6,
+            "then one per 200 ms"
+        );
         // a minute of quiet refills the burst, not more
         let t2 = t1 + Duration::from_secs(60);
-        assert_eq!((0..20).filter(|_| l.take("w1", Class::Any, t2).is_ok()).count(), 15);
+        assert_eq!(
+            (0..20)
+                .filter(|_| l.take("w1", Class::Any, t2).is_ok())
+                .count(),
+            15
+        );
     }
 
     #[test]
@@ -222,23 +263,47 @@ mod tests {
         // a client doing one request every 20 ms: the bucket refills 1.5 tokens in 300 ms,
         // but the 16th request within a second is still refused
         for i in 0..15 {
-            assert!(l.take("w", Class::Any, t0 + Duration::from_millis(20 * i)).is_ok(), "request {i}");
+            assert!(
+                l.take("w", Class::Any, t0 + Duration::from_millis(20 * i))
+                    .is_ok(),
+                "request {i}"
+            );
         }
         let t15 = t0 + Duration::from_millis(300);
-        assert_eq!(l.take("w", Class::Any, t15).unwrap_err(), Duration::from_millis(700), "the first leaves the window at 1 s");
+        assert_eq!(
+            l.take("w", Class::Any, t15).unwrap_err(),
+            Duration::from_millis(700),
+            "the first leaves the window at 1 s"
+        );
         // one second after the first, one more fits (one token refilled, window has room)
-        assert!(l.take("w", Class::Any, t0 + Duration::from_millis(1000)).is_ok());
+        assert!(
+            l.take("w", Class::Any, t0 + Duration::from_millis(1000))
+                .is_ok()
+        );
     }
 
     #[test]
     fn writes_are_limited_to_30_per_minute() {
         let l = RateLimiter::new(LimitsConfig::default());
         let t0 = Instant::now();
-        assert_eq!((0..10).filter(|_| l.take("w", Class::Write, t0).is_ok()).count(), 5);
+        assert_eq!(
+            (0..10)
+                .filter(|_| l.take("w", Class::Write, t0).is_ok())
+                .count(),
+            5
+        );
         let t1 = t0 + Duration::from_secs(60);
         // 30 more tokens arrived over the minute, capped at the burst
-        assert_eq!((0..10).filter(|_| l.take("w", Class::Write, t1).is_ok()).count(), 5);
-        assert_eq!(l.take("w", Class::Write, t1).unwrap_err(), Duration::from_secs(2));
+        assert_eq!(
+            (0..10)
+                .filter(|_| l.take("w", Class::Write, t1).is_ok())
+                .count(),
+            5
+        );
+        assert_eq!(
+            l.take("w", Class::Write, t1).unwrap_err(),
+            Duration::from_secs(2)
+        );
     }
 
     #[test]
@@ -259,7 +324,11 @@ mod tests {
         g.failure(ip, t);
         assert_eq!(g.blocked(ip, t), Some(Duration::from_secs(4)));
         assert_eq!(g.blocked(ip, t + Duration::from_secs(4)), None);
-        assert_eq!(g.blocked(other, t), None, "other addresses are not affected");
+        assert_eq!(
+            g.blocked(other, t),
+            None,
+            "other addresses are not affected"
+        );
         for _ in 0..40 {
             g.failure(ip, t);
         }

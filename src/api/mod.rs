@@ -102,21 +102,34 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
 
 /// The router of every endpoint.
 pub fn router(engine: Arc<Engine>, opts: &ServeOptions) -> (Router, AppState) {
-    let state = AppState { engine, sessions: Arc::new(Sessions::default()), web: Arc::new(web::Web::new(opts.web.clone(), opts.tls.is_some())) };
+    let state = AppState {
+        engine,
+        sessions: Arc::new(Sessions::default()),
+        web: Arc::new(web::Web::new(opts.web.clone(), opts.tls.is_some())),
+    };
     use axum::routing::{delete, post};
     // authenticated API routes: credentials checked, CSRF, rate limits (see web::auth_layer)
     let api = Router::new()
-        .route("/v1/session", post(web::sign_in).get(web::whoami).delete(web::sign_out))
+        .route(
+            "/v1/session",
+            post(web::sign_in).get(web::whoami).delete(web::sign_out),
+        )
         .route("/v1/calls", get(rest::list_calls))
         .route("/v1/calls/live", get(events::live_calls))
-        .route("/v1/calls/{id}", get(rest::get_call).delete(rest::delete_call))
+        .route(
+            "/v1/calls/{id}",
+            get(rest::get_call).delete(rest::delete_call),
+        )
         .route("/v1/calls/{id}/events", get(events::call_events))
         .route("/v1/export", get(rest::export))
         .route("/v1/keys", get(rest::list_keys).post(rest::create_key))
         .route("/v1/keys/{prefix}", delete(rest::revoke_key))
         .route("/v1/audit", get(rest::audit_events))
         .route("/v1/audit/verify", get(rest::audit_verify))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), web::auth_layer));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::auth_layer,
+        ));
     let mut r = Router::new()
         .route("/", get(|| web::asset("index.html")))
         .route("/app.js", get(|| web::asset("app.js")))
@@ -128,13 +141,37 @@ pub fn router(engine: Arc<Engine>, opts: &ServeOptions) -> (Router, AppState) {
         .route("/v1/openapi.json", get(rest::openapi))
         .merge(api);
     // ingest authenticates itself (providers put keys in odd places)
-    for p in [Protocol::Twilio, Protocol::Telnyx, Protocol::Exotel, Protocol::Vonage, Protocol::Native] {
-        r = r.route(p.path(), get(move |st: State<AppState>, headers: HeaderMap, ws: axum::extract::ws::WebSocketUpgrade| ingest::upgrade(st, p, headers, ws)));
+    for p in [
+        Protocol::Twilio,
+        Protocol::Telnyx,
+        Protocol::Exotel,
+        Protocol::Vonage,
+        Protocol::Native,
+    ] {
+        r = r.route(
+            p.path(),
+            get(
+                move |st: State<AppState>,
+                      headers: HeaderMap,
+                      ws: axum::extract::ws::WebSocketUpgrade| {
+                    ingest::upgrade(st, p, headers, ws)
+                },
+            ),
+        );
     }
     let r = r
         .fallback(|| async { api_error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
-        .method_not_allowed_fallback(|| async { api_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method") })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), web::security_headers))
+        .method_not_allowed_fallback(|| async {
+            api_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method",
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::security_headers,
+        ))
         .with_state(state.clone());
     (r, state)
 }
@@ -161,7 +198,11 @@ pub async fn serve(
     };
     let make = app.into_make_service_with_connect_info::<SocketAddr>();
     match &opts.tls {
-        None => axum::serve(listener, make).with_graceful_shutdown(signal).await?,
+        None => {
+            axum::serve(listener, make)
+                .with_graceful_shutdown(signal)
+                .await?
+        }
         Some(tls) => tls::serve(listener, tls, make, signal).await?,
     }
     // Upgraded sockets outlive the HTTP server: wait for their calls to be finalised.
@@ -173,7 +214,10 @@ pub async fn serve(
             break;
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            tracing::warn!(open, "shutdown: sessions still open after 120 s; stopping anyway");
+            tracing::warn!(
+                open,
+                "shutdown: sessions still open after 120 s; stopping anyway"
+            );
             break;
         }
     }
@@ -183,52 +227,98 @@ pub async fn serve(
 
 async fn readyz(State(st): State<AppState>) -> Response {
     match st.engine.store.list_tenants().await {
-        Ok(_) => (StatusCode::OK, axum::Json(json!({"status": "ready", "model": "loaded", "store": "reachable"}))).into_response(),
+        Ok(_) => (
+            StatusCode::OK,
+            axum::Json(json!({"status": "ready", "model": "loaded", "store": "reachable"})),
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!("readiness: store unreachable: {e}");
-            api_error(StatusCode::SERVICE_UNAVAILABLE, "store_unreachable", "the store cannot be reached")
+            api_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unreachable",
+                "the store cannot be reached",
+            )
         }
     }
 }
 
 /// A JSON error: `{"error": {"code", "message"}}`.
 pub fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response()
+    (
+        status,
+        axum::Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
 }
 
 /// The API key presented in `Authorization` (Bearer, or Basic with the key as password or
 /// user name — Exotel embeds credentials in the URL), if any.
 fn presented_keys(headers: &HeaderMap) -> Vec<String> {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return Vec::new() };
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Vec::new();
+    };
     let value = value.trim();
-    if let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) {
+    if let Some(token) = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+    {
         return vec![token.trim().to_string()];
     }
-    if let Some(b64) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))
+    if let Some(b64) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
         && let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim())
         && let Ok(text) = String::from_utf8(raw)
     {
         let (user, pass) = text.split_once(':').unwrap_or((text.as_str(), ""));
-        return [pass, user].into_iter().filter(|s| !s.is_empty()).map(str::to_string).collect();
+        return [pass, user]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
     }
     vec![String::new()]
 }
 
 /// Authenticates a presented key for one of `roles`.
-pub async fn authenticate(engine: &Engine, key: &str, roles: &[Role]) -> Result<Principal, (StatusCode, &'static str, &'static str)> {
+pub async fn authenticate(
+    engine: &Engine,
+    key: &str,
+    roles: &[Role],
+) -> Result<Principal, (StatusCode, &'static str, &'static str)> {
     match engine.store.authenticate(key).await {
         Ok(p) if roles.contains(&p.role) => Ok(p),
-        Ok(_) => Err((StatusCode::FORBIDDEN, "forbidden", "this key's role may not use this endpoint")),
-        Err(AuthError::Invalid) => Err((StatusCode::UNAUTHORIZED, "unauthorized", "invalid, expired or revoked API key")),
+        Ok(_) => Err((
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this key's role may not use this endpoint",
+        )),
+        Err(AuthError::Invalid) => Err((
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "invalid, expired or revoked API key",
+        )),
         Err(AuthError::Store(e)) => {
             tracing::error!("authentication: {e}");
-            Err((StatusCode::SERVICE_UNAVAILABLE, "store_unreachable", "cannot check the key now"))
+            Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unreachable",
+                "cannot check the key now",
+            ))
         }
     }
 }
 
 /// Authenticates the request's `Authorization` header, if it has one.
-async fn header_principal(engine: &Engine, headers: &HeaderMap, roles: &[Role]) -> Result<Option<Principal>, Response> {
+async fn header_principal(
+    engine: &Engine,
+    headers: &HeaderMap,
+    roles: &[Role],
+) -> Result<Option<Principal>, Response> {
     let keys = presented_keys(headers);
     if keys.is_empty() {
         return Ok(None);

@@ -27,22 +27,46 @@ const AUDITOR: &[Role] = &[Role::Auditor];
 /// with a generic message (the detail goes to the log, never to the client).
 fn store_error(e: StoreError, doing: &str) -> Response {
     match e {
-        StoreError::CallNotFound { .. } | StoreError::AmbiguousCall { .. } | StoreError::CallShredded { .. } => {
-            api_error(StatusCode::NOT_FOUND, "call_not_found", "no such call in this workspace")
-        }
-        StoreError::ApiKeyNotFound { .. } => api_error(StatusCode::NOT_FOUND, "key_not_found", "no such active API key in this workspace"),
-        StoreError::TenantNotFound(_) => api_error(StatusCode::NOT_FOUND, "tenant_not_found", "the workspace no longer exists"),
+        StoreError::CallNotFound { .. }
+        | StoreError::AmbiguousCall { .. }
+        | StoreError::CallShredded { .. } => api_error(
+            StatusCode::NOT_FOUND,
+            "call_not_found",
+            "no such call in this workspace",
+        ),
+        StoreError::ApiKeyNotFound { .. } => api_error(
+            StatusCode::NOT_FOUND,
+            "key_not_found",
+            "no such active API key in this workspace",
+        ),
+        StoreError::TenantNotFound(_) => api_error(
+            StatusCode::NOT_FOUND,
+            "tenant_not_found",
+            "the workspace no longer exists",
+        ),
         StoreError::Invalid(msg) => api_error(StatusCode::BAD_REQUEST, "bad_request", &msg),
         e => {
             tracing::error!("{doing}: {e}");
-            api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("{doing} failed; the server log has the details"))
+            api_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                &format!("{doing} failed; the server log has the details"),
+            )
         }
     }
 }
 
 /// callscribe's id of the caller's call `id` (its own id or the provider's), or the error response.
-async fn own_call(st: &AppState, p: &crate::store::Principal, id: &str) -> Result<String, Response> {
-    st.engine.store.find_call(&p.tenant, id).await.map_err(|e| store_error(e, "looking a call up"))
+async fn own_call(
+    st: &AppState,
+    p: &crate::store::Principal,
+    id: &str,
+) -> Result<String, Response> {
+    st.engine
+        .store
+        .find_call(&p.tenant, id)
+        .await
+        .map_err(|e| store_error(e, "looking a call up"))
 }
 
 /// A call as the API shows it: the stored fields and whether it is being transcribed now.
@@ -60,10 +84,16 @@ fn actor(p: &crate::store::Principal) -> Actor {
     Actor::ApiKey(p.key_id.clone())
 }
 
-fn int_param<T: std::str::FromStr>(q: &HashMap<String, String>, name: &str) -> Result<Option<T>, Response> {
+fn int_param<T: std::str::FromStr>(
+    q: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<T>, Response> {
     match q.get(name) {
         None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| bad_request(&format!("{name} must be an integer"))),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| bad_request(&format!("{name} must be an integer"))),
     }
 }
 
@@ -78,7 +108,11 @@ fn decode_cursor(s: &str) -> Option<(i64, String)> {
 }
 
 /// `GET /v1/calls?state=live|ended|all&since=&until=&limit=&cursor=`
-pub async fn list_calls(State(st): State<AppState>, Extension(auth): Extension<Auth>, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn list_calls(
+    State(st): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let p = match auth.require(AGENT) {
         Ok(p) => p,
         Err(r) => return r,
@@ -89,7 +123,11 @@ pub async fn list_calls(State(st): State<AppState>, Extension(auth): Extension<A
         Some("ended") => CallState::Ended,
         Some(_) => return bad_request("state must be live, ended or all"),
     };
-    let (since, until, limit) = match (int_param::<i64>(&q, "since"), int_param::<i64>(&q, "until"), int_param::<u32>(&q, "limit")) {
+    let (since, until, limit) = match (
+        int_param::<i64>(&q, "since"),
+        int_param::<i64>(&q, "until"),
+        int_param::<u32>(&q, "limit"),
+    ) {
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
         (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
     };
@@ -103,18 +141,36 @@ pub async fn list_calls(State(st): State<AppState>, Extension(auth): Extension<A
             None => return bad_request("cursor is not one this server gave out"),
         },
     };
-    let query = CallQuery { state, since, until, after, limit: limit.unwrap_or(50) };
-    match st.engine.store.list_calls_page(&actor(p), &p.tenant, &query).await {
+    let query = CallQuery {
+        state,
+        since,
+        until,
+        after,
+        limit: limit.unwrap_or(50),
+    };
+    match st
+        .engine
+        .store
+        .list_calls_page(&actor(p), &p.tenant, &query)
+        .await
+    {
         Ok(page) => {
             let calls: Vec<_> = page.calls.iter().map(|c| call_json(&st, c)).collect();
-            axum::Json(json!({"calls": calls, "next_cursor": page.next.as_ref().map(encode_cursor)})).into_response()
+            axum::Json(
+                json!({"calls": calls, "next_cursor": page.next.as_ref().map(encode_cursor)}),
+            )
+            .into_response()
         }
         Err(e) => store_error(e, "listing calls"),
     }
 }
 
 /// `GET /v1/calls/{id}`: the call and its transcript, decrypted (audited).
-pub async fn get_call(State(st): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>) -> Response {
+pub async fn get_call(
+    State(st): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Response {
     let p = match auth.require(AGENT) {
         Ok(p) => p,
         Err(r) => return r,
@@ -123,14 +179,26 @@ pub async fn get_call(State(st): State<AppState>, Extension(auth): Extension<Aut
         Ok(c) => c,
         Err(r) => return r,
     };
-    match st.engine.store.transcript(&actor(p), &p.tenant, &call).await {
-        Ok((info, transcript)) => axum::Json(json!({"call": call_json(&st, &info), "segments": transcript.segments})).into_response(),
+    match st
+        .engine
+        .store
+        .transcript(&actor(p), &p.tenant, &call)
+        .await
+    {
+        Ok((info, transcript)) => {
+            axum::Json(json!({"call": call_json(&st, &info), "segments": transcript.segments}))
+                .into_response()
+        }
         Err(e) => store_error(e, "reading a transcript"),
     }
 }
 
 /// `DELETE /v1/calls/{id}` (admin): crypto-shreds the call.
-pub async fn delete_call(State(st): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>) -> Response {
+pub async fn delete_call(
+    State(st): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Response {
     let p = match auth.require(ADMIN) {
         Ok(p) => p,
         Err(r) => return r,
@@ -140,9 +208,18 @@ pub async fn delete_call(State(st): State<AppState>, Extension(auth): Extension<
         Err(r) => return r,
     };
     if st.engine.is_active(&call) {
-        return api_error(StatusCode::CONFLICT, "call_active", "the call is still being transcribed; delete it after it ends");
+        return api_error(
+            StatusCode::CONFLICT,
+            "call_active",
+            "the call is still being transcribed; delete it after it ends",
+        );
     }
-    match st.engine.store.delete_call(&actor(p), &p.tenant, &call).await {
+    match st
+        .engine
+        .store
+        .delete_call(&actor(p), &p.tenant, &call)
+        .await
+    {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => store_error(e, "deleting a call"),
     }
@@ -156,7 +233,10 @@ pub async fn export(State(st): State<AppState>, Extension(auth): Extension<Auth>
     };
     match st.engine.store.export_tenant(&actor(p), &p.tenant).await {
         Ok(x) => {
-            let name = format!("attachment; filename=\"callscribe-export-{}.json\"", p.tenant);
+            let name = format!(
+                "attachment; filename=\"callscribe-export-{}.json\"",
+                p.tenant
+            );
             ([(header::CONTENT_DISPOSITION, name)], axum::Json(x)).into_response()
         }
         Err(e) => store_error(e, "exporting the workspace"),
@@ -183,14 +263,22 @@ struct NewKey {
 }
 
 /// `POST /v1/keys` (admin): `{"role", "ttl_days"?}`; the key is in the response, once.
-pub async fn create_key(State(st): State<AppState>, Extension(auth): Extension<Auth>, body: Bytes) -> Response {
+pub async fn create_key(
+    State(st): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    body: Bytes,
+) -> Response {
     let p = match auth.require(ADMIN) {
         Ok(p) => p,
         Err(r) => return r,
     };
     let req: NewKey = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(_) => return bad_request("the body must be {\"role\": \"ingest|agent|admin|auditor\", \"ttl_days\": N}"),
+        Err(_) => {
+            return bad_request(
+                "the body must be {\"role\": \"ingest|agent|admin|auditor\", \"ttl_days\": N}",
+            );
+        }
     };
     if req.ttl_days.is_some_and(|d| !(1..=3650).contains(&d)) {
         return bad_request("ttl_days must be between 1 and 3650");
@@ -202,23 +290,40 @@ pub async fn create_key(State(st): State<AppState>, Extension(auth): Extension<A
 }
 
 /// `DELETE /v1/keys/{prefix}` (admin).
-pub async fn revoke_key(State(st): State<AppState>, Extension(auth): Extension<Auth>, Path(prefix): Path<String>) -> Response {
+pub async fn revoke_key(
+    State(st): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(prefix): Path<String>,
+) -> Response {
     let p = match auth.require(ADMIN) {
         Ok(p) => p,
         Err(r) => return r,
     };
     let id = prefix.strip_prefix("csk_").unwrap_or(&prefix);
     if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return api_error(StatusCode::NOT_FOUND, "key_not_found", "no such active API key in this workspace");
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "key_not_found",
+            "no such active API key in this workspace",
+        );
     }
-    match st.engine.store.revoke_api_key(&actor(p), &p.tenant, id).await {
+    match st
+        .engine
+        .store
+        .revoke_api_key(&actor(p), &p.tenant, id)
+        .await
+    {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => store_error(e, "revoking a key"),
     }
 }
 
 /// `GET /v1/audit?after=SEQ&limit=N` (auditor): the workspace's entries, oldest first.
-pub async fn audit_events(State(st): State<AppState>, Extension(auth): Extension<Auth>, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn audit_events(
+    State(st): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let p = match auth.require(AUDITOR) {
         Ok(p) => p,
         Err(r) => return r,
@@ -231,12 +336,23 @@ pub async fn audit_events(State(st): State<AppState>, Extension(auth): Extension
         return bad_request("limit must be between 1 and 1000");
     }
     let store = &st.engine.store;
-    if let Err(e) = store.audit(&actor(p), "audit.read", Some(&p.tenant), None, json!({"after": after, "limit": limit})).await {
+    if let Err(e) = store
+        .audit(
+            &actor(p),
+            "audit.read",
+            Some(&p.tenant),
+            None,
+            json!({"after": after, "limit": limit}),
+        )
+        .await
+    {
         return store_error(e, "recording an audit read");
     }
     match store.audit_events(Some(&p.tenant), after, limit).await {
         Ok(events) => {
-            let next = (events.len() == limit as usize).then(|| events.last().map(|e| e.seq)).flatten();
+            let next = (events.len() == limit as usize)
+                .then(|| events.last().map(|e| e.seq))
+                .flatten();
             axum::Json(json!({"events": events, "next_after": next})).into_response()
         }
         Err(e) => store_error(e, "reading the audit trail"),
@@ -244,7 +360,10 @@ pub async fn audit_events(State(st): State<AppState>, Extension(auth): Extension
 }
 
 /// `GET /v1/audit/verify` (auditor): walks the whole hash chain.
-pub async fn audit_verify(State(st): State<AppState>, Extension(auth): Extension<Auth>) -> Response {
+pub async fn audit_verify(
+    State(st): State<AppState>,
+    Extension(auth): Extension<Auth>,
+) -> Response {
     let p = match auth.require(AUDITOR) {
         Ok(p) => p,
         Err(r) => return r,
@@ -252,7 +371,15 @@ pub async fn audit_verify(State(st): State<AppState>, Extension(auth): Extension
     let store = &st.engine.store;
     match store.verify_audit().await {
         Ok(r) => {
-            let _ = store.audit(&actor(p), "audit.verify", Some(&p.tenant), None, json!({"entries": r.entries, "intact": r.broken.is_none()})).await;
+            let _ = store
+                .audit(
+                    &actor(p),
+                    "audit.verify",
+                    Some(&p.tenant),
+                    None,
+                    json!({"entries": r.entries, "intact": r.broken.is_none()}),
+                )
+                .await;
             axum::Json(json!({
                 "entries": r.entries,
                 "head_hash": r.head_hash,
@@ -267,7 +394,11 @@ pub async fn audit_verify(State(st): State<AppState>, Extension(auth): Extension
 
 /// `GET /v1/openapi.json`.
 pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
 }
 
 /// `GET /metrics`: Prometheus text. Counts and times only: no text, ids or tenants in labels.
@@ -280,62 +411,187 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
     let mut metric = |name: &str, kind: &str, help: &str, lines: &[(&str, f64)]| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for (labels, v) in lines {
-            let _ = if labels.is_empty() { writeln!(out, "{name} {v}") } else { writeln!(out, "{name}{{{labels}}} {v}") };
+            let _ = if labels.is_empty() {
+                writeln!(out, "{name} {v}")
+            } else {
+                writeln!(out, "{name}{{{labels}}} {v}")
+            };
         }
     };
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
-    metric("callscribe_active_calls", "gauge", "Calls being transcribed now.", &[("", e.active_count() as f64)]);
-    metric("callscribe_max_calls", "gauge", "Admission limit on concurrent calls.", &[("", e.max_calls() as f64)]);
-    metric("callscribe_calls_started_total", "counter", "Calls admitted.", &[("", load(&e.stats.calls_started))]);
-    metric("callscribe_calls_refused_total", "counter", "Calls refused by admission control.", &[("", load(&e.stats.calls_refused))]);
-    metric("callscribe_calls_ended_total", "counter", "Calls finished.", &[("", load(&e.stats.calls_ended))]);
-    metric("callscribe_asr_queue_depth", "gauge", "Recogniser jobs waiting, per priority.", &[("priority=\"final\"", depth.finals as f64), ("priority=\"interim\"", depth.interims as f64)]);
-    metric("callscribe_segments_total", "counter", "Transcript events published.", &[("kind=\"final\"", load(&e.stats.finals)), ("kind=\"interim\"", load(&e.stats.interims))]);
-    metric("callscribe_interims_skipped_total", "counter", "Interims dropped under load (replaced by a newer one or by the final).", &[("", load(&e.queue.stats.interims_skipped))]);
-    metric("callscribe_interims_preempted_total", "counter", "Interims aborted half-way so that a final could take their worker (also counted skipped).", &[("", load(&e.queue.stats.interims_preempted))]);
-    metric("callscribe_finals_shed_total", "counter", "Finals decoded with the shorter context because finals queued up (live.final_shed_*).", &[("", load(&e.queue.stats.finals_shed))]);
+    metric(
+        "callscribe_active_calls",
+        "gauge",
+        "Calls being transcribed now.",
+        &[("", e.active_count() as f64)],
+    );
+    metric(
+        "callscribe_max_calls",
+        "gauge",
+        "Admission limit on concurrent calls.",
+        &[("", e.max_calls() as f64)],
+    );
+    metric(
+        "callscribe_calls_started_total",
+        "counter",
+        "Calls admitted.",
+        &[("", load(&e.stats.calls_started))],
+    );
+    metric(
+        "callscribe_calls_refused_total",
+        "counter",
+        "Calls refused by admission control.",
+        &[("", load(&e.stats.calls_refused))],
+    );
+    metric(
+        "callscribe_calls_ended_total",
+        "counter",
+        "Calls finished.",
+        &[("", load(&e.stats.calls_ended))],
+    );
+    metric(
+        "callscribe_asr_queue_depth",
+        "gauge",
+        "Recogniser jobs waiting, per priority.",
+        &[
+            ("priority=\"final\"", depth.finals as f64),
+            ("priority=\"interim\"", depth.interims as f64),
+        ],
+    );
+    metric(
+        "callscribe_segments_total",
+        "counter",
+        "Transcript events published.",
+        &[
+            ("kind=\"final\"", load(&e.stats.finals)),
+            ("kind=\"interim\"", load(&e.stats.interims)),
+        ],
+    );
+    metric(
+        "callscribe_interims_skipped_total",
+        "counter",
+        "Interims dropped under load (replaced by a newer one or by the final).",
+        &[("", load(&e.queue.stats.interims_skipped))],
+    );
+    metric(
+        "callscribe_interims_preempted_total",
+        "counter",
+        "Interims aborted half-way so that a final could take their worker (also counted skipped).",
+        &[("", load(&e.queue.stats.interims_preempted))],
+    );
+    metric(
+        "callscribe_finals_shed_total",
+        "counter",
+        "Finals decoded with the shorter context because finals queued up (live.final_shed_*).",
+        &[("", load(&e.queue.stats.finals_shed))],
+    );
     metric(
         "callscribe_early_finals_total",
         "counter",
         "Finals sent at live.early_final_ms of pause: confirmed by the endpoint, or retracted because speech resumed.",
-        &[("outcome=\"confirmed\"", load(&e.stats.early_finals_confirmed)), ("outcome=\"retracted\"", load(&e.stats.early_finals_retracted))],
+        &[
+            (
+                "outcome=\"confirmed\"",
+                load(&e.stats.early_finals_confirmed),
+            ),
+            (
+                "outcome=\"retracted\"",
+                load(&e.stats.early_finals_retracted),
+            ),
+        ],
     );
-    metric("callscribe_store_errors_total", "counter", "Final segments that could not be stored.", &[("", load(&e.stats.store_errors))]);
+    metric(
+        "callscribe_store_errors_total",
+        "counter",
+        "Final segments that could not be stored.",
+        &[("", load(&e.stats.store_errors))],
+    );
     metric(
         "callscribe_asr_audio_seconds_total",
         "counter",
         "Audio seconds transcribed.",
-        &[("kind=\"final\"", load(&m.asr_audio_us[0]) / 1e6), ("kind=\"interim\"", load(&m.asr_audio_us[1]) / 1e6)],
+        &[
+            ("kind=\"final\"", load(&m.asr_audio_us[0]) / 1e6),
+            ("kind=\"interim\"", load(&m.asr_audio_us[1]) / 1e6),
+        ],
     );
     metric(
         "callscribe_asr_busy_seconds_total",
         "counter",
         "Worker seconds spent transcribing.",
-        &[("kind=\"final\"", load(&m.asr_busy_us[0]) / 1e6), ("kind=\"interim\"", load(&m.asr_busy_us[1]) / 1e6)],
+        &[
+            ("kind=\"final\"", load(&m.asr_busy_us[0]) / 1e6),
+            ("kind=\"interim\"", load(&m.asr_busy_us[1]) / 1e6),
+        ],
     );
     metric(
         "callscribe_asr_cpu_seconds_total",
         "counter",
         "CPU seconds the workers' threads spent inside recogniser jobs (whisper's share of process_cpu_seconds_total).",
-        &[("kind=\"final\"", load(&m.asr_cpu_us[0]) / 1e6), ("kind=\"interim\"", load(&m.asr_cpu_us[1]) / 1e6)],
+        &[
+            ("kind=\"final\"", load(&m.asr_cpu_us[0]) / 1e6),
+            ("kind=\"interim\"", load(&m.asr_cpu_us[1]) / 1e6),
+        ],
     );
-    metric("callscribe_asr_real_time_factor", "gauge", "Worker seconds per audio second since start.", &[("", m.real_time_factor())]);
+    metric(
+        "callscribe_asr_real_time_factor",
+        "gauge",
+        "Worker seconds per audio second since start.",
+        &[("", m.real_time_factor())],
+    );
     metric(
         "callscribe_rate_limited_total",
         "counter",
         "Requests refused by a rate limit.",
-        &[("class=\"any\"", load(&m.rate_limited[0])), ("class=\"write\"", load(&m.rate_limited[1])), ("class=\"sign_in\"", load(&m.rate_limited[2]))],
+        &[
+            ("class=\"any\"", load(&m.rate_limited[0])),
+            ("class=\"write\"", load(&m.rate_limited[1])),
+            ("class=\"sign_in\"", load(&m.rate_limited[2])),
+        ],
     );
     if let Some(cpu) = crate::metrics::process_cpu_seconds() {
-        metric("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", &[("", cpu)]);
+        metric(
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            &[("", cpu)],
+        );
     }
-    metric("callscribe_auth_failures_total", "counter", "Failed authentications.", &[("", load(&m.auth_failures))]);
-    metric("callscribe_auth_blocked_total", "counter", "Requests refused while their address backed off.", &[("", load(&m.auth_blocked))]);
-    let _ = writeln!(out, "# HELP callscribe_utterance_latency_seconds From an utterance handed to the recogniser to its event published.");
+    metric(
+        "callscribe_auth_failures_total",
+        "counter",
+        "Failed authentications.",
+        &[("", load(&m.auth_failures))],
+    );
+    metric(
+        "callscribe_auth_blocked_total",
+        "counter",
+        "Requests refused while their address backed off.",
+        &[("", load(&m.auth_blocked))],
+    );
+    let _ = writeln!(
+        out,
+        "# HELP callscribe_utterance_latency_seconds From an utterance handed to the recogniser to its event published."
+    );
     let _ = writeln!(out, "# TYPE callscribe_utterance_latency_seconds histogram");
-    m.final_latency.render(&mut out, "callscribe_utterance_latency_seconds", "kind=\"final\"");
-    m.interim_latency.render(&mut out, "callscribe_utterance_latency_seconds", "kind=\"interim\"");
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
+    m.final_latency.render(
+        &mut out,
+        "callscribe_utterance_latency_seconds",
+        "kind=\"final\"",
+    );
+    m.interim_latency.render(
+        &mut out,
+        "callscribe_utterance_latency_seconds",
+        "kind=\"interim\"",
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
 }
 
 #[cfg(test)]
@@ -345,6 +601,12 @@ mod tests {
         let c = (1_700_000_000, "call_abc".to_string());
         assert_eq!(super::decode_cursor(&super::encode_cursor(&c)), Some(c));
         assert_eq!(super::decode_cursor("not base64!"), None);
-        assert_eq!(super::decode_cursor(&base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, "x:y")), None);
+        assert_eq!(
+            super::decode_cursor(&base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                "x:y"
+            )),
+            None
+        );
     }
 }

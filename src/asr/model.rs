@@ -10,7 +10,9 @@ pub const DEFAULT_MODEL: &str = "tiny.en";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("model {0:?} not found; fetch it with `callscribe model fetch {1}` or pass --model FILE")]
+    #[error(
+        "model {0:?} not found; fetch it with `callscribe model fetch {1}` or pass --model FILE"
+    )]
     NotFound(PathBuf, String),
     #[error("model file {0:?}: {1}")]
     Invalid(PathBuf, String),
@@ -39,9 +41,17 @@ impl Model {
         if named.is_file() {
             return Ok(named);
         }
-        let hint = if super::fetch::known(spec) { spec } else { DEFAULT_MODEL };
+        let hint = if super::fetch::known(spec) {
+            spec
+        } else {
+            DEFAULT_MODEL
+        };
         Err(ModelError::NotFound(
-            if spec.contains('/') || spec.ends_with(".bin") { as_path } else { named },
+            if spec.contains('/') || spec.ends_with(".bin") {
+                as_path
+            } else {
+                named
+            },
             hint.to_string(),
         ))
     }
@@ -56,7 +66,11 @@ impl Model {
         let ctx = WhisperContext::new_with_params(path, params)
             .map_err(|_| ModelError::Load(path.to_path_buf()))?;
         let multilingual = ctx.is_multilingual();
-        Ok(Self { ctx: Arc::new(ctx), path: path.to_path_buf(), multilingual })
+        Ok(Self {
+            ctx: Arc::new(ctx),
+            path: path.to_path_buf(),
+            multilingual,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -79,9 +93,12 @@ fn check_header(path: &Path) -> Result<(), ModelError> {
     let mut f = std::fs::File::open(path)
         .map_err(|e| ModelError::Invalid(path.to_path_buf(), format!("cannot open: {e}")))?;
     let mut head = [0u8; 48];
-    f.read_exact(&mut head).map_err(|_| invalid("too short to be a ggml model"))?;
+    f.read_exact(&mut head)
+        .map_err(|_| invalid("too short to be a ggml model"))?;
     if u32::from_le_bytes([head[0], head[1], head[2], head[3]]) != GGML_MAGIC {
-        return Err(invalid("not a ggml Whisper model (bad magic); convert CTranslate2 models with `callscribe model import`"));
+        return Err(invalid(
+            "not a ggml Whisper model (bad magic); convert CTranslate2 models with `callscribe model import`",
+        ));
     }
     Ok(())
 }

@@ -31,11 +31,18 @@ impl PoolLayout {
     /// Fits the requested layout to `cores`: defaults fill the machine with single-threaded
     /// workers (measured best for throughput); explicit values are clamped so that
     /// workers × threads ≤ cores. Returns the layout and a warning when it had to clamp.
-    pub fn fit(workers: Option<usize>, threads: Option<usize>, cores: usize) -> (Self, Option<String>) {
+    pub fn fit(
+        workers: Option<usize>,
+        threads: Option<usize>,
+        cores: usize,
+    ) -> (Self, Option<String>) {
         let cores = cores.max(1);
         let threads_req = threads.unwrap_or(1).max(1);
         let workers_req = workers.unwrap_or((cores / threads_req).max(1)).max(1);
-        let mut layout = Self { workers: workers_req, threads: threads_req };
+        let mut layout = Self {
+            workers: workers_req,
+            threads: threads_req,
+        };
         if layout.workers * layout.threads <= cores {
             return (layout, None);
         }
@@ -102,7 +109,9 @@ impl Source {
     fn next(&self) -> Option<(AsrJob, Option<&AtomicBool>)> {
         match self {
             Source::Fifo(rx) => rx.recv().ok().map(|job| (job, None)),
-            Source::Rt(q, worker, abort) => q.next_for(*worker).map(|a| (a.job, a.abortable.then_some(&**abort))),
+            Source::Rt(q, worker, abort) => q
+                .next_for(*worker)
+                .map(|a| (a.job, a.abortable.then_some(&**abort))),
         }
     }
 }
@@ -136,7 +145,12 @@ impl WhisperPool {
     }
 
     /// A pool whose workers take jobs from the real-time scheduler `queue` (live calls).
-    pub fn with_scheduler(model: &Model, layout: PoolLayout, opts: DecodeOptions, queue: Arc<RtQueue>) -> Result<Self, AsrError> {
+    pub fn with_scheduler(
+        model: &Model,
+        layout: PoolLayout,
+        opts: DecodeOptions,
+        queue: Arc<RtQueue>,
+    ) -> Result<Self, AsrError> {
         let mut pool = Self::start(model, layout, opts, || {
             let (index, abort) = queue.register_worker();
             Source::Rt(queue.clone(), index, abort)
@@ -145,7 +159,12 @@ impl WhisperPool {
         Ok(pool)
     }
 
-    fn start(model: &Model, layout: PoolLayout, opts: DecodeOptions, source: impl Fn() -> Source) -> Result<Self, AsrError> {
+    fn start(
+        model: &Model,
+        layout: PoolLayout,
+        opts: DecodeOptions,
+        source: impl Fn() -> Source,
+    ) -> Result<Self, AsrError> {
         let language: Arc<str> = if model.is_multilingual() {
             let lang = opts.language.clone().unwrap_or_else(|| "en".into());
             if whisper_rs::get_lang_id(&lang).is_none() {
@@ -157,7 +176,10 @@ impl WhisperPool {
         };
         let mut handles = Vec::with_capacity(layout.workers);
         for i in 0..layout.workers {
-            let state = model.ctx.create_state().map_err(|e| AsrError::Whisper(e.to_string()))?;
+            let state = model
+                .ctx
+                .create_state()
+                .map_err(|e| AsrError::Whisper(e.to_string()))?;
             let worker = Worker {
                 ctx: Arc::clone(&model.ctx),
                 state,
@@ -173,7 +195,12 @@ impl WhisperPool {
                 .map_err(|e| AsrError::Whisper(format!("cannot start worker thread: {e}")))?;
             handles.push(handle);
         }
-        Ok(Self { jobs: None, rt: None, handles, layout })
+        Ok(Self {
+            jobs: None,
+            rt: None,
+            handles,
+            layout,
+        })
     }
 
     pub fn layout(&self) -> PoolLayout {
@@ -181,9 +208,21 @@ impl WhisperPool {
     }
 
     /// Transcribes one utterance and waits for the result (tests, benchmarks, tools).
-    pub fn transcribe_blocking(&self, audio: Vec<f32>, offset_s: f32) -> Result<Hypothesis, AsrError> {
+    pub fn transcribe_blocking(
+        &self,
+        audio: Vec<f32>,
+        offset_s: f32,
+    ) -> Result<Hypothesis, AsrError> {
         let (reply, rx) = crossbeam_channel::bounded(1);
-        let job = AsrJob { id: 0, audio, offset_s, pauses: Vec::new(), reply: Reply::Channel(reply), context_floor: None, context_margin: None };
+        let job = AsrJob {
+            id: 0,
+            audio,
+            offset_s,
+            pauses: Vec::new(),
+            reply: Reply::Channel(reply),
+            context_floor: None,
+            context_margin: None,
+        };
         match &self.rt {
             Some(q) => q.push_final(job, Instant::now()),
             None => self.submit(job)?,
@@ -193,7 +232,11 @@ impl WhisperPool {
 
     /// Queues a job; blocks while the queue is full (back-pressure on the producer).
     pub fn submit(&self, job: AsrJob) -> Result<(), AsrError> {
-        self.jobs.as_ref().ok_or(AsrError::PoolClosed)?.send(job).map_err(|_| AsrError::PoolClosed)
+        self.jobs
+            .as_ref()
+            .ok_or(AsrError::PoolClosed)?
+            .send(job)
+            .map_err(|_| AsrError::PoolClosed)
     }
 }
 
@@ -229,7 +272,14 @@ impl Worker {
             let started = Instant::now();
             let cpu0 = crate::metrics::thread_cpu_seconds();
             let audio_s = job.audio.len() as f32 / SAMPLE_RATE as f32;
-            let hypothesis = self.transcribe(&job.audio, job.offset_s, &job.pauses, job.context_floor, job.context_margin, abort);
+            let hypothesis = self.transcribe(
+                &job.audio,
+                job.offset_s,
+                &job.pauses,
+                job.context_floor,
+                job.context_margin,
+                abort,
+            );
             drop(job.audio);
             job.reply.send(AsrResult {
                 id: job.id,
@@ -241,7 +291,15 @@ impl Worker {
         }
     }
 
-    fn transcribe(&mut self, audio: &[f32], offset_s: f32, pauses: &[(f32, f32)], context_floor: Option<u32>, context_margin: Option<u32>, abort: Option<&AtomicBool>) -> Result<Hypothesis, AsrError> {
+    fn transcribe(
+        &mut self,
+        audio: &[f32],
+        offset_s: f32,
+        pauses: &[(f32, f32)],
+        context_floor: Option<u32>,
+        context_margin: Option<u32>,
+        abort: Option<&AtomicBool>,
+    ) -> Result<Hypothesis, AsrError> {
         let audio = &audio[..audio.len().min(MAX_SAMPLES)];
         let input: Cow<[f32]> = if audio.len() < MIN_SAMPLES {
             let mut v = Vec::with_capacity(MIN_SAMPLES);
@@ -270,7 +328,11 @@ impl Worker {
         p.set_max_tokens((opts.max_tokens_base as f32 + opts.max_tokens_per_s * secs) as i32);
         if !opts.full_context {
             let floor = context_floor.unwrap_or(opts.context_min) as i32;
-            p.set_audio_ctx(audio_ctx_for(secs, context_margin.unwrap_or(opts.context_margin)).max(floor).min(1500));
+            p.set_audio_ctx(
+                audio_ctx_for(secs, context_margin.unwrap_or(opts.context_margin))
+                    .max(floor)
+                    .min(1500),
+            );
         }
         if let Some(flag) = abort {
             // SAFETY: whisper.cpp calls `abort_requested` with this pointer only during the
@@ -282,7 +344,11 @@ impl Worker {
             }
         }
         if let Err(e) = self.state.full(p, &input) {
-            return Err(if abort.is_some_and(|f| f.load(Ordering::Relaxed)) { AsrError::Aborted } else { AsrError::Whisper(e.to_string()) });
+            return Err(if abort.is_some_and(|f| f.load(Ordering::Relaxed)) {
+                AsrError::Aborted
+            } else {
+                AsrError::Whisper(e.to_string())
+            });
         }
 
         let mut words: Vec<Word> = Vec::new();
@@ -294,12 +360,17 @@ impl Worker {
             no_speech_prob = no_speech_prob.max(seg.no_speech_probability());
             let mut seg_start = true;
             for t in 0..seg.n_tokens() {
-                let Some(tok) = seg.get_token(t) else { continue };
+                let Some(tok) = seg.get_token(t) else {
+                    continue;
+                };
                 let data = tok.token_data();
                 if data.id >= eot {
                     continue; // special and timestamp tokens
                 }
-                let piece = tok.to_str_lossy().map(|s| s.into_owned()).unwrap_or_default();
+                let piece = tok
+                    .to_str_lossy()
+                    .map(|s| s.into_owned())
+                    .unwrap_or_default();
                 logprob_sum += data.plog;
                 n_text_tokens += 1;
                 let t0 = offset_s + data.t0.max(0) as f32 / 100.0;
@@ -310,7 +381,12 @@ impl Worker {
                         breaks.push(words.len());
                         seg_start = false;
                     }
-                    words.push(Word { word: piece, start: t0, end: t1, p: data.p });
+                    words.push(Word {
+                        word: piece,
+                        start: t0,
+                        end: t1,
+                        p: data.p,
+                    });
                 } else if let Some(last) = words.last_mut() {
                     let last: &mut Word = last;
                     last.word.push_str(&piece);
@@ -322,7 +398,11 @@ impl Worker {
         if self.multilingual {
             no_speech_prob = self.multilingual_no_speech_prob().unwrap_or(no_speech_prob);
         }
-        let avg_logprob = if n_text_tokens > 0 { logprob_sum / n_text_tokens as f32 } else { 0.0 };
+        let avg_logprob = if n_text_tokens > 0 {
+            logprob_sum / n_text_tokens as f32
+        } else {
+            0.0
+        };
         finish_hypothesis(words, breaks, no_speech_prob, avg_logprob, pauses)
     }
 
@@ -347,21 +427,43 @@ unsafe extern "C" fn abort_requested(flag: *mut std::ffi::c_void) -> bool {
     unsafe { (*flag.cast::<AtomicBool>()).load(Ordering::Relaxed) }
 }
 
-fn finish_hypothesis(words: Vec<Word>, breaks: Vec<usize>, no_speech_prob: f32, avg_logprob: f32, pauses: &[(f32, f32)]) -> Result<Hypothesis, AsrError> {
+fn finish_hypothesis(
+    words: Vec<Word>,
+    breaks: Vec<usize>,
+    no_speech_prob: f32,
+    avg_logprob: f32,
+    pauses: &[(f32, f32)],
+) -> Result<Hypothesis, AsrError> {
     let had_words = !words.is_empty();
     let (words, breaks) = guard::strip_tags(words, breaks);
     let (words, _looped) = guard::cut_repetition_loops(words, pauses);
     let (words, breaks) = guard::spell_ranges(words, breaks);
     // Judged on the words that would be emitted: tags ("♪") and loops ("A A A A …") are
     // decoded confidently and would prop up the mean.
-    let mean_word_p = if words.is_empty() { 1.0 } else { words.iter().map(|w| w.p).sum::<f32>() / words.len() as f32 };
+    let mean_word_p = if words.is_empty() {
+        1.0
+    } else {
+        words.iter().map(|w| w.p).sum::<f32>() / words.len() as f32
+    };
     if guard::is_no_speech(no_speech_prob, avg_logprob, mean_word_p) {
-        return Ok(Hypothesis { no_speech_prob, avg_logprob, dropped: Some(DropReason::NoSpeech), ..Default::default() });
+        return Ok(Hypothesis {
+            no_speech_prob,
+            avg_logprob,
+            dropped: Some(DropReason::NoSpeech),
+            ..Default::default()
+        });
     }
     let breaks: Vec<usize> = breaks.into_iter().filter(|&b| b < words.len()).collect();
     let text = guard::join_words(&words);
     let dropped = (had_words && text.is_empty()).then_some(DropReason::OnlyTags);
-    Ok(Hypothesis { text, words, breaks, no_speech_prob, avg_logprob, dropped })
+    Ok(Hypothesis {
+        text,
+        words,
+        breaks,
+        no_speech_prob,
+        avg_logprob,
+        dropped,
+    })
 }
 
 /// The encoder's audio context for `secs` of audio: 50 positions per second plus `margin`
@@ -381,9 +483,27 @@ mod tests {
 
     #[test]
     fn layout_defaults_fill_the_cores_with_single_threaded_workers() {
-        assert_eq!(PoolLayout::fit(None, None, 2).0, PoolLayout { workers: 2, threads: 1 });
-        assert_eq!(PoolLayout::fit(None, Some(2), 2).0, PoolLayout { workers: 1, threads: 2 });
-        assert_eq!(PoolLayout::fit(Some(1), None, 8).0, PoolLayout { workers: 1, threads: 1 });
+        assert_eq!(
+            PoolLayout::fit(None, None, 2).0,
+            PoolLayout {
+                workers: 2,
+                threads: 1
+            }
+        );
+        assert_eq!(
+            PoolLayout::fit(None, Some(2), 2).0,
+            PoolLayout {
+                workers: 1,
+                threads: 2
+            }
+        );
+        assert_eq!(
+            PoolLayout::fit(Some(1), None, 8).0,
+            PoolLayout {
+                workers: 1,
+                threads: 1
+            }
+        );
     }
 
     #[test]
@@ -392,7 +512,13 @@ mod tests {
         assert!(l.workers * l.threads <= 2);
         assert!(w.unwrap().contains("oversubscribe"));
         let (l, w) = PoolLayout::fit(Some(8), None, 2);
-        assert_eq!(l, PoolLayout { workers: 2, threads: 1 });
+        assert_eq!(
+            l,
+            PoolLayout {
+                workers: 2,
+                threads: 1
+            }
+        );
         assert!(w.is_some());
         assert!(PoolLayout::fit(Some(2), Some(1), 2).1.is_none());
     }

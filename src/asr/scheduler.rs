@@ -56,8 +56,19 @@ impl WorkerSlot {
     /// Asks the worker to abort the interim it runs. False when it runs none, or is already
     /// aborting it.
     fn abort_interim(&mut self) -> bool {
-        let Running::Interim { key, since, aborting: false } = self.running else { return false };
-        self.running = Running::Interim { key, since, aborting: true };
+        let Running::Interim {
+            key,
+            since,
+            aborting: false,
+        } = self.running
+        else {
+            return false;
+        };
+        self.running = Running::Interim {
+            key,
+            since,
+            aborting: true,
+        };
         self.abort.store(true, Ordering::Relaxed);
         true
     }
@@ -67,9 +78,16 @@ impl WorkerSlot {
 enum Running {
     Nothing,
     /// Final job `id`; `aborting` once cancelled.
-    Final { id: u64, aborting: bool },
+    Final {
+        id: u64,
+        aborting: bool,
+    },
     /// An interim of track `key` started at this instant; `aborting` once asked to stop.
-    Interim { key: TrackKey, since: Instant, aborting: bool },
+    Interim {
+        key: TrackKey,
+        since: Instant,
+        aborting: bool,
+    },
 }
 
 /// How finals get cheaper when they queue up: a final that waited at least `after` in the
@@ -164,14 +182,20 @@ impl RtQueue {
             .workers
             .iter_mut()
             .filter_map(|w| match w.running {
-                Running::Interim { since, aborting: false, .. } => Some((since, w)),
+                Running::Interim {
+                    since,
+                    aborting: false,
+                    ..
+                } => Some((since, w)),
                 _ => None,
             })
             .max_by_key(|(since, _)| *since);
         if let Some((_, w)) = newest
             && w.abort_interim()
         {
-            self.stats.interims_preempted.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .interims_preempted
+                .fetch_add(1, Ordering::Relaxed);
             self.stats.interims_skipped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -181,7 +205,10 @@ impl RtQueue {
     pub fn register_worker(&self) -> (usize, Arc<AtomicBool>) {
         let mut st = self.lock();
         let abort = Arc::new(AtomicBool::new(false));
-        st.workers.push(WorkerSlot { running: Running::Nothing, abort: abort.clone() });
+        st.workers.push(WorkerSlot {
+            running: Running::Nothing,
+            abort: abort.clone(),
+        });
         (st.workers.len() - 1, abort)
     }
 
@@ -217,12 +244,20 @@ impl RtQueue {
     /// the queue, or asks the worker running it to abort. Returns whether it was found.
     pub fn cancel_final(&self, id: u64) -> bool {
         let mut st = self.lock();
-        if let Some(k) = st.finals.iter().find(|(_, (_, j))| j.id == id).map(|(k, _)| *k) {
+        if let Some(k) = st
+            .finals
+            .iter()
+            .find(|(_, (_, j))| j.id == id)
+            .map(|(k, _)| *k)
+        {
             st.finals.remove(&k);
             return true;
         }
         for w in &mut st.workers {
-            if let Running::Final { id: running, aborting: false } = w.running
+            if let Running::Final {
+                id: running,
+                aborting: false,
+            } = w.running
                 && running == id
             {
                 w.running = Running::Final { id, aborting: true };
@@ -239,22 +274,34 @@ impl RtQueue {
         let mut st = self.lock();
         let mut n = usize::from(st.interims.remove(&key).is_some());
         for w in &mut st.workers {
-            if matches!(w.running, Running::Interim { key: k, .. } if k == key) && w.abort_interim() {
+            if matches!(w.running, Running::Interim { key: k, .. } if k == key) && w.abort_interim()
+            {
                 n += 1;
             }
         }
-        self.stats.interims_skipped.fetch_add(n as u64, Ordering::Relaxed);
+        self.stats
+            .interims_skipped
+            .fetch_add(n as u64, Ordering::Relaxed);
         n
     }
 
     pub fn depth(&self) -> QueueDepth {
         let st = self.lock();
-        QueueDepth { finals: st.finals.len(), interims: st.interims.len() }
+        QueueDepth {
+            finals: st.finals.len(),
+            interims: st.interims.len(),
+        }
     }
 
     /// How far past its deadline the most overdue queued final is (zero when none is late).
     pub fn final_lateness(&self, now: Instant) -> Duration {
-        self.lock().finals.keys().next().map_or(Duration::ZERO, |(deadline, _)| now.saturating_duration_since(*deadline))
+        self.lock()
+            .finals
+            .keys()
+            .next()
+            .map_or(Duration::ZERO, |(deadline, _)| {
+                now.saturating_duration_since(*deadline)
+            })
     }
 
     /// Wakes the workers and makes `next_job` return `None` once the queue is empty.
@@ -278,7 +325,10 @@ impl RtQueue {
         let mut st = self.lock();
         let slot = worker.filter(|&w| w < st.workers.len());
         if let Some(w) = slot {
-            if matches!(st.workers[w].running, Running::Interim { .. }) && st.interim_limit != 0 && !st.interims.is_empty() {
+            if matches!(st.workers[w].running, Running::Interim { .. })
+                && st.interim_limit != 0
+                && !st.interims.is_empty()
+            {
                 // an interim slot is free again: a worker waiting for one may take it
                 self.ready.notify_all();
             }
@@ -296,16 +346,40 @@ impl RtQueue {
                     self.stats.finals_shed.fetch_add(1, Ordering::Relaxed);
                 }
                 // abortable only by `cancel_final`: never a victim of preemption
-                break Some((Assigned { job, abortable: slot.is_some() }, None));
+                break Some((
+                    Assigned {
+                        job,
+                        abortable: slot.is_some(),
+                    },
+                    None,
+                ));
             }
             let interims_allowed = slot.is_none()
                 || st.interim_limit == 0
-                || st.workers.iter().filter(|w| matches!(w.running, Running::Interim { .. })).count() < st.interim_limit;
-            let oldest = if interims_allowed { st.interims.iter().min_by_key(|(_, (since, seq, _))| (*since, *seq)).map(|(k, _)| *k) } else { None };
+                || st
+                    .workers
+                    .iter()
+                    .filter(|w| matches!(w.running, Running::Interim { .. }))
+                    .count()
+                    < st.interim_limit;
+            let oldest = if interims_allowed {
+                st.interims
+                    .iter()
+                    .min_by_key(|(_, (since, seq, _))| (*since, *seq))
+                    .map(|(k, _)| *k)
+            } else {
+                None
+            };
             if let Some(key) = oldest
                 && let Some((_, _, job)) = st.interims.remove(&key)
             {
-                break Some((Assigned { job, abortable: slot.is_some() }, Some(key)));
+                break Some((
+                    Assigned {
+                        job,
+                        abortable: slot.is_some(),
+                    },
+                    Some(key),
+                ));
             }
             if st.closed {
                 break None;
@@ -315,8 +389,15 @@ impl RtQueue {
         if let Some(w) = slot {
             st.idle -= 1;
             st.workers[w].running = match &assigned {
-                Some((_, Some(key))) => Running::Interim { key: *key, since: Instant::now(), aborting: false },
-                Some((a, None)) => Running::Final { id: a.job.id, aborting: false },
+                Some((_, Some(key))) => Running::Interim {
+                    key: *key,
+                    since: Instant::now(),
+                    aborting: false,
+                },
+                Some((a, None)) => Running::Final {
+                    id: a.job.id,
+                    aborting: false,
+                },
                 None => Running::Nothing,
             };
         }
@@ -331,7 +412,15 @@ mod tests {
 
     fn job(id: u64) -> AsrJob {
         let (tx, _rx) = crossbeam_channel::unbounded();
-        AsrJob { id, audio: Vec::new(), offset_s: 0.0, pauses: Vec::new(), reply: Reply::Channel(tx), context_floor: None, context_margin: None }
+        AsrJob {
+            id,
+            audio: Vec::new(),
+            offset_s: 0.0,
+            pauses: Vec::new(),
+            reply: Reply::Channel(tx),
+            context_floor: None,
+            context_margin: None,
+        }
     }
 
     #[test]
@@ -341,7 +430,13 @@ mod tests {
         q.push_interim((1, 0), job(10));
         q.push_final(job(2), t0 + Duration::from_millis(200));
         q.push_final(job(1), t0 + Duration::from_millis(100));
-        assert_eq!(q.depth(), QueueDepth { finals: 2, interims: 1 });
+        assert_eq!(
+            q.depth(),
+            QueueDepth {
+                finals: 2,
+                interims: 1
+            }
+        );
         let order: Vec<u64> = (0..3).map(|_| q.next_job().unwrap().id).collect();
         assert_eq!(order, [1, 2, 10]);
     }
@@ -356,7 +451,11 @@ mod tests {
         assert_eq!(q.stats.interims_skipped.load(Ordering::Relaxed), 1);
         let first = q.next_job().unwrap();
         assert_eq!(first.id, 3);
-        assert_eq!(first.context_floor, Some(0), "interims decode with the sized context");
+        assert_eq!(
+            first.context_floor,
+            Some(0),
+            "interims decode with the sized context"
+        );
         assert_eq!(q.next_job().unwrap().id, 2);
     }
 
@@ -404,12 +503,22 @@ mod tests {
         let q = RtQueue::new();
         let [(w0, abort0), (w1, abort1)] = two_workers_on_interims(&q);
         q.push_final(job(3), Instant::now());
-        assert!(abort1.load(Ordering::Relaxed), "the most recently started interim is aborted");
+        assert!(
+            abort1.load(Ordering::Relaxed),
+            "the most recently started interim is aborted"
+        );
         assert!(!abort0.load(Ordering::Relaxed));
         q.push_final(job(4), Instant::now());
-        assert!(abort0.load(Ordering::Relaxed), "a second final takes the other worker");
+        assert!(
+            abort0.load(Ordering::Relaxed),
+            "a second final takes the other worker"
+        );
         q.push_final(job(5), Instant::now());
-        assert_eq!(q.stats.interims_preempted.load(Ordering::Relaxed), 2, "nothing left to preempt");
+        assert_eq!(
+            q.stats.interims_preempted.load(Ordering::Relaxed),
+            2,
+            "nothing left to preempt"
+        );
         // the aborted worker comes back: the flag is lowered and it gets a final
         let c = q.next_for(w1).unwrap();
         assert_eq!(c.job.id, 3);
@@ -426,11 +535,22 @@ mod tests {
         let q = RtQueue::new();
         let [(_, abort0), (_, abort1)] = two_workers_on_interims(&q);
         q.push_interim((1, 0), job(3)); // a newer interim of track (1, 0) waits
-        assert_eq!(q.cancel_interim((1, 0)), 2, "the queued one and the running one");
-        assert!(abort0.load(Ordering::Relaxed), "the running interim of that track is aborted");
+        assert_eq!(
+            q.cancel_interim((1, 0)),
+            2,
+            "the queued one and the running one"
+        );
+        assert!(
+            abort0.load(Ordering::Relaxed),
+            "the running interim of that track is aborted"
+        );
         assert!(!abort1.load(Ordering::Relaxed), "another track's is not");
         assert_eq!(q.depth().interims, 0);
-        assert_eq!(q.cancel_interim((1, 0)), 0, "an interim already aborting is not counted twice");
+        assert_eq!(
+            q.cancel_interim((1, 0)),
+            0,
+            "an interim already aborting is not counted twice"
+        );
     }
 
     #[test]
@@ -444,7 +564,10 @@ mod tests {
                 std::thread::spawn(move || (0..1000).map(|_| q.job_id()).collect::<Vec<_>>())
             })
             .collect();
-        let mut all: Vec<u64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        let mut all: Vec<u64> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), 4000);
@@ -511,7 +634,11 @@ mod tests {
             std::thread::yield_now();
         }
         std::thread::sleep(Duration::from_millis(20));
-        assert_eq!(q.depth().interims, 1, "the second worker does not take an interim while one runs");
+        assert_eq!(
+            q.depth().interims,
+            1,
+            "the second worker does not take an interim while one runs"
+        );
         // a final is taken by the waiting worker at once, without preempting the interim
         q.push_final(job(3), Instant::now());
         assert_eq!(second.join().unwrap(), Some((3, true)));
@@ -522,23 +649,46 @@ mod tests {
 
     #[test]
     fn finals_that_queue_up_get_the_shorter_context() {
-        let shed = LoadShed { after: Duration::from_millis(50), context_margin: 96 };
+        let shed = LoadShed {
+            after: Duration::from_millis(50),
+            context_margin: 96,
+        };
         let q = RtQueue::new().with_load_shed(Some(shed));
         let now = Instant::now();
         q.push_final(job(1), now);
-        assert_eq!(q.next_job().unwrap().context_margin, None, "taken at once: full context");
+        assert_eq!(
+            q.next_job().unwrap().context_margin,
+            None,
+            "taken at once: full context"
+        );
         q.push_final(job(2), now);
         q.push_final(job(3), now + Duration::from_millis(1));
-        assert_eq!(q.next_job().unwrap().context_margin, Some(96), "another final waits behind it");
-        assert_eq!(q.next_job().unwrap().context_margin, None, "the last one, taken at once");
+        assert_eq!(
+            q.next_job().unwrap().context_margin,
+            Some(96),
+            "another final waits behind it"
+        );
+        assert_eq!(
+            q.next_job().unwrap().context_margin,
+            None,
+            "the last one, taken at once"
+        );
         q.push_final(job(4), now);
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(q.next_job().unwrap().context_margin, Some(96), "it waited past `after`");
+        assert_eq!(
+            q.next_job().unwrap().context_margin,
+            Some(96),
+            "it waited past `after`"
+        );
         assert_eq!(q.stats.finals_shed.load(Ordering::Relaxed), 2);
         let plain = RtQueue::new();
         plain.push_final(job(5), now);
         plain.push_final(job(6), now);
-        assert_eq!(plain.next_job().unwrap().context_margin, None, "no shedding unless configured");
+        assert_eq!(
+            plain.next_job().unwrap().context_margin,
+            None,
+            "no shedding unless configured"
+        );
     }
 
     #[test]

@@ -46,7 +46,12 @@ pub fn decode_file(path: &Path) -> Result<DecodedAudio, AudioError> {
         hint.with_extension(ext);
     }
     let probed = symphonia::default::get_probe()
-        .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+        .format(
+            &hint,
+            mss,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
         .map_err(|e| AudioError::UnknownFormat(describe(&e)))?;
     let mut format = probed.format;
     let track = format
@@ -131,7 +136,10 @@ pub fn decode_file(path: &Path) -> Result<DecodedAudio, AudioError> {
     if !(1000..=384_000).contains(&sample_rate) {
         return Err(AudioError::SampleRate(sample_rate));
     }
-    Ok(DecodedAudio { sample_rate, channels })
+    Ok(DecodedAudio {
+        sample_rate,
+        channels,
+    })
 }
 
 fn describe(e: &SymError) -> String {

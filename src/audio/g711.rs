@@ -12,7 +12,11 @@ const fn mulaw_to_i16(byte: u8) -> i16 {
     let exponent = ((u >> 4) & 0x07) as i32;
     let mantissa = (u & 0x0F) as i32;
     let magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
-    if sign != 0 { -magnitude as i16 } else { magnitude as i16 }
+    if sign != 0 {
+        -magnitude as i16
+    } else {
+        magnitude as i16
+    }
 }
 
 const fn alaw_to_i16(byte: u8) -> i16 {
@@ -25,7 +29,11 @@ const fn alaw_to_i16(byte: u8) -> i16 {
     } else {
         ((mantissa << 4) + 0x108) << (exponent - 1)
     };
-    if sign != 0 { magnitude as i16 } else { -magnitude as i16 }
+    if sign != 0 {
+        magnitude as i16
+    } else {
+        -magnitude as i16
+    }
 }
 
 const fn build_mulaw() -> [f32; 256] {

@@ -53,7 +53,11 @@ impl StreamResampler {
             let params = SincInterpolationParameters {
                 sinc_len: SINC_LEN,
                 f_cutoff: calculate_cutoff(SINC_LEN, window),
-                interpolation: if on_grid { SincInterpolationType::Nearest } else { SincInterpolationType::Linear },
+                interpolation: if on_grid {
+                    SincInterpolationType::Nearest
+                } else {
+                    SincInterpolationType::Linear
+                },
                 oversampling_factor: OVERSAMPLING,
                 window,
             };
@@ -90,10 +94,19 @@ impl StreamResampler {
         while self.pending.len() - start >= r.input_frames_next() {
             let need = r.input_frames_next();
             let (_, n_out) = r
-                .process_into_buffer(&[&self.pending[start..start + need]], &mut self.out_buf, None)
+                .process_into_buffer(
+                    &[&self.pending[start..start + need]],
+                    &mut self.out_buf,
+                    None,
+                )
                 .map_err(|e| AudioError::Resample(e.to_string()))?;
             start += need;
-            emit(&self.out_buf[0][..n_out], &mut self.delay_left, &mut self.produced_out, out);
+            emit(
+                &self.out_buf[0][..n_out],
+                &mut self.delay_left,
+                &mut self.produced_out,
+                out,
+            );
         }
         self.pending.drain(..start);
         Ok(())
@@ -118,7 +131,12 @@ impl StreamResampler {
             rest.clear();
             let room = (expected - self.produced_out) as usize;
             let take = n_out.min(room + self.delay_left);
-            emit(&self.out_buf[0][..take], &mut self.delay_left, &mut self.produced_out, out);
+            emit(
+                &self.out_buf[0][..take],
+                &mut self.delay_left,
+                &mut self.produced_out,
+                out,
+            );
             guard += 1;
         }
         Ok(())
@@ -177,7 +195,10 @@ mod tests {
             assert_eq!(y.len(), 16000, "length from {rate} Hz");
             // Skip the edges (filter warm-up) and check the energy sits at 1 kHz.
             let mid = &y[1600..14400];
-            assert!(power_at(mid, 16000, 1000.0) > 0.98, "1 kHz tone from {rate} Hz moved");
+            assert!(
+                power_at(mid, 16000, 1000.0) > 0.98,
+                "1 kHz tone from {rate} Hz moved"
+            );
             assert!(power_at(mid, 16000, 1100.0) < 0.01);
         }
     }
@@ -190,7 +211,10 @@ mod tests {
         let mid = &y[1600..14400];
         let rms_in = (x.iter().map(|s| s * s).sum::<f32>() / x.len() as f32).sqrt();
         let rms_out = (mid.iter().map(|s| s * s).sum::<f32>() / mid.len() as f32).sqrt();
-        assert!(rms_out < rms_in * 1e-3, "11 kHz leaked through: {rms_out} vs {rms_in}");
+        assert!(
+            rms_out < rms_in * 1e-3,
+            "11 kHz leaked through: {rms_out} vs {rms_in}"
+        );
     }
 
     #[test]
@@ -204,7 +228,11 @@ mod tests {
         }
         r.finish(&mut out).unwrap();
         assert_eq!(out.len(), whole.len());
-        let max_diff = out.iter().zip(&whole).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let max_diff = out
+            .iter()
+            .zip(&whole)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
         assert!(max_diff < 1e-3, "stream and batch differ by {max_diff}");
     }
 

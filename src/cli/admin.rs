@@ -132,22 +132,40 @@ pub fn api_key(cmd: ApiKeyCommand) -> anyhow::Result<ExitCode> {
     let actor = Actor::operator();
     runtime()?.block_on(async {
         match cmd {
-            ApiKeyCommand::Create { tenant, role, ttl_days, store } => {
+            ApiKeyCommand::Create {
+                tenant,
+                role,
+                ttl_days,
+                store,
+            } => {
                 let s = open(&store).await?;
                 let id = tenant_id(&s, &tenant).await?;
                 let key = s.create_api_key(&actor, &id, role, Some(ttl_days)).await?;
                 println!("{}", key.secret.as_str());
-                eprintln!("key {} ({}) expires {}; it is shown only this once", key.id, role.as_str(), utc(key.expires_at));
+                eprintln!(
+                    "key {} ({}) expires {}; it is shown only this once",
+                    key.id,
+                    role.as_str(),
+                    utc(key.expires_at)
+                );
                 s.close().await;
             }
-            ApiKeyCommand::Revoke { prefix, tenant, store } => {
+            ApiKeyCommand::Revoke {
+                prefix,
+                tenant,
+                store,
+            } => {
                 let s = open(&store).await?;
                 let id = tenant_id(&s, &tenant).await?;
                 s.revoke_api_key(&actor, &id, &prefix).await?;
                 eprintln!("revoked {prefix}");
                 s.close().await;
             }
-            ApiKeyCommand::List { tenant, format, store } => {
+            ApiKeyCommand::List {
+                tenant,
+                format,
+                store,
+            } => {
                 let s = open(&store).await?;
                 let id = tenant_id(&s, &tenant).await?;
                 let keys = s.list_api_keys(&id).await?;
@@ -273,8 +291,13 @@ pub struct PurgeArgs {
 pub fn purge(args: PurgeArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let s = open(&args.store).await?;
-        let r = s.purge_expired(&Actor::operator(), crate::store::now()).await?;
-        eprintln!("purged {} expired calls in {} tenants, {} ended browser sessions", r.calls, r.tenants, r.sessions);
+        let r = s
+            .purge_expired(&Actor::operator(), crate::store::now())
+            .await?;
+        eprintln!(
+            "purged {} expired calls in {} tenants, {} ended browser sessions",
+            r.calls, r.tenants, r.sessions
+        );
         s.close().await;
         Ok(ExitCode::SUCCESS)
     })
@@ -307,16 +330,26 @@ pub fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 s.close().await;
                 match r.broken {
                     None => {
-                        println!("audit trail intact: {} entries, head {}", r.entries, r.head_hash);
+                        println!(
+                            "audit trail intact: {} entries, head {}",
+                            r.entries, r.head_hash
+                        );
                         Ok(ExitCode::SUCCESS)
                     }
                     Some(b) => {
-                        println!("audit trail BROKEN at entry {}: {} ({} entries verified before it)", b.seq, b.reason, r.entries);
+                        println!(
+                            "audit trail BROKEN at entry {}: {} ({} entries verified before it)",
+                            b.seq, b.reason, r.entries
+                        );
                         Ok(ExitCode::FAILURE)
                     }
                 }
             }
-            AuditCommand::List { tenant, format, store } => {
+            AuditCommand::List {
+                tenant,
+                format,
+                store,
+            } => {
                 let s = open(&store).await?;
                 let tenant = match tenant {
                     Some(t) => Some(tenant_id(&s, &t).await?),

@@ -83,7 +83,11 @@ pub struct ReprocessArgs {
 }
 
 pub fn calls(cmd: CallsCommand) -> anyhow::Result<ExitCode> {
-    let CallsCommand::List { tenant, format, store } = cmd;
+    let CallsCommand::List {
+        tenant,
+        format,
+        store,
+    } = cmd;
     runtime()?.block_on(async {
         let s = open(&store).await?;
         let id = tenant_id(&s, &tenant).await?;
@@ -111,13 +115,25 @@ pub fn calls(cmd: CallsCommand) -> anyhow::Result<ExitCode> {
 }
 
 pub fn transcript(cmd: TranscriptCommand) -> anyhow::Result<ExitCode> {
-    let TranscriptCommand::Show { call, tenant, format, store } = cmd;
+    let TranscriptCommand::Show {
+        call,
+        tenant,
+        format,
+        store,
+    } = cmd;
     runtime()?.block_on(async {
         let s = open(&store).await?;
         let id = tenant_id(&s, &tenant).await?;
         let call_id = s.find_call(&id, &call).await?;
         let (_, t) = s.transcript(&Actor::operator(), &id, &call_id).await?;
-        let text = output::render(&t, if format == ListFormat::Json { Format::Json } else { Format::Text });
+        let text = output::render(
+            &t,
+            if format == ListFormat::Json {
+                Format::Json
+            } else {
+                Format::Text
+            },
+        );
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())?;
         out.flush()?;
@@ -137,19 +153,33 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
             .create_new(true)
             .mode(0o600)
             .open(&args.out)
-            .with_context(|| format!("cannot create {} (it must not exist yet)", args.out.display()))?;
+            .with_context(|| {
+                format!(
+                    "cannot create {} (it must not exist yet)",
+                    args.out.display()
+                )
+            })?;
         let export = s.export_tenant(&Actor::operator(), &id).await?;
-        serde_json::to_writer_pretty(&mut file, &export).with_context(|| format!("cannot write {}", args.out.display()))?;
+        serde_json::to_writer_pretty(&mut file, &export)
+            .with_context(|| format!("cannot write {}", args.out.display()))?;
         file.write_all(b"\n")?;
         file.sync_all()?;
-        eprintln!("exported {} calls of tenant {id} to {}", export.calls.len(), args.out.display());
+        eprintln!(
+            "exported {} calls of tenant {id} to {}",
+            export.calls.len(),
+            args.out.display()
+        );
         s.close().await;
         Ok(ExitCode::SUCCESS)
     })
 }
 
 pub fn delete(cmd: DeleteCommand) -> anyhow::Result<ExitCode> {
-    let DeleteCommand::Call { call, tenant, store } = cmd;
+    let DeleteCommand::Call {
+        call,
+        tenant,
+        store,
+    } = cmd;
     runtime()?.block_on(async {
         let s = open(&store).await?;
         let id = tenant_id(&s, &tenant).await?;

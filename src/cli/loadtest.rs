@@ -75,23 +75,39 @@ fn print(r: &LoadReport) {
         ms(r.first_interim_latency_ms.p99),
         r.interims_delivered,
         r.interims_skipped,
-        r.server_cpu_seconds.map_or("?".into(), |c| format!("{c:.1}")),
+        r.server_cpu_seconds
+            .map_or("?".into(), |c| format!("{c:.1}")),
         r.wall_seconds,
-        r.whisper_cpu_seconds.map_or("?".into(), |c| format!("{c:.1} s")),
-        r.overhead_fraction.map_or("?".into(), |f| format!("{:.1}%", f * 100.0)),
+        r.whisper_cpu_seconds
+            .map_or("?".into(), |c| format!("{c:.1} s")),
+        r.overhead_fraction
+            .map_or("?".into(), |f| format!("{:.1}%", f * 100.0)),
     );
 }
 
 pub fn run_cmd(args: LoadtestArgs) -> anyhow::Result<ExitCode> {
     crate::replay::require_loopback(&args.url)?;
     anyhow::ensure!(args.calls >= 1, "--calls must be at least 1");
-    anyhow::ensure!(args.speed > 0.0 && args.speed <= 100.0, "--speed must be above 0 and at most 100 (latency needs a pace)");
-    anyhow::ensure!(matches!(args.protocol, Protocol::Twilio | Protocol::Native), "--protocol twilio or native");
+    anyhow::ensure!(
+        args.speed > 0.0 && args.speed <= 100.0,
+        "--speed must be above 0 and at most 100 (latency needs a pace)"
+    );
+    anyhow::ensure!(
+        matches!(args.protocol, Protocol::Twilio | Protocol::Native),
+        "--protocol twilio or native"
+    );
     if args.protocol == Protocol::Twilio && args.agent_key.is_none() {
-        anyhow::bail!("--protocol twilio needs --agent-key (or CALLSCRIBE_AGENT_KEY) to follow the calls' events");
+        anyhow::bail!(
+            "--protocol twilio needs --agent-key (or CALLSCRIBE_AGENT_KEY) to follow the calls' events"
+        );
     }
     let calls = load_calls(&args.audio, args.protocol)?;
-    eprintln!("loaded {} calls ({:.0} s of audio) from {}", calls.len(), calls.iter().map(|c| c.audio_s).sum::<f64>(), args.audio.display());
+    eprintln!(
+        "loaded {} calls ({:.0} s of audio) from {}",
+        calls.len(),
+        calls.iter().map(|c| c.audio_s).sum::<f64>(),
+        args.audio.display()
+    );
     let opts = LoadOptions {
         url: args.url.clone(),
         calls: args.calls,
@@ -102,16 +118,27 @@ pub fn run_cmd(args: LoadtestArgs) -> anyhow::Result<ExitCode> {
         ingest_key: args.ingest_key.clone(),
         agent_key: args.agent_key.clone(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     let (json, ok) = runtime.block_on(async {
         if args.find_capacity {
-            let (best, reports) = find_capacity(&calls, &opts, args.bound_ms, args.max_calls, |r, ok| {
-                print(r);
-                eprintln!("  → {}", if ok { "held" } else { "did not hold" });
-            })
-            .await?;
-            eprintln!("capacity: {best} concurrent calls held with p95 final latency ≤ {} ms", args.bound_ms);
-            anyhow::Ok((serde_json::json!({"capacity": best, "bound_ms": args.bound_ms, "runs": reports}), best > 0))
+            let (best, reports) =
+                find_capacity(&calls, &opts, args.bound_ms, args.max_calls, |r, ok| {
+                    print(r);
+                    eprintln!("  → {}", if ok { "held" } else { "did not hold" });
+                })
+                .await?;
+            eprintln!(
+                "capacity: {best} concurrent calls held with p95 final latency ≤ {} ms",
+                args.bound_ms
+            );
+            anyhow::Ok((
+                serde_json::json!({"capacity": best, "bound_ms": args.bound_ms, "runs": reports}),
+                best > 0,
+            ))
         } else {
             let r = run(&calls, &opts).await?;
             print(&r);
@@ -121,7 +148,12 @@ pub fn run_cmd(args: LoadtestArgs) -> anyhow::Result<ExitCode> {
         }
     })?;
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

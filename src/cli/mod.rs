@@ -3,9 +3,9 @@
 
 mod admin;
 mod calls;
+mod loadtest;
 mod model;
 mod redact;
-mod loadtest;
 mod replay;
 mod serve;
 mod store;
@@ -87,7 +87,9 @@ pub fn load_redactor(policy: Option<&Path>) -> anyhow::Result<Arc<crate::redact:
                 .with_context(|| format!("invalid policy file {}", path.display()))?
         }
     };
-    Ok(Arc::new(crate::redact::Redactor::new(policy).context("invalid redaction policy")?))
+    Ok(Arc::new(
+        crate::redact::Redactor::new(policy).context("invalid redaction policy")?,
+    ))
 }
 
 /// Where models live by default: `models/` under the working directory.

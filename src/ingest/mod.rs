@@ -131,13 +131,22 @@ pub mod close {
 
 impl ProtocolError {
     pub fn invalid(reason: impl Into<String>) -> Self {
-        Self { code: close::INVALID, reason: reason.into() }
+        Self {
+            code: close::INVALID,
+            reason: reason.into(),
+        }
     }
     pub fn unsupported(reason: impl Into<String>) -> Self {
-        Self { code: close::UNSUPPORTED, reason: reason.into() }
+        Self {
+            code: close::UNSUPPORTED,
+            reason: reason.into(),
+        }
     }
     pub fn policy(reason: impl Into<String>) -> Self {
-        Self { code: close::POLICY, reason: reason.into() }
+        Self {
+            code: close::POLICY,
+            reason: reason.into(),
+        }
     }
 }
 

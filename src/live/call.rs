@@ -16,7 +16,9 @@ use super::hub::{EventBody, LiveEvent, RedactionOut};
 use super::{ActiveCall, Engine, Refused};
 use crate::asr::{AsrJob, AsrResult, Hypothesis, Reply};
 use crate::audio::StreamResampler;
-use crate::ingest::{CallStart, Codec, JitterBuffer, MediaFrame, ProtocolError, Protocol, Released};
+use crate::ingest::{
+    CallStart, Codec, JitterBuffer, MediaFrame, Protocol, ProtocolError, Released,
+};
 use crate::output::TranscriptSegment;
 use crate::redact::{RawSegment, RedactedSegment, TrackRedactor};
 use crate::segment::{TrackStream, UtteranceAudio, UtteranceKind};
@@ -129,20 +131,34 @@ pub enum StartError {
 impl LiveCall {
     /// Admits the call, creates it in the store and announces it. Returns the call and its
     /// `call_started` event.
-    pub async fn start(engine: Arc<Engine>, principal: &Principal, provider: Protocol, start: CallStart) -> Result<(LiveCall, Arc<LiveEvent>), StartError> {
+    pub async fn start(
+        engine: Arc<Engine>,
+        principal: &Principal,
+        provider: Protocol,
+        start: CallStart,
+    ) -> Result<(LiveCall, Arc<LiveEvent>), StartError> {
         let slot = engine.admit().map_err(StartError::Refused)?;
         let format = start.format;
         let cfg = &engine.config;
         let mut tracks = Vec::with_capacity(start.tracks.len());
         let redaction = engine.redactor.call(random_key());
         for spec in &start.tracks {
-            let resampler = StreamResampler::new(format.sample_rate, (format.sample_rate / 50) as usize)
-                .map_err(|e| StartError::Invalid(ProtocolError::unsupported(e.to_string())))?;
+            let resampler =
+                StreamResampler::new(format.sample_rate, (format.sample_rate / 50) as usize)
+                    .map_err(|e| StartError::Invalid(ProtocolError::unsupported(e.to_string())))?;
             tracks.push(LiveTrack {
                 speaker: spec.speaker.clone(),
-                jitter: JitterBuffer::new(format.sample_rate, format.codec.bytes_per_sample(), cfg.reorder_window_ms),
+                jitter: JitterBuffer::new(
+                    format.sample_rate,
+                    format.codec.bytes_per_sample(),
+                    cfg.reorder_window_ms,
+                ),
                 resampler,
-                stream: TrackStream::with_early_finals(cfg.vad.clone(), cfg.interim_every_ms, cfg.early_final_ms),
+                stream: TrackStream::with_early_finals(
+                    cfg.vad.clone(),
+                    cfg.interim_every_ms,
+                    cfg.early_final_ms,
+                ),
                 redactor: redaction.track(spec.speaker == "agent"),
                 held: VecDeque::new(),
                 last_final: None,
@@ -154,13 +170,24 @@ impl LiveCall {
         let actor = Actor::ApiKey(principal.key_id.clone());
         let speakers: Vec<String> = start.tracks.iter().map(|t| t.speaker.clone()).collect();
         let started_at = crate::store::now();
-        let new = NewCall { external_id: start.external_id.clone(), provider: provider.as_str().into(), tracks: speakers.clone(), started_at };
+        let new = NewCall {
+            external_id: start.external_id.clone(),
+            provider: provider.as_str().into(),
+            tracks: speakers.clone(),
+            started_at,
+        };
         let id = engine
             .store
             .create_call(&actor, &principal.tenant, &new)
             .await
             .map_err(|e| StartError::Store(e.to_string()))?;
-        engine.register(ActiveCall { call_id: id.clone(), tenant: principal.tenant.clone(), provider: provider.as_str().into(), tracks: speakers.clone(), started_at });
+        engine.register(ActiveCall {
+            call_id: id.clone(),
+            tenant: principal.tenant.clone(),
+            provider: provider.as_str().into(),
+            tracks: speakers.clone(),
+            started_at,
+        });
         engine.stats.calls_started.fetch_add(1, Ordering::Relaxed);
         tracing::info!(call = %id, tenant = %principal.tenant, provider = provider.as_str(), tracks = ?speakers,
             codec = ?format.codec, rate = format.sample_rate, "call started");
@@ -168,7 +195,12 @@ impl LiveCall {
         let event = Arc::new(LiveEvent {
             tenant: principal.tenant.clone(),
             call_id: id.clone(),
-            body: EventBody::CallStarted { call_id: id.clone(), provider: provider.as_str().into(), tracks: speakers, started_at },
+            body: EventBody::CallStarted {
+                call_id: id.clone(),
+                provider: provider.as_str().into(),
+                tracks: speakers,
+                started_at,
+            },
         });
         engine.bus.publish(event.clone());
         let call = LiveCall {
@@ -207,7 +239,10 @@ impl LiveCall {
         self.stats.frames += 1;
         let track = frame.track;
         if track >= self.tracks.len() {
-            return Err(ProtocolError::invalid(format!("media for track {track}, the call has {}", self.tracks.len())));
+            return Err(ProtocolError::invalid(format!(
+                "media for track {track}, the call has {}",
+                self.tracks.len()
+            )));
         }
         let mut released = std::mem::take(&mut self.released);
         released.clear();
@@ -230,7 +265,9 @@ impl LiveCall {
         }
         self.resampled.clear();
         let ok = if last {
-            t.resampler.push(&self.decoded, &mut self.resampled).and_then(|_| t.resampler.finish(&mut self.resampled))
+            t.resampler
+                .push(&self.decoded, &mut self.resampled)
+                .and_then(|_| t.resampler.finish(&mut self.resampled))
         } else {
             t.resampler.push(&self.decoded, &mut self.resampled)
         };
@@ -261,9 +298,26 @@ impl LiveCall {
         let is_final = u.kind != UtteranceKind::Interim;
         let id = self.engine.queue.job_id();
         let submitted = Instant::now();
-        self.jobs.insert(id, JobInfo { track, segment_id: u.segment_id, is_final, start_s: u.start_s, end_s: u.end_s, submitted });
-        let job = AsrJob { id, audio: u.samples, offset_s: u.start_s, pauses: Vec::new(), reply: Reply::Async(self.tx.clone()), context_floor: Some(self.engine.config.final_context_min),
-            context_margin: (!is_final).then_some(self.engine.config.interim_context_margin) };
+        self.jobs.insert(
+            id,
+            JobInfo {
+                track,
+                segment_id: u.segment_id,
+                is_final,
+                start_s: u.start_s,
+                end_s: u.end_s,
+                submitted,
+            },
+        );
+        let job = AsrJob {
+            id,
+            audio: u.samples,
+            offset_s: u.start_s,
+            pauses: Vec::new(),
+            reply: Reply::Async(self.tx.clone()),
+            context_floor: Some(self.engine.config.final_context_min),
+            context_margin: (!is_final).then_some(self.engine.config.interim_context_margin),
+        };
         let key = (self.slot, track);
         if is_final {
             let prev_last_final = self.tracks[track].last_final;
@@ -281,8 +335,10 @@ impl LiveCall {
             self.tracks[track].last_final = Some(u.segment_id);
             self.engine.queue.cancel_interim(key);
             // interims of this utterance still on their way are stale
-            self.jobs.retain(|_, j| j.is_final || j.track != track || j.segment_id > u.segment_id);
-            let deadline = Instant::now() + Duration::from_millis(self.engine.config.final_target_ms);
+            self.jobs
+                .retain(|_, j| j.is_final || j.track != track || j.segment_id > u.segment_id);
+            let deadline =
+                Instant::now() + Duration::from_millis(self.engine.config.final_target_ms);
             self.engine.queue.push_final(job, deadline);
         } else {
             self.stats.interims_requested += 1;
@@ -293,27 +349,46 @@ impl LiveCall {
     /// The endpoint closed the utterance as its early final said: the final counts from now
     /// (the latency metric measures from the endpoint, as for any final).
     fn confirm(&mut self, track: usize, segment_id: u64) {
-        if let Some(p) = self.outstanding.iter_mut().find(|p| p.track == track && p.segment_id == segment_id && !p.confirmed) {
+        if let Some(p) = self
+            .outstanding
+            .iter_mut()
+            .find(|p| p.track == track && p.segment_id == segment_id && !p.confirmed)
+        {
             p.confirmed = true;
             p.submitted = Instant::now();
             self.confirmed_ready |= p.result.is_some();
             self.stats.early_finals_confirmed += 1;
-            self.engine.stats.early_finals_confirmed.fetch_add(1, Ordering::Relaxed);
+            self.engine
+                .stats
+                .early_finals_confirmed
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Speech resumed after an early final: its job is cancelled (dropped from the queue, or
     /// aborted if a worker runs it) and its result, should one still come, ignored.
     fn retract(&mut self, track: usize, segment_id: u64) {
-        let Some(i) = self.outstanding.iter().position(|p| p.track == track && p.segment_id == segment_id && !p.confirmed) else { return };
+        let Some(i) = self
+            .outstanding
+            .iter()
+            .position(|p| p.track == track && p.segment_id == segment_id && !p.confirmed)
+        else {
+            return;
+        };
         let p = self.outstanding.remove(i).expect("position found");
         self.jobs.remove(&p.job);
         self.engine.queue.cancel_final(p.job);
         self.tracks[track].last_final = p.prev_last_final;
         self.stats.early_finals_retracted += 1;
-        self.engine.stats.early_finals_retracted.fetch_add(1, Ordering::Relaxed);
+        self.engine
+            .stats
+            .early_finals_retracted
+            .fetch_add(1, Ordering::Relaxed);
         // a result waiting behind this one may now be first in line
-        self.confirmed_ready |= self.outstanding.front().is_some_and(|p| p.confirmed && p.result.is_some());
+        self.confirmed_ready |= self
+            .outstanding
+            .front()
+            .is_some_and(|p| p.confirmed && p.result.is_some());
     }
 
     /// Whether finals became ready to emit while media was fed (an early final confirmed after
@@ -337,7 +412,12 @@ impl LiveCall {
         let aborted = matches!(r.hypothesis, Err(crate::asr::AsrError::Aborted));
         let info = self.jobs.remove(&r.id);
         let is_final = info.as_ref().is_some_and(|i| i.is_final);
-        self.engine.metrics.asr_job(usize::from(!is_final), if aborted { 0.0 } else { r.audio_s }, r.busy_s, r.cpu_s);
+        self.engine.metrics.asr_job(
+            usize::from(!is_final),
+            if aborted { 0.0 } else { r.audio_s },
+            r.busy_s,
+            r.cpu_s,
+        );
         let Some(info) = info else { return Vec::new() };
         // times only: never text
         tracing::debug!(call = %self.id, track = info.track, segment = info.segment_id, is_final = info.is_final,
@@ -366,12 +446,21 @@ impl LiveCall {
     async fn drain_outstanding(&mut self) -> Vec<Arc<LiveEvent>> {
         let mut out = Vec::new();
         let mut cleared = Vec::new();
-        while self.outstanding.front().is_some_and(|p| p.result.is_some() && p.confirmed) {
+        while self
+            .outstanding
+            .front()
+            .is_some_and(|p| p.result.is_some() && p.confirmed)
+        {
             let mut p = self.outstanding.pop_front().expect("front exists");
             let t = &mut self.tracks[p.track];
             match p.result.take().flatten() {
                 Some(h) => {
-                    let raw = RawSegment { start: p.start_s, end: p.end_s, text: h.text, words: h.words };
+                    let raw = RawSegment {
+                        start: p.start_s,
+                        end: p.end_s,
+                        text: h.text,
+                        words: h.words,
+                    };
                     t.held.push_back((p.segment_id, p.submitted));
                     t.last_final_at = Instant::now();
                     t.last_final_end_s = p.end_s;
@@ -392,7 +481,17 @@ impl LiveCall {
         let events = cleared
             .into_iter()
             .map(|p| {
-                let ev = self.transcript_event(p.track, p.segment_id, None, true, p.start_s, p.end_s, String::new(), Vec::new(), version);
+                let ev = self.transcript_event(
+                    p.track,
+                    p.segment_id,
+                    None,
+                    true,
+                    p.start_s,
+                    p.end_s,
+                    String::new(),
+                    Vec::new(),
+                    version,
+                );
                 self.engine.bus.publish(ev.clone());
                 ev
             })
@@ -400,7 +499,11 @@ impl LiveCall {
         self.finish_emitted(out, events).await
     }
 
-    async fn finish_emitted(&mut self, batches: Vec<(usize, Vec<RedactedSegment>)>, mut events: Vec<Arc<LiveEvent>>) -> Vec<Arc<LiveEvent>> {
+    async fn finish_emitted(
+        &mut self,
+        batches: Vec<(usize, Vec<RedactedSegment>)>,
+        mut events: Vec<Arc<LiveEvent>>,
+    ) -> Vec<Arc<LiveEvent>> {
         for (track, emitted) in batches {
             for seg in emitted {
                 events.push(self.emit_final(track, seg).await);
@@ -417,14 +520,40 @@ impl LiveCall {
             self.stats.interims_dropped += 1;
             return None;
         };
-        let raw = RawSegment { start: info.start_s, end: info.end_s, text: h.text, words: h.words };
+        let raw = RawSegment {
+            start: info.start_s,
+            end: info.end_s,
+            text: h.text,
+            words: h.words,
+        };
         let red = t.redactor.interim(&raw);
         t.shown = Some((info.segment_id, info.end_s));
         self.stats.interims += 1;
         self.engine.stats.interims.fetch_add(1, Ordering::Relaxed);
-        self.engine.metrics.interim_latency.observe(info.submitted.elapsed());
-        let redactions = red.spans.iter().map(|s| RedactionOut { kind: s.kind, start: s.start, end: s.end }).collect();
-        let ev = self.transcript_event(info.track, info.segment_id, None, false, red.start, red.end, red.text, redactions, red.policy_version);
+        self.engine
+            .metrics
+            .interim_latency
+            .observe(info.submitted.elapsed());
+        let redactions = red
+            .spans
+            .iter()
+            .map(|s| RedactionOut {
+                kind: s.kind,
+                start: s.start,
+                end: s.end,
+            })
+            .collect();
+        let ev = self.transcript_event(
+            info.track,
+            info.segment_id,
+            None,
+            false,
+            red.start,
+            red.end,
+            red.text,
+            redactions,
+            red.policy_version,
+        );
         self.engine.bus.publish(ev.clone());
         Some(ev)
     }
@@ -447,21 +576,69 @@ impl LiveCall {
             redactions: seg.spans,
             policy_version: seg.policy_version,
         };
-        if let Err(e) = self.engine.store.append_segment(&self.actor, &self.tenant, &self.id, NewSegment { seq, segment: &stored }).await {
-            self.engine.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self
+            .engine
+            .store
+            .append_segment(
+                &self.actor,
+                &self.tenant,
+                &self.id,
+                NewSegment {
+                    seq,
+                    segment: &stored,
+                },
+            )
+            .await
+        {
+            self.engine
+                .stats
+                .store_errors
+                .fetch_add(1, Ordering::Relaxed);
             tracing::error!(call = %self.id, seq, "cannot store a final segment: {e}");
         }
         self.stats.finals += 1;
         self.engine.stats.finals.fetch_add(1, Ordering::Relaxed);
-        self.engine.metrics.final_latency.observe(submitted.elapsed());
-        let redactions = stored.redactions.iter().map(|s| RedactionOut { kind: s.kind, start: s.start, end: s.end }).collect();
-        let ev = self.transcript_event(track, segment_id, Some(seq), true, stored.start, stored.end, stored.text, redactions, stored.policy_version);
+        self.engine
+            .metrics
+            .final_latency
+            .observe(submitted.elapsed());
+        let redactions = stored
+            .redactions
+            .iter()
+            .map(|s| RedactionOut {
+                kind: s.kind,
+                start: s.start,
+                end: s.end,
+            })
+            .collect();
+        let ev = self.transcript_event(
+            track,
+            segment_id,
+            Some(seq),
+            true,
+            stored.start,
+            stored.end,
+            stored.text,
+            redactions,
+            stored.policy_version,
+        );
         self.engine.bus.publish(ev.clone());
         ev
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn transcript_event(&self, track: usize, segment_id: u64, seq: Option<u64>, is_final: bool, start: f32, end: f32, text: String, redactions: Vec<RedactionOut>, policy_version: u32) -> Arc<LiveEvent> {
+    fn transcript_event(
+        &self,
+        track: usize,
+        segment_id: u64,
+        seq: Option<u64>,
+        is_final: bool,
+        start: f32,
+        end: f32,
+        text: String,
+        redactions: Vec<RedactionOut>,
+        policy_version: u32,
+    ) -> Arc<LiveEvent> {
         Arc::new(LiveEvent {
             tenant: self.tenant.clone(),
             call_id: self.id.clone(),
@@ -496,7 +673,8 @@ impl LiveCall {
             }
             let heard_s = t.stream.position() as f32 / crate::audio::SAMPLE_RATE as f32;
             let silent_for = Duration::from_secs_f32((heard_s - t.last_final_end_s).max(0.0));
-            let quiet = !self.outstanding.iter().any(|p| p.track == i) && t.stream.open_segment().is_none();
+            let quiet =
+                !self.outstanding.iter().any(|p| p.track == i) && t.stream.open_segment().is_none();
             if quiet && silent_for >= hold || t.last_final_at.elapsed() >= hold * 4 {
                 batches.push((i, t.redactor.flush()));
             }
@@ -536,8 +714,16 @@ impl LiveCall {
             CallEnd::Interrupted | CallEnd::Shutdown => CallStatus::Failed,
         };
         let ended_at = crate::store::now();
-        if let Err(e) = self.engine.store.finish_call(&self.actor, &self.tenant, &self.id, status, ended_at).await {
-            self.engine.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self
+            .engine
+            .store
+            .finish_call(&self.actor, &self.tenant, &self.id, status, ended_at)
+            .await
+        {
+            self.engine
+                .stats
+                .store_errors
+                .fetch_add(1, Ordering::Relaxed);
             tracing::error!(call = %self.id, "cannot mark the call finished: {e}");
         }
         let status_str = match how {
@@ -554,14 +740,21 @@ impl LiveCall {
                 ended_at,
                 segments: self.next_seq,
                 interims: Some(self.stats.interims),
-                interims_skipped: Some(self.stats.interims_requested.saturating_sub(self.stats.interims)),
+                interims_skipped: Some(
+                    self.stats
+                        .interims_requested
+                        .saturating_sub(self.stats.interims),
+                ),
             },
         });
         self.engine.bus.publish(ev.clone());
         events.push(ev);
         self.closed = true;
         self.engine.unregister(&self.id);
-        self.engine.stats.calls_ended.fetch_add(1, Ordering::Relaxed);
+        self.engine
+            .stats
+            .calls_ended
+            .fetch_add(1, Ordering::Relaxed);
         let jitter: Vec<_> = self.tracks.iter().map(|t| t.jitter.stats).collect();
         tracing::info!(call = %self.id, provider = self.provider.as_str(), how = status_str, secs = self.started.elapsed().as_secs_f32(), frames = self.stats.frames,
             finals = self.stats.finals, interims = self.stats.interims, interims_requested = self.stats.interims_requested, interims_dropped = self.stats.interims_dropped, empty_finals = self.stats.empty_finals,

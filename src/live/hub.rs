@@ -79,13 +79,23 @@ impl LiveEvent {
     /// The final's seq, if this is a stored final.
     pub fn final_seq(&self) -> Option<u64> {
         match &self.body {
-            EventBody::Transcript { is_final: true, seq, .. } => *seq,
+            EventBody::Transcript {
+                is_final: true,
+                seq,
+                ..
+            } => *seq,
             _ => None,
         }
     }
 
     /// A stored segment as a final transcript event (for subscribers catching up).
-    pub fn from_stored(tenant: &str, call_id: &str, seq: u64, track: usize, s: &TranscriptSegment) -> LiveEvent {
+    pub fn from_stored(
+        tenant: &str,
+        call_id: &str,
+        seq: u64,
+        track: usize,
+        s: &TranscriptSegment,
+    ) -> LiveEvent {
         LiveEvent {
             tenant: tenant.to_string(),
             call_id: call_id.to_string(),
@@ -99,7 +109,15 @@ impl LiveEvent {
                 start_ms: (s.start * 1000.0).round() as i64,
                 end_ms: (s.end * 1000.0).round() as i64,
                 text: s.text.clone(),
-                redactions: s.redactions.iter().map(|r| RedactionOut { kind: r.kind, start: r.start, end: r.end }).collect(),
+                redactions: s
+                    .redactions
+                    .iter()
+                    .map(|r| RedactionOut {
+                        kind: r.kind,
+                        start: r.start,
+                        end: r.end,
+                    })
+                    .collect(),
                 policy_version: s.policy_version,
             },
         }
@@ -122,7 +140,10 @@ pub struct LocalBus {
 impl LocalBus {
     /// `capacity`: events a subscriber may fall behind before it is dropped.
     pub fn new(capacity: usize) -> Self {
-        Self { capacity: capacity.max(16), channels: Mutex::new(HashMap::new()) }
+        Self {
+            capacity: capacity.max(16),
+            channels: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -140,7 +161,9 @@ impl EventBus for LocalBus {
 
     fn subscribe(&self, tenant: &str) -> broadcast::Receiver<Arc<LiveEvent>> {
         let mut ch = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        ch.entry(tenant.to_string()).or_insert_with(|| broadcast::channel(self.capacity).0).subscribe()
+        ch.entry(tenant.to_string())
+            .or_insert_with(|| broadcast::channel(self.capacity).0)
+            .subscribe()
     }
 }
 
@@ -152,7 +175,14 @@ mod tests {
         Arc::new(LiveEvent {
             tenant: tenant.into(),
             call_id: "c".into(),
-            body: EventBody::CallEnded { call_id: "c".into(), status: "complete".into(), ended_at: n as i64, segments: n, interims: None, interims_skipped: None },
+            body: EventBody::CallEnded {
+                call_id: "c".into(),
+                status: "complete".into(),
+                ended_at: n as i64,
+                segments: n,
+                interims: None,
+                interims_skipped: None,
+            },
         })
     }
 
@@ -175,7 +205,10 @@ mod tests {
         for n in 0..100 {
             bus.publish(ev("t", n)); // never blocks
         }
-        assert!(matches!(slow.recv().await, Err(broadcast::error::RecvError::Lagged(_))));
+        assert!(matches!(
+            slow.recv().await,
+            Err(broadcast::error::RecvError::Lagged(_))
+        ));
     }
 
     #[test]

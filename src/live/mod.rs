@@ -100,31 +100,55 @@ impl LiveConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.vad.validate()?;
         if self.interim_every_ms != 0 && !(200..=10_000).contains(&self.interim_every_ms) {
-            return Err(format!("interim_every_ms must be 0 or 200..=10000, got {}", self.interim_every_ms));
+            return Err(format!(
+                "interim_every_ms must be 0 or 200..=10000, got {}",
+                self.interim_every_ms
+            ));
         }
         if self.interim_context_margin > 1500 {
-            return Err(format!("interim_context_margin must be at most 1500 (30 s), got {}", self.interim_context_margin));
+            return Err(format!(
+                "interim_context_margin must be at most 1500 (30 s), got {}",
+                self.interim_context_margin
+            ));
         }
         if self.final_shed_context_margin > 1500 {
-            return Err(format!("final_shed_context_margin must be at most 1500 (30 s), got {}", self.final_shed_context_margin));
+            return Err(format!(
+                "final_shed_context_margin must be at most 1500 (30 s), got {}",
+                self.final_shed_context_margin
+            ));
         }
         if self.final_context_min > 1500 {
-            return Err(format!("final_context_min must be at most 1500 (30 s), got {}", self.final_context_min));
+            return Err(format!(
+                "final_context_min must be at most 1500 (30 s), got {}",
+                self.final_context_min
+            ));
         }
-        if self.early_final_ms != 0 && !(self.vad.pad_ms < self.early_final_ms && self.early_final_ms < self.vad.min_silence_ms) {
+        if self.early_final_ms != 0
+            && !(self.vad.pad_ms < self.early_final_ms
+                && self.early_final_ms < self.vad.min_silence_ms)
+        {
             return Err(format!(
                 "early_final_ms must be 0 or between [live.vad] pad_ms ({}) and min_silence_ms ({}), got {}",
                 self.vad.pad_ms, self.vad.min_silence_ms, self.early_final_ms
             ));
         }
         if self.reorder_window_ms > 5000 {
-            return Err(format!("reorder_window_ms must be at most 5000, got {}", self.reorder_window_ms));
+            return Err(format!(
+                "reorder_window_ms must be at most 5000, got {}",
+                self.reorder_window_ms
+            ));
         }
         if !(1..=3600).contains(&self.idle_timeout_s) {
-            return Err(format!("idle_timeout_s must be 1..=3600, got {}", self.idle_timeout_s));
+            return Err(format!(
+                "idle_timeout_s must be 1..=3600, got {}",
+                self.idle_timeout_s
+            ));
         }
         if !(4096..=16 * 1024 * 1024).contains(&self.max_message_bytes) {
-            return Err(format!("max_message_bytes must be 4096..=16777216, got {}", self.max_message_bytes));
+            return Err(format!(
+                "max_message_bytes must be 4096..=16777216, got {}",
+                self.max_message_bytes
+            ));
         }
         Ok(())
     }
@@ -178,15 +202,34 @@ pub struct Engine {
 
 impl Engine {
     /// Starts the workers (behind the real-time scheduler) and the in-process event bus.
-    pub fn new(model: &Model, layout: PoolLayout, decode: DecodeOptions, store: Store, redactor: Arc<Redactor>, config: LiveConfig) -> anyhow::Result<Arc<Engine>> {
-        config.validate().map_err(|e| anyhow::anyhow!("invalid live configuration: {e}"))?;
-        let interim_workers = if config.interim_workers == 0 { layout.workers.saturating_sub(1).max(1) } else { config.interim_workers.min(layout.workers) };
-        let shed = (config.final_shed_context_margin != 0)
-            .then(|| LoadShed { after: Duration::from_millis(config.final_shed_after_ms), context_margin: config.final_shed_context_margin });
+    pub fn new(
+        model: &Model,
+        layout: PoolLayout,
+        decode: DecodeOptions,
+        store: Store,
+        redactor: Arc<Redactor>,
+        config: LiveConfig,
+    ) -> anyhow::Result<Arc<Engine>> {
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid live configuration: {e}"))?;
+        let interim_workers = if config.interim_workers == 0 {
+            layout.workers.saturating_sub(1).max(1)
+        } else {
+            config.interim_workers.min(layout.workers)
+        };
+        let shed = (config.final_shed_context_margin != 0).then(|| LoadShed {
+            after: Duration::from_millis(config.final_shed_after_ms),
+            context_margin: config.final_shed_context_margin,
+        });
         let queue = Arc::new(RtQueue::with_interim_limit(interim_workers).with_load_shed(shed));
         let pool = WhisperPool::with_scheduler(model, layout, decode, queue.clone())?;
         let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new(config.subscriber_buffer));
-        let max_calls = if config.max_calls == 0 { 10 * layout.workers } else { config.max_calls };
+        let max_calls = if config.max_calls == 0 {
+            10 * layout.workers
+        } else {
+            config.max_calls
+        };
         Ok(Arc::new(Engine {
             store,
             redactor,
@@ -211,7 +254,11 @@ impl Engine {
     /// Calls being held now.
     pub fn active_calls(&self, tenant: Option<&str>) -> Vec<ActiveCall> {
         let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        let mut calls: Vec<ActiveCall> = active.values().filter(|c| tenant.is_none_or(|t| c.tenant == t)).cloned().collect();
+        let mut calls: Vec<ActiveCall> = active
+            .values()
+            .filter(|c| tenant.is_none_or(|t| c.tenant == t))
+            .cloned()
+            .collect();
         calls.sort_by(|a, b| (a.started_at, &a.call_id).cmp(&(b.started_at, &b.call_id)));
         calls
     }
@@ -222,7 +269,10 @@ impl Engine {
     }
 
     pub fn is_active(&self, call_id: &str) -> bool {
-        self.active.lock().unwrap_or_else(|e| e.into_inner()).contains_key(call_id)
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(call_id)
     }
 
     /// Admission control: may one more call start now?
@@ -231,28 +281,46 @@ impl Engine {
         let refuse = |why: String| {
             self.stats.calls_refused.fetch_add(1, Ordering::Relaxed);
             let depth = self.queue.depth();
-            tracing::warn!(active, max_calls = self.max_calls, finals_queued = depth.finals, interims_queued = depth.interims, "call refused: {why}");
+            tracing::warn!(
+                active,
+                max_calls = self.max_calls,
+                finals_queued = depth.finals,
+                interims_queued = depth.interims,
+                "call refused: {why}"
+            );
             Err(Refused(why))
         };
         if *self.shutdown.borrow() {
             return refuse("the server is shutting down".into());
         }
         if active >= self.max_calls {
-            return refuse(format!("at capacity: {active} calls active (max_calls {})", self.max_calls));
+            return refuse(format!(
+                "at capacity: {active} calls active (max_calls {})",
+                self.max_calls
+            ));
         }
         let late = self.queue.final_lateness(Instant::now());
         if late > Duration::from_millis(self.config.max_final_lateness_ms) {
-            return refuse(format!("behind real time: a queued final is {} ms late", late.as_millis()));
+            return refuse(format!(
+                "behind real time: a queued final is {} ms late",
+                late.as_millis()
+            ));
         }
         Ok(self.next_slot.fetch_add(1, Ordering::Relaxed))
     }
 
     pub(crate) fn register(&self, call: ActiveCall) {
-        self.active.lock().unwrap_or_else(|e| e.into_inner()).insert(call.call_id.clone(), call);
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(call.call_id.clone(), call);
     }
 
     pub(crate) fn unregister(&self, call_id: &str) {
-        self.active.lock().unwrap_or_else(|e| e.into_inner()).remove(call_id);
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(call_id);
     }
 
     /// Tells every call to finish (graceful shutdown); new calls are refused from now on.

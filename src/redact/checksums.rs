@@ -73,8 +73,16 @@ pub(crate) fn iban_mod97(iban: &str) -> bool {
     let (head, tail) = iban.split_at(4);
     let mut rem = 0u32;
     for b in tail.bytes().chain(head.bytes()) {
-        let v = if b.is_ascii_digit() { u32::from(b - b'0') } else { u32::from(b.to_ascii_uppercase() - b'A') + 10 };
-        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+        let v = if b.is_ascii_digit() {
+            u32::from(b - b'0')
+        } else {
+            u32::from(b.to_ascii_uppercase() - b'A') + 10
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
     }
     rem == 1
 }
@@ -101,7 +109,10 @@ pub(crate) fn gstin_check(gstin: &str) -> bool {
 
 /// North American numbering plan: area and exchange codes start 2–9.
 pub(crate) fn nanp(digits: &str) -> bool {
-    let d = digits.strip_prefix('1').filter(|r| r.len() == 10).unwrap_or(digits);
+    let d = digits
+        .strip_prefix('1')
+        .filter(|r| r.len() == 10)
+        .unwrap_or(digits);
     let b = d.as_bytes();
     b.len() == 10 && (b'2'..=b'9').contains(&b[0]) && (b'2'..=b'9').contains(&b[3])
 }
@@ -119,18 +130,27 @@ pub(crate) fn indian_mobile(digits: &str) -> bool {
 /// Indian landline: trunk 0 + STD code + subscriber number, 11 digits (or 91 + 10).
 pub(crate) fn indian_landline(digits: &str) -> bool {
     (digits.len() == 11 && digits.starts_with('0') && !digits.starts_with("00"))
-        || (digits.len() == 12 && digits.starts_with("91") && matches!(digits.as_bytes()[2], b'1'..=b'5'))
+        || (digits.len() == 12
+            && digits.starts_with("91")
+            && matches!(digits.as_bytes()[2], b'1'..=b'5'))
 }
 
 /// UK number: 0 + 9 or 10 digits, or 44 + 9 or 10 digits.
 pub(crate) fn uk_phone(digits: &str) -> bool {
-    let rest = digits.strip_prefix("44").or_else(|| digits.strip_prefix('0'));
+    let rest = digits
+        .strip_prefix("44")
+        .or_else(|| digits.strip_prefix('0'));
     rest.is_some_and(|r| (9..=10).contains(&r.len()) && !r.starts_with('0'))
 }
 
 /// US social security number rules (area not 000/666/9xx, group not 00, serial not 0000).
 pub(crate) fn ssn_valid(d: &str) -> bool {
-    d.len() == 9 && !d.starts_with("000") && !d.starts_with("666") && !d.starts_with('9') && &d[3..5] != "00" && &d[5..] != "0000"
+    d.len() == 9
+        && !d.starts_with("000")
+        && !d.starts_with("666")
+        && !d.starts_with('9')
+        && &d[3..5] != "00"
+        && &d[5..] != "0000"
 }
 
 /// US ITIN: 9xx with group 50–65, 70–88, 90–92 or 94–99.

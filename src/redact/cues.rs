@@ -203,15 +203,24 @@ pub(crate) fn find_cues(toks: &[Token]) -> Vec<CueHit> {
             if i + words.len() > toks.len() {
                 continue;
             }
-            if words.iter().enumerate().all(|(k, w)| toks[i + k].lower == *w)
-                && best.is_none_or(|b| b.hi - b.lo < words.len()) {
-                    best = Some(CueHit { lo: i, hi: i + words.len(), cue: *cue });
-                }
+            if words
+                .iter()
+                .enumerate()
+                .all(|(k, w)| toks[i + k].lower == *w)
+                && best.is_none_or(|b| b.hi - b.lo < words.len())
+            {
+                best = Some(CueHit {
+                    lo: i,
+                    hi: i + words.len(),
+                    cue: *cue,
+                });
+            }
         }
         match best {
             Some(h) => {
                 // "no" is a cue only as an abbreviation ("A/C no. 1234"), not as an answer
-                let keep = !(toks[i].is("no") && toks.get(i + 1).is_none_or(|t| t.punct() != Some('.')));
+                let keep =
+                    !(toks[i].is("no") && toks.get(i + 1).is_none_or(|t| t.punct() != Some('.')));
                 if keep {
                     out.push(h);
                 }
@@ -249,5 +258,16 @@ pub(crate) fn fits(kind: EntityKind, n: usize) -> bool {
 /// Whether a fragment of `n` digits after an "ending in" cue belongs to `kind`.
 pub(crate) fn fits_ending(kind: EntityKind, n: usize) -> bool {
     (2..=6).contains(&n)
-        && matches!(kind, K::Card | K::Phone | K::BankAccount | K::Aadhaar | K::Ssn | K::Itin | K::IdNumber | K::Pan | K::Passport)
+        && matches!(
+            kind,
+            K::Card
+                | K::Phone
+                | K::BankAccount
+                | K::Aadhaar
+                | K::Ssn
+                | K::Itin
+                | K::IdNumber
+                | K::Pan
+                | K::Passport
+        )
 }

@@ -71,7 +71,8 @@ pub(crate) struct DetectCtx<'a> {
 }
 
 /// Words after a number that make it a quantity, price, duration or time.
-const UNITS: &str = "rupees rupee rs inr dollars dollar bucks usd pounds pound quid gbp euros euro paise
+const UNITS: &str =
+    "rupees rupee rs inr dollars dollar bucks usd pounds pound quid gbp euros euro paise
 cents cent pence percent per days day weeks week months month years year yrs yr hours hour hrs
 hr minutes minute mins min seconds second secs sec am pm a.m p.m o'clock oclock gb mb kb tb gbs
 gig gigs mbps kbps kg kgs kilos kilo grams gram km kms kilometres kilometers miles mile metres
@@ -83,26 +84,62 @@ phones cars bikes points stars floors storeys steps rounds attempts tries digits
 letters business working";
 
 /// Words shortly before a number that make it money.
-const MONEY_BEFORE: &str = "rs inr usd gbp $ ₹ £ € price prices cost costs costing amount fee fees bill
+const MONEY_BEFORE: &str =
+    "rs inr usd gbp $ ₹ £ € price prices cost costs costing amount fee fees bill
 balance emi charge charged pay paid premium refund total salary limit worth rupees dollars
 pounds discount cashback";
 
 const MONTHS: &[&str] = &[
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
-    "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
 ];
 
-const WEEKDAYS: &[&str] = &["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "tomorrow", "tonight"];
+const WEEKDAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "today",
+    "tomorrow",
+    "tonight",
+];
 
 /// Street-type words that end a street name.
-const STREET: &str = "road rd street st lane ln avenue ave drive dr boulevard blvd way court ct place pl
+const STREET: &str =
+    "road rd street st lane ln avenue ave drive dr boulevard blvd way court ct place pl
 terrace close crescent gardens grove square sq marg nagar colony layout cross main circle
 highway hwy parkway pkwy heights park row mews hill vihar enclave chowk gali sector block
 phase apartments apartment residency towers tower society bagh path wharf walk trail loop
 pike alley estate plaza complex quarters mohalla peth wadi puram pet halli palya";
 
 /// Words that open or belong to an address chunk.
-const ADDRESS_WORDS: &str = "flat apartment apt suite unit floor block sector phase building bldg tower
+const ADDRESS_WORDS: &str =
+    "flat apartment apt suite unit floor block sector phase building bldg tower
 wing house door plot no number near opposite behind beside behind cross main stage
 district dist taluk tehsil po post village pin pincode zip postcode";
 
@@ -113,7 +150,8 @@ jersey mexico york carolina dakota ohio oklahoma oregon pennsylvania rhode tenne
 utah vermont virginia washington wisconsin wyoming";
 
 /// Acronyms that are cue words, never letters of an identifier.
-const CUE_ACRONYMS: &str = "IFSC PAN UPI OTP CVV CVC ID SSN GST GSTIN PIN IBAN BIC SWIFT ATM KYC OK USA
+const CUE_ACRONYMS: &str =
+    "IFSC PAN UPI OTP CVV CVC ID SSN GST GSTIN PIN IBAN BIC SWIFT ATM KYC OK USA
 UK US EMI SIM DOB ITIN EPIC NRI TV AC AM PM UPI VPA NEFT IMPS RTGS SMS MPIN II III";
 
 #[derive(Clone)]
@@ -138,7 +176,10 @@ impl WordSets {
             street: set(STREET),
             address: set(ADDRESS_WORDS),
             states: set(US_STATES),
-            acronyms: CUE_ACRONYMS.split_whitespace().map(|s| s.to_lowercase()).collect(),
+            acronyms: CUE_ACRONYMS
+                .split_whitespace()
+                .map(|s| s.to_lowercase())
+                .collect(),
             upi: set(UPI_HANDLES),
             hosts: set(MAIL_HOSTS),
             tlds: set(TLDS),
@@ -147,7 +188,12 @@ impl WordSets {
 }
 
 /// Runs every detector over the window tokens.
-pub(crate) fn detect(text: &str, toks: &[Token], ws: &WordSets, ctx: &DetectCtx<'_>) -> (Vec<Found>, Vec<names::NameHit>) {
+pub(crate) fn detect(
+    text: &str,
+    toks: &[Token],
+    ws: &WordSets,
+    ctx: &DetectCtx<'_>,
+) -> (Vec<Found>, Vec<names::NameHit>) {
     let runs = numbers::find_runs(toks);
     let cue_hits = cues::find_cues(toks);
     let mut out: Vec<Found> = Vec::new();
@@ -165,23 +211,49 @@ pub(crate) fn detect(text: &str, toks: &[Token], ws: &WordSets, ctx: &DetectCtx<
     dates(toks, &runs, &run_of_tok, &cue_hits, ctx, &mut out);
     addresses(toks, &run_of_tok, &cue_hits, ws, ctx, &mut out);
     let (base, slice) = chunk_text(text, toks);
-    let ipv6 = ctx.pat.ipv6.find_iter(slice).filter(|m| m.as_str().bytes().filter(|b| *b == b':').count() >= 3);
+    let ipv6 = ctx
+        .pat
+        .ipv6
+        .find_iter(slice)
+        .filter(|m| m.as_str().bytes().filter(|b| *b == b':').count() >= 3);
     for m in ipv6 {
-        out.push(Found { kind: K::IpAddress, start: base + m.start(), end: base + m.end(), canon: m.as_str().to_lowercase() });
+        out.push(Found {
+            kind: K::IpAddress,
+            start: base + m.start(),
+            end: base + m.end(),
+            canon: m.as_str().to_lowercase(),
+        });
     }
     continuations(toks, &runs, ws, &mut out);
-    let nctx = NameCtx { gaz: ctx.gaz, memory: ctx.memory, asked: ctx.asked_name };
+    let nctx = NameCtx {
+        gaz: ctx.gaz,
+        memory: ctx.memory,
+        asked: ctx.asked_name,
+    };
     let name_hits = names::find_names(toks, &nctx);
     for h in &name_hits {
-        let canon = toks[h.lo..h.hi].iter().filter(|t| t.is_word()).map(|t| t.lower.as_str()).collect::<Vec<_>>().join(" ");
-        out.push(Found { kind: K::Name, start: toks[h.lo].start, end: toks[h.hi - 1].end, canon });
+        let canon = toks[h.lo..h.hi]
+            .iter()
+            .filter(|t| t.is_word())
+            .map(|t| t.lower.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.push(Found {
+            kind: K::Name,
+            start: toks[h.lo].start,
+            end: toks[h.hi - 1].end,
+            canon,
+        });
     }
     (out, name_hits)
 }
 
 /// Words the recogniser writes for a spoken digit ("two" → "to", "oh" → "no").
 fn is_digit_homophone(w: &str) -> bool {
-    matches!(w, "to" | "too" | "for" | "fore" | "oh" | "o" | "no" | "ate" | "won" | "tree" | "free")
+    matches!(
+        w,
+        "to" | "too" | "for" | "fore" | "oh" | "o" | "no" | "ate" | "won" | "tree" | "free"
+    )
 }
 
 /// The tail of a dictated identifier that the recogniser cut off from it with a misheard word:
@@ -194,8 +266,22 @@ fn continuations(toks: &[Token], runs: &[NumRun], ws: &WordSets, out: &mut Vec<F
     let numeric = |k: EntityKind| {
         matches!(
             k,
-            K::Phone | K::Card | K::BankAccount | K::Ifsc | K::IdNumber | K::Iban | K::Swift | K::Aadhaar | K::Pan
-                | K::Passport | K::VoterId | K::Gstin | K::Ssn | K::Itin | K::SortCode | K::Otp
+            K::Phone
+                | K::Card
+                | K::BankAccount
+                | K::Ifsc
+                | K::IdNumber
+                | K::Iban
+                | K::Swift
+                | K::Aadhaar
+                | K::Pan
+                | K::Passport
+                | K::VoterId
+                | K::Gstin
+                | K::Ssn
+                | K::Itin
+                | K::SortCode
+                | K::Otp
         )
     };
     let mut extra = Vec::new();
@@ -206,18 +292,34 @@ fn continuations(toks: &[Token], runs: &[NumRun], ws: &WordSets, out: &mut Vec<F
             continue;
         }
         // the identifier ending closest before the run
-        let Some(prev) = out.iter().filter(|f| f.end <= rs && numeric(f.kind)).max_by_key(|f| f.end) else { continue };
+        let Some(prev) = out
+            .iter()
+            .filter(|f| f.end <= rs && numeric(f.kind))
+            .max_by_key(|f| f.end)
+        else {
+            continue;
+        };
         let gap_lo = toks.partition_point(|t| t.start < prev.end);
         let gap = &toks[gap_lo..r.lo];
-        if gap.len() > 3 || gap.iter().any(|t| t.is_sentence_end() || t.kind == TokKind::Digits) {
+        if gap.len() > 3
+            || gap
+                .iter()
+                .any(|t| t.is_sentence_end() || t.kind == TokKind::Digits)
+        {
             continue;
         }
         let words: Vec<&Token> = gap.iter().filter(|t| t.kind == TokKind::Word).collect();
-        if words.len() > 1 || gap.iter().any(|t| t.kind == TokKind::Punct && !matches!(t.punct(), Some(',' | '-'))) {
+        if words.len() > 1
+            || gap
+                .iter()
+                .any(|t| t.kind == TokKind::Punct && !matches!(t.punct(), Some(',' | '-')))
+        {
             continue;
         }
         let dictated = r.groups.iter().all(|g| g.digits.len() == 1);
-        let ends_sentence = toks.get(r.hi).is_none_or(|t| t.is_sentence_end() || t.kind == TokKind::Break);
+        let ends_sentence = toks
+            .get(r.hi)
+            .is_none_or(|t| t.is_sentence_end() || t.kind == TokKind::Break);
         let ok = match words.first() {
             Some(w) if is_digit_homophone(&w.lower) => dictated || n >= 3,
             Some(w) => {
@@ -233,7 +335,12 @@ fn continuations(toks: &[Token], runs: &[NumRun], ws: &WordSets, out: &mut Vec<F
             None => n >= 3 && ends_sentence,
         };
         if ok {
-            extra.push(Found { kind: prev.kind, start: prev.start, end: re, canon: format!("{}{}", prev.canon, r.digits) });
+            extra.push(Found {
+                kind: prev.kind,
+                start: prev.start,
+                end: re,
+                canon: format!("{}{}", prev.canon, r.digits),
+            });
         }
     }
     out.extend(extra);
@@ -249,9 +356,18 @@ fn chunk_text<'t>(text: &'t str, toks: &[Token]) -> (usize, &'t str) {
 
 /// A run that continues across a segment break is read whole (the parts of one identifier);
 /// when every part is an identifier on its own, each keeps its own kind.
-fn classify_across_breaks(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &WordSets, ctx: &DetectCtx<'_>, out: &mut Vec<Found>) {
+fn classify_across_breaks(
+    toks: &[Token],
+    r: &NumRun,
+    cue_hits: &[CueHit],
+    ws: &WordSets,
+    ctx: &DetectCtx<'_>,
+    out: &mut Vec<Found>,
+) {
     let whole = classify_run(toks, r, cue_hits, ws, ctx);
-    let breaks: Vec<usize> = (r.lo..r.hi).filter(|&k| toks[k].kind == TokKind::Break).collect();
+    let breaks: Vec<usize> = (r.lo..r.hi)
+        .filter(|&k| toks[k].kind == TokKind::Break)
+        .collect();
     if breaks.is_empty() {
         if let Some((kind, lo, hi)) = whole {
             out.push(found(toks, kind, lo, hi, r.digits.clone()));
@@ -273,9 +389,14 @@ fn classify_across_breaks(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &
         }
         s = b + 1;
     }
-    let each: Vec<_> = parts.iter().map(|p| classify_run(toks, p, cue_hits, ws, ctx)).collect();
+    let each: Vec<_> = parts
+        .iter()
+        .map(|p| classify_run(toks, p, cue_hits, ws, ctx))
+        .collect();
     // a card said group by group over several segments: the checksum of the whole settles it
-    let whole_card = whole.is_some_and(|(k, _, _)| k == K::Card) && (13..=19).contains(&r.n()) && checksums::luhn(&r.digits);
+    let whole_card = whole.is_some_and(|(k, _, _)| k == K::Card)
+        && (13..=19).contains(&r.n())
+        && checksums::luhn(&r.digits);
     if each.iter().all(Option::is_some) && !whole_card {
         for (p, c) in parts.iter().zip(each) {
             if let Some((kind, lo, hi)) = c {
@@ -296,13 +417,24 @@ fn classify_across_breaks(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &
 fn found(toks: &[Token], kind: EntityKind, lo: usize, hi: usize, canon: String) -> Found {
     // trim separators and segment breaks at the edges
     let (mut lo, mut hi) = (lo, hi);
-    while lo + 1 < hi && matches!(toks[lo].kind, TokKind::Punct | TokKind::Break) && toks[lo].punct() != Some('+') {
+    while lo + 1 < hi
+        && matches!(toks[lo].kind, TokKind::Punct | TokKind::Break)
+        && toks[lo].punct() != Some('+')
+    {
         lo += 1;
     }
-    while hi > lo + 1 && matches!(toks[hi - 1].kind, TokKind::Punct | TokKind::Break) && toks[hi - 1].punct() != Some(')') {
+    while hi > lo + 1
+        && matches!(toks[hi - 1].kind, TokKind::Punct | TokKind::Break)
+        && toks[hi - 1].punct() != Some(')')
+    {
         hi -= 1;
     }
-    Found { kind, start: toks[lo].start, end: toks[hi - 1].end, canon }
+    Found {
+        kind,
+        start: toks[lo].start,
+        end: toks[hi - 1].end,
+        canon,
+    }
 }
 
 /// Whether a number run reads as a quantity, price, duration, time or decimal.
@@ -325,23 +457,46 @@ fn is_quantity(toks: &[Token], r: &NumRun, ws: &WordSets) -> bool {
     }
     // money word or currency symbol just before
     for back in 1..=3 {
-        let Some(j) = r.lo.checked_sub(back) else { break };
+        let Some(j) = r.lo.checked_sub(back) else {
+            break;
+        };
         let t = &toks[j];
         if ws.money.contains(t.lower.as_str()) {
             // "$80.265" after "Colorado": no price has three decimals; the recogniser formatted
             // a ZIP code (or another identifier) as money
-            return !r.groups.iter().any(|g| g.sep_before == '.' && g.digits.len() >= 3);
+            return !r
+                .groups
+                .iter()
+                .any(|g| g.sep_before == '.' && g.digits.len() >= 3);
         }
         if t.kind == TokKind::Break || t.is_sentence_end() {
             break;
         }
-        if back == 1 && t.kind == TokKind::Word && !matches!(t.lower.as_str(), "of" | "is" | "was" | "the" | "a" | "only" | "just" | "about" | "around" | "be" | "will") {
+        if back == 1
+            && t.kind == TokKind::Word
+            && !matches!(
+                t.lower.as_str(),
+                "of" | "is"
+                    | "was"
+                    | "the"
+                    | "a"
+                    | "only"
+                    | "just"
+                    | "about"
+                    | "around"
+                    | "be"
+                    | "will"
+            )
+        {
             break;
         }
     }
     let gs = &r.groups;
     // written with thousands separators: 4,999 / 1,50,000 / 12,345,678
-    if gs.len() >= 2 && gs.iter().all(|g| g.written) && gs.iter().skip(1).all(|g| g.sep_before == ',') {
+    if gs.len() >= 2
+        && gs.iter().all(|g| g.written)
+        && gs.iter().skip(1).all(|g| g.sep_before == ',')
+    {
         let western = gs[0].digits.len() <= 3 && gs[1..].iter().all(|g| g.digits.len() == 3);
         let indian = gs[0].digits.len() <= 2
             && gs.last().is_some_and(|g| g.digits.len() == 3)
@@ -359,17 +514,27 @@ fn is_quantity(toks: &[Token], r: &NumRun, ws: &WordSets) -> bool {
         return true;
     }
     if n <= 4
-        && let Some(t) = toks.get(r.hi) {
-            if matches!(t.lower.as_str(), "am" | "pm" | "o'clock" | "oclock" | "noon" | "hrs") {
-                return true;
-            }
-            if t.lower == "a" || t.lower == "p" {
-                return toks.get(r.hi + 1).is_some_and(|d| d.punct() == Some('.')) || toks.get(r.hi + 1).is_some_and(|m| m.lower == "m");
-            }
-            if t.lower == "in" && toks.get(r.hi + 1).is_some_and(|x| x.lower == "the") {
-                return toks.get(r.hi + 2).is_some_and(|x| matches!(x.lower.as_str(), "morning" | "evening" | "afternoon" | "night"));
-            }
+        && let Some(t) = toks.get(r.hi)
+    {
+        if matches!(
+            t.lower.as_str(),
+            "am" | "pm" | "o'clock" | "oclock" | "noon" | "hrs"
+        ) {
+            return true;
         }
+        if t.lower == "a" || t.lower == "p" {
+            return toks.get(r.hi + 1).is_some_and(|d| d.punct() == Some('.'))
+                || toks.get(r.hi + 1).is_some_and(|m| m.lower == "m");
+        }
+        if t.lower == "in" && toks.get(r.hi + 1).is_some_and(|x| x.lower == "the") {
+            return toks.get(r.hi + 2).is_some_and(|x| {
+                matches!(
+                    x.lower.as_str(),
+                    "morning" | "evening" | "afternoon" | "night"
+                )
+            });
+        }
+    }
     false
 }
 
@@ -384,14 +549,20 @@ fn looks_like_times(r: &NumRun) -> bool {
             && p[1].digits.len() == 2
             && p[0].digits.parse::<u32>().is_ok_and(|h| h <= 23)
             && p[1].digits.parse::<u32>().is_ok_and(|m| m <= 59)
-    }) && gs.chunks(2).skip(1).all(|p| matches!(p[0].sep_before, '-' | ',' | '\0'))
+    }) && gs
+        .chunks(2)
+        .skip(1)
+        .all(|p| matches!(p[0].sep_before, '-' | ',' | '\0'))
 }
 
 /// The kind a cue gives a run of `n` digits, if it fits.
 fn cue_kind(cue: Cue, n: usize, further: Option<Cue>, digits: &str) -> Option<EntityKind> {
     match cue {
         // a year of birth is 19xx or 20xx; "eleven thirty" after "date of birth" is a time
-        Cue::Entity(K::DateOfBirth) if n == 4 => digits.parse::<u32>().is_ok_and(|y| (1900..=2030).contains(&y)).then_some(K::DateOfBirth),
+        Cue::Entity(K::DateOfBirth) if n == 4 => digits
+            .parse::<u32>()
+            .is_ok_and(|y| (1900..=2030).contains(&y))
+            .then_some(K::DateOfBirth),
         Cue::Entity(k) if cues::fits(k, n) => Some(k),
         Cue::Number if n >= 6 => Some(K::IdNumber),
         Cue::Ending => match further {
@@ -410,12 +581,17 @@ fn shape_kind(r: &NumRun) -> Option<EntityKind> {
     if r.plus && (8..=15).contains(&n) {
         return Some(K::Phone);
     }
-    let phone = checksums::indian_mobile(d) || checksums::indian_landline(d) || checksums::nanp(d) || checksums::uk_phone(d);
+    let phone = checksums::indian_mobile(d)
+        || checksums::indian_landline(d)
+        || checksums::nanp(d)
+        || checksums::uk_phone(d);
     match n {
         0..=5 => None,
         6 => Some(K::IdNumber),
         9 => {
-            let spaced = r.groups.len() == 3 && r.groups[0].digits.len() == 3 && r.groups[1].digits.len() == 2;
+            let spaced = r.groups.len() == 3
+                && r.groups[0].digits.len() == 3
+                && r.groups[1].digits.len() == 2;
             // 3-3-3: a North American phone number missing a digit, not an SSN (3-2-4)
             let phone_like = r.groups.len() == 3 && r.groups.iter().all(|g| g.digits.len() == 3);
             if phone_like {
@@ -429,14 +605,22 @@ fn shape_kind(r: &NumRun) -> Option<EntityKind> {
             }
         }
         10 | 11 if phone => Some(K::Phone),
-        12 if checksums::verhoeff(d) && !d.starts_with('0') && !d.starts_with('1') => Some(K::Aadhaar),
+        12 if checksums::verhoeff(d) && !d.starts_with('0') && !d.starts_with('1') => {
+            Some(K::Aadhaar)
+        }
         12 if phone => Some(K::Phone),
         13..=19 if checksums::luhn(d) => Some(K::Card),
         _ => Some(K::IdNumber),
     }
 }
 
-fn classify_run(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &WordSets, ctx: &DetectCtx<'_>) -> Option<(EntityKind, usize, usize)> {
+fn classify_run(
+    toks: &[Token],
+    r: &NumRun,
+    cue_hits: &[CueHit],
+    ws: &WordSets,
+    ctx: &DetectCtx<'_>,
+) -> Option<(EntityKind, usize, usize)> {
     let n = r.n();
     if n == 0 {
         return None;
@@ -461,7 +645,10 @@ fn classify_run(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &WordSets, 
     let shape = shape_kind(r);
     let left_limit = left_cue_limit(toks, r.lo, ctx);
     let mut kind = None;
-    let left: Vec<&CueHit> = cue_hits.iter().filter(|h| h.hi <= r.lo && h.lo >= left_limit).collect();
+    let left: Vec<&CueHit> = cue_hits
+        .iter()
+        .filter(|h| h.hi <= r.lo && h.lo >= left_limit)
+        .collect();
     // a cue that only qualifies another noun ("the phone number on the account") gives way
     // to a cue that names the thing asked for
     for weak_too in [false, true] {
@@ -469,7 +656,11 @@ fn classify_run(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &WordSets, 
             if !weak_too && is_qualifier_cue(toks, h) {
                 continue;
             }
-            let further = left[..k].iter().rev().map(|h| h.cue).find(|c| matches!(c, Cue::Entity(_)));
+            let further = left[..k]
+                .iter()
+                .rev()
+                .map(|h| h.cue)
+                .find(|c| matches!(c, Cue::Entity(_)));
             if let Some(kd) = cue_kind(h.cue, n, further, &r.digits) {
                 kind = Some(kd);
                 break;
@@ -493,21 +684,30 @@ fn classify_run(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &WordSets, 
             .find_map(|h| cue_kind(h.cue, n, None, &r.digits));
     }
     if kind.is_none()
-        && let Some(inh) = ctx.inherited.get(r.lo) {
-            // the kind the question asked for that also fits the run's shape, else the first
-            // specific kind asked for, else a generic "number"
-            let fitting: Vec<EntityKind> = inh.iter().filter_map(|c| cue_kind(*c, n, None, &r.digits)).collect();
-            let specific = |k: &EntityKind| *k != K::IdNumber;
-            kind = fitting
-                .iter()
-                .find(|k| Some(**k) == shape && specific(k))
-                .or_else(|| fitting.iter().find(|k| specific(k)))
-                .or(fitting.first())
-                .copied();
-        }
+        && let Some(inh) = ctx.inherited.get(r.lo)
+    {
+        // the kind the question asked for that also fits the run's shape, else the first
+        // specific kind asked for, else a generic "number"
+        let fitting: Vec<EntityKind> = inh
+            .iter()
+            .filter_map(|c| cue_kind(*c, n, None, &r.digits))
+            .collect();
+        let specific = |k: &EntityKind| *k != K::IdNumber;
+        kind = fitting
+            .iter()
+            .find(|k| Some(**k) == shape && specific(k))
+            .or_else(|| fitting.iter().find(|k| specific(k)))
+            .or(fitting.first())
+            .copied();
+    }
     // a 5-digit run right after a US state name is a ZIP code (4 digits too, not a year: the
     // recogniser drops digits of a ZIP said fast)
-    let not_year = || !(n == 4 && r.digits.parse::<u32>().is_ok_and(|y| (1900..=2099).contains(&y)));
+    let not_year = || {
+        !(n == 4
+            && r.digits
+                .parse::<u32>()
+                .is_ok_and(|y| (1900..=2099).contains(&y)))
+    };
     if kind.is_none() && ((4..=5).contains(&n) && not_year() || n == 9) {
         let mut j = r.lo;
         while j > 0 && matches!(toks[j - 1].kind, TokKind::Punct | TokKind::Break) {
@@ -542,7 +742,10 @@ fn classify_run(toks: &[Token], r: &NumRun, cue_hits: &[CueHit], ws: &WordSets, 
 /// sentence is only a short answer opener ("It is 7811.", "Yes, it's …"), the sentence before
 /// it (the question, however it was punctuated) is searched too.
 fn left_cue_limit(toks: &[Token], lo: usize, ctx: &DetectCtx<'_>) -> usize {
-    let other_spoke = ctx.inherited.get(lo).is_some_and(|c| c.contains(&Cue::Turn));
+    let other_spoke = ctx
+        .inherited
+        .get(lo)
+        .is_some_and(|c| c.contains(&Cue::Turn));
     let mut k = lo;
     let mut crossed = false;
     while k > 0 && lo - k < if crossed { 20 } else { 14 } {
@@ -552,7 +755,8 @@ fn left_cue_limit(toks: &[Token], lo: usize, ctx: &DetectCtx<'_>) -> usize {
         }
         // a full stop or question mark that ends a segment is soft: the next segment may be
         // the answer (a mixed track) or the rest of the sentence
-        let soft_stop = matches!(t.punct(), Some('.' | '?')) && toks.get(k).is_some_and(|n| n.kind == TokKind::Break);
+        let soft_stop = matches!(t.punct(), Some('.' | '?'))
+            && toks.get(k).is_some_and(|n| n.kind == TokKind::Break);
         if t.is_sentence_end() && !soft_stop {
             if crossed || !is_answer_opener(&toks[k..lo]) || !answer_ends_at_run(toks, lo) {
                 break;
@@ -569,12 +773,35 @@ fn left_cue_limit(toks: &[Token], lo: usize, ctx: &DetectCtx<'_>) -> usize {
 fn is_answer_opener(toks: &[Token]) -> bool {
     let words: Vec<&Token> = toks.iter().filter(|t| t.kind == TokKind::Word).collect();
     words.len() <= 4
-        && toks.iter().all(|t| t.kind != TokKind::Break && !t.is_sentence_end())
+        && toks
+            .iter()
+            .all(|t| t.kind != TokKind::Break && !t.is_sentence_end())
         && words.iter().all(|t| {
             matches!(
                 t.lower.as_str(),
-                "it" | "it's" | "its" | "is" | "was" | "that" | "that's" | "this" | "yes" | "yeah" | "yep" | "sure" | "ok"
-                    | "okay" | "so" | "um" | "uh" | "er" | "hmm" | "right" | "and" | "the" | "mine" | "my"
+                "it" | "it's"
+                    | "its"
+                    | "is"
+                    | "was"
+                    | "that"
+                    | "that's"
+                    | "this"
+                    | "yes"
+                    | "yeah"
+                    | "yep"
+                    | "sure"
+                    | "ok"
+                    | "okay"
+                    | "so"
+                    | "um"
+                    | "uh"
+                    | "er"
+                    | "hmm"
+                    | "right"
+                    | "and"
+                    | "the"
+                    | "mine"
+                    | "my"
             )
         })
 }
@@ -583,30 +810,56 @@ fn is_answer_opener(toks: &[Token]) -> bool {
 /// so that the answer is the number itself and not a clause that merely contains one.
 fn answer_ends_at_run(toks: &[Token], lo: usize) -> bool {
     let runs = numbers::find_runs(&toks[lo..toks.len().min(lo + 64)]);
-    let Some(r) = runs.first().filter(|r| r.lo == 0) else { return false };
-    toks.get(lo + r.hi).is_none_or(|t| t.is_sentence_end() || t.kind == TokKind::Break || t.punct() == Some(','))
+    let Some(r) = runs.first().filter(|r| r.lo == 0) else {
+        return false;
+    };
+    toks.get(lo + r.hi)
+        .is_none_or(|t| t.is_sentence_end() || t.kind == TokKind::Break || t.punct() == Some(','))
 }
 
 /// A one-word cue that qualifies another noun: "… on the account", "… for the card".
 fn is_qualifier_cue(toks: &[Token], h: &CueHit) -> bool {
     h.hi - h.lo == 1
         && h.lo >= 2
-        && matches!(toks[h.lo - 1].lower.as_str(), "the" | "your" | "my" | "this" | "that")
-        && matches!(toks[h.lo - 2].lower.as_str(), "on" | "for" | "of" | "in" | "to" | "with" | "from" | "under" | "linked")
+        && matches!(
+            toks[h.lo - 1].lower.as_str(),
+            "the" | "your" | "my" | "this" | "that"
+        )
+        && matches!(
+            toks[h.lo - 2].lower.as_str(),
+            "on" | "for" | "of" | "in" | "to" | "with" | "from" | "under" | "linked"
+        )
 }
 
 /// "the account number is 2319", "card no: 4111": a cue that names an identifier ("… number",
 /// "… no") followed only by "is"/"was"/":" and the run.
 fn direct_answer(toks: &[Token], h: &CueHit, lo: usize) -> Option<EntityKind> {
-    let Cue::Entity(kind) = h.cue else { return None };
-    if !matches!(kind, K::BankAccount | K::Card | K::Phone | K::Aadhaar | K::Pan | K::Passport | K::Ssn | K::Itin | K::IdNumber | K::VoterId) {
+    let Cue::Entity(kind) = h.cue else {
+        return None;
+    };
+    if !matches!(
+        kind,
+        K::BankAccount
+            | K::Card
+            | K::Phone
+            | K::Aadhaar
+            | K::Pan
+            | K::Passport
+            | K::Ssn
+            | K::Itin
+            | K::IdNumber
+            | K::VoterId
+    ) {
         return None;
     }
     if h.hi - h.lo < 2 || !matches!(toks[h.hi - 1].lower.as_str(), "number" | "no") {
         return None;
     }
     let between = &toks[h.hi..lo];
-    let filler = |t: &Token| matches!(t.lower.as_str(), "is" | "was" | "it's" | ":" | "-" | ",") || t.kind == TokKind::Break;
+    let filler = |t: &Token| {
+        matches!(t.lower.as_str(), "is" | "was" | "it's" | ":" | "-" | ",")
+            || t.kind == TokKind::Break
+    };
     (between.len() <= 3 && between.iter().all(filler)).then_some(kind)
 }
 
@@ -616,13 +869,26 @@ fn in_later_question(toks: &[Token], run_hi: usize, cue_lo: usize) -> bool {
     if !toks[run_hi..cue_lo].iter().any(Token::is_sentence_end) {
         return false;
     }
-    toks[cue_lo..].iter().find(|t| t.is_sentence_end() || t.kind == TokKind::Break).is_some_and(|t| t.punct() == Some('?'))
+    toks[cue_lo..]
+        .iter()
+        .find(|t| t.is_sentence_end() || t.kind == TokKind::Break)
+        .is_some_and(|t| t.punct() == Some('?'))
 }
 
 /// Takes in a "(" glued before and a ")" inside or right after a run.
 fn widen_brackets(toks: &[Token], lo: usize, hi: usize) -> (usize, usize) {
-    let lo = if lo > 0 && toks[lo - 1].punct() == Some('(') { lo - 1 } else { lo };
-    let hi = if toks.get(hi).is_some_and(|t| t.punct() == Some(')')) && toks[lo..hi].iter().any(|t| t.punct() == Some('(')) { hi + 1 } else { hi };
+    let lo = if lo > 0 && toks[lo - 1].punct() == Some('(') {
+        lo - 1
+    } else {
+        lo
+    };
+    let hi = if toks.get(hi).is_some_and(|t| t.punct() == Some(')'))
+        && toks[lo..hi].iter().any(|t| t.punct() == Some('('))
+    {
+        hi + 1
+    } else {
+        hi
+    };
     (lo, hi)
 }
 
@@ -653,38 +919,62 @@ fn alnum_ids(
             let is_letters = t.kind == TokKind::Word
                 && t.lower.is_ascii()
                 && ((t.lower.len() == 1 && (t.cap || (t.lower != "a" && t.lower != "i")))
-                    || (t.all_caps && (2..=11).contains(&t.lower.len()) && !ws.acronyms.contains(&t.lower)));
+                    || (t.all_caps
+                        && (2..=11).contains(&t.lower.len())
+                        && !ws.acronyms.contains(&t.lower)));
             if is_letters {
                 atoms.push((t.lower.to_ascii_uppercase(), j, j + 1));
                 j += 1;
                 continue;
             }
-            let sep = matches!(t.kind, TokKind::Break) || matches!(t.punct(), Some(',' | '-' | '/' | '.'));
+            let sep = matches!(t.kind, TokKind::Break)
+                || matches!(t.punct(), Some(',' | '-' | '/' | '.'));
             if sep && !atoms.is_empty() {
                 j += 1;
                 continue;
             }
             break;
         }
-        let bank_code = atoms.len() == 1 && atoms[0].0.len() == 4 && atoms[0].0.bytes().all(|b| b.is_ascii_alphabetic());
-        if atoms.len() >= 2 || bank_code || atoms.first().is_some_and(|a| a.0.len() >= 8 && a.0.bytes().any(|b| b.is_ascii_alphabetic())) {
+        let bank_code = atoms.len() == 1
+            && atoms[0].0.len() == 4
+            && atoms[0].0.bytes().all(|b| b.is_ascii_alphabetic());
+        if atoms.len() >= 2
+            || bank_code
+            || atoms
+                .first()
+                .is_some_and(|a| a.0.len() >= 8 && a.0.bytes().any(|b| b.is_ascii_alphabetic()))
+        {
             scan_atoms(toks, &atoms, cue_hits, ctx, out);
         }
         i = if j > i { j } else { i + 1 };
     }
 }
 
-fn scan_atoms(toks: &[Token], atoms: &[(String, usize, usize)], cue_hits: &[CueHit], ctx: &DetectCtx<'_>, out: &mut Vec<Found>) {
+fn scan_atoms(
+    toks: &[Token],
+    atoms: &[(String, usize, usize)],
+    cue_hits: &[CueHit],
+    ctx: &DetectCtx<'_>,
+    out: &mut Vec<Found>,
+) {
     let mut compact = String::new();
     let mut ends = Vec::with_capacity(atoms.len()); // compact byte end of each atom
     for a in atoms {
         compact.push_str(&a.0);
         ends.push(compact.len());
     }
-    let starts: Vec<usize> = std::iter::once(0).chain(ends.iter().copied()).take(atoms.len()).collect();
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(ends.iter().copied())
+        .take(atoms.len())
+        .collect();
     let cue_near = |kind: EntityKind, tok: usize| {
-        cue_hits.iter().any(|h| h.cue == Cue::Entity(kind) && h.hi <= tok && h.hi + 10 >= tok)
-            || ctx.inherited.get(tok).is_some_and(|c| c.contains(&Cue::Entity(kind)))
+        cue_hits
+            .iter()
+            .any(|h| h.cue == Cue::Entity(kind) && h.hi <= tok && h.hi + 10 >= tok)
+            || ctx
+                .inherited
+                .get(tok)
+                .is_some_and(|c| c.contains(&Cue::Entity(kind)))
     };
     let mut a = 0;
     while a < atoms.len() {
@@ -713,17 +1003,18 @@ fn scan_atoms(toks: &[Token], atoms: &[(String, usize, usize)], cue_hits: &[CueH
         };
         try_pat(&ctx.pat.gstin, K::Gstin, &|m| checksums::gstin_check(m));
         if best.is_none()
-            && let Some(m) = ctx.pat.iban.find(rest) {
-                // the longest prefix that ends on an atom and passes mod-97
-                let mut len = m.end();
-                while len >= 15 {
-                    if aligned(len).is_some() && checksums::iban_mod97(&rest[..len]) {
-                        best = Some((K::Iban, len));
-                        break;
-                    }
-                    len -= 1;
+            && let Some(m) = ctx.pat.iban.find(rest)
+        {
+            // the longest prefix that ends on an atom and passes mod-97
+            let mut len = m.end();
+            while len >= 15 {
+                if aligned(len).is_some() && checksums::iban_mod97(&rest[..len]) {
+                    best = Some((K::Iban, len));
+                    break;
                 }
+                len -= 1;
             }
+        }
         let mut try_pat = |re: &Regex, kind: EntityKind, need_cue: bool| {
             if best.is_some() || (need_cue && !cue_near(kind, tok)) {
                 return;
@@ -747,7 +1038,13 @@ fn scan_atoms(toks: &[Token], atoms: &[(String, usize, usize)], cue_hits: &[CueH
         try_pat(&ctx.pat.uk_postcode, K::Postcode, false);
         // after "IFSC": the four-letter bank code, even when the rest was misheard (the rest
         // is then taken by the continuation rule: "IFSC KKBK, Tripoli 4471")
-        if best.is_none() && a == 0 && rest.len() >= 4 && rest[..4].bytes().all(|b| b.is_ascii_alphabetic()) && aligned(4).is_some() && cue_near(K::Ifsc, tok) {
+        if best.is_none()
+            && a == 0
+            && rest.len() >= 4
+            && rest[..4].bytes().all(|b| b.is_ascii_alphabetic())
+            && aligned(4).is_some()
+            && cue_near(K::Ifsc, tok)
+        {
             best = Some((K::Ifsc, 4));
         }
         if best.is_none() {
@@ -768,10 +1065,18 @@ fn scan_atoms(toks: &[Token], atoms: &[(String, usize, usize)], cue_hits: &[CueH
         }
         match best {
             Some((kind, len)) => {
-                let last = ends.iter().position(|&e| e == s + len).unwrap_or(atoms.len() - 1);
+                let last = ends
+                    .iter()
+                    .position(|&e| e == s + len)
+                    .unwrap_or(atoms.len() - 1);
                 let (lo, hi) = (atoms[a].1, atoms[last].2);
                 let canon = compact[s..s + len].to_string();
-                out.push(Found { kind, start: toks[lo].start, end: toks[hi - 1].end, canon });
+                out.push(Found {
+                    kind,
+                    start: toks[lo].start,
+                    end: toks[hi - 1].end,
+                    canon,
+                });
                 a = last + 1;
             }
             None => a += 1,
@@ -780,12 +1085,14 @@ fn scan_atoms(toks: &[Token], atoms: &[(String, usize, usize)], cue_hits: &[CueH
 }
 
 /// Known UPI handle suffixes (payment service providers' handles).
-const UPI_HANDLES: &str = "ybl ibl axl upi paytm okaxis okhdfcbank okicici oksbi apl yapl ptyes ptaxis pthdfc
+const UPI_HANDLES: &str =
+    "ybl ibl axl upi paytm okaxis okhdfcbank okicici oksbi apl yapl ptyes ptaxis pthdfc
 ptsbi axisbank hdfcbank icici sbi kotak yesbank fbl idfcbank pnb boi unionbank freecharge
 jupiteraxis waaxis wahdfcbank wasbi waicici ikwik postbank airtel jio abfspay axisb ezeepay
 indus federal rbl barodampay aubank dbs hsbc citi kbl kvb tjsb sib equitas idbi cnrb";
 
-const MAIL_HOSTS: &str = "gmail yahoo hotmail outlook rediffmail rediff icloud protonmail proton aol live msn
+const MAIL_HOSTS: &str =
+    "gmail yahoo hotmail outlook rediffmail rediff icloud protonmail proton aol live msn
 ymail zoho mail gmx yandex fastmail";
 
 const TLDS: &str = "com in org net co uk us edu gov io info biz me ai app dev ac ca au de fr";
@@ -793,43 +1100,119 @@ const TLDS: &str = "com in org net co uk us edu gov io info biz me ai app dev ac
 fn is_local_stop(w: &str) -> bool {
     matches!(
         w,
-        "is" | "was" | "my" | "id" | "email" | "mail" | "address" | "it" | "it's" | "its" | "to" | "me" | "at" | "on"
-            | "the" | "upi" | "use" | "send" | "write" | "and" | "or" | "vpa" | "please" | "that's" | "this" | "your"
-            | "our" | "handle" | "e" | "i" | "a" | "from" | "by" | "yes" | "no" | "okay" | "so" | "sure" | "called"
+        "is" | "was"
+            | "my"
+            | "id"
+            | "email"
+            | "mail"
+            | "address"
+            | "it"
+            | "it's"
+            | "its"
+            | "to"
+            | "me"
+            | "at"
+            | "on"
+            | "the"
+            | "upi"
+            | "use"
+            | "send"
+            | "write"
+            | "and"
+            | "or"
+            | "vpa"
+            | "please"
+            | "that's"
+            | "this"
+            | "your"
+            | "our"
+            | "handle"
+            | "e"
+            | "i"
+            | "a"
+            | "from"
+            | "by"
+            | "yes"
+            | "no"
+            | "okay"
+            | "so"
+            | "sure"
+            | "called"
     )
 }
 
 /// E-mail addresses and UPI IDs, written ("priya.s87@gmail.com") or spoken ("priya dot s
 /// eighty seven at gmail dot com", "rohan dot g at i b l").
-fn emails(text: &str, toks: &[Token], cue_hits: &[CueHit], ws: &WordSets, ctx: &DetectCtx<'_>, out: &mut Vec<Found>) {
+fn emails(
+    text: &str,
+    toks: &[Token],
+    cue_hits: &[CueHit],
+    ws: &WordSets,
+    ctx: &DetectCtx<'_>,
+    out: &mut Vec<Found>,
+) {
     let (upi, hosts, tlds) = (&ws.upi, &ws.hosts, &ws.tlds);
     let (base, slice) = chunk_text(text, toks);
     for m in ctx.pat.email.find_iter(slice) {
         let s = m.as_str();
         let domain = s.rsplit('@').next().unwrap_or("");
-        let kind = if domain.contains('.') { K::Email } else { K::Upi };
-        out.push(Found { kind, start: base + m.start(), end: base + m.end(), canon: s.to_lowercase() });
+        let kind = if domain.contains('.') {
+            K::Email
+        } else {
+            K::Upi
+        };
+        out.push(Found {
+            kind,
+            start: base + m.start(),
+            end: base + m.end(),
+            canon: s.to_lowercase(),
+        });
     }
     let upi_cue = |tok: usize| {
-        cue_hits.iter().any(|h| h.cue == Cue::Entity(K::Upi) && h.hi <= tok && h.hi + 12 >= tok)
-            || ctx.inherited.get(tok).is_some_and(|c| c.contains(&Cue::Entity(K::Upi)))
+        cue_hits
+            .iter()
+            .any(|h| h.cue == Cue::Entity(K::Upi) && h.hi <= tok && h.hi + 12 >= tok)
+            || ctx
+                .inherited
+                .get(tok)
+                .is_some_and(|c| c.contains(&Cue::Entity(K::Upi)))
     };
     let email_cue = |tok: usize| {
-        cue_hits.iter().any(|h| h.cue == Cue::Entity(K::Email) && h.hi <= tok && h.hi + 12 >= tok)
-            || ctx.inherited.get(tok).is_some_and(|c| c.contains(&Cue::Entity(K::Email)))
+        cue_hits
+            .iter()
+            .any(|h| h.cue == Cue::Entity(K::Email) && h.hi <= tok && h.hi + 12 >= tok)
+            || ctx
+                .inherited
+                .get(tok)
+                .is_some_and(|c| c.contains(&Cue::Entity(K::Email)))
     };
-    let is_piece = |t: &Token| matches!(t.kind, TokKind::Word | TokKind::Digits) && !t.is("at") && !t.is("dot");
-    let is_conn = |t: &Token| matches!(t.lower.as_str(), "dot" | "underscore" | "dash" | "hyphen" | "." | "_" | "-");
+    let is_piece = |t: &Token| {
+        matches!(t.kind, TokKind::Word | TokKind::Digits) && !t.is("at") && !t.is("dot")
+    };
+    let is_conn = |t: &Token| {
+        matches!(
+            t.lower.as_str(),
+            "dot" | "underscore" | "dash" | "hyphen" | "." | "_" | "-"
+        )
+    };
     for (i, t) in toks.iter().enumerate() {
         // "at", "@" with spaces, or "at the rate (of)"
         let (at_lo, mut dom) = if t.is("at") {
-            if toks.get(i + 1).is_some_and(|x| x.is("the")) && toks.get(i + 2).is_some_and(|x| x.is("rate")) {
-                let k = if toks.get(i + 3).is_some_and(|x| x.is("of")) { i + 4 } else { i + 3 };
+            if toks.get(i + 1).is_some_and(|x| x.is("the"))
+                && toks.get(i + 2).is_some_and(|x| x.is("rate"))
+            {
+                let k = if toks.get(i + 3).is_some_and(|x| x.is("of")) {
+                    i + 4
+                } else {
+                    i + 3
+                };
                 (i, k)
             } else {
                 (i, i + 1)
             }
-        } else if t.punct() == Some('@') && (t.gap_before || toks.get(i + 1).is_some_and(|x| x.gap_before)) {
+        } else if t.punct() == Some('@')
+            && (t.gap_before || toks.get(i + 1).is_some_and(|x| x.gap_before))
+        {
             (i, i + 1)
         } else {
             continue;
@@ -841,7 +1224,9 @@ fn emails(text: &str, toks: &[Token], cue_hits: &[CueHit], ws: &WordSets, ctx: &
         let mut has_dot_tld = false;
         while dom < toks.len() && dom - dom_lo < 12 {
             let d = &toks[dom];
-            if d.kind == TokKind::Word && (d.is("dot") || d.punct() == Some('.')) || d.punct() == Some('.') {
+            if d.kind == TokKind::Word && (d.is("dot") || d.punct() == Some('.'))
+                || d.punct() == Some('.')
+            {
                 if cur.is_empty() || !toks.get(dom + 1).is_some_and(is_piece) {
                     break;
                 }
@@ -854,7 +1239,13 @@ fn emails(text: &str, toks: &[Token], cue_hits: &[CueHit], ws: &WordSets, ctx: &
                 dom += 1;
                 continue;
             }
-            if is_piece(d) && (cur.is_empty() || d.lower.len() == 1 && cur.len() <= 8 && cur.bytes().all(|b| b.is_ascii_alphabetic()) && toks[dom - 1].lower.len() == 1) {
+            if is_piece(d)
+                && (cur.is_empty()
+                    || d.lower.len() == 1
+                        && cur.len() <= 8
+                        && cur.bytes().all(|b| b.is_ascii_alphabetic())
+                        && toks[dom - 1].lower.len() == 1)
+            {
                 if !cur.is_empty() && !d.lower.bytes().all(|b| b.is_ascii_alphabetic()) {
                     break;
                 }
@@ -878,7 +1269,11 @@ fn emails(text: &str, toks: &[Token], cue_hits: &[CueHit], ws: &WordSets, ctx: &
             K::Email
         } else if upi.contains(first) && labels.len() == 1 {
             K::Upi
-        } else if labels.len() == 1 && first.len() <= 12 && first.bytes().all(|b| b.is_ascii_alphabetic()) && upi_cue(i) {
+        } else if labels.len() == 1
+            && first.len() <= 12
+            && first.bytes().all(|b| b.is_ascii_alphabetic())
+            && upi_cue(i)
+        {
             K::Upi
         } else if labels.len() == 1 && email_cue(i) && first.len() >= 3 {
             K::Email
@@ -897,7 +1292,8 @@ fn emails(text: &str, toks: &[Token], cue_hits: &[CueHit], ws: &WordSets, ctx: &
                 k -= 1;
                 continue;
             }
-            if is_conn(p) && k >= 2 && is_piece(&toks[k - 2]) && !is_local_stop(&toks[k - 2].lower) {
+            if is_conn(p) && k >= 2 && is_piece(&toks[k - 2]) && !is_local_stop(&toks[k - 2].lower)
+            {
                 k -= 1;
                 continue;
             }
@@ -907,8 +1303,17 @@ fn emails(text: &str, toks: &[Token], cue_hits: &[CueHit], ws: &WordSets, ctx: &
             continue;
         }
         let hi = dom;
-        let canon = toks[lo..hi].iter().map(|t| t.lower.as_str()).collect::<Vec<_>>().join(" ");
-        out.push(Found { kind, start: toks[lo].start, end: toks[hi - 1].end, canon });
+        let canon = toks[lo..hi]
+            .iter()
+            .map(|t| t.lower.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.push(Found {
+            kind,
+            start: toks[lo].start,
+            end: toks[hi - 1].end,
+            canon,
+        });
     }
     garbled_emails(toks, ws, &email_cue, out);
 }
@@ -917,16 +1322,30 @@ fn emails(text: &str, toks: &[Token], cue_hits: &[CueHit], ws: &WordSets, ctx: &
 /// com", "m.really.carterat.com"): anchored on the domain ("yahoo.com", "gmail dot com"), taken
 /// as an address when the host is a mail provider or the talk is about e-mail, with the words
 /// joined to it on the left as the local part.
-fn garbled_emails(toks: &[Token], ws: &WordSets, email_cue: &dyn Fn(usize) -> bool, out: &mut Vec<Found>) {
+fn garbled_emails(
+    toks: &[Token],
+    ws: &WordSets,
+    email_cue: &dyn Fn(usize) -> bool,
+    out: &mut Vec<Found>,
+) {
     let is_dot = |t: &Token| t.is("dot") || t.punct() == Some('.');
-    let is_piece = |t: &Token| matches!(t.kind, TokKind::Word | TokKind::Digits) && !t.is("dot") && !is_local_stop(&t.lower);
+    let is_piece = |t: &Token| {
+        matches!(t.kind, TokKind::Word | TokKind::Digits)
+            && !t.is("dot")
+            && !is_local_stop(&t.lower)
+    };
     // what "at" becomes in recognised speech, and written connectors
     let is_joint = |t: &Token| {
-        is_dot(t) || matches!(t.lower.as_str(), "at" | "has" | "hat" | "add" | "underscore" | "dash" | "hyphen" | "_" | "-" | "@")
+        is_dot(t)
+            || matches!(
+                t.lower.as_str(),
+                "at" | "has" | "hat" | "add" | "underscore" | "dash" | "hyphen" | "_" | "-" | "@"
+            )
     };
     for tld in 2..toks.len() {
         let t = &toks[tld];
-        if t.kind != TokKind::Word || !ws.tlds.contains(t.lower.as_str()) || !is_dot(&toks[tld - 1]) {
+        if t.kind != TokKind::Word || !ws.tlds.contains(t.lower.as_str()) || !is_dot(&toks[tld - 1])
+        {
             continue;
         }
         let host = tld - 2;
@@ -948,7 +1367,8 @@ fn garbled_emails(toks: &[Token], ws: &WordSets, email_cue: &dyn Fn(usize) -> bo
             lo = k;
             pieces += 1;
             // further pieces may follow one another with no joint ("m l dot carter")
-            while k >= 1 && host - k < 12 && is_piece(&toks[k - 1]) && toks[k - 1].lower.len() <= 2 {
+            while k >= 1 && host - k < 12 && is_piece(&toks[k - 1]) && toks[k - 1].lower.len() <= 2
+            {
                 k -= 1;
                 lo = k;
             }
@@ -957,8 +1377,17 @@ fn garbled_emails(toks: &[Token], ws: &WordSets, email_cue: &dyn Fn(usize) -> bo
         if pieces == 0 && !cue {
             continue;
         }
-        let canon = toks[lo..=tld].iter().map(|t| t.lower.as_str()).collect::<Vec<_>>().join(" ");
-        out.push(Found { kind: K::Email, start: toks[lo].start, end: t.end, canon });
+        let canon = toks[lo..=tld]
+            .iter()
+            .map(|t| t.lower.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.push(Found {
+            kind: K::Email,
+            start: toks[lo].start,
+            end: t.end,
+            canon,
+        });
     }
 }
 
@@ -968,9 +1397,33 @@ fn month_at(toks: &[Token], i: usize) -> bool {
         return false;
     }
     // "may", "march" are ordinary words unless capitalised or next to a number
-    if matches!(t.lower.as_str(), "may" | "march" | "dec" | "jan" | "mar" | "sep" | "oct" | "nov" | "aug" | "jun" | "jul" | "apr" | "feb") {
-        let near_num = |k: usize| toks.get(k).is_some_and(|x| x.kind == TokKind::Digits || numbers::is_number_word(&x.lower) || numbers::ordinal(&x.lower).is_some());
-        return t.cap && (near_num(i + 1) || (i > 0 && near_num(i - 1)) || (i > 1 && toks[i - 1].is("of") && near_num(i - 2)));
+    if matches!(
+        t.lower.as_str(),
+        "may"
+            | "march"
+            | "dec"
+            | "jan"
+            | "mar"
+            | "sep"
+            | "oct"
+            | "nov"
+            | "aug"
+            | "jun"
+            | "jul"
+            | "apr"
+            | "feb"
+    ) {
+        let near_num = |k: usize| {
+            toks.get(k).is_some_and(|x| {
+                x.kind == TokKind::Digits
+                    || numbers::is_number_word(&x.lower)
+                    || numbers::ordinal(&x.lower).is_some()
+            })
+        };
+        return t.cap
+            && (near_num(i + 1)
+                || (i > 0 && near_num(i - 1))
+                || (i > 1 && toks[i - 1].is("of") && near_num(i - 2)));
     }
     true
 }
@@ -988,16 +1441,27 @@ const BIRTH_MIN_AGE_YEARS: i64 = 16;
 
 /// The current calendar year (UTC), from the system clock; 2025 if the clock is unset.
 fn current_year() -> i64 {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let y = 1970 + (secs as i64) / 31_556_952;
     if y < 2025 { 2025 } else { y }
 }
 
 /// Whether the tokens `[lo, hi)` around a month name hold a day and a year at least
 /// [`BIRTH_MIN_AGE_YEARS`] in the past: "10th October 1960", "June 18, 1969".
-fn full_old_date(toks: &[Token], runs: &[NumRun], run_of_tok: &[Option<usize>], lo: usize, hi: usize) -> bool {
+fn full_old_date(
+    toks: &[Token],
+    runs: &[NumRun],
+    run_of_tok: &[Option<usize>],
+    lo: usize,
+    hi: usize,
+) -> bool {
     let latest = current_year() - BIRTH_MIN_AGE_YEARS;
-    let mut day = toks[lo..hi].iter().any(|t| numbers::ordinal(&t.lower).is_some_and(|d| (1..=31).contains(&d)));
+    let mut day = toks[lo..hi]
+        .iter()
+        .any(|t| numbers::ordinal(&t.lower).is_some_and(|d| (1..=31).contains(&d)));
     let mut year = false;
     let mut seen = Vec::new();
     for k in lo..hi {
@@ -1018,7 +1482,14 @@ fn full_old_date(toks: &[Token], runs: &[NumRun], run_of_tok: &[Option<usize>], 
     day && year
 }
 
-fn dates(toks: &[Token], runs: &[NumRun], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], ctx: &DetectCtx<'_>, out: &mut Vec<Found>) {
+fn dates(
+    toks: &[Token],
+    runs: &[NumRun],
+    run_of_tok: &[Option<usize>],
+    cue_hits: &[CueHit],
+    ctx: &DetectCtx<'_>,
+    out: &mut Vec<Found>,
+) {
     for i in 0..toks.len() {
         if !month_at(toks, i) {
             continue;
@@ -1029,7 +1500,12 @@ fn dates(toks: &[Token], runs: &[NumRun], run_of_tok: &[Option<usize>], cue_hits
         let mut steps = 0;
         while k > 0 && steps < 5 {
             let p = &toks[k - 1];
-            let ok = is_day_token(p) || run_of_tok[k - 1].is_some() || p.is("of") || p.is("the") || p.kind == TokKind::Break || matches!(p.punct(), Some(',' | '-' | '/'));
+            let ok = is_day_token(p)
+                || run_of_tok[k - 1].is_some()
+                || p.is("of")
+                || p.is("the")
+                || p.kind == TokKind::Break
+                || matches!(p.punct(), Some(',' | '-' | '/'));
             if !ok {
                 break;
             }
@@ -1047,7 +1523,12 @@ fn dates(toks: &[Token], runs: &[NumRun], run_of_tok: &[Option<usize>], cue_hits
             if p.is_sentence_end() && toks.get(k + 1).is_none_or(|x| x.gap_before) {
                 break;
             }
-            let ok = p.kind == TokKind::Break || is_day_token(p) || run_of_tok[k].is_some() || p.is("the") || p.is("of") || matches!(p.punct(), Some(',' | '-' | '/'));
+            let ok = p.kind == TokKind::Break
+                || is_day_token(p)
+                || run_of_tok[k].is_some()
+                || p.is("the")
+                || p.is("of")
+                || matches!(p.punct(), Some(',' | '-' | '/'));
             if !ok {
                 break;
             }
@@ -1057,9 +1538,16 @@ fn dates(toks: &[Token], runs: &[NumRun], run_of_tok: &[Option<usize>], cue_hits
             }
         }
         let near = |kind: EntityKind| {
-            cue_hits.iter().any(|h| h.cue == Cue::Entity(kind) && h.hi <= lo && h.hi + 16 >= lo)
-                || cue_hits.iter().any(|h| h.cue == Cue::Entity(kind) && h.lo >= hi && h.lo <= hi + 3)
-                || ctx.inherited.get(lo).is_some_and(|c| c.contains(&Cue::Entity(kind)))
+            cue_hits
+                .iter()
+                .any(|h| h.cue == Cue::Entity(kind) && h.hi <= lo && h.hi + 16 >= lo)
+                || cue_hits
+                    .iter()
+                    .any(|h| h.cue == Cue::Entity(kind) && h.lo >= hi && h.lo <= hi + 3)
+                || ctx
+                    .inherited
+                    .get(lo)
+                    .is_some_and(|c| c.contains(&Cue::Entity(kind)))
         };
         let kind = if near(K::DateOfBirth) {
             K::DateOfBirth
@@ -1070,7 +1558,12 @@ fn dates(toks: &[Token], runs: &[NumRun], run_of_tok: &[Option<usize>], cue_hits
         } else {
             continue;
         };
-        let canon = toks[lo..hi].iter().filter(|t| t.kind != TokKind::Punct).map(|t| t.lower.as_str()).collect::<Vec<_>>().join(" ");
+        let canon = toks[lo..hi]
+            .iter()
+            .filter(|t| t.kind != TokKind::Punct)
+            .map(|t| t.lower.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         out.push(found(toks, kind, lo, hi, canon));
     }
 }
@@ -1078,11 +1571,20 @@ fn dates(toks: &[Token], runs: &[NumRun], run_of_tok: &[Option<usize>], cue_hits
 /// Street addresses: a house number, a street name ending in a street word, and the chunks
 /// after it that still look like an address (unit, locality, city, state, postcode); or the
 /// chunks after "my address is" / "deliver to".
-fn addresses(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], ws: &WordSets, ctx: &DetectCtx<'_>, out: &mut Vec<Found>) {
+fn addresses(
+    toks: &[Token],
+    run_of_tok: &[Option<usize>],
+    cue_hits: &[CueHit],
+    ws: &WordSets,
+    ctx: &DetectCtx<'_>,
+    out: &mut Vec<Found>,
+) {
     let street_word = |t: &Token| t.kind == TokKind::Word && ws.street.contains(t.lower.as_str());
     let name_word = |t: &Token| {
         (t.kind == TokKind::Word && (t.cap || t.lower.len() == 1) && !ctx.gaz.is_stop(&t.lower))
-            || (t.kind == TokKind::Word && matches!(t.lower.as_str(), "st" | "nd" | "rd" | "th") && !t.gap_before)
+            || (t.kind == TokKind::Word
+                && matches!(t.lower.as_str(), "st" | "nd" | "rd" | "th")
+                && !t.gap_before)
     };
     let mut covered_to = 0;
     for i in 0..toks.len() {
@@ -1091,7 +1593,12 @@ fn addresses(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], 
         }
         // street name words before the street word
         let mut k = i;
-        while k > 0 && i - k < 6 && (name_word(&toks[k - 1]) && !street_word(&toks[k - 1]) || toks[k - 1].kind == TokKind::Digits && !toks[k].gap_before || toks[k - 1].kind == TokKind::Break) {
+        while k > 0
+            && i - k < 6
+            && (name_word(&toks[k - 1]) && !street_word(&toks[k - 1])
+                || toks[k - 1].kind == TokKind::Digits && !toks[k].gap_before
+                || toks[k - 1].kind == TokKind::Break)
+        {
             k -= 1;
         }
         while k < i && toks[k].kind == TokKind::Break {
@@ -1099,7 +1606,10 @@ fn addresses(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], 
         }
         if k == i && !(toks[i].is("nagar") || toks[i].is("colony") || toks[i].is("layout")) {
             // "Park", "Heights" alone: not a street
-            if toks.get(i + 1).is_none_or(|t| t.punct() != Some(',')) || k == 0 || run_of_tok[k - 1].is_none() {
+            if toks.get(i + 1).is_none_or(|t| t.punct() != Some(','))
+                || k == 0
+                || run_of_tok[k - 1].is_none()
+            {
                 continue;
             }
         }
@@ -1107,12 +1617,18 @@ fn addresses(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], 
         let mut lo = k;
         let mut house = false;
         let mut j = k;
-        while j > 0 && matches!(toks[j - 1].punct(), Some(',' | '-' | '/' | '#')) || j > 0 && toks[j - 1].kind == TokKind::Break {
+        while j > 0 && matches!(toks[j - 1].punct(), Some(',' | '-' | '/' | '#'))
+            || j > 0 && toks[j - 1].kind == TokKind::Break
+        {
             j -= 1;
         }
         // "twenty seven fifty two Cedar Lane" heard as "2750 to Cedar Lane": a digit-like word
         // between the house number and the street name belongs to the number
-        if j > 1 && toks[j - 1].kind == TokKind::Word && is_digit_homophone(&toks[j - 1].lower) && run_of_tok[j - 2].is_some() {
+        if j > 1
+            && toks[j - 1].kind == TokKind::Word
+            && is_digit_homophone(&toks[j - 1].lower)
+            && run_of_tok[j - 2].is_some()
+        {
             j -= 1;
         }
         if j > 0 && run_of_tok[j - 1].is_some() {
@@ -1127,7 +1643,9 @@ fn addresses(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], 
                 lo = s - 1;
             }
         }
-        let cue = cue_hits.iter().any(|h| h.cue == Cue::Entity(K::Address) && h.hi <= k && h.hi + 10 >= k);
+        let cue = cue_hits
+            .iter()
+            .any(|h| h.cue == Cue::Entity(K::Address) && h.hi <= k && h.hi + 10 >= k);
         if !house && !cue {
             continue;
         }
@@ -1138,7 +1656,12 @@ fn addresses(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], 
     // "my address is …", "deliver it to …" with no street word: take the address-like chunks
     for h in cue_hits.iter().filter(|h| h.cue == Cue::Entity(K::Address)) {
         let mut s = h.hi;
-        while s < toks.len() && (toks[s].is("is") || toks[s].is("it") || toks[s].punct() == Some(':') || toks[s].punct() == Some(',')) {
+        while s < toks.len()
+            && (toks[s].is("is")
+                || toks[s].is("it")
+                || toks[s].punct() == Some(':')
+                || toks[s].punct() == Some(','))
+        {
             s += 1;
         }
         // (an address found from its street word may start later than the cue's answer:
@@ -1147,7 +1670,8 @@ fn addresses(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], 
             continue;
         }
         let first = &toks[s];
-        let starts = run_of_tok[s].is_some() || ws.address.contains(first.lower.as_str()) && first.lower != "near";
+        let starts = run_of_tok[s].is_some()
+            || ws.address.contains(first.lower.as_str()) && first.lower != "near";
         if !starts {
             continue;
         }
@@ -1163,11 +1687,19 @@ fn addresses(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], 
             continue;
         }
         let mut d = s + 1;
-        while d < toks.len() && (matches!(toks[d].lower.as_str(), "no" | "number" | "#") || toks[d].punct() == Some('.')) && d - s < 3 {
+        while d < toks.len()
+            && (matches!(toks[d].lower.as_str(), "no" | "number" | "#")
+                || toks[d].punct() == Some('.'))
+            && d - s < 3
+        {
             d += 1;
         }
-        let Some(ri) = run_of_tok.get(d).copied().flatten() else { continue };
-        let num_end = (d..toks.len()).find(|&k| run_of_tok[k] != Some(ri)).unwrap_or(toks.len());
+        let Some(ri) = run_of_tok.get(d).copied().flatten() else {
+            continue;
+        };
+        let num_end = (d..toks.len())
+            .find(|&k| run_of_tok[k] != Some(ri))
+            .unwrap_or(toks.len());
         let hi = extend_address(toks, s + 1, run_of_tok, ws);
         if hi > num_end + 1 && toks[num_end..hi].iter().any(|t| t.kind == TokKind::Word) {
             out.push(found(toks, K::Address, s, hi, String::new()));
@@ -1177,28 +1709,88 @@ fn addresses(toks: &[Token], run_of_tok: &[Option<usize>], cue_hits: &[CueHit], 
 
 /// Words that name a dwelling and are followed by its number.
 fn is_dwelling_word(w: &str) -> bool {
-    matches!(w, "flat" | "apartment" | "apt" | "suite" | "house" | "plot" | "door" | "villa" | "bungalow")
+    matches!(
+        w,
+        "flat" | "apartment" | "apt" | "suite" | "house" | "plot" | "door" | "villa" | "bungalow"
+    )
 }
 
 /// Words that start a clause, not an address part, even when capitalised.
 fn is_clause_word(w: &str) -> bool {
     matches!(
         w,
-        "i" | "i'm" | "i'll" | "it" | "it's" | "is" | "that" | "that's" | "this" | "the" | "and" | "but" | "so" | "yes" | "no"
-            | "okay" | "ok" | "please" | "thanks" | "thank" | "can" | "could" | "will" | "would" | "should" | "do" | "does"
-            | "did" | "are" | "was" | "were" | "what" | "when" | "where" | "how" | "why" | "who" | "sir" | "madam" | "we"
-            | "you" | "he" | "she" | "they" | "my" | "your" | "right" | "correct" | "sure" | "also" | "then" | "if"
+        "i" | "i'm"
+            | "i'll"
+            | "it"
+            | "it's"
+            | "is"
+            | "that"
+            | "that's"
+            | "this"
+            | "the"
+            | "and"
+            | "but"
+            | "so"
+            | "yes"
+            | "no"
+            | "okay"
+            | "ok"
+            | "please"
+            | "thanks"
+            | "thank"
+            | "can"
+            | "could"
+            | "will"
+            | "would"
+            | "should"
+            | "do"
+            | "does"
+            | "did"
+            | "are"
+            | "was"
+            | "were"
+            | "what"
+            | "when"
+            | "where"
+            | "how"
+            | "why"
+            | "who"
+            | "sir"
+            | "madam"
+            | "we"
+            | "you"
+            | "he"
+            | "she"
+            | "they"
+            | "my"
+            | "your"
+            | "right"
+            | "correct"
+            | "sure"
+            | "also"
+            | "then"
+            | "if"
     )
 }
 
 /// Extends an address to the right over chunks that look like address parts.
-fn extend_address(toks: &[Token], from: usize, run_of_tok: &[Option<usize>], ws: &WordSets) -> usize {
+fn extend_address(
+    toks: &[Token],
+    from: usize,
+    run_of_tok: &[Option<usize>],
+    ws: &WordSets,
+) -> usize {
     let addr_tok = |k: usize| {
         let t = &toks[k];
         run_of_tok[k].is_some()
             || (t.kind == TokKind::Word
-                && ((t.cap && !is_clause_word(&t.lower)) || t.lower.len() == 1 || ws.address.contains(t.lower.as_str()) || ws.street.contains(t.lower.as_str())))
-            || (t.kind == TokKind::Word && !t.gap_before && matches!(t.lower.as_str(), "st" | "nd" | "rd" | "th"))
+                && ((t.cap && !is_clause_word(&t.lower))
+                    || t.lower.len() == 1
+                    || ws.address.contains(t.lower.as_str())
+                    || ws.street.contains(t.lower.as_str())))
+            || (t.kind == TokKind::Word
+                && !t.gap_before
+                && matches!(t.lower.as_str(), "st" | "nd" | "rd" | "th"))
             || t.kind == TokKind::Digits
             || matches!(t.punct(), Some('-' | '/' | '#'))
     };
@@ -1212,7 +1804,9 @@ fn extend_address(toks: &[Token], from: usize, run_of_tok: &[Option<usize>], ws:
     while k < toks.len() && chunks < 8 {
         // a comma (or a segment break) then a chunk made only of address tokens
         // "St." style abbreviations are not a sentence end
-        let Some(sep) = address_sep(toks, k) else { break };
+        let Some(sep) = address_sep(toks, k) else {
+            break;
+        };
         k = sep;
         let mut e = k + 1;
         while e < toks.len() && e - k < 10 && addr_tok(e) {
@@ -1222,7 +1816,11 @@ fn extend_address(toks: &[Token], from: usize, run_of_tok: &[Option<usize>], ws:
         // heights", "gandhi nagar"): the recogniser does not capitalise names reliably
         if !chunk_end(toks, e) || e == k + 1 {
             let mut f = k + 1;
-            while f < toks.len() && f - k <= 4 && toks[f].kind == TokKind::Word && !is_clause_word(&toks[f].lower) {
+            while f < toks.len()
+                && f - k <= 4
+                && toks[f].kind == TokKind::Word
+                && !is_clause_word(&toks[f].lower)
+            {
                 f += 1;
             }
             if f > k + 2 && chunk_end(toks, f) && ws.street.contains(toks[f - 1].lower.as_str()) {
@@ -1246,7 +1844,10 @@ fn extend_address(toks: &[Token], from: usize, run_of_tok: &[Option<usize>], ws:
 /// If a separator of address chunks (a comma or a segment break) is at `k`, the last of the
 /// separators that begin there ("Road," then the segment's end is one separator).
 fn address_sep(toks: &[Token], k: usize) -> Option<usize> {
-    let is_sep = |i: usize| toks.get(i).is_some_and(|t| t.punct() == Some(',') || t.kind == TokKind::Break);
+    let is_sep = |i: usize| {
+        toks.get(i)
+            .is_some_and(|t| t.punct() == Some(',') || t.kind == TokKind::Break)
+    };
     if !is_sep(k) {
         return None;
     }
@@ -1259,7 +1860,9 @@ fn address_sep(toks: &[Token], k: usize) -> Option<usize> {
 
 /// Whether an address chunk ends at `e`: a clause's punctuation, a segment break, or the end.
 fn chunk_end(toks: &[Token], e: usize) -> bool {
-    e >= toks.len() || matches!(toks[e].punct(), Some(',' | '.' | '?' | '!' | ';')) || toks[e].kind == TokKind::Break
+    e >= toks.len()
+        || matches!(toks[e].punct(), Some(',' | '.' | '?' | '!' | ';'))
+        || toks[e].kind == TokKind::Break
 }
 
 /// The end of "…, katra, pune, 411, 083" after an address: at most three short chunks of place
@@ -1267,13 +1870,22 @@ fn chunk_end(toks: &[Token], e: usize) -> bool {
 /// number that ends the address — 6 digits (Indian PIN), 5 or 9 (US ZIP), however the
 /// recogniser split it ("411, 083", "802.21", "80 221"). `k` is the comma or break that ends
 /// the address so far. Without the postcode at the end nothing is taken.
-fn place_names_then_postcode(toks: &[Token], k: usize, run_of_tok: &[Option<usize>]) -> Option<usize> {
+fn place_names_then_postcode(
+    toks: &[Token],
+    k: usize,
+    run_of_tok: &[Option<usize>],
+) -> Option<usize> {
     let mut k = k;
     for _ in 0..4 {
         k = address_sep(toks, k)?;
         let mut e = k + 1;
         // place-name words
-        while e < toks.len() && e - k <= 3 && toks[e].kind == TokKind::Word && run_of_tok[e].is_none() && !is_clause_word(&toks[e].lower) {
+        while e < toks.len()
+            && e - k <= 3
+            && toks[e].kind == TokKind::Word
+            && run_of_tok[e].is_none()
+            && !is_clause_word(&toks[e].lower)
+        {
             e += 1;
         }
         if let Some(ri) = toks.get(e).and_then(|_| run_of_tok[e]) {
@@ -1284,19 +1896,26 @@ fn place_names_then_postcode(toks: &[Token], k: usize, run_of_tok: &[Option<usiz
                 end += 1;
             }
             let mut hi = end;
-            while hi > lo && toks[hi - 1].kind != TokKind::Digits && toks[hi - 1].kind != TokKind::Word {
+            while hi > lo
+                && toks[hi - 1].kind != TokKind::Digits
+                && toks[hi - 1].kind != TokKind::Word
+            {
                 hi -= 1;
             }
-            if hi == lo || !chunk_end(toks, end) || run_of_tok[..lo].last().copied().flatten() == Some(ri) {
+            if hi == lo
+                || !chunk_end(toks, end)
+                || run_of_tok[..lo].last().copied().flatten() == Some(ri)
+            {
                 return None;
             }
             let r = numbers::parse_range(toks, lo, hi, false);
             let d = r.digits.as_str();
-            let postcode = !r.has_scale && match r.n() {
-                6 => !d.starts_with('0'),
-                5 | 9 => true,
-                _ => false,
-            };
+            let postcode = !r.has_scale
+                && match r.n() {
+                    6 => !d.starts_with('0'),
+                    5 | 9 => true,
+                    _ => false,
+                };
             return postcode.then_some(hi);
         }
         if e == k + 1 || !chunk_end(toks, e) {

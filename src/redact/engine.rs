@@ -1,12 +1,12 @@
 //! One analysis pass over a per-track window: fold and join the pieces, tokenise, run the
 //! detectors, apply the policy, and merge overlapping finds into final spans.
 
+use super::Redactor;
 use super::cues::{self, Cue};
 use super::detectors::{self, DetectCtx, Found};
 use super::entity::EntityKind;
 use super::names::NameMemory;
-use super::text::{self, Folded, Token, BREAK};
-use super::Redactor;
+use super::text::{self, BREAK, Folded, Token};
 
 /// A piece of the window: one segment's folded text.
 pub(crate) struct PieceIn<'a> {
@@ -32,7 +32,13 @@ pub(crate) struct Analysis {
 const CHUNK_TOKENS: usize = 1500;
 const CHUNK_OVERLAP: usize = 150;
 
-pub(crate) fn analyse(r: &Redactor, pieces: &[PieceIn<'_>], memory: &NameMemory, speaker_is_agent: bool, interim: bool) -> Analysis {
+pub(crate) fn analyse(
+    r: &Redactor,
+    pieces: &[PieceIn<'_>],
+    memory: &NameMemory,
+    speaker_is_agent: bool,
+    interim: bool,
+) -> Analysis {
     let total: usize = pieces.iter().map(|p| p.folded.text.len() + 1).sum();
     let mut text = String::with_capacity(total);
     let mut piece_starts = Vec::with_capacity(pieces.len());
@@ -55,7 +61,12 @@ pub(crate) fn analyse(r: &Redactor, pieces: &[PieceIn<'_>], memory: &NameMemory,
         inherited.push(pieces[pi].inherited);
         // the newest piece answering a question about a name
         let first_of_piece = ti == 0 || toks[ti - 1].kind == text::TokKind::Break;
-        if first_of_piece && pieces[pi].inherited.contains(&Cue::Entity(EntityKind::Name)) && t.kind != text::TokKind::Break {
+        if first_of_piece
+            && pieces[pi]
+                .inherited
+                .contains(&Cue::Entity(EntityKind::Name))
+            && t.kind != text::TokKind::Break
+        {
             asked_name = Some((ti, ti + 12));
         }
     }
@@ -87,14 +98,30 @@ pub(crate) fn analyse(r: &Redactor, pieces: &[PieceIn<'_>], memory: &NameMemory,
     if policy.keep_agent_names {
         // names agents gave for themselves earlier in the call, or in this window
         let own: Vec<&str> = if speaker_is_agent {
-            names.iter().filter(|n| n.2).flat_map(|&(lo, hi, _)| toks[lo..hi].iter().map(|t| t.lower.as_str())).collect()
+            names
+                .iter()
+                .filter(|n| n.2)
+                .flat_map(|&(lo, hi, _)| toks[lo..hi].iter().map(|t| t.lower.as_str()))
+                .collect()
         } else {
             Vec::new()
         };
-        found.retain(|f| f.kind != EntityKind::Name || !f.canon.split(' ').all(|w| memory.agent.contains(w) || own.contains(&w)));
+        found.retain(|f| {
+            f.kind != EntityKind::Name
+                || !f
+                    .canon
+                    .split(' ')
+                    .all(|w| memory.agent.contains(w) || own.contains(&w))
+        });
     }
     let found = merge(&text, found);
-    Analysis { text, toks, piece_starts, found, names }
+    Analysis {
+        text,
+        toks,
+        piece_starts,
+        found,
+        names,
+    }
 }
 
 /// Merges overlapping finds (and same-kind finds separated only by spaces) into one span each.
@@ -106,9 +133,14 @@ fn merge(text: &str, mut found: Vec<Found>) -> Vec<Found> {
         let len = f.end - f.start;
         if let Some((last, best_len)) = out.last_mut() {
             let touching = f.start <= last.end
-                || (f.kind == last.kind && text[last.end..f.start].chars().all(|c| c == ' ' || c == BREAK) && !text[last.end..f.start].contains(BREAK));
+                || (f.kind == last.kind
+                    && text[last.end..f.start]
+                        .chars()
+                        .all(|c| c == ' ' || c == BREAK)
+                    && !text[last.end..f.start].contains(BREAK));
             if touching {
-                let better = len > *best_len || (len == *best_len && f.kind.priority() > last.kind.priority());
+                let better = len > *best_len
+                    || (len == *best_len && f.kind.priority() > last.kind.priority());
                 if better {
                     last.kind = f.kind;
                     *best_len = len;
@@ -116,7 +148,12 @@ fn merge(text: &str, mut found: Vec<Found>) -> Vec<Found> {
                 if f.end > last.end {
                     last.end = f.end;
                 }
-                if !f.canon.is_empty() && last.canon != f.canon && f.kind == last.kind && len > 0 && better {
+                if !f.canon.is_empty()
+                    && last.canon != f.canon
+                    && f.kind == last.kind
+                    && len > 0
+                    && better
+                {
                     last.canon = f.canon;
                 }
                 continue;
@@ -130,8 +167,15 @@ fn merge(text: &str, mut found: Vec<Found>) -> Vec<Found> {
 /// The cues said in a piece (given to the other track as the context of its next answer).
 pub(crate) fn piece_cues(a: &Analysis, piece: usize) -> Vec<Cue> {
     let start = a.piece_starts[piece];
-    let end = a.piece_starts.get(piece + 1).copied().unwrap_or(a.text.len());
+    let end = a
+        .piece_starts
+        .get(piece + 1)
+        .copied()
+        .unwrap_or(a.text.len());
     let lo = a.toks.partition_point(|t| t.start < start);
     let hi = a.toks.partition_point(|t| t.start < end);
-    cues::find_cues(&a.toks[lo..hi]).into_iter().map(|h| h.cue).collect()
+    cues::find_cues(&a.toks[lo..hi])
+        .into_iter()
+        .map(|h| h.cue)
+        .collect()
 }

@@ -119,7 +119,9 @@ struct Compiled {
 
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Redactor").field("policy", &self.policy).finish_non_exhaustive()
+        f.debug_struct("Redactor")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -127,8 +129,15 @@ impl Redactor {
     /// Validates the policy and compiles everything.
     pub fn new(policy: Policy) -> Result<Redactor, PolicyError> {
         policy.validate()?;
-        let compiled = Compiled { gaz: names::Gazetteer::load(), pat: detectors::Patterns::new(), words: detectors::WordSets::new() };
-        Ok(Redactor { policy, compiled: Arc::new(compiled) })
+        let compiled = Compiled {
+            gaz: names::Gazetteer::load(),
+            pat: detectors::Patterns::new(),
+            words: detectors::WordSets::new(),
+        };
+        Ok(Redactor {
+            policy,
+            compiled: Arc::new(compiled),
+        })
     }
 
     pub fn policy(&self) -> &Policy {
@@ -138,7 +147,10 @@ impl Redactor {
     /// Held-out evaluation only: forget these gazetteer names, so that measuring on a corpus
     /// whose names happen to be in the gazetteer shows what the cues alone achieve.
     #[doc(hidden)]
-    pub fn without_gazetteer_names<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Redactor {
+    pub fn without_gazetteer_names<'a>(
+        mut self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Redactor {
         let compiled = Arc::make_mut(&mut self.compiled);
         for n in names {
             compiled.gaz.remove(&n.to_lowercase());
@@ -151,7 +163,12 @@ impl Redactor {
     pub fn redact_text(&self, text: &str) -> RedactedSegment {
         let call = CallRedactor::new(Arc::new(self.clone_compiled()), random_key());
         let mut track = call.track(false);
-        let seg = RawSegment { start: 0.0, end: 0.0, text: text.to_string(), words: Vec::new() };
+        let seg = RawSegment {
+            start: 0.0,
+            end: 0.0,
+            text: text.to_string(),
+            words: Vec::new(),
+        };
         let mut out = track.push_final(seg);
         out.extend(track.flush());
         out.pop().unwrap_or(RedactedSegment {
@@ -175,7 +192,10 @@ impl Redactor {
     }
 
     fn clone_compiled(&self) -> Redactor {
-        Redactor { policy: self.policy.clone(), compiled: self.compiled.clone() }
+        Redactor {
+            policy: self.policy.clone(),
+            compiled: self.compiled.clone(),
+        }
     }
 }
 
@@ -208,7 +228,9 @@ impl std::str::FromStr for LineFormat {
         match s {
             "text" => Ok(LineFormat::Text),
             "json" => Ok(LineFormat::Json),
-            other => Err(format!("unknown format {other:?}: expected \"text\" or \"json\"")),
+            other => Err(format!(
+                "unknown format {other:?}: expected \"text\" or \"json\""
+            )),
         }
     }
 }
@@ -223,14 +245,23 @@ struct JsonLine<'a> {
 /// For `callscribe redact`: reads lines from `input` as consecutive segments of one speaker
 /// and writes one redacted line per input line, in order. Lines may be held until the next one
 /// arrives (an identifier can continue on it); everything is written by the end of input.
-pub fn redact_lines(redactor: &Arc<Redactor>, input: impl BufRead, mut output: impl Write, format: LineFormat) -> std::io::Result<()> {
+pub fn redact_lines(
+    redactor: &Arc<Redactor>,
+    input: impl BufRead,
+    mut output: impl Write,
+    format: LineFormat,
+) -> std::io::Result<()> {
     let mut track = redactor.track(random_key(), false);
     let write = |segs: Vec<RedactedSegment>, out: &mut dyn Write| -> std::io::Result<()> {
         for s in segs {
             match format {
                 LineFormat::Text => writeln!(out, "{}", s.text)?,
                 LineFormat::Json => {
-                    let line = JsonLine { text: &s.text, spans: &s.spans, policy_version: s.policy_version };
+                    let line = JsonLine {
+                        text: &s.text,
+                        spans: &s.spans,
+                        policy_version: s.policy_version,
+                    };
                     serde_json::to_writer(&mut *out, &line)?;
                     writeln!(out)?;
                 }
@@ -241,7 +272,12 @@ pub fn redact_lines(redactor: &Arc<Redactor>, input: impl BufRead, mut output: i
     for line in input.lines() {
         let line = line?;
         let text = line.strip_suffix('\r').unwrap_or(&line).to_string();
-        let segs = track.push_final(RawSegment { start: 0.0, end: 0.0, text, words: Vec::new() });
+        let segs = track.push_final(RawSegment {
+            start: 0.0,
+            end: 0.0,
+            text,
+            words: Vec::new(),
+        });
         write(segs, &mut output)?;
     }
     write(track.flush(), &mut output)?;

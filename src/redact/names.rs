@@ -22,7 +22,8 @@ pub(crate) enum NameClass {
 }
 
 /// Words that are never taken as names, even capitalised after a cue.
-const STOPWORDS: &str = "i i'm i'll i've i'd me my mine myself we us our you your yours he him his she her it its
+const STOPWORDS: &str =
+    "i i'm i'll i've i'd me my mine myself we us our you your yours he him his she her it its
 they them their this that these those there here what which who whom whose when where why how
 a an the and or but so if then than as at by for from in into of off on onto out over to up
 with without about after before again all also am are is was were be been being do does did
@@ -75,15 +76,57 @@ const SELF_CUES: &[&[&str]] = &[
 
 /// Cues that introduce somebody's name whoever says them.
 const OTHER_STRONG_CUES: &[&[&str]] = &[
-    &["mr"], &["mrs"], &["ms"], &["miss"], &["mister"], &["missus"], &["dr"], &["shri"], &["shrimati"],
-    &["smt"], &["sri"], &["nominee", "is"], &["nominee"], &["named"], &["called"], &["holder", "is"],
-    &["beneficiary", "is"], &["spouse", "is"], &["husband", "is"], &["wife", "is"], &["father's", "name"],
-    &["mother's", "name"], &["maiden", "name"], &["surname", "is"], &["it", "is"], &["it's"],
-    &["for"], &["ask", "for"],
+    &["mr"],
+    &["mrs"],
+    &["ms"],
+    &["miss"],
+    &["mister"],
+    &["missus"],
+    &["dr"],
+    &["shri"],
+    &["shrimati"],
+    &["smt"],
+    &["sri"],
+    &["nominee", "is"],
+    &["nominee"],
+    &["named"],
+    &["called"],
+    &["holder", "is"],
+    &["beneficiary", "is"],
+    &["spouse", "is"],
+    &["husband", "is"],
+    &["wife", "is"],
+    &["father's", "name"],
+    &["mother's", "name"],
+    &["maiden", "name"],
+    &["surname", "is"],
+    &["it", "is"],
+    &["it's"],
+    &["for"],
+    &["ask", "for"],
 ];
 
 /// Greetings and thanks: only gazetteer names (including ambiguous ones, when capitalised).
-const WEAK_CUES: &[&str] = &["thank", "thanks", "hi", "hello", "hey", "dear", "bye", "goodbye", "sorry", "okay", "ok", "yes", "sure", "right", "morning", "afternoon", "evening", "you"];
+const WEAK_CUES: &[&str] = &[
+    "thank",
+    "thanks",
+    "hi",
+    "hello",
+    "hey",
+    "dear",
+    "bye",
+    "goodbye",
+    "sorry",
+    "okay",
+    "ok",
+    "yes",
+    "sure",
+    "right",
+    "morning",
+    "afternoon",
+    "evening",
+    "you",
+];
 
 /// The loaded gazetteer and word lists; built once per `Redactor`.
 #[derive(Clone)]
@@ -121,7 +164,11 @@ impl Gazetteer {
         for w in &stop {
             names.remove(w);
         }
-        Gazetteer { names, stop, org: ORG_WORDS.split_whitespace().collect() }
+        Gazetteer {
+            names,
+            stop,
+            org: ORG_WORDS.split_whitespace().collect(),
+        }
     }
 
     pub fn class(&self, lower: &str) -> Option<NameClass> {
@@ -154,7 +201,12 @@ pub(crate) struct NameMemory {
 impl std::fmt::Debug for NameMemory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // never print the names themselves
-        write!(f, "NameMemory {{ learned: {}, agent: {} }}", self.learned.len(), self.agent.len())
+        write!(
+            f,
+            "NameMemory {{ learned: {}, agent: {} }}",
+            self.learned.len(),
+            self.agent.len()
+        )
     }
 }
 
@@ -167,7 +219,10 @@ pub(crate) struct NameHit {
 }
 
 fn is_filler(t: &Token) -> bool {
-    matches!(t.lower.as_str(), "uh" | "um" | "umm" | "er" | "erm" | "ah" | "hmm")
+    matches!(
+        t.lower.as_str(),
+        "uh" | "um" | "umm" | "er" | "erm" | "ah" | "hmm"
+    )
 }
 
 /// Index of the previous token that matters for cues (skips commas, fillers, dots after titles).
@@ -219,7 +274,10 @@ pub(crate) struct NameCtx<'a> {
 
 impl NameCtx<'_> {
     fn plausible(&self, t: &Token) -> bool {
-        t.is_word() && t.lower.chars().count() >= 2 && !self.gaz.is_stop(&t.lower) && !self.gaz.is_org(&t.lower)
+        t.is_word()
+            && t.lower.chars().count() >= 2
+            && !self.gaz.is_stop(&t.lower)
+            && !self.gaz.is_org(&t.lower)
     }
 
     /// A word that is a name by itself (gazetteer or memory), wherever it stands.
@@ -229,13 +287,19 @@ impl NameCtx<'_> {
             return false;
         }
         if let Some(&needs_cap) = self.memory.learned.get(&t.lower)
-            && (!needs_cap || (t.cap && !t.all_caps)) {
-                return true;
-            }
+            && (!needs_cap || (t.cap && !t.all_caps))
+        {
+            return true;
+        }
         match self.gaz.class(&t.lower) {
-            Some(NameClass::First | NameClass::Surname) => !(t.all_caps && t.lower.len() > 1 && t.lower.len() <= 3),
+            Some(NameClass::First | NameClass::Surname) => {
+                !(t.all_caps && t.lower.len() > 1 && t.lower.len() <= 3)
+            }
             Some(NameClass::Ambiguous) => {
-                t.cap && !t.all_caps && !sentence_initial(toks, i) && !toks.get(i + 1).is_some_and(|n| self.gaz.is_org(&n.lower))
+                t.cap
+                    && !t.all_caps
+                    && !sentence_initial(toks, i)
+                    && !toks.get(i + 1).is_some_and(|n| self.gaz.is_org(&n.lower))
             }
             None => false,
         }
@@ -247,7 +311,10 @@ impl NameCtx<'_> {
             return false;
         }
         (t.cap && !(t.all_caps && t.lower.chars().count() > 1))
-            || matches!(self.gaz.class(&t.lower), Some(NameClass::First | NameClass::Surname))
+            || matches!(
+                self.gaz.class(&t.lower),
+                Some(NameClass::First | NameClass::Surname)
+            )
             || self.memory.learned.contains_key(&t.lower)
     }
 }
@@ -279,8 +346,10 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
                 if cue_before(toks, i, cue) {
                     // "it is", "for" are weak cues: a known name or a capitalised unknown word
                     // that is not at a sentence start
-                    let weak = matches!(cue, [_, "is"] | ["it's"] | ["for"] | ["ask", "for"]) && !cue.starts_with(&["nominee"]);
-                    let title = cue.len() == 1 && !matches!(cue[0], "for" | "it's" | "named" | "called" | "nominee");
+                    let weak = matches!(cue, [_, "is"] | ["it's"] | ["for"] | ["ask", "for"])
+                        && !cue.starts_with(&["nominee"]);
+                    let title = cue.len() == 1
+                        && !matches!(cue[0], "for" | "it's" | "named" | "called" | "nominee");
                     if title || !weak {
                         accept = cap_ok || (ctx.plausible(t) && ctx.gaz.class(&t.lower).is_some());
                     } else {
@@ -295,18 +364,35 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
         if !accept && ctx.known(toks, i) {
             accept = true;
         }
-        if !accept && t.cap && !t.all_caps && (cap_ok || ctx.gaz.class(&t.lower) == Some(NameClass::Ambiguous)) {
+        if !accept
+            && t.cap
+            && !t.all_caps
+            && (cap_ok || ctx.gaz.class(&t.lower) == Some(NameClass::Ambiguous))
+        {
             // "Thank you, Shruti." / "Hi Grace," — a capitalised word addressed after a greeting
             // or thanks, standing alone before punctuation (or before a surname)
             if let Some(p) = prev_sig(toks, i) {
-                let after_greeting = WEAK_CUES.contains(&toks[p].lower.as_str()) && !(toks[p].is("you") && !(p > 0 && matches!(toks[p - 1].lower.as_str(), "thank" | "see")));
-                let alone = toks.get(i + 1).is_none_or(|n| !n.is_word() || (n.cap && ctx.continues(n)));
-                accept = after_greeting && alone && !toks.get(i + 1).is_some_and(|n| ctx.gaz.is_org(&n.lower));
+                let after_greeting = WEAK_CUES.contains(&toks[p].lower.as_str())
+                    && !(toks[p].is("you")
+                        && !(p > 0 && matches!(toks[p - 1].lower.as_str(), "thank" | "see")));
+                let alone = toks
+                    .get(i + 1)
+                    .is_none_or(|n| !n.is_word() || (n.cap && ctx.continues(n)));
+                accept = after_greeting
+                    && alone
+                    && !toks.get(i + 1).is_some_and(|n| ctx.gaz.is_org(&n.lower));
             }
         }
-        if !accept && cap_ok && toks.get(i + 1).is_some_and(|n| n.is("here") || n.is("speaking")) {
+        if !accept
+            && cap_ok
+            && toks
+                .get(i + 1)
+                .is_some_and(|n| n.is("here") || n.is("speaking"))
+        {
             // "Gaurav here." / "Priya speaking." at the start of a sentence or clause
-            let starts = sentence_initial(toks, i) || prev_sig(toks, i).is_some_and(|p| matches!(toks[p].lower.as_str(), "is" | "hi" | "hello"))
+            let starts = sentence_initial(toks, i)
+                || prev_sig(toks, i)
+                    .is_some_and(|p| matches!(toks[p].lower.as_str(), "is" | "hi" | "hello"))
                 || (i > 0 && toks[i - 1].punct() == Some(','));
             let ends = toks.get(i + 2).is_none_or(|n| !n.is_word());
             if starts && ends {
@@ -314,10 +400,12 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
                 self_intro = true;
             }
         }
-        if !accept && cap_ok
-            && let Some((lo, hi)) = ctx.asked {
-                accept = i >= lo && i < hi && t.lower.chars().count() >= 3;
-            }
+        if !accept
+            && cap_ok
+            && let Some((lo, hi)) = ctx.asked
+        {
+            accept = i >= lo && i < hi && t.lower.chars().count() >= 3;
+        }
         if !accept {
             i += 1;
             continue;
@@ -334,11 +422,19 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
                 }
                 break;
             }
-            let initial = n.is_word() && n.lower.chars().count() == 1 && n.cap && n.lower != "i" && n.lower != "a";
+            let initial = n.is_word()
+                && n.lower.chars().count() == 1
+                && n.cap
+                && n.lower != "i"
+                && n.lower != "a";
             if ctx.continues(n) || initial {
                 hi += 1;
                 extra += 1;
-                if initial && toks.get(hi).is_some_and(|d| d.punct() == Some('.') && !d.gap_before) {
+                if initial
+                    && toks
+                        .get(hi)
+                        .is_some_and(|d| d.punct() == Some('.') && !d.gap_before)
+                {
                     hi += 1;
                 }
                 continue;
@@ -353,12 +449,20 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
         let mut lo = i;
         if let Some(p) = lo.checked_sub(1) {
             let pt = &toks[p];
-            if pt.is_word() && pt.cap && !pt.all_caps && ctx.plausible(pt) && !sentence_initial(toks, p) && pt.lower.chars().count() > 1 {
+            if pt.is_word()
+                && pt.cap
+                && !pt.all_caps
+                && ctx.plausible(pt)
+                && !sentence_initial(toks, p)
+                && pt.lower.chars().count() > 1
+            {
                 lo = p;
             }
         }
         // a capitalised name right before an organisation or street word is that place's name
-        let next_org = toks.get(hi).is_some_and(|n| ctx.gaz.is_org(&n.lower) && n.cap);
+        let next_org = toks
+            .get(hi)
+            .is_some_and(|n| ctx.gaz.is_org(&n.lower) && n.cap);
         if next_org {
             i = hi;
             continue;

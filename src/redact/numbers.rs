@@ -225,18 +225,35 @@ fn numeric_at(toks: &[Token], i: usize) -> bool {
     match t.lower.as_str() {
         // "oh" / "o" is zero next to other digits ("oh seven", "four oh four")
         "oh" | "o" => {
-            let next_oh = toks.get(i + 1).is_some_and(|n| n.is("oh") || n.is("o") || ((n.is("double") || n.is("triple")) && numeric_at(toks, i + 1)));
+            let next_oh = toks.get(i + 1).is_some_and(|n| {
+                n.is("oh")
+                    || n.is("o")
+                    || ((n.is("double") || n.is("triple")) && numeric_at(toks, i + 1))
+            });
             let multiplied = |k: usize| toks[k].is("double") || toks[k].is("triple");
             // "double oh", "double-oh"
             let after_mult = (i > 0 && multiplied(i - 1))
-                || (i > 1 && toks[i - 1].punct() == Some('-') && !toks[i - 1].gap_before && !t.gap_before && multiplied(i - 2));
+                || (i > 1
+                    && toks[i - 1].punct() == Some('-')
+                    && !toks[i - 1].gap_before
+                    && !t.gap_before
+                    && multiplied(i - 2));
             // "6-oh", "oh-7": written joined to a digit by a hyphen
-            let glued = |h: usize, d: usize| toks[h].punct() == Some('-') && !toks[h].gap_before && !toks[h.max(d)].gap_before && !toks[h.max(i)].gap_before && core_numeric(toks, d);
-            let hyphen_core = (i > 1 && glued(i - 1, i - 2)) || (i + 2 < toks.len() && glued(i + 1, i + 2));
+            let glued = |h: usize, d: usize| {
+                toks[h].punct() == Some('-')
+                    && !toks[h].gap_before
+                    && !toks[h.max(d)].gap_before
+                    && !toks[h.max(i)].gap_before
+                    && core_numeric(toks, d)
+            };
+            let hyphen_core =
+                (i > 1 && glued(i - 1, i - 2)) || (i + 2 < toks.len() && glued(i + 1, i + 2));
             next_core || prev_core || next_oh || after_mult || hyphen_core
         }
         "double" | "triple" | "quadruple" => multiplied_at(toks, i).is_some(),
-        "a" => toks.get(i + 1).is_some_and(|n| n.is("hundred") || n.is("thousand") || n.is("lakh")),
+        "a" => toks
+            .get(i + 1)
+            .is_some_and(|n| n.is("hundred") || n.is("thousand") || n.is("lakh")),
         _ => false,
     }
 }
@@ -270,13 +287,18 @@ pub(crate) fn find_runs(toks: &[Token]) -> Vec<NumRun> {
                 let t = &toks[j];
                 let is_sep = match t.kind {
                     TokKind::Break => true,
-                    TokKind::Punct => !matches!(t.punct(), Some('?' | '!' | '%' | '$' | '₹' | '£' | '€')),
+                    TokKind::Punct => {
+                        !matches!(t.punct(), Some('?' | '!' | '%' | '$' | '₹' | '£' | '€'))
+                    }
                     TokKind::Word => {
                         is_sep_word(&t.lower)
                             || (t.is("and")
                                 && j > 0
-                                && (toks[j - 1].is("hundred") || scale(&toks[j - 1].lower).is_some())
-                                && toks.get(j + 1).is_some_and(|n| n.kind == TokKind::Word && is_number_word(&n.lower)))
+                                && (toks[j - 1].is("hundred")
+                                    || scale(&toks[j - 1].lower).is_some())
+                                && toks.get(j + 1).is_some_and(|n| {
+                                    n.kind == TokKind::Word && is_number_word(&n.lower)
+                                }))
                     }
                     TokKind::Digits => false,
                 };
@@ -341,7 +363,11 @@ impl Parser {
     }
     fn push(&mut self, digits: String, written: bool) {
         let sep = std::mem::replace(&mut self.pending_sep, '\0');
-        self.groups.push(Group { digits, written, sep_before: sep });
+        self.groups.push(Group {
+            digits,
+            written,
+            sep_before: sep,
+        });
     }
     fn small(&mut self, v: u64, typ: Last) {
         match self.cur {
@@ -352,7 +378,12 @@ impl Parser {
                 self.cur = Some(v);
             }
             Some(c) => {
-                if typ == Last::Ones && self.last == Last::Tens && c % 10 == 0 && c % 100 != 0 && v != 0 {
+                if typ == Last::Ones
+                    && self.last == Last::Tens
+                    && c % 10 == 0
+                    && c % 100 != 0
+                    && v != 0
+                {
                     self.cur = Some(c + v);
                 } else if (self.last == Last::Hundred && v != 0) || self.last == Last::HundredAnd {
                     self.cur = Some(c + v);
@@ -374,7 +405,14 @@ pub(crate) fn parse_range(toks: &[Token], lo: usize, hi: usize, plus: bool) -> N
 }
 
 fn parse_run(toks: &[Token], lo: usize, hi: usize, plus: bool) -> NumRun {
-    let mut p = Parser { groups: Vec::new(), total: 0, cur: None, last: Last::None, active: false, pending_sep: '\0' };
+    let mut p = Parser {
+        groups: Vec::new(),
+        total: 0,
+        cur: None,
+        last: Last::None,
+        active: false,
+        pending_sep: '\0',
+    };
     let mut has_scale = false;
     let mut i = lo;
     while i < hi {
@@ -436,9 +474,14 @@ fn parse_run(toks: &[Token], lo: usize, hi: usize, plus: bool) -> NumRun {
                     };
                     // "double" may end one segment and its digit begin the next
                     let at = multiplied_at(toks, i).filter(|&j| j < hi);
-                    if let Some((j, (d, rest))) = at.and_then(|j| toks.get(j).and_then(multiplied_digit).map(|d| (j, d))) {
+                    if let Some((j, (d, rest))) =
+                        at.and_then(|j| toks.get(j).and_then(multiplied_digit).map(|d| (j, d)))
+                    {
                         p.flush();
-                        p.push(std::iter::repeat_n(d, k).chain(rest.chars()).collect(), false);
+                        p.push(
+                            std::iter::repeat_n(d, k).chain(rest.chars()).collect(),
+                            false,
+                        );
                         i = j + 1;
                         continue;
                     }
@@ -461,12 +504,23 @@ fn parse_run(toks: &[Token], lo: usize, hi: usize, plus: bool) -> NumRun {
         }
         digits.push_str(&g.digits);
     }
-    NumRun { lo, hi, groups: p.groups, digits, has_scale, plus }
+    NumRun {
+        lo,
+        hi,
+        groups: p.groups,
+        digits,
+        has_scale,
+        plus,
+    }
 }
 
 /// Parses a standalone number phrase (tests and cue helpers): the digit reading.
 #[cfg(test)]
 pub(crate) fn digits_of(text: &str) -> String {
     let toks = super::text::tokenize(text);
-    find_runs(&toks).into_iter().map(|r| r.digits).collect::<Vec<_>>().join(" ")
+    find_runs(&toks)
+        .into_iter()
+        .map(|r| r.digits)
+        .collect::<Vec<_>>()
+        .join(" ")
 }

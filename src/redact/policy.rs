@@ -52,7 +52,9 @@ impl Default for Policy {
 pub enum PolicyError {
     #[error("policy version must be 1 or more (got 0)")]
     ZeroVersion,
-    #[error("policy lists no entity types to redact; list at least one (or omit `entities` for all)")]
+    #[error(
+        "policy lists no entity types to redact; list at least one (or omit `entities` for all)"
+    )]
     NoEntities,
     #[error("policy is not valid JSON for a redaction policy: {0}")]
     Parse(#[from] serde_json::Error),

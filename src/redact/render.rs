@@ -47,7 +47,12 @@ pub(crate) fn render(
             continue;
         }
         let (os, oe) = folded.orig_range(s, e);
-        cuts.push(Cut { kind: f.kind, start: os, end: oe, label: label(f) });
+        cuts.push(Cut {
+            kind: f.kind,
+            start: os,
+            end: oe,
+            label: label(f),
+        });
     }
     build(seg, folded.orig_len, cuts, policy_version)
 }
@@ -74,7 +79,13 @@ fn build(seg: &RawSegment, orig_len: u32, cuts: Vec<Cut>, policy_version: u32) -
                 hi_map.push(out_chars);
                 chars.next();
             }
-            spans.push(Span { kind: c.kind, start: span_start as usize, end: out_chars as usize, t_start: None, t_end: None });
+            spans.push(Span {
+                kind: c.kind,
+                start: span_start as usize,
+                end: out_chars as usize,
+                t_start: None,
+                t_end: None,
+            });
             idx = c.end;
             ci += 1;
             continue;
@@ -95,7 +106,14 @@ fn build(seg: &RawSegment, orig_len: u32, cuts: Vec<Cut>, policy_version: u32) -
         hi_map.push(out_chars);
     }
     let words = redact_words(seg, &text, &cuts, &mut spans, &lo_map, &hi_map);
-    RedactedSegment { start: seg.start, end: seg.end, text, words, spans, policy_version }
+    RedactedSegment {
+        start: seg.start,
+        end: seg.end,
+        text,
+        words,
+        spans,
+        policy_version,
+    }
 }
 
 /// Locates each word in the original text (character range), in order.
@@ -127,7 +145,14 @@ fn align(seg: &RawSegment) -> Option<Vec<(u32, u32)>> {
     Some(out)
 }
 
-fn redact_words(seg: &RawSegment, text: &str, cuts: &[Cut], spans: &mut [Span], lo_map: &[u32], hi_map: &[u32]) -> Vec<Word> {
+fn redact_words(
+    seg: &RawSegment,
+    text: &str,
+    cuts: &[Cut],
+    spans: &mut [Span],
+    lo_map: &[u32],
+    hi_map: &[u32],
+) -> Vec<Word> {
     if seg.words.is_empty() {
         return Vec::new();
     }
@@ -136,7 +161,12 @@ fn redact_words(seg: &RawSegment, text: &str, cuts: &[Cut], spans: &mut [Span], 
         let p = seg.words.iter().map(|w| w.p).fold(f32::INFINITY, f32::min);
         let start = seg.words.first().map_or(seg.start, |w| w.start);
         let end = seg.words.last().map_or(seg.end, |w| w.end);
-        return vec![Word { word: text.to_string(), start, end, p: if p.is_finite() { p } else { 0.0 } }];
+        return vec![Word {
+            word: text.to_string(),
+            start,
+            end,
+            p: if p.is_finite() { p } else { 0.0 },
+        }];
     };
     let out_chars: Vec<char> = text.chars().collect();
     let mut words = Vec::with_capacity(seg.words.len());
@@ -152,13 +182,24 @@ fn redact_words(seg: &RawSegment, text: &str, cuts: &[Cut], spans: &mut [Span], 
         // a cluster: consecutive words that touch the same cuts
         let mut lo = ws;
         let mut hi = we;
-        let mut reach = cuts.iter().filter(|c| ws < c.end && we > c.start).map(|c| c.end).max().unwrap_or(we);
+        let mut reach = cuts
+            .iter()
+            .filter(|c| ws < c.end && we > c.start)
+            .map(|c| c.end)
+            .max()
+            .unwrap_or(we);
         let mut j = i + 1;
         while j < seg.words.len() {
             let (s, e) = pos[j];
             if s < reach && hit(s, e).is_some() {
                 hi = hi.max(e);
-                reach = reach.max(cuts.iter().filter(|c| s < c.end && e > c.start).map(|c| c.end).max().unwrap_or(e));
+                reach = reach.max(
+                    cuts.iter()
+                        .filter(|c| s < c.end && e > c.start)
+                        .map(|c| c.end)
+                        .max()
+                        .unwrap_or(e),
+                );
                 j += 1;
             } else {
                 break;
@@ -169,12 +210,24 @@ fn redact_words(seg: &RawSegment, text: &str, cuts: &[Cut], spans: &mut [Span], 
             lo = lo.min(c.start);
             hi = hi.max(c.end);
         }
-        let (os, oe) = (lo_map[lo as usize] as usize, hi_map[hi as usize].max(lo_map[hi as usize]) as usize);
-        let lead: String = seg.words[i].word.chars().take_while(|c| c.is_whitespace()).collect();
-        let body: String = out_chars[os.min(out_chars.len())..oe.min(out_chars.len())].iter().collect();
+        let (os, oe) = (
+            lo_map[lo as usize] as usize,
+            hi_map[hi as usize].max(lo_map[hi as usize]) as usize,
+        );
+        let lead: String = seg.words[i]
+            .word
+            .chars()
+            .take_while(|c| c.is_whitespace())
+            .collect();
+        let body: String = out_chars[os.min(out_chars.len())..oe.min(out_chars.len())]
+            .iter()
+            .collect();
         let t_start = seg.words[i].start;
         let t_end = seg.words[j - 1].end;
-        let p = seg.words[i..j].iter().map(|w| w.p).fold(f32::INFINITY, f32::min);
+        let p = seg.words[i..j]
+            .iter()
+            .map(|w| w.p)
+            .fold(f32::INFINITY, f32::min);
         for (si, c) in cuts.iter().enumerate() {
             if lo < c.end && hi > c.start {
                 let sp = &mut spans[si];
@@ -182,7 +235,12 @@ fn redact_words(seg: &RawSegment, text: &str, cuts: &[Cut], spans: &mut [Span], 
                 sp.t_end = Some(sp.t_end.map_or(t_end, |t| t.max(t_end)));
             }
         }
-        words.push(Word { word: format!("{lead}{}", body.trim_start()), start: t_start, end: t_end, p });
+        words.push(Word {
+            word: format!("{lead}{}", body.trim_start()),
+            start: t_start,
+            end: t_end,
+            p,
+        });
         i = j;
     }
     words

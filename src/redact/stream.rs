@@ -44,7 +44,10 @@ struct CallState {
 
 impl CallShared {
     pub fn new(key: [u8; 32]) -> CallShared {
-        CallShared { key, state: Mutex::new(CallState::default()) }
+        CallShared {
+            key,
+            state: Mutex::new(CallState::default()),
+        }
     }
     fn lock(&self) -> MutexGuard<'_, CallState> {
         // a panic elsewhere must not stop redaction: the state stays usable
@@ -68,7 +71,10 @@ pub struct CallRedactor {
 
 impl CallRedactor {
     pub(crate) fn new(redactor: Arc<Redactor>, call_key: [u8; 32]) -> CallRedactor {
-        CallRedactor { redactor, shared: Arc::new(CallShared::new(call_key)) }
+        CallRedactor {
+            redactor,
+            shared: Arc::new(CallShared::new(call_key)),
+        }
     }
 
     /// A stream for one speaker track of this call.
@@ -119,7 +125,11 @@ pub struct TrackRedactor {
 
 impl std::fmt::Debug for TrackRedactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrackRedactor").field("track", &self.track).field("agent", &self.agent).field("held", &self.held.len()).finish()
+        f.debug_struct("TrackRedactor")
+            .field("track", &self.track)
+            .field("agent", &self.agent)
+            .field("held", &self.held.len())
+            .finish()
     }
 }
 
@@ -132,10 +142,17 @@ impl TrackRedactor {
             inherited = self.carry.clone();
             self.carry.clear();
         } else {
-            self.carry = inherited.iter().copied().filter(|c| *c != Cue::Turn).collect();
+            self.carry = inherited
+                .iter()
+                .copied()
+                .filter(|c| *c != Cue::Turn)
+                .collect();
         }
         let folded = Folded::new(&seg.text);
-        self.held.push(Held { seg, piece: Piece { folded, inherited } });
+        self.held.push(Held {
+            seg,
+            piece: Piece { folded, inherited },
+        });
         let analysis = self.analyse_window(false);
         let h0 = self.history.len();
         let new_piece = h0 + self.held.len() - 1;
@@ -175,13 +192,23 @@ impl TrackRedactor {
         let folded = Folded::new(&seg.text);
         let inherited = self.inherited_cues();
         let mut pieces: Vec<PieceIn<'_>> = self.pieces();
-        pieces.push(PieceIn { folded: &folded, inherited: &inherited });
+        pieces.push(PieceIn {
+            folded: &folded,
+            inherited: &inherited,
+        });
         let st_guard = self.call.lock();
         let analysis = engine::analyse(&self.redactor, &pieces, &st_guard.memory, self.agent, true);
         drop(st_guard);
         let idx = pieces.len() - 1;
         let mut label = |f: &Found| self.label(f);
-        render::render(&analysis, idx, &folded, seg, self.redactor.policy.version, &mut label)
+        render::render(
+            &analysis,
+            idx,
+            &folded,
+            seg,
+            self.redactor.policy.version,
+            &mut label,
+        )
     }
 
     /// The cues of the other party's last final, if they spoke since this track's last final
@@ -193,7 +220,11 @@ impl TrackRedactor {
             .enumerate()
             .filter(|(t, (seq, _))| *t != self.track && *seq > self.last_seq)
             .max_by_key(|(_, (seq, _))| *seq)
-            .map(|(_, (_, c))| std::iter::once(Cue::Turn).chain(c.iter().copied()).collect())
+            .map(|(_, (_, c))| {
+                std::iter::once(Cue::Turn)
+                    .chain(c.iter().copied())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -201,7 +232,10 @@ impl TrackRedactor {
         self.history
             .iter()
             .chain(self.held.iter().map(|h| &h.piece))
-            .map(|p| PieceIn { folded: &p.folded, inherited: &p.inherited })
+            .map(|p| PieceIn {
+                folded: &p.folded,
+                inherited: &p.inherited,
+            })
             .collect()
     }
 
@@ -219,11 +253,20 @@ impl TrackRedactor {
                 continue;
             }
             for t in &a.toks[lo..hi] {
-                if !t.is_word() || t.lower.chars().count() < 2 || self.redactor.compiled.gaz.is_stop(&t.lower) {
+                if !t.is_word()
+                    || t.lower.chars().count() < 2
+                    || self.redactor.compiled.gaz.is_stop(&t.lower)
+                {
                     continue;
                 }
-                let needs_cap = self.redactor.compiled.gaz.class(&t.lower) == Some(NameClass::Ambiguous) || !t.cap;
-                let e = st.memory.learned.entry(t.lower.clone()).or_insert(needs_cap);
+                let needs_cap = self.redactor.compiled.gaz.class(&t.lower)
+                    == Some(NameClass::Ambiguous)
+                    || !t.cap;
+                let e = st
+                    .memory
+                    .learned
+                    .entry(t.lower.clone())
+                    .or_insert(needs_cap);
                 *e &= needs_cap;
                 if self_intro && self.agent {
                     st.memory.agent.insert(t.lower.clone());
@@ -247,9 +290,23 @@ impl TrackRedactor {
                 TokKind::Digits => true,
                 TokKind::Word => {
                     numbers::is_number_word(&t.lower)
-                        || matches!(t.lower.as_str(), "oh" | "double" | "triple" | "plus" | "at" | "dot" | "underscore" | "dash")
-                        || (t.lower.chars().count() == 1 && t.cap && t.lower != "i" && t.lower != "a")
-                        || (t.all_caps && t.lower.chars().count() <= 5 && !self.redactor.compiled.gaz.is_stop(&t.lower))
+                        || matches!(
+                            t.lower.as_str(),
+                            "oh" | "double"
+                                | "triple"
+                                | "plus"
+                                | "at"
+                                | "dot"
+                                | "underscore"
+                                | "dash"
+                        )
+                        || (t.lower.chars().count() == 1
+                            && t.cap
+                            && t.lower != "i"
+                            && t.lower != "a")
+                        || (t.all_caps
+                            && t.lower.chars().count() <= 5
+                            && !self.redactor.compiled.gaz.is_stop(&t.lower))
                 }
                 TokKind::Punct => matches!(t.punct(), Some(',' | '-' | '.' | '+' | '@' | '/')),
                 TokKind::Break => true,
@@ -257,7 +314,10 @@ impl TrackRedactor {
         };
         // last token of the window
         let mut i = toks.len();
-        while i > 0 && toks[i - 1].kind == TokKind::Punct && !matches!(toks[i - 1].punct(), Some('@' | '+')) {
+        while i > 0
+            && toks[i - 1].kind == TokKind::Punct
+            && !matches!(toks[i - 1].punct(), Some('@' | '+'))
+        {
             i -= 1;
         }
         if i == 0 {
@@ -277,11 +337,21 @@ impl TrackRedactor {
             // may come next
             let mut k = last + 1;
             let mut words = 0;
-            while k > 0 && words < 4 && toks[k - 1].is_word() && toks[k - 1].cap && !self.redactor.compiled.gaz.is_stop(&toks[k - 1].lower) {
+            while k > 0
+                && words < 4
+                && toks[k - 1].is_word()
+                && toks[k - 1].cap
+                && !self.redactor.compiled.gaz.is_stop(&toks[k - 1].lower)
+            {
                 k -= 1;
                 words += 1;
             }
-            if words > 0 && k > 0 && open_tok(k - 1) && !in_span(toks[k - 1].start) && toks[k - 1].kind != TokKind::Punct {
+            if words > 0
+                && k > 0
+                && open_tok(k - 1)
+                && !in_span(toks[k - 1].start)
+                && toks[k - 1].kind != TokKind::Punct
+            {
                 let mut j = k - 1;
                 while j > 0 && open_tok(j - 1) && !in_span(toks[j - 1].start) {
                     j -= 1;
@@ -292,14 +362,21 @@ impl TrackRedactor {
         if start.is_none() {
             // "my email is priya" … the domain may come next
             let from = last.saturating_sub(5);
-            let dictating = toks[from..=last].iter().any(|t| matches!(t.lower.as_str(), "email" | "mail" | "upi" | "vpa" | "gmail" | "address"))
-                && !in_span(toks[last].start);
+            let dictating = toks[from..=last].iter().any(|t| {
+                matches!(
+                    t.lower.as_str(),
+                    "email" | "mail" | "upi" | "vpa" | "gmail" | "address"
+                )
+            }) && !in_span(toks[last].start);
             if dictating {
                 start = Some(toks[from].start);
             }
         }
         let pos = start?;
-        let piece = a.piece_starts.partition_point(|&s| s <= pos).saturating_sub(1);
+        let piece = a
+            .piece_starts
+            .partition_point(|&s| s <= pos)
+            .saturating_sub(1);
         Some(piece.max(h0))
     }
 
@@ -310,7 +387,14 @@ impl TrackRedactor {
         for k in 0..n {
             let held = &self.held[k];
             let mut label = |f: &Found| self.label(f);
-            out.push(render::render(a, h0 + k, &held.piece.folded, &held.seg, self.redactor.policy.version, &mut label));
+            out.push(render::render(
+                a,
+                h0 + k,
+                &held.piece.folded,
+                &held.seg,
+                self.redactor.policy.version,
+                &mut label,
+            ));
         }
         for held in self.held.drain(..n) {
             if self.history.len() == HISTORY {
@@ -338,24 +422,36 @@ impl TrackRedactor {
 /// registers each word, so "Meera" later gets the number of "Meera Pillai".
 fn pseudonym(call: &CallShared, f: &Found) -> u32 {
     let digest = |v: &str| -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&call.key).expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&call.key)
+            .expect("HMAC takes any key length");
         mac.update(f.kind.label().as_bytes());
         mac.update(&[0]);
         mac.update(v.as_bytes());
         mac.finalize().into_bytes().into()
     };
-    let canon = if f.canon.is_empty() { "?" } else { f.canon.as_str() };
+    let canon = if f.canon.is_empty() {
+        "?"
+    } else {
+        f.canon.as_str()
+    };
     let whole = digest(canon);
     let mut st = call.lock();
     if let Some(&n) = st.pseudonyms.get(&(f.kind, whole)) {
         return n;
     }
-    let parts: Vec<[u8; 32]> = if f.kind == EntityKind::Name { canon.split(' ').map(&digest).collect() } else { Vec::new() };
-    let n = parts.iter().find_map(|p| st.pseudonyms.get(&(f.kind, *p)).copied()).unwrap_or_else(|| {
-        let c = st.counters.entry(f.kind).or_insert(0);
-        *c += 1;
-        *c
-    });
+    let parts: Vec<[u8; 32]> = if f.kind == EntityKind::Name {
+        canon.split(' ').map(&digest).collect()
+    } else {
+        Vec::new()
+    };
+    let n = parts
+        .iter()
+        .find_map(|p| st.pseudonyms.get(&(f.kind, *p)).copied())
+        .unwrap_or_else(|| {
+            let c = st.counters.entry(f.kind).or_insert(0);
+            *c += 1;
+            *c
+        });
     st.pseudonyms.insert((f.kind, whole), n);
     for p in parts {
         st.pseudonyms.entry((f.kind, p)).or_insert(n);

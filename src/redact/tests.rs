@@ -14,7 +14,12 @@ fn redactor() -> Arc<Redactor> {
 }
 
 fn seg(text: &str) -> RawSegment {
-    RawSegment { start: 0.0, end: 1.0, text: text.to_string(), words: Vec::new() }
+    RawSegment {
+        start: 0.0,
+        end: 1.0,
+        text: text.to_string(),
+        words: Vec::new(),
+    }
 }
 
 fn red(text: &str) -> String {
@@ -23,7 +28,11 @@ fn red(text: &str) -> String {
 
 /// Every digit run of the output (number words read as digits), for leak checks.
 fn digit_runs(text: &str) -> Vec<String> {
-    digits_of(text).split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect()
+    digits_of(text)
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Whether any 5-digit piece of `id` (or all of it, when shorter) survives in `out`.
@@ -38,56 +47,116 @@ const POSITIVE: &[(&str, &str, &str)] = &[
     // phones
     ("call me on 98415 22076 please", "[PHONE]", "22076"),
     ("my mobile is +91 98415 22076", "[PHONE]", "98415"),
-    ("my number is nine eight four one five double two oh seven six", "[PHONE]", "double two"),
-    ("it is ninety eight forty one five, two two zero seven six", "[PHONE]", "forty one"),
+    (
+        "my number is nine eight four one five double two oh seven six",
+        "[PHONE]",
+        "double two",
+    ),
+    (
+        "it is ninety eight forty one five, two two zero seven six",
+        "[PHONE]",
+        "forty one",
+    ),
     ("reach me at (415) 555-0142 after six", "[PHONE]", "0142"),
     ("text me on 07700 900286", "[PHONE]", "900286"),
     ("my number is +44 7700 900286", "[PHONE]", "7700"),
     ("the office landline is 022 2345 6789", "[PHONE]", "6789"),
-    ("plus nine one, six five five zero one, five seven three eight two", "[PHONE]", "seven three"),
+    (
+        "plus nine one, six five five zero one, five seven three eight two",
+        "[PHONE]",
+        "seven three",
+    ),
     ("my number is 98415-22076.", "[PHONE]", "98415"),
     ("the number is 4 1 5 5 5 5 0 1 3 2", "[PHONE]", "0 1 3 2"),
     // cards
     ("card number 4111 1111 1111 1111", "[CARD]", "1111"),
     ("the card number is 4111-1111-1111-1112", "[CARD]", "1112"),
-    ("four triple one, double one double one, double one double one, double one double one", "[", "double one"),
+    (
+        "four triple one, double one double one, double one double one, double one double one",
+        "[",
+        "double one",
+    ),
     ("it expires 07/29", "[CARD_EXPIRY]", "07/29"),
-    ("expiring oh seven, twenty nine", "[CARD_EXPIRY]", "twenty nine"),
+    (
+        "expiring oh seven, twenty nine",
+        "[CARD_EXPIRY]",
+        "twenty nine",
+    ),
     ("the CVV is 123", "[CVV]", "123"),
     ("the security code is seven eight one", "[CVV]", "eight one"),
     // bank
-    ("my account number is 123456789012", "[BANK_ACCOUNT]", "6789"),
+    (
+        "my account number is 123456789012",
+        "[BANK_ACCOUNT]",
+        "6789",
+    ),
     ("IFSC code HDFC0001234", "[IFSC]", "HDFC0001234"),
-    ("IFSC I C I C, triple oh two five four three", "[IFSC]", "five four three"),
+    (
+        "IFSC I C I C, triple oh two five four three",
+        "[IFSC]",
+        "five four three",
+    ),
     ("the sort code is 12-34-56", "[SORT_CODE]", "34"),
     ("IBAN GB82 WEST 1234 5698 7654 32", "[IBAN]", "WEST"),
     ("the swift code is HDFCINBB", "[SWIFT]", "HDFCINBB"),
     // national identifiers
     ("my PAN is ABCPE1234F", "[PAN]", "ABCPE1234F"),
-    ("PAN A B C P E one two three four F", "[PAN]", "one two three"),
+    (
+        "PAN A B C P E one two three four F",
+        "[PAN]",
+        "one two three",
+    ),
     ("voter ID ABC1234567", "[VOTER_ID]", "1234567"),
     ("passport number J8369854", "[PASSPORT]", "8369854"),
     ("my social security number is 123-45-6789", "[SSN]", "6789"),
     ("ITIN 912-70-1234", "[ITIN]", "1234"),
     // e-mail and UPI
     ("write to priya.s87@gmail.com today", "[EMAIL]", "priya"),
-    ("it is priya dot s eighty seven at gmail dot com", "[EMAIL]", "priya"),
+    (
+        "it is priya dot s eighty seven at gmail dot com",
+        "[EMAIL]",
+        "priya",
+    ),
     ("my UPI ID is rohan.g@okaxis", "[UPI]", "rohan"),
     ("pay to rohan dot g at ybl", "[UPI]", "rohan"),
     ("my UPI is ravi kumar at I B L", "[UPI]", "kumar"),
     // dates of birth, addresses, codes
     ("my date of birth is 12/05/1985", "[", "1985"),
-    ("I was born on the third of March, nineteen eighty five", "[DATE_OF_BIRTH]", "March"),
-    ("date of birth? June eighteenth, 1969", "[DATE_OF_BIRTH]", "1969"),
-    ("I live at 221 Baker Street, London, NW1 6XE.", "[ADDRESS]", "Baker"),
-    ("send it to flat 12, Sunshine Apartments, M G Road, Pune, 411001.", "[ADDRESS]", "Sunshine"),
+    (
+        "I was born on the third of March, nineteen eighty five",
+        "[DATE_OF_BIRTH]",
+        "March",
+    ),
+    (
+        "date of birth? June eighteenth, 1969",
+        "[DATE_OF_BIRTH]",
+        "1969",
+    ),
+    (
+        "I live at 221 Baker Street, London, NW1 6XE.",
+        "[ADDRESS]",
+        "Baker",
+    ),
+    (
+        "send it to flat 12, Sunshine Apartments, M G Road, Pune, 411001.",
+        "[ADDRESS]",
+        "Sunshine",
+    ),
     ("the zip code is 80221", "[POSTCODE]", "80221"),
     ("Denver, Colorado 80221", "[POSTCODE]", "80221"),
     ("the OTP is 4 8 2 1", "[OTP]", "4 8 2 1"),
-    ("the OTP is seven five three five two nine", "[OTP]", "two nine"),
+    (
+        "the OTP is seven five three five two nine",
+        "[OTP]",
+        "two nine",
+    ),
     ("my PIN is 4321", "[PIN]", "4321"),
     ("my IP address is 192.168.1.20", "[IP_ADDRESS]", "192.168"),
-    ("the server is at fe80::1ff:fe23:4567:890a", "[IP_ADDRESS]", "fe23"),
+    (
+        "the server is at fe80::1ff:fe23:4567:890a",
+        "[IP_ADDRESS]",
+        "fe23",
+    ),
     ("customer ID 48213377", "[", "48213377"),
     ("the last four digits are 4821", "[", "4821"),
     // names
@@ -104,28 +173,72 @@ const POSITIVE: &[(&str, &str, &str)] = &[
     ("Done and the security code. It is 5307.", "[CVV]", "5307"),
     ("And the CVV. It's 8 4 6.", "[CVV]", "8 4 6"),
     ("Your ATM PIN, please. Yes, it is 6620.", "[PIN]", "6620"),
-    ("It is 23rd April 1974. I have blocked the card.", "[DATE_OF_BIRTH]", "1974"),
+    (
+        "It is 23rd April 1974. I have blocked the card.",
+        "[DATE_OF_BIRTH]",
+        "1974",
+    ),
     ("That's March 3, 1988.", "[DATE_OF_BIRTH]", "1988"),
     ("and the account number is 7741", "[BANK_ACCOUNT]", "7741"),
     ("The card number is 5421, 77. Thanks.", "[CARD]", "5421"),
-    ("is the delivery address flat 512, lotus residency, FC road, Shivajinagar, Pune, 411, 005.", "[ADDRESS]", "lotus"),
-    ("please send it to plot 44, shanti nagar, Nagpur.", "[ADDRESS]", "shanti"),
-    ("mail it to 3410 to Birch Street, Tulsa, Oklahoma.", "[ADDRESS]", "3410"),
+    (
+        "is the delivery address flat 512, lotus residency, FC road, Shivajinagar, Pune, 411, 005.",
+        "[ADDRESS]",
+        "lotus",
+    ),
+    (
+        "please send it to plot 44, shanti nagar, Nagpur.",
+        "[ADDRESS]",
+        "shanti",
+    ),
+    (
+        "mail it to 3410 to Birch Street, Tulsa, Oklahoma.",
+        "[ADDRESS]",
+        "3410",
+    ),
     ("Austin, Texas 7870", "[POSTCODE]", "7870"),
     ("you can text updates to 415-555-129.", "[PHONE]", "555"),
-    ("text me on oh double seven double oh nine double oh to 4 1 when it is sent", "[PHONE]", "4 1"),
+    (
+        "text me on oh double seven double oh nine double oh to 4 1 when it is sent",
+        "[PHONE]",
+        "4 1",
+    ),
     ("IFSC KKBK, Tripoli 4471.", "[IFSC]", "4471"),
     // hyphen-joined spoken groups ("6-triple-3", "double-7-double-2")
-    ("the card number is 6-triple-3, double-7-double-2.", "[CARD]", "triple"),
-    ("my number is nine-eight-seven, double-6-oh, triple-2-five", "[PHONE]", "double-6"),
+    (
+        "the card number is 6-triple-3, double-7-double-2.",
+        "[CARD]",
+        "triple",
+    ),
+    (
+        "my number is nine-eight-seven, double-6-oh, triple-2-five",
+        "[PHONE]",
+        "double-6",
+    ),
     ("the OTP is 3-double-8-1", "[OTP]", "double-8"),
     ("It is 404. Triple 50101", "[PHONE]", "50101"),
     // a postcode at the end of an address, after place names the recogniser lower-cased or
     // garbled and split however it heard the pauses
-    ("deliver to flat 27, orchid towers, link road, wakad, puni, 411, 057.", "[ADDRESS]", "057"),
-    ("ship it to 48 Maple Avenue, apt 3C, boulder, colarado, 803.04.", "[ADDRESS]", "803"),
-    ("ship it to 48 Maple Avenue, boulder, 80 304.", "[ADDRESS]", "304"),
-    ("my address is house 9, lake view, aundh, four one one zero six seven.", "[ADDRESS]", "six seven"),
+    (
+        "deliver to flat 27, orchid towers, link road, wakad, puni, 411, 057.",
+        "[ADDRESS]",
+        "057",
+    ),
+    (
+        "ship it to 48 Maple Avenue, apt 3C, boulder, colarado, 803.04.",
+        "[ADDRESS]",
+        "803",
+    ),
+    (
+        "ship it to 48 Maple Avenue, boulder, 80 304.",
+        "[ADDRESS]",
+        "304",
+    ),
+    (
+        "my address is house 9, lake view, aundh, four one one zero six seven.",
+        "[ADDRESS]",
+        "six seven",
+    ),
 ];
 
 #[test]
@@ -135,7 +248,9 @@ fn positives_are_redacted() {
     for (input, placeholder, gone) in POSITIVE {
         let out = r.redact_text(input).text;
         if !out.contains(placeholder) || out.contains(gone) {
-            failures.push(format!("{input:?} -> {out:?} (want {placeholder}, without {gone:?})"));
+            failures.push(format!(
+                "{input:?} -> {out:?} (want {placeholder}, without {gone:?})"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -199,7 +314,9 @@ fn ordinary_text_survives() {
 #[test]
 fn redactions_stop_at_the_identifier() {
     assert_eq!(
-        red("My mobile is 98765 43012 and email kiran dot m at yahoo dot com. It costs 450 rupees."),
+        red(
+            "My mobile is 98765 43012 and email kiran dot m at yahoo dot com. It costs 450 rupees."
+        ),
         "My mobile is [PHONE] and email [EMAIL]. It costs 450 rupees."
     );
     // the cue in the next question does not label the number before it
@@ -209,7 +326,10 @@ fn redactions_stop_at_the_identifier() {
     let out = red("What is the phone number on the account? It is 212 555 0143.");
     assert!(out.contains("[PHONE]"), "{out}");
     let out = red("My number is 98765 43012, for 3 days only.");
-    assert!(out.contains("[PHONE]") && out.ends_with("for 3 days only."), "{out}");
+    assert!(
+        out.contains("[PHONE]") && out.ends_with("for 3 days only."),
+        "{out}"
+    );
 }
 
 /// Look-alikes of identifiers that are not identifiers.
@@ -239,7 +359,11 @@ fn checksums_label_kinds() {
     assert!(!checksums::iban_mod97("GB83WEST12345698765432"));
     // GSTIN: find the valid check character for a body and test both ways
     let body = "27ABCPE1234F1Z";
-    let good = (b'0'..=b'9').chain(b'A'..=b'Z').map(|c| format!("{body}{}", c as char)).find(|g| checksums::gstin_check(g)).unwrap();
+    let good = (b'0'..=b'9')
+        .chain(b'A'..=b'Z')
+        .map(|c| format!("{body}{}", c as char))
+        .find(|g| checksums::gstin_check(g))
+        .unwrap();
     assert!(red(&format!("our GSTIN is {good}")).contains("[GSTIN]"));
     assert!(checksums::nanp("4155550142") && !checksums::nanp("1155550142"));
     assert!(checksums::indian_mobile("919841522076") && !checksums::indian_mobile("5841522076"));
@@ -250,7 +374,10 @@ fn checksums_label_kinds() {
 #[test]
 fn spoken_numbers_read_as_digits() {
     let cases = [
-        ("nine eight four one five double two oh seven six", "9841522076"),
+        (
+            "nine eight four one five double two oh seven six",
+            "9841522076",
+        ),
         ("ninety eight forty one", "9841"),
         ("triple one", "111"),
         ("four triple one", "4111"),
@@ -290,7 +417,11 @@ fn odd_unicode_never_lets_an_identifier_through() {
     for c in cases {
         let out = redactor().redact_text(c);
         assert!(out.text.contains('['), "{c:?} -> {:?}", out.text);
-        assert!(!out.text.chars().any(|ch| ch.is_numeric()), "{c:?} -> {:?}", out.text);
+        assert!(
+            !out.text.chars().any(|ch| ch.is_numeric()),
+            "{c:?} -> {:?}",
+            out.text
+        );
     }
 }
 
@@ -299,7 +430,20 @@ fn bad_input_never_panics() {
     let r = redactor();
     assert_eq!(r.redact_text("").text, "");
     assert_eq!(r.redact_text("   ").text, "   ");
-    for s in ["\u{0}", "@", "@@@ at at dot", "double", "triple triple", "+", "(((", "oh oh oh", "Mr.", "ñ😀\u{301}", "9", "a\u{300}\u{300}"] {
+    for s in [
+        "\u{0}",
+        "@",
+        "@@@ at at dot",
+        "double",
+        "triple triple",
+        "+",
+        "(((",
+        "oh oh oh",
+        "Mr.",
+        "ñ😀\u{301}",
+        "9",
+        "a\u{300}\u{300}",
+    ] {
         let _ = r.redact_text(s);
     }
     // a huge segment: processed in chunks, identifier in the middle still removed
@@ -317,7 +461,11 @@ fn bad_input_never_panics() {
 fn identifier_split_across_segments_is_held_and_redacted_in_both() {
     let r = redactor();
     let mut t = r.track([7; 32], false);
-    assert!(t.push_final(seg("my number is nine eight four one five")).is_empty(), "a numeric tail is held");
+    assert!(
+        t.push_final(seg("my number is nine eight four one five"))
+            .is_empty(),
+        "a numeric tail is held"
+    );
     let out = t.push_final(seg("two two zero seven six, thanks."));
     assert_eq!(out.len(), 2);
     assert_eq!(out[0].text, "my number is [PHONE]");
@@ -329,7 +477,11 @@ fn identifier_split_across_segments_is_held_and_redacted_in_both() {
     assert!(t.push_final(seg("four one five")).is_empty());
     let out = t.push_final(seg("two two zero seven six"));
     assert_eq!(out.len(), 3);
-    assert!(out.iter().all(|s| !s.text.chars().any(|c| c.is_ascii_digit()) && s.text.contains("[PHONE]")), "{out:?}");
+    assert!(
+        out.iter()
+            .all(|s| !s.text.chars().any(|c| c.is_ascii_digit()) && s.text.contains("[PHONE]")),
+        "{out:?}"
+    );
     // flush emits what is held, never dropping a segment
     let mut t = r.track([7; 32], false);
     assert!(t.push_final(seg("the fee is 200")).is_empty());
@@ -345,7 +497,14 @@ fn card_spread_over_several_segments_after_a_cue() {
     let r = redactor();
     let card = luhn_complete("522233446688990");
     let last = &card[15..];
-    let segs = ["What is the card number?".to_string(), "The card number is 5-triple-2.".into(), "Double-3-double-4.".into(), "Double-6-double-8.".into(), format!("Double-9-0-{last}."), "Thank you.".into()];
+    let segs = [
+        "What is the card number?".to_string(),
+        "The card number is 5-triple-2.".into(),
+        "Double-3-double-4.".into(),
+        "Double-6-double-8.".into(),
+        format!("Double-9-0-{last}."),
+        "Thank you.".into(),
+    ];
     let mut t = r.track([3; 32], false);
     let mut out = Vec::new();
     for s in &segs {
@@ -354,7 +513,12 @@ fn card_spread_over_several_segments_after_a_cue() {
     out.extend(t.flush());
     assert_eq!(out.len(), segs.len());
     for s in &out[1..5] {
-        assert!(s.text.contains('[') && !s.text.chars().any(|c| c.is_ascii_digit()) && !s.text.to_lowercase().contains("double"), "{out:?}");
+        assert!(
+            s.text.contains('[')
+                && !s.text.chars().any(|c| c.is_ascii_digit())
+                && !s.text.to_lowercase().contains("double"),
+            "{out:?}"
+        );
     }
     assert_eq!(out[1].text, "The card number is [CARD].");
     assert_eq!(out[5].text, "Thank you.");
@@ -363,7 +527,10 @@ fn card_spread_over_several_segments_after_a_cue() {
     let mut out = t.push_final(seg("The card number is 5. Triple 2. Double 3. Double 4."));
     out.extend(t.push_final(seg("Double six, double eight, double nine, oh seven.")));
     out.extend(t.flush());
-    assert_eq!(out[0].text, "The card number is [CARD].", "not an IP address: the dots end sentences");
+    assert_eq!(
+        out[0].text, "The card number is [CARD].",
+        "not an IP address: the dots end sentences"
+    );
     assert!(!out[1].text.contains("double"), "{out:?}");
 }
 
@@ -371,10 +538,22 @@ fn card_spread_over_several_segments_after_a_cue() {
 /// quantity after an address.
 #[test]
 fn address_postcode_tail_needs_the_postcode() {
-    assert_eq!(red("I live at 14 Oak Street, springfield, since 2019."), "I live at [ADDRESS], springfield, since 2019.");
-    assert_eq!(red("Deliver to 5 Hill Road, pune, and call 20 minutes before."), "Deliver to [ADDRESS], pune, and call 20 minutes before.");
-    assert_eq!(red("The address is 5 Hill Road, bandra, 400, 050, and the landmark is the school."), "The address is [ADDRESS], and the landmark is the school.");
-    assert_eq!(red("Send it to 14 Oak Street, pune, 12,000 rupees is the fee."), "Send it to [ADDRESS], pune, 12,000 rupees is the fee.");
+    assert_eq!(
+        red("I live at 14 Oak Street, springfield, since 2019."),
+        "I live at [ADDRESS], springfield, since 2019."
+    );
+    assert_eq!(
+        red("Deliver to 5 Hill Road, pune, and call 20 minutes before."),
+        "Deliver to [ADDRESS], pune, and call 20 minutes before."
+    );
+    assert_eq!(
+        red("The address is 5 Hill Road, bandra, 400, 050, and the landmark is the school."),
+        "The address is [ADDRESS], and the landmark is the school."
+    );
+    assert_eq!(
+        red("Send it to 14 Oak Street, pune, 12,000 rupees is the fee."),
+        "Send it to [ADDRESS], pune, 12,000 rupees is the fee."
+    );
 }
 
 #[test]
@@ -396,42 +575,81 @@ fn the_other_partys_question_gives_the_context() {
     let out = agent.push_final(seg("Thank you, Zorawar. You are verified."));
     assert_eq!(out[0].text, "Thank you, [NAME]. You are verified.");
     // a time with no identifier context survives (held first: a number ends the segment)
-    assert!(agent.push_final(seg("The technician comes at eleven thirty.")).is_empty());
-    assert_eq!(agent.flush()[0].text, "The technician comes at eleven thirty.");
+    assert!(
+        agent
+            .push_final(seg("The technician comes at eleven thirty."))
+            .is_empty()
+    );
+    assert_eq!(
+        agent.flush()[0].text,
+        "The technician comes at eleven thirty."
+    );
 }
 
 #[test]
 fn pseudonyms_are_consistent_within_a_call_and_differ_across_keys() {
-    let policy = Policy { mode: Mode::Pseudonym, ..Policy::default() };
+    let policy = Policy {
+        mode: Mode::Pseudonym,
+        ..Policy::default()
+    };
     let r = Arc::new(Redactor::new(policy).unwrap());
     let call = r.call([3; 32]);
     let mut caller = call.track(false);
     let mut agent = call.track(true);
     let a = caller.push_final(seg("My name is Meera Pillai and my number is 98415 22076."));
     assert_eq!(a[0].text, "My name is [NAME_1] and my number is [PHONE_1].");
-    let b = agent.push_final(seg("Thank you, Meera. I will call 98415-22076. This is Prakash."));
-    assert_eq!(b[0].text, "Thank you, [NAME_1]. I will call [PHONE_1]. This is [NAME_2].");
+    let b = agent.push_final(seg(
+        "Thank you, Meera. I will call 98415-22076. This is Prakash.",
+    ));
+    assert_eq!(
+        b[0].text,
+        "Thank you, [NAME_1]. I will call [PHONE_1]. This is [NAME_2]."
+    );
     let c = caller.push_final(seg("My other number is 91234 56789."));
     assert!(c[0].text.contains("[PHONE_2]"));
 }
 
 #[test]
 fn mask_mode_and_entity_subsets() {
-    let r = Arc::new(Redactor::new(Policy { mode: Mode::Mask, ..Policy::default() }).unwrap());
+    let r = Arc::new(
+        Redactor::new(Policy {
+            mode: Mode::Mask,
+            ..Policy::default()
+        })
+        .unwrap(),
+    );
     assert_eq!(r.redact_text("call 98415 22076").text, "call ####");
-    let only_phone = Policy { entities: [EntityKind::Phone].into_iter().collect(), ..Policy::default() };
+    let only_phone = Policy {
+        entities: [EntityKind::Phone].into_iter().collect(),
+        ..Policy::default()
+    };
     let r = Arc::new(Redactor::new(only_phone).unwrap());
-    assert_eq!(r.redact_text("My name is Meera, call 98415 22076").text, "My name is Meera, call [PHONE]");
+    assert_eq!(
+        r.redact_text("My name is Meera, call 98415 22076").text,
+        "My name is Meera, call [PHONE]"
+    );
 }
 
 #[test]
 fn agent_names_kept_when_the_policy_says_so() {
-    let r = Arc::new(Redactor::new(Policy { keep_agent_names: true, ..Policy::default() }).unwrap());
+    let r = Arc::new(
+        Redactor::new(Policy {
+            keep_agent_names: true,
+            ..Policy::default()
+        })
+        .unwrap(),
+    );
     let call = r.call([5; 32]);
     let mut agent = call.track(true);
     let mut caller = call.track(false);
-    assert_eq!(agent.push_final(seg("Good morning, this is Prakash."))[0].text, "Good morning, this is Prakash.");
-    assert_eq!(caller.push_final(seg("Hi Prakash, my name is Meera."))[0].text, "Hi Prakash, my name is [NAME].");
+    assert_eq!(
+        agent.push_final(seg("Good morning, this is Prakash."))[0].text,
+        "Good morning, this is Prakash."
+    );
+    assert_eq!(
+        caller.push_final(seg("Hi Prakash, my name is Meera."))[0].text,
+        "Hi Prakash, my name is [NAME]."
+    );
 }
 
 #[test]
@@ -440,13 +658,30 @@ fn policy_is_validated_data() {
     assert_eq!(p.version, 3);
     assert_eq!(p.mode, Mode::Pseudonym);
     assert!(p.redacts(EntityKind::Phone) && !p.redacts(EntityKind::Card));
-    assert!(matches!(Policy::from_json(r#"{"version": 1, "colour": "red"}"#), Err(PolicyError::Parse(_))));
-    assert!(matches!(Policy::from_json(r#"{"version": 0}"#), Err(PolicyError::ZeroVersion)));
-    assert!(matches!(Policy::from_json(r#"{"entities": []}"#), Err(PolicyError::NoEntities)));
+    assert!(matches!(
+        Policy::from_json(r#"{"version": 1, "colour": "red"}"#),
+        Err(PolicyError::Parse(_))
+    ));
+    assert!(matches!(
+        Policy::from_json(r#"{"version": 0}"#),
+        Err(PolicyError::ZeroVersion)
+    ));
+    assert!(matches!(
+        Policy::from_json(r#"{"entities": []}"#),
+        Err(PolicyError::NoEntities)
+    ));
     let d = Policy::from_json("{}").unwrap();
     assert_eq!(d, Policy::default());
-    assert_eq!(serde_json::to_string(&EntityKind::DateOfBirth).unwrap(), "\"DATE_OF_BIRTH\"");
-    let out = Redactor::new(Policy { version: 7, ..Policy::default() }).unwrap().redact_text("hi");
+    assert_eq!(
+        serde_json::to_string(&EntityKind::DateOfBirth).unwrap(),
+        "\"DATE_OF_BIRTH\""
+    );
+    let out = Redactor::new(Policy {
+        version: 7,
+        ..Policy::default()
+    })
+    .unwrap()
+    .redact_text("hi");
     assert_eq!(out.policy_version, 7);
 }
 
@@ -454,12 +689,27 @@ fn policy_is_validated_data() {
 fn spans_and_word_times_follow_the_placeholders() {
     let r = redactor();
     let mut t = r.track([9; 32], false);
-    let words = [(" My", 0.0), (" number", 0.3), (" is", 0.6), (" 98415", 0.9), ("-22076.", 1.4), (" Bye.", 2.0)];
+    let words = [
+        (" My", 0.0),
+        (" number", 0.3),
+        (" is", 0.6),
+        (" 98415", 0.9),
+        ("-22076.", 1.4),
+        (" Bye.", 2.0),
+    ];
     let s = RawSegment {
         start: 0.0,
         end: 2.5,
         text: " My number is 98415-22076. Bye.".into(),
-        words: words.iter().map(|(w, t)| Word { word: w.to_string(), start: *t, end: t + 0.3, p: 0.9 }).collect(),
+        words: words
+            .iter()
+            .map(|(w, t)| Word {
+                word: w.to_string(),
+                start: *t,
+                end: t + 0.3,
+                p: 0.9,
+            })
+            .collect(),
     };
     let out = t.push_final(s);
     let o = &out[0];
@@ -467,13 +717,38 @@ fn spans_and_word_times_follow_the_placeholders() {
     assert_eq!(o.spans.len(), 1);
     let sp = &o.spans[0];
     assert_eq!(sp.kind, EntityKind::Phone);
-    assert_eq!(o.text.chars().skip(sp.start).take(sp.end - sp.start).collect::<String>(), "[PHONE]");
+    assert_eq!(
+        o.text
+            .chars()
+            .skip(sp.start)
+            .take(sp.end - sp.start)
+            .collect::<String>(),
+        "[PHONE]"
+    );
     assert_eq!((sp.t_start, sp.t_end), (Some(0.9), Some(1.7)));
     let ws: Vec<&str> = o.words.iter().map(|w| w.word.as_str()).collect();
     assert_eq!(ws, vec![" My", " number", " is", " [PHONE].", " Bye."]);
     assert!((o.words[3].start - 0.9).abs() < 1e-6 && (o.words[3].end - 1.7).abs() < 1e-6);
     // words that do not spell the text are never passed through
-    let s = RawSegment { start: 0.0, end: 1.0, text: "call 98415 22076".into(), words: vec![Word { word: "98415".into(), start: 0.0, end: 1.0, p: 1.0 }, Word { word: "zzz".into(), start: 0.0, end: 1.0, p: 1.0 }] };
+    let s = RawSegment {
+        start: 0.0,
+        end: 1.0,
+        text: "call 98415 22076".into(),
+        words: vec![
+            Word {
+                word: "98415".into(),
+                start: 0.0,
+                end: 1.0,
+                p: 1.0,
+            },
+            Word {
+                word: "zzz".into(),
+                start: 0.0,
+                end: 1.0,
+                p: 1.0,
+            },
+        ],
+    };
     let out = r.track([9; 32], false).push_final(s);
     assert_eq!(out[0].words.len(), 1);
     assert_eq!(out[0].words[0].word, "call [PHONE]");
@@ -485,7 +760,10 @@ fn interim_text_is_masked_conservatively() {
     let mut t = r.track([2; 32], false);
     let i = t.interim(&seg("my number is nine eight four"));
     assert!(!i.text.contains("eight four"), "{}", i.text);
-    assert_eq!(t.interim(&seg("it costs 499 rupees")).text, "it costs 499 rupees");
+    assert_eq!(
+        t.interim(&seg("it costs 499 rupees")).text,
+        "it costs 499 rupees"
+    );
     // the held tail counts: "one five" continues a held run
     assert!(t.push_final(seg("my number is nine eight four")).is_empty());
     let i = t.interim(&seg("one five"));
@@ -495,13 +773,23 @@ fn interim_text_is_masked_conservatively() {
 #[test]
 fn redact_lines_text_and_json() {
     let r = redactor();
-    let input = "my number is nine eight four one five\ndouble two oh seven six\nthe fee is 200 rupees\n";
+    let input =
+        "my number is nine eight four one five\ndouble two oh seven six\nthe fee is 200 rupees\n";
     let mut out = Vec::new();
     redact_lines(&r, input.as_bytes(), &mut out, LineFormat::Text).unwrap();
     let text = String::from_utf8(out).unwrap();
-    assert_eq!(text, "my number is [PHONE]\n[PHONE]\nthe fee is 200 rupees\n");
+    assert_eq!(
+        text,
+        "my number is [PHONE]\n[PHONE]\nthe fee is 200 rupees\n"
+    );
     let mut out = Vec::new();
-    redact_lines(&r, "call 98415 22076\n".as_bytes(), &mut out, LineFormat::Json).unwrap();
+    redact_lines(
+        &r,
+        "call 98415 22076\n".as_bytes(),
+        &mut out,
+        LineFormat::Json,
+    )
+    .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["text"], "call [PHONE]");
     assert_eq!(v["spans"][0]["kind"], "PHONE");
@@ -526,22 +814,40 @@ fn gazetteer_is_large_enough() {
 // ---------------------------------------------------------------------------------------------
 // Property test: any identifier in random filler, in digits, in words or split in two, is gone.
 
-const FILLER: &[&str] = &["okay", "so", "please", "the", "is", "fine", "thanks", "we", "will", "check", "that", "today", "and", "then", "right", "yes", "it", "sure", "hmm"];
-const DIGIT_WORDS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+const FILLER: &[&str] = &[
+    "okay", "so", "please", "the", "is", "fine", "thanks", "we", "will", "check", "that", "today",
+    "and", "then", "right", "yes", "it", "sure", "hmm",
+];
+const DIGIT_WORDS: [&str; 10] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+];
 
 fn luhn_complete(body: &str) -> String {
-    (0..10).map(|d| format!("{body}{d}")).find(|c| checksums::luhn(c)).unwrap()
+    (0..10)
+        .map(|d| format!("{body}{d}"))
+        .find(|c| checksums::luhn(c))
+        .unwrap()
 }
 
 /// (cue said before it, digits)
 fn identifier() -> impl Strategy<Value = (&'static str, String)> {
-    let d = |n: usize| proptest::collection::vec(0u8..10, n).prop_map(|v| v.into_iter().map(|x| char::from(b'0' + x)).collect::<String>());
+    let d = |n: usize| {
+        proptest::collection::vec(0u8..10, n).prop_map(|v| {
+            v.into_iter()
+                .map(|x| char::from(b'0' + x))
+                .collect::<String>()
+        })
+    };
     prop_oneof![
         (6u8..10, d(9)).prop_map(|(a, b)| ("my mobile is", format!("{a}{b}"))),
-        (2u8..10, d(2), 2u8..10, d(6)).prop_map(|(a, b, c, e)| ("call me on", format!("{a}{b}{c}{e}"))),
+        (2u8..10, d(2), 2u8..10, d(6))
+            .prop_map(|(a, b, c, e)| ("call me on", format!("{a}{b}{c}{e}"))),
         d(9).prop_map(|b| ("text me on", format!("07{b}"))),
         d(14).prop_map(|b| ("my card number is", luhn_complete(&format!("4{b}")))),
-        d(10).prop_map(|b| ("my aadhaar is", { let s = format!("2{b}"); format!("{s}{}", checksums::verhoeff_digit(&s)) })),
+        d(10).prop_map(|b| ("my aadhaar is", {
+            let s = format!("2{b}");
+            format!("{s}{}", checksums::verhoeff_digit(&s))
+        })),
         (1u8..9, d(8)).prop_map(|(a, b)| ("my social security number is", format!("{a}{b}"))),
         d(11).prop_map(|b| ("the account number is", format!("3{b}"))),
         d(6).prop_map(|b| ("the OTP is", b)),
@@ -554,8 +860,17 @@ fn identifier() -> impl Strategy<Value = (&'static str, String)> {
 fn render_digits(id: &str, style: u8) -> String {
     match style {
         0 => id.to_string(),
-        1 => id.chars().map(|c| DIGIT_WORDS[c as usize - '0' as usize]).collect::<Vec<_>>().join(" "),
-        2 => id.as_bytes().chunks(3).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join("-"),
+        1 => id
+            .chars()
+            .map(|c| DIGIT_WORDS[c as usize - '0' as usize])
+            .collect::<Vec<_>>()
+            .join(" "),
+        2 => id
+            .as_bytes()
+            .chunks(3)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join("-"),
         _ => {
             // words with "double" for repeated digits
             let b: Vec<char> = id.chars().collect();
@@ -614,12 +929,27 @@ proptest! {
 #[test]
 fn e_mails_with_a_misheard_at_are_still_found() {
     // a mail provider's domain is enough context
-    assert_eq!(red("It is emily dot carter has yahoo dot com."), "It is [EMAIL].");
-    assert_eq!(red("it is m l dot carter has yahoo dot com"), "it is [EMAIL]");
-    assert_eq!(red("Write to priya.s hat gmail.com today."), "Write to [EMAIL] today.");
+    assert_eq!(
+        red("It is emily dot carter has yahoo dot com."),
+        "It is [EMAIL]."
+    );
+    assert_eq!(
+        red("it is m l dot carter has yahoo dot com"),
+        "it is [EMAIL]"
+    );
+    assert_eq!(
+        red("Write to priya.s hat gmail.com today."),
+        "Write to [EMAIL] today."
+    );
     // but a provider named alone, a web site, or a sentence ending in "com…" are not addresses
-    assert_eq!(red("I use gmail.com for everything."), "I use gmail.com for everything.");
-    assert_eq!(red("Our plans are on northwind.com and the app."), "Our plans are on northwind.com and the app.");
+    assert_eq!(
+        red("I use gmail.com for everything."),
+        "I use gmail.com for everything."
+    );
+    assert_eq!(
+        red("Our plans are on northwind.com and the app."),
+        "Our plans are on northwind.com and the app."
+    );
     // after the agent asks for the e-mail, any domain-shaped answer is one
     let r = redactor();
     let call = r.call([3; 32]);
@@ -637,15 +967,25 @@ fn e_mails_with_a_misheard_at_are_still_found() {
 fn address_tail_in_the_next_segment_is_redacted() {
     let r = redactor();
     let mut t = r.track([7; 32], false);
-    let mut out = t.push_final(seg("Is the delivery address flat 378, Sunrise Heights, MG Road,"));
+    let mut out = t.push_final(seg(
+        "Is the delivery address flat 378, Sunrise Heights, MG Road,",
+    ));
     out.extend(t.push_final(seg("Cotha, Pina, 411, 083.")));
     out.extend(t.push_final(seg("The courier will come tomorrow between 10 and 1.")));
     out.extend(t.flush());
     assert_eq!(out.len(), 3, "{out:?}");
     for s in &out[..2] {
-        assert!(!["378", "Sunrise", "411", "083"].iter().any(|v| s.text.contains(v)), "{out:?}");
+        assert!(
+            !["378", "Sunrise", "411", "083"]
+                .iter()
+                .any(|v| s.text.contains(v)),
+            "{out:?}"
+        );
     }
-    assert_eq!(out[2].text, "The courier will come tomorrow between 10 and 1.");
+    assert_eq!(
+        out[2].text,
+        "The courier will come tomorrow between 10 and 1."
+    );
 }
 
 /// The recogniser sometimes writes a ZIP code as money ("Colorado, $80.265"): a price never
@@ -654,6 +994,12 @@ fn address_tail_in_the_next_segment_is_redacted() {
 fn a_zip_code_written_as_money_is_still_a_zip_code() {
     let out = red("Can you deliver it to Cedar Lane? Denver Colorado, $80.265.");
     assert!(!out.contains("80") && !out.contains("265"), "{out}");
-    assert_eq!(red("The new plan is $35.50 a month."), "The new plan is $35.50 a month.");
-    assert_eq!(red("That comes to $1,250.00 in total."), "That comes to $1,250.00 in total.");
+    assert_eq!(
+        red("The new plan is $35.50 a month."),
+        "The new plan is $35.50 a month."
+    );
+    assert_eq!(
+        red("That comes to $1,250.00 in total."),
+        "That comes to $1,250.00 in total."
+    );
 }

@@ -3,11 +3,10 @@
 
 /// Code points of the digit zero of every decimal-digit block we fold to ASCII.
 const DIGIT_ZEROS: &[u32] = &[
-    0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6,
-    0x0D66, 0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0,
-    0x1A80, 0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0,
-    0xAA50, 0xABF0, 0xFF10, 0x104A0, 0x11066, 0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6,
-    0x1E950, 0x1FBF0,
+    0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66,
+    0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90,
+    0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10,
+    0x104A0, 0x11066, 0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E950, 0x1FBF0,
 ];
 
 /// What one original character becomes in the folded text.
@@ -20,7 +19,11 @@ enum Fold {
 fn fold(c: char) -> Fold {
     let u = c as u32;
     if c.is_ascii() {
-        return if c.is_ascii_control() { Fold::To(' ') } else { Fold::Keep(c) };
+        return if c.is_ascii_control() {
+            Fold::To(' ')
+        } else {
+            Fold::Keep(c)
+        };
     }
     for &z in DIGIT_ZEROS {
         if u >= z && u < z + 10 {
@@ -29,8 +32,14 @@ fn fold(c: char) -> Fold {
     }
     match u {
         // zero-width and other invisible format characters, soft hyphen
-        0x00AD | 0x034F | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064
-        | 0x2066..=0x206F | 0xFEFF => Fold::Drop,
+        0x00AD
+        | 0x034F
+        | 0x180E
+        | 0x200B..=0x200F
+        | 0x202A..=0x202E
+        | 0x2060..=0x2064
+        | 0x2066..=0x206F
+        | 0xFEFF => Fold::Drop,
         // superscript / subscript / circled digits
         0x00B9 => Fold::To('1'),
         0x00B2 => Fold::To('2'),
@@ -79,7 +88,11 @@ impl Folded {
             orig.extend(std::iter::repeat_n(i as u32, text.len() - before));
             n = i as u32 + 1;
         }
-        Folded { text, orig, orig_len: n }
+        Folded {
+            text,
+            orig,
+            orig_len: n,
+        }
     }
 
     /// Original character range covered by folded byte range `[a, b)` (b > a).
@@ -127,7 +140,11 @@ impl Token {
         self.lower == w
     }
     pub fn punct(&self) -> Option<char> {
-        if self.kind == TokKind::Punct { self.lower.chars().next() } else { None }
+        if self.kind == TokKind::Punct {
+            self.lower.chars().next()
+        } else {
+            None
+        }
     }
     /// Ends a sentence: `.`, `?`, `!`.
     pub fn is_sentence_end(&self) -> bool {

@@ -106,7 +106,11 @@ impl TrackStream {
 
     /// Feeds samples. `next_id` hands out segment ids (shared by the call's tracks). Returns
     /// the utterances to transcribe: finals in order, then at most one interim.
-    pub fn push(&mut self, samples: &[f32], next_id: &mut impl FnMut() -> u64) -> Vec<UtteranceAudio> {
+    pub fn push(
+        &mut self,
+        samples: &[f32],
+        next_id: &mut impl FnMut() -> u64,
+    ) -> Vec<UtteranceAudio> {
         self.buf.extend_from_slice(samples);
         self.total += samples.len();
         let mut closed = std::mem::take(&mut self.closed);
@@ -122,7 +126,8 @@ impl TrackStream {
             && self.early.is_none()
             && self.interim_every > 0
             && self.total.saturating_sub(since) >= self.first_interim
-            && (self.last_interim_at <= since || self.total - self.last_interim_at >= self.interim_every)
+            && (self.last_interim_at <= since
+                || self.total - self.last_interim_at >= self.interim_every)
         {
             self.last_interim_at = self.total;
             let from = since.max(self.origin);
@@ -148,14 +153,20 @@ impl TrackStream {
         out
     }
 
-    fn finals(&mut self, closed: &mut Vec<SpeechSpan>, next_id: &mut impl FnMut() -> u64) -> Vec<UtteranceAudio> {
+    fn finals(
+        &mut self,
+        closed: &mut Vec<SpeechSpan>,
+        next_id: &mut impl FnMut() -> u64,
+    ) -> Vec<UtteranceAudio> {
         let mut out = Vec::new();
         for span in closed.drain(..) {
             let id = self.current.take().unwrap_or_else(&mut *next_id);
             let start = span.start.max(self.origin);
             let end = span.end.min(self.total);
             match self.early.take() {
-                Some((eid, espan)) if eid == id && espan.start.max(self.origin) == start && espan.end == end => {
+                Some((eid, espan))
+                    if eid == id && espan.start.max(self.origin) == start && espan.end == end =>
+                {
                     out.push(self.signal(id, Kind::Confirm, start, end));
                     continue;
                 }
@@ -210,7 +221,13 @@ impl TrackStream {
     }
 
     fn signal(&self, id: u64, kind: Kind, start: usize, end: usize) -> UtteranceAudio {
-        UtteranceAudio { segment_id: id, kind, start_s: start as f32 / SAMPLE_RATE as f32, end_s: end as f32 / SAMPLE_RATE as f32, samples: Vec::new() }
+        UtteranceAudio {
+            segment_id: id,
+            kind,
+            start_s: start as f32 / SAMPLE_RATE as f32,
+            end_s: end as f32 / SAMPLE_RATE as f32,
+            samples: Vec::new(),
+        }
     }
 
     /// Drops audio that can no longer belong to an utterance.
@@ -255,16 +272,39 @@ mod tests {
         let finals: Vec<_> = out.iter().filter(|u| u.kind == Kind::Final).collect();
         let interims: Vec<_> = out.iter().filter(|u| u.kind == Kind::Interim).collect();
         assert_eq!(finals.len(), 1, "one utterance");
-        assert!((3..=4).contains(&interims.len()), "the first after ~0.6 s of speech, then about one per second: {}", interims.len());
-        assert!(interims.iter().all(|i| i.segment_id == finals[0].segment_id));
+        assert!(
+            (3..=4).contains(&interims.len()),
+            "the first after ~0.6 s of speech, then about one per second: {}",
+            interims.len()
+        );
+        assert!(
+            interims
+                .iter()
+                .all(|i| i.segment_id == finals[0].segment_id)
+        );
         // interims grow and start where the final starts
-        assert!(interims.windows(2).all(|w| w[1].samples.len() > w[0].samples.len()));
+        assert!(
+            interims
+                .windows(2)
+                .all(|w| w[1].samples.len() > w[0].samples.len())
+        );
         assert!((interims[0].start_s - finals[0].start_s).abs() < 0.01);
         let f = finals[0];
-        assert!(f.start_s > 0.7 && f.start_s < 1.0, "starts near 1 s: {}", f.start_s);
+        assert!(
+            f.start_s > 0.7 && f.start_s < 1.0,
+            "starts near 1 s: {}",
+            f.start_s
+        );
         assert!(f.end_s > 3.9 && f.end_s < 4.4, "ends near 4 s: {}", f.end_s);
-        assert_eq!(f.samples.len(), ((f.end_s - f.start_s) * 16000.0).round() as usize);
-        assert!(ts.buffered() <= 16000 + 320, "only the tail is kept after the utterance: {}", ts.buffered());
+        assert_eq!(
+            f.samples.len(),
+            ((f.end_s - f.start_s) * 16000.0).round() as usize
+        );
+        assert!(
+            ts.buffered() <= 16000 + 320,
+            "only the tail is kept after the utterance: {}",
+            ts.buffered()
+        );
     }
 
     /// Feeds 20 ms chunks; returns each request with the track position (samples) it came at.
@@ -276,13 +316,20 @@ mod tests {
                 ids += 1;
                 ids
             };
-            out.extend(ts.push(chunk, &mut next).into_iter().map(|u| (i * 320 + chunk.len(), u)));
+            out.extend(
+                ts.push(chunk, &mut next)
+                    .into_iter()
+                    .map(|u| (i * 320 + chunk.len(), u)),
+            );
         }
         out
     }
 
     fn not_interims(out: &[(usize, UtteranceAudio)]) -> Vec<(usize, &UtteranceAudio)> {
-        out.iter().filter(|(_, u)| u.kind != Kind::Interim).map(|(p, u)| (*p, u)).collect()
+        out.iter()
+            .filter(|(_, u)| u.kind != Kind::Interim)
+            .map(|(p, u)| (*p, u))
+            .collect()
     }
 
     #[test]
@@ -295,15 +342,31 @@ mod tests {
         assert_eq!(plain.len(), 1);
         let (endpoint, fin) = plain[0];
         assert_eq!(fin.kind, Kind::Final);
-        let early = feed_timed(&mut TrackStream::with_early_finals(VadConfig::default(), 1000, 300), &audio);
+        let early = feed_timed(
+            &mut TrackStream::with_early_finals(VadConfig::default(), 1000, 300),
+            &audio,
+        );
         let early = not_interims(&early);
-        assert_eq!(early.iter().map(|(_, u)| u.kind).collect::<Vec<_>>(), [Kind::EarlyFinal, Kind::Confirm]);
+        assert_eq!(
+            early.iter().map(|(_, u)| u.kind).collect::<Vec<_>>(),
+            [Kind::EarlyFinal, Kind::Confirm]
+        );
         let (sent, e) = early[0];
-        assert_eq!((e.segment_id, e.start_s, e.end_s, &e.samples), (fin.segment_id, fin.start_s, fin.end_s, &fin.samples), "the same audio as the final");
-        assert_eq!(early[1].0, endpoint, "confirmed when the endpoint closes it");
+        assert_eq!(
+            (e.segment_id, e.start_s, e.end_s, &e.samples),
+            (fin.segment_id, fin.start_s, fin.end_s, &fin.samples),
+            "the same audio as the final"
+        );
+        assert_eq!(
+            early[1].0, endpoint,
+            "confirmed when the endpoint closes it"
+        );
         assert!(early[1].1.samples.is_empty() && early[1].1.segment_id == fin.segment_id);
         let ahead_ms = (endpoint - sent) as f32 / 16.0;
-        assert!((180.0..=220.0).contains(&ahead_ms), "sent {ahead_ms} ms before the endpoint");
+        assert!(
+            (180.0..=220.0).contains(&ahead_ms),
+            "sent {ahead_ms} ms before the endpoint"
+        );
     }
 
     #[test]
@@ -317,17 +380,49 @@ mod tests {
         let plain = not_interims(&plain);
         assert_eq!(plain.len(), 1, "one utterance across the short pause");
         let fin = plain[0].1;
-        let out = feed_timed(&mut TrackStream::with_early_finals(VadConfig::default(), 1000, 300), &audio);
+        let out = feed_timed(
+            &mut TrackStream::with_early_finals(VadConfig::default(), 1000, 300),
+            &audio,
+        );
         let kinds: Vec<Kind> = not_interims(&out).iter().map(|(_, u)| u.kind).collect();
-        assert_eq!(kinds, [Kind::EarlyFinal, Kind::Retract, Kind::EarlyFinal, Kind::Confirm]);
-        assert!(out.iter().all(|(_, u)| u.segment_id == fin.segment_id), "one utterance, one id");
-        let last_early = not_interims(&out).into_iter().filter(|(_, u)| u.kind == Kind::EarlyFinal).last().unwrap().1;
-        assert_eq!((last_early.start_s, last_early.end_s, &last_early.samples), (fin.start_s, fin.end_s, &fin.samples));
+        assert_eq!(
+            kinds,
+            [
+                Kind::EarlyFinal,
+                Kind::Retract,
+                Kind::EarlyFinal,
+                Kind::Confirm
+            ]
+        );
+        assert!(
+            out.iter().all(|(_, u)| u.segment_id == fin.segment_id),
+            "one utterance, one id"
+        );
+        let last_early = not_interims(&out)
+            .into_iter()
+            .filter(|(_, u)| u.kind == Kind::EarlyFinal)
+            .last()
+            .unwrap()
+            .1;
+        assert_eq!(
+            (last_early.start_s, last_early.end_s, &last_early.samples),
+            (fin.start_s, fin.end_s, &fin.samples)
+        );
         // interims stop while an early final is out and resume after the retraction
         let retracted_at = out.iter().find(|(_, u)| u.kind == Kind::Retract).unwrap().0;
-        let first_early = out.iter().find(|(_, u)| u.kind == Kind::EarlyFinal).unwrap().0;
-        assert!(!out.iter().any(|(p, u)| u.kind == Kind::Interim && *p > first_early && *p < retracted_at));
-        assert!(out.iter().any(|(p, u)| u.kind == Kind::Interim && *p > retracted_at));
+        let first_early = out
+            .iter()
+            .find(|(_, u)| u.kind == Kind::EarlyFinal)
+            .unwrap()
+            .0;
+        assert!(
+            !out.iter()
+                .any(|(p, u)| u.kind == Kind::Interim && *p > first_early && *p < retracted_at)
+        );
+        assert!(
+            out.iter()
+                .any(|(p, u)| u.kind == Kind::Interim && *p > retracted_at)
+        );
     }
 
     #[test]
@@ -347,15 +442,29 @@ mod tests {
 
     #[test]
     fn long_speech_is_cut_and_finish_closes_the_open_utterance() {
-        let cfg = VadConfig { max_utterance_s: 5.0, ..VadConfig::default() };
+        let cfg = VadConfig {
+            max_utterance_s: 5.0,
+            ..VadConfig::default()
+        };
         let mut ts = TrackStream::new(cfg, 0);
         let mut ids = 0;
         let mut out = feed(&mut ts, &voiced(12.0), &mut ids);
-        assert!(ts.buffered() <= 16000 * 6 + 320, "bounded by the maximum length: {}", ts.buffered());
+        assert!(
+            ts.buffered() <= 16000 * 6 + 320,
+            "bounded by the maximum length: {}",
+            ts.buffered()
+        );
         let mut next = || 99;
         out.extend(ts.finish(&mut next));
-        assert!(out.len() >= 3, "cut at least twice, then finished: {}", out.len());
-        assert!(out.iter().all(|u| u.kind == Kind::Final && u.samples.len() <= 16000 * 5 + 3200));
+        assert!(
+            out.len() >= 3,
+            "cut at least twice, then finished: {}",
+            out.len()
+        );
+        assert!(
+            out.iter()
+                .all(|u| u.kind == Kind::Final && u.samples.len() <= 16000 * 5 + 3200)
+        );
         let last = out.last().unwrap();
         assert!(last.end_s > 11.9, "the tail is not lost: {}", last.end_s);
     }

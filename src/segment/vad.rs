@@ -62,16 +62,25 @@ impl VadConfig {
     /// window gives whisper more context (live calls keep 0.5 s for latency). On the 8 kHz dev
     /// calls this took the WER on non-PII words from 6.99% to 6.67–6.88%.
     pub fn batch() -> Self {
-        Self { min_silence_ms: 1000, ..Self::default() }
+        Self {
+            min_silence_ms: 1000,
+            ..Self::default()
+        }
     }
 
     /// Checks ranges; returns a message naming the bad field.
     pub fn validate(&self) -> Result<(), String> {
         if !(1.0..=60.0).contains(&self.max_utterance_s) {
-            return Err(format!("max_utterance_s must be 1..=60, got {}", self.max_utterance_s));
+            return Err(format!(
+                "max_utterance_s must be 1..=60, got {}",
+                self.max_utterance_s
+            ));
         }
         if !(100..=5000).contains(&self.min_silence_ms) {
-            return Err(format!("min_silence_ms must be 100..=5000, got {}", self.min_silence_ms));
+            return Err(format!(
+                "min_silence_ms must be 100..=5000, got {}",
+                self.min_silence_ms
+            ));
         }
         if self.pad_ms > 1000 {
             return Err(format!("pad_ms must be at most 1000, got {}", self.pad_ms));
@@ -128,9 +137,7 @@ impl Analyser {
     fn new() -> Self {
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(FFT_LEN);
         let window = (0..FRAME)
-            .map(|i| {
-                0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / (FRAME - 1) as f32).cos()
-            })
+            .map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / (FRAME - 1) as f32).cos())
             .collect();
         Self {
             input: fft.make_input_vec(),
@@ -167,7 +174,11 @@ impl Analyser {
         let (k1, _) = argmax(&self.power, None);
         let near1 = window_sum(&self.power, k1);
         let (k2, _) = argmax(&self.power, Some(k1));
-        let near2 = if k2.abs_diff(k1) > 4 { window_sum(&self.power, k2) } else { 0.0 };
+        let near2 = if k2.abs_diff(k1) > 4 {
+            window_sum(&self.power, k2)
+        } else {
+            0.0
+        };
         (flatness, ((near1 + near2) / total).min(1.0), [k1, k2])
     }
 }
@@ -261,14 +272,20 @@ impl Endpointer {
         let idx = self.frame_idx.checked_sub(1)?;
         let silence = idx - open.last_speech_frame;
         let pad = Self::frames(self.cfg.pad_ms);
-        if early_ms <= self.cfg.pad_ms || silence < Self::frames(early_ms) || silence >= Self::frames(self.cfg.min_silence_ms) {
+        if early_ms <= self.cfg.pad_ms
+            || silence < Self::frames(early_ms)
+            || silence >= Self::frames(self.cfg.min_silence_ms)
+        {
             return None;
         }
         if (open.speech_frames as f32 * FRAME_S * 1000.0) < self.cfg.min_speech_ms as f32 {
             return None;
         }
         let end_frame = open.last_speech_frame + 1 + pad;
-        (end_frame <= idx + 1).then(|| SpeechSpan { start: self.pad_start(open.start_frame), end: end_frame * FRAME })
+        (end_frame <= idx + 1).then(|| SpeechSpan {
+            start: self.pad_start(open.start_frame),
+            end: end_frame * FRAME,
+        })
     }
 
     /// Feeds samples; appends spans that closed to `closed`.
@@ -296,9 +313,14 @@ impl Endpointer {
     /// Ends the track: closes any open utterance.
     pub fn finish(&mut self, closed: &mut Vec<SpeechSpan>) {
         if let Some(open) = self.open.take() {
-            let end_frame = (open.last_speech_frame + 1 + Self::frames(self.cfg.pad_ms))
-                .min(self.frame_idx);
-            let end = end_frame * FRAME + if end_frame == self.frame_idx { self.carry.len() } else { 0 };
+            let end_frame =
+                (open.last_speech_frame + 1 + Self::frames(self.cfg.pad_ms)).min(self.frame_idx);
+            let end = end_frame * FRAME
+                + if end_frame == self.frame_idx {
+                    self.carry.len()
+                } else {
+                    0
+                };
             self.close(open.start_frame, open.speech_frames, end, closed);
         }
     }
@@ -313,9 +335,18 @@ impl Endpointer {
         if self.levels.len() > FLOOR_WINDOW {
             self.levels.pop_front();
         }
-        let floor = self.levels.iter().copied().fold(f32::MAX, f32::min).max(-90.0);
+        let floor = self
+            .levels
+            .iter()
+            .copied()
+            .fold(f32::MAX, f32::min)
+            .max(-90.0);
         let loud = level_db > floor + self.cfg.threshold_db && level_db > self.cfg.min_level_dbfs;
-        let (flatness, peakiness, bins) = if loud { self.analyser.shape(frame) } else { (1.0, 0.0, [0, 0]) };
+        let (flatness, peakiness, bins) = if loud {
+            self.analyser.shape(frame)
+        } else {
+            (1.0, 0.0, [0, 0])
+        };
         // Two tones of equal level (DTMF) swap places as the strongest from frame to frame:
         // the strongest bin must stay near either of the previous frame's two peaks.
         let steady = self.tone_run == 0 || self.tone_bins.iter().any(|b| b.abs_diff(bins[0]) <= 1);
@@ -327,7 +358,12 @@ impl Endpointer {
         self.tone_bins = bins;
         let tonal = self.tone_run >= TONE_FRAMES;
         let speech_like = loud && flatness < NOISE_FLATNESS && !tonal;
-        FrameClass { level_db, flatness, peakiness, speech_like }
+        FrameClass {
+            level_db,
+            flatness,
+            peakiness,
+            speech_like,
+        }
     }
 
     fn frames(ms: u32) -> usize {
@@ -351,7 +387,8 @@ impl Endpointer {
                     self.open = None;
                 } else {
                     open.speech_frames = open.speech_frames.saturating_sub(TONE_FRAMES - 1);
-                    open.last_speech_frame = open.last_speech_frame.min(tone_start.saturating_sub(1));
+                    open.last_speech_frame =
+                        open.last_speech_frame.min(tone_start.saturating_sub(1));
                 }
             }
             self.recent.iter_mut().for_each(|s| *s = false);
@@ -385,7 +422,12 @@ impl Endpointer {
                 if silence >= Self::frames(self.cfg.min_silence_ms) {
                     let open = self.open.take().expect("open utterance");
                     let end_frame = open.last_speech_frame + 1 + Self::frames(self.cfg.pad_ms);
-                    self.close(open.start_frame, open.speech_frames, end_frame.min(idx + 1) * FRAME, closed);
+                    self.close(
+                        open.start_frame,
+                        open.speech_frames,
+                        end_frame.min(idx + 1) * FRAME,
+                        closed,
+                    );
                 } else if idx + 1 - open.start_frame
                     >= (self.cfg.max_utterance_s / FRAME_S) as usize
                 {
@@ -399,7 +441,9 @@ impl Endpointer {
     /// rest open: speech is never cut mid-word when a pause exists, and the cut lands in the
     /// least harmful place when none does.
     fn cut_long(&mut self, idx: usize, closed: &mut Vec<SpeechSpan>) {
-        let Some(open) = self.open.as_mut() else { return };
+        let Some(open) = self.open.as_mut() else {
+            return;
+        };
         let n = open.levels.len();
         let smooth = 5usize;
         let from = n / 2;
@@ -421,10 +465,19 @@ impl Endpointer {
         // (it overlaps the previous span): clamping it cost 1.9 points of WER on the dev calls,
         // most likely because a word at the cut is then heard whole by neither window.
         let start = self.pad_start(start_frame);
-        closed.push(SpeechSpan { start, end: cut_frame * FRAME });
+        closed.push(SpeechSpan {
+            start,
+            end: cut_frame * FRAME,
+        });
     }
 
-    fn close(&self, start_frame: usize, speech_frames: usize, end: usize, closed: &mut Vec<SpeechSpan>) {
+    fn close(
+        &self,
+        start_frame: usize,
+        speech_frames: usize,
+        end: usize,
+        closed: &mut Vec<SpeechSpan>,
+    ) {
         if (speech_frames as f32 * FRAME_S * 1000.0) < self.cfg.min_speech_ms as f32 {
             return;
         }
@@ -489,14 +542,18 @@ pub(crate) mod tests {
     fn silence_and_low_noise_give_nothing() {
         let cfg = VadConfig::default();
         assert!(find_speech(&vec![0.0; 16000 * 5], &cfg).is_empty());
-        assert!(find_speech(&noise(16000 * 5, 0.3, 1), &cfg).is_empty(), "white noise");
+        assert!(
+            find_speech(&noise(16000 * 5, 0.3, 1), &cfg).is_empty(),
+            "white noise"
+        );
     }
 
     #[test]
     fn tones_give_nothing() {
         let cfg = VadConfig::default();
-        let tone: Vec<f32> =
-            (0..16000 * 4).map(|i| 0.4 * (TAU * 440.0 * i as f32 / 16000.0).sin()).collect();
+        let tone: Vec<f32> = (0..16000 * 4)
+            .map(|i| 0.4 * (TAU * 440.0 * i as f32 / 16000.0).sin())
+            .collect();
         assert!(find_speech(&tone, &cfg).is_empty(), "440 Hz tone");
         let dtmf: Vec<f32> = (0..16000 * 2)
             .map(|i| {
@@ -526,7 +583,10 @@ pub(crate) mod tests {
 
     #[test]
     fn long_speech_is_cut_under_the_maximum_at_a_quiet_point() {
-        let cfg = VadConfig { max_utterance_s: 6.0, ..Default::default() };
+        let cfg = VadConfig {
+            max_utterance_s: 6.0,
+            ..Default::default()
+        };
         // 14 s of speech with a 300 ms dip (shorter than the endpoint pause) at 5 s.
         let mut x = voiced(5.0);
         x.extend(noise(4800, 0.001, 9));

@@ -42,7 +42,9 @@ impl Role {
     }
 
     pub(crate) fn parse(s: &str) -> Option<Role> {
-        [Role::Ingest, Role::Agent, Role::Admin, Role::Auditor].into_iter().find(|r| r.as_str() == s)
+        [Role::Ingest, Role::Agent, Role::Admin, Role::Auditor]
+            .into_iter()
+            .find(|r| r.as_str() == s)
     }
 }
 
@@ -97,7 +99,13 @@ fn key_id(key: &str) -> Option<&str> {
 
 impl Store {
     /// Creates a key for `tenant` valid for `ttl_days` (default 90).
-    pub async fn create_api_key(&self, actor: &Actor, tenant: &str, role: Role, ttl_days: Option<u32>) -> Result<NewApiKey> {
+    pub async fn create_api_key(
+        &self,
+        actor: &Actor,
+        tenant: &str,
+        role: Role,
+        ttl_days: Option<u32>,
+    ) -> Result<NewApiKey> {
         self.tenant(tenant).await?;
         let ttl = ttl_days.unwrap_or(DEFAULT_KEY_TTL_DAYS);
         if ttl == 0 {
@@ -106,7 +114,10 @@ impl Store {
         let id = crypto::random_id("")[..8].to_string();
         let mut secret = Zeroizing::new([0u8; 32]);
         crypto::fill_random(secret.as_mut());
-        let key = Zeroizing::new(format!("{KEY_PREFIX}{id}_{}", URL_SAFE_NO_PAD.encode(secret.as_ref())));
+        let key = Zeroizing::new(format!(
+            "{KEY_PREFIX}{id}_{}",
+            URL_SAFE_NO_PAD.encode(secret.as_ref())
+        ));
         let now = super::now();
         let expires_at = now + ttl as i64 * 86_400;
         let mut tx = self.db.scoped(tenant).await?;
@@ -120,10 +131,23 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db("storing an API key"))?;
-        audit::append(&mut tx, actor, "key.create", Some(tenant), Some(&format!("{KEY_PREFIX}{id}")), json!({"role": role.as_str(), "ttl_days": ttl}))
-            .await?;
-        tx.commit().await.map_err(StoreError::db("storing an API key"))?;
-        Ok(NewApiKey { id: format!("{KEY_PREFIX}{id}"), secret: key, expires_at })
+        audit::append(
+            &mut tx,
+            actor,
+            "key.create",
+            Some(tenant),
+            Some(&format!("{KEY_PREFIX}{id}")),
+            json!({"role": role.as_str(), "ttl_days": ttl}),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("storing an API key"))?;
+        Ok(NewApiKey {
+            id: format!("{KEY_PREFIX}{id}"),
+            secret: key,
+            expires_at,
+        })
     }
 
     /// Revokes a key (by its prefix `csk_<id>` or id) of `tenant`.
@@ -140,10 +164,23 @@ impl Store {
             .map_err(StoreError::db("revoking an API key"))?
             .rows_affected();
         if n == 0 {
-            return Err(StoreError::ApiKeyNotFound { key: format!("{KEY_PREFIX}{id}"), tenant: tenant.to_string() });
+            return Err(StoreError::ApiKeyNotFound {
+                key: format!("{KEY_PREFIX}{id}"),
+                tenant: tenant.to_string(),
+            });
         }
-        audit::append(&mut tx, actor, "key.revoke", Some(tenant), Some(&format!("{KEY_PREFIX}{id}")), json!({})).await?;
-        tx.commit().await.map_err(StoreError::db("revoking an API key"))
+        audit::append(
+            &mut tx,
+            actor,
+            "key.revoke",
+            Some(tenant),
+            Some(&format!("{KEY_PREFIX}{id}")),
+            json!({}),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("revoking an API key"))
     }
 
     pub async fn list_api_keys(&self, tenant: &str) -> Result<Vec<ApiKeyInfo>> {
@@ -155,7 +192,9 @@ impl Store {
         .fetch_all(&mut *tx)
         .await
         .map_err(StoreError::db("listing API keys"))?;
-        tx.commit().await.map_err(StoreError::db("listing API keys"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("listing API keys"))?;
         rows.iter()
             .map(|r| {
                 let id: String = r.get(0);
@@ -185,8 +224,12 @@ impl Store {
         let row = match self.db.backend {
             // Before the tenant is known, row-level security hides every key: a
             // SECURITY DEFINER function returns the one row with this public id.
-            Backend::Postgres => sqlx::query("SELECT tenant_id, hash, role, expires_at, revoked_at FROM api_key_lookup($1)"),
-            Backend::Sqlite => sqlx::query("SELECT tenant_id, hash, role, expires_at, revoked_at FROM api_keys WHERE id = $1"),
+            Backend::Postgres => sqlx::query(
+                "SELECT tenant_id, hash, role, expires_at, revoked_at FROM api_key_lookup($1)",
+            ),
+            Backend::Sqlite => sqlx::query(
+                "SELECT tenant_id, hash, role, expires_at, revoked_at FROM api_keys WHERE id = $1",
+            ),
         }
         .bind(id)
         .fetch_optional(&self.db.pool)
@@ -203,26 +246,53 @@ impl Store {
             let expires: i64 = r.get(3);
             let revoked: Option<i64> = r.get(4);
             let role = Role::parse(&r.get::<String, _>(2))?;
-            (revoked.is_none() && expires > now).then(|| Principal { tenant: r.get(0), role, key_id: format!("{KEY_PREFIX}{id}") })
+            (revoked.is_none() && expires > now).then(|| Principal {
+                tenant: r.get(0),
+                role,
+                key_id: format!("{KEY_PREFIX}{id}"),
+            })
         });
         match principal {
             Some(p) => {
                 let mut tx = self.db.scoped(&p.tenant).await?;
-                sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND tenant_id = $3")
-                    .bind(now)
-                    .bind(id)
-                    .bind(&p.tenant)
-                    .execute(&mut *tx)
+                sqlx::query(
+                    "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND tenant_id = $3",
+                )
+                .bind(now)
+                .bind(id)
+                .bind(&p.tenant)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("recording API key use"))?;
+                audit::append(
+                    &mut tx,
+                    &Actor::ApiKey(p.key_id.clone()),
+                    "key.auth",
+                    Some(&p.tenant),
+                    None,
+                    json!({"role": p.role.as_str()}),
+                )
+                .await?;
+                tx.commit()
                     .await
                     .map_err(StoreError::db("recording API key use"))?;
-                audit::append(&mut tx, &Actor::ApiKey(p.key_id.clone()), "key.auth", Some(&p.tenant), None, json!({"role": p.role.as_str()})).await?;
-                tx.commit().await.map_err(StoreError::db("recording API key use"))?;
                 Ok(p)
             }
             None => {
                 // only the public id, and only when it is well-formed: never the secret
-                let who = if id.is_empty() { "malformed".to_string() } else { format!("{KEY_PREFIX}{id}") };
-                self.audit(&Actor::ApiKey(who), "key.auth_failed", None, None, json!({})).await?;
+                let who = if id.is_empty() {
+                    "malformed".to_string()
+                } else {
+                    format!("{KEY_PREFIX}{id}")
+                };
+                self.audit(
+                    &Actor::ApiKey(who),
+                    "key.auth_failed",
+                    None,
+                    None,
+                    json!({}),
+                )
+                .await?;
                 Err(AuthError::Invalid)
             }
         }
@@ -234,7 +304,10 @@ mod tests {
     #[test]
     fn key_ids_are_parsed_only_from_well_formed_keys() {
         let secret = "A".repeat(43);
-        assert_eq!(super::key_id(&format!("csk_abcd2345_{secret}")), Some("abcd2345"));
+        assert_eq!(
+            super::key_id(&format!("csk_abcd2345_{secret}")),
+            Some("abcd2345")
+        );
         assert_eq!(super::key_id("csk_abcd2345_short"), None);
         assert_eq!(super::key_id(&format!("xyz_abcd2345_{secret}")), None);
         assert_eq!(super::key_id(""), None);

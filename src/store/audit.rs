@@ -24,7 +24,12 @@ pub enum Actor {
 impl Actor {
     /// The operator running this process, from `$USER`.
     pub fn operator() -> Actor {
-        Actor::Operator(std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "unknown".into()))
+        Actor::Operator(
+            std::env::var("USER")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| "unknown".into()),
+        )
     }
 }
 
@@ -79,7 +84,16 @@ pub struct AuditReport {
     pub broken: Option<AuditBreak>,
 }
 
-fn entry_hash(prev: &[u8], seq: u64, at: i64, actor: &str, action: &str, tenant: Option<&str>, target: Option<&str>, detail: &str) -> [u8; 32] {
+fn entry_hash(
+    prev: &[u8],
+    seq: u64,
+    at: i64,
+    actor: &str,
+    action: &str,
+    tenant: Option<&str>,
+    target: Option<&str>,
+    detail: &str,
+) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(b"callscribe.audit.v1");
     h.update(prev);
@@ -146,14 +160,28 @@ const PAGE: i64 = 1000;
 
 impl Store {
     /// Records an event on its own (for reads that change nothing else).
-    pub async fn audit(&self, actor: &Actor, action: &str, tenant: Option<&str>, target: Option<&str>, detail: serde_json::Value) -> Result<()> {
+    pub async fn audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        tenant: Option<&str>,
+        target: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
         let mut tx = self.db.global().await?;
         append(&mut tx, actor, action, tenant, target, detail).await?;
-        tx.commit().await.map_err(StoreError::db("committing an audit entry"))
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing an audit entry"))
     }
 
     /// Audit entries, oldest first, optionally only one tenant's, starting after `after`.
-    pub async fn audit_events(&self, tenant: Option<&str>, after: u64, limit: u32) -> Result<Vec<AuditEvent>> {
+    pub async fn audit_events(
+        &self,
+        tenant: Option<&str>,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>> {
         let rows = sqlx::query(
             "SELECT seq, at, actor, action, tenant_id, target, detail, hash FROM audit_log \
              WHERE seq > $1 AND (CAST($2 AS TEXT) IS NULL OR tenant_id = CAST($2 AS TEXT)) ORDER BY seq LIMIT $3",
@@ -193,12 +221,22 @@ impl Store {
             for row in rows {
                 let seq = row.get::<i64, _>(0) as u64;
                 if seq != expected {
-                    return Ok(broken(expected, format!("entries {expected}..{} are missing", seq - 1), entries, &prev));
+                    return Ok(broken(
+                        expected,
+                        format!("entries {expected}..{} are missing", seq - 1),
+                        entries,
+                        &prev,
+                    ));
                 }
                 let stored_prev: Vec<u8> = row.get(7);
                 let stored_hash: Vec<u8> = row.get(8);
                 if stored_prev != prev {
-                    return Ok(broken(seq, "its link to the previous entry does not match".into(), entries, &prev));
+                    return Ok(broken(
+                        seq,
+                        "its link to the previous entry does not match".into(),
+                        entries,
+                        &prev,
+                    ));
                 }
                 let tenant: Option<String> = row.get(4);
                 let target: Option<String> = row.get(5);
@@ -213,7 +251,12 @@ impl Store {
                     &row.get::<String, _>(6),
                 );
                 if stored_hash != hash {
-                    return Ok(broken(seq, "its contents were changed after it was written".into(), entries, &prev));
+                    return Ok(broken(
+                        seq,
+                        "its contents were changed after it was written".into(),
+                        entries,
+                        &prev,
+                    ));
                 }
                 prev = hash;
                 expected += 1;
@@ -228,22 +271,38 @@ impl Store {
             .await
             .map_err(StoreError::db("reading the audit head"))?;
         let Some(head) = head else {
-            return Ok(broken(expected, "the audit head row is missing".into(), entries, &prev));
+            return Ok(broken(
+                expected,
+                "the audit head row is missing".into(),
+                entries,
+                &prev,
+            ));
         };
         let head_seq = head.get::<i64, _>(0) as u64;
         let head_hash: Vec<u8> = head.get(1);
         if head_seq != entries {
             return Ok(broken(
                 entries + 1,
-                format!("the trail ends at entry {entries} but {head_seq} were written: entries after {entries} were removed"),
+                format!(
+                    "the trail ends at entry {entries} but {head_seq} were written: entries after {entries} were removed"
+                ),
                 entries,
                 &prev,
             ));
         }
         if head_hash != prev {
-            return Ok(broken(entries, "the last entry does not match the recorded head".into(), entries, &prev));
+            return Ok(broken(
+                entries,
+                "the last entry does not match the recorded head".into(),
+                entries,
+                &prev,
+            ));
         }
-        Ok(AuditReport { entries, head_hash: to_hex(&prev), broken: None })
+        Ok(AuditReport {
+            entries,
+            head_hash: to_hex(&prev),
+            broken: None,
+        })
     }
 }
 
@@ -258,6 +317,9 @@ fn event_from_row(row: &sqlx::any::AnyRow) -> Result<AuditEvent> {
         tenant: row.get(4),
         target: row.get(5),
         detail: row.get(6),
-        hash: hash.try_into().map_err(|_| StoreError::Corrupt { what: format!("audit entry {seq}"), detail: "hash is not 32 bytes".into() })?,
+        hash: hash.try_into().map_err(|_| StoreError::Corrupt {
+            what: format!("audit entry {seq}"),
+            detail: "hash is not 32 bytes".into(),
+        })?,
     })
 }

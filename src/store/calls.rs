@@ -62,7 +62,9 @@ impl CallStatus {
         }
     }
     fn parse(s: &str) -> Option<CallStatus> {
-        [CallStatus::Open, CallStatus::Complete, CallStatus::Failed].into_iter().find(|c| c.as_str() == s)
+        [CallStatus::Open, CallStatus::Complete, CallStatus::Failed]
+            .into_iter()
+            .find(|c| c.as_str() == s)
     }
 }
 
@@ -138,19 +140,45 @@ struct SegmentDetail {
 }
 
 pub(crate) fn data_key_aad<'a>(tenant: &'a str, call: &'a str, kek_version: u32) -> Aad<'a> {
-    Aad { purpose: Purpose::CallDataKey, tenant, call, seq: 0, key_version: kek_version }
+    Aad {
+        purpose: Purpose::CallDataKey,
+        tenant,
+        call,
+        seq: 0,
+        key_version: kek_version,
+    }
 }
 
-pub(crate) fn segment_aad<'a>(purpose: Purpose, tenant: &'a str, call: &'a str, seq: u64, key_version: u32) -> Aad<'a> {
-    Aad { purpose, tenant, call, seq, key_version }
+pub(crate) fn segment_aad<'a>(
+    purpose: Purpose,
+    tenant: &'a str,
+    call: &'a str,
+    seq: u64,
+    key_version: u32,
+) -> Aad<'a> {
+    Aad {
+        purpose,
+        tenant,
+        call,
+        seq,
+        key_version,
+    }
 }
 
 fn external_aad<'a>(tenant: &'a str, call: &'a str) -> Aad<'a> {
-    Aad { purpose: Purpose::CallExternalId, tenant, call, seq: 0, key_version: DATA_KEY_VERSION }
+    Aad {
+        purpose: Purpose::CallExternalId,
+        tenant,
+        call,
+        seq: 0,
+        key_version: DATA_KEY_VERSION,
+    }
 }
 
 fn external_ref(index: &SecretKey, external_id: &str) -> Vec<u8> {
-    index.mac(&[b"external-id", external_id.as_bytes()]).to_vec()
+    index
+        .mac(&[b"external-id", external_id.as_bytes()])
+        .to_vec()
 }
 
 fn ms(secs: f32) -> i64 {
@@ -170,26 +198,73 @@ pub(crate) struct SealedSegment {
 }
 
 /// Seals a segment's text and detail under the call's data key.
-pub(crate) fn seal_segment(dek: &SecretKey, tenant: &str, call: &str, seq: u64, seg: &TranscriptSegment) -> (Vec<u8>, Vec<u8>) {
-    let detail = serde_json::to_vec(&SegmentDetail { words: seg.words.clone(), redactions: seg.redactions.clone() })
-        .expect("words and spans serialise");
+pub(crate) fn seal_segment(
+    dek: &SecretKey,
+    tenant: &str,
+    call: &str,
+    seq: u64,
+    seg: &TranscriptSegment,
+) -> (Vec<u8>, Vec<u8>) {
+    let detail = serde_json::to_vec(&SegmentDetail {
+        words: seg.words.clone(),
+        redactions: seg.redactions.clone(),
+    })
+    .expect("words and spans serialise");
     let detail = zeroize::Zeroizing::new(detail);
     (
-        crypto::seal(dek, &segment_aad(Purpose::SegmentText, tenant, call, seq, DATA_KEY_VERSION), seg.text.as_bytes()),
-        crypto::seal(dek, &segment_aad(Purpose::SegmentDetail, tenant, call, seq, DATA_KEY_VERSION), &detail),
+        crypto::seal(
+            dek,
+            &segment_aad(Purpose::SegmentText, tenant, call, seq, DATA_KEY_VERSION),
+            seg.text.as_bytes(),
+        ),
+        crypto::seal(
+            dek,
+            &segment_aad(Purpose::SegmentDetail, tenant, call, seq, DATA_KEY_VERSION),
+            &detail,
+        ),
     )
 }
 
 /// Opens a sealed segment into an output segment.
-pub(crate) fn open_segment(dek: &SecretKey, tenant: &str, call: &str, s: &SealedSegment) -> Result<TranscriptSegment> {
-    let what = |part: &str| format!("the {part} of segment {} of call {call} (tenant {tenant})", s.seq);
-    let text = crypto::open(dek, &segment_aad(Purpose::SegmentText, tenant, call, s.seq, s.key_version), &s.text)
-        .map_err(|source| StoreError::Decrypt { what: what("text"), source })?;
-    let detail = crypto::open(dek, &segment_aad(Purpose::SegmentDetail, tenant, call, s.seq, s.key_version), &s.detail)
-        .map_err(|source| StoreError::Decrypt { what: what("words"), source })?;
-    let text = String::from_utf8(text.to_vec()).map_err(|_| StoreError::Corrupt { what: what("text"), detail: "not UTF-8".into() })?;
+pub(crate) fn open_segment(
+    dek: &SecretKey,
+    tenant: &str,
+    call: &str,
+    s: &SealedSegment,
+) -> Result<TranscriptSegment> {
+    let what = |part: &str| {
+        format!(
+            "the {part} of segment {} of call {call} (tenant {tenant})",
+            s.seq
+        )
+    };
+    let text = crypto::open(
+        dek,
+        &segment_aad(Purpose::SegmentText, tenant, call, s.seq, s.key_version),
+        &s.text,
+    )
+    .map_err(|source| StoreError::Decrypt {
+        what: what("text"),
+        source,
+    })?;
+    let detail = crypto::open(
+        dek,
+        &segment_aad(Purpose::SegmentDetail, tenant, call, s.seq, s.key_version),
+        &s.detail,
+    )
+    .map_err(|source| StoreError::Decrypt {
+        what: what("words"),
+        source,
+    })?;
+    let text = String::from_utf8(text.to_vec()).map_err(|_| StoreError::Corrupt {
+        what: what("text"),
+        detail: "not UTF-8".into(),
+    })?;
     let detail: SegmentDetail =
-        serde_json::from_slice(&detail).map_err(|e| StoreError::Corrupt { what: what("words"), detail: e.to_string() })?;
+        serde_json::from_slice(&detail).map_err(|e| StoreError::Corrupt {
+            what: what("words"),
+            detail: e.to_string(),
+        })?;
     Ok(TranscriptSegment {
         start: s.start_ms as f32 / 1000.0,
         end: s.end_ms as f32 / 1000.0,
@@ -205,10 +280,14 @@ impl Store {
     /// Creates a call with a fresh data key; returns callscribe's call id.
     pub async fn create_call(&self, actor: &Actor, tenant: &str, call: &NewCall) -> Result<String> {
         if call.tracks.is_empty() || call.tracks.iter().any(|t| t.is_empty() || t.contains(',')) {
-            return Err(StoreError::Invalid("a call needs at least one track label, without commas".into()));
+            return Err(StoreError::Invalid(
+                "a call needs at least one track label, without commas".into(),
+            ));
         }
         if call.external_id.is_empty() {
-            return Err(StoreError::Invalid("a call needs the provider's call id".into()));
+            return Err(StoreError::Invalid(
+                "a call needs the provider's call id".into(),
+            ));
         }
         let id = crypto::random_id("c_");
         let dek = SecretKey::generate();
@@ -217,7 +296,16 @@ impl Store {
         let (kek_version, kek) = self.current_kek(&mut tx, tenant).await?;
         // the key first: a call row never exists without its key unless it was deleted
         let wrapped = crypto::wrap(&kek, &data_key_aad(tenant, &id, kek_version), &dek);
-        self.vault.put(tenant, &VaultKey { call: id.clone(), kek_version, wrapped }).await?;
+        self.vault
+            .put(
+                tenant,
+                &VaultKey {
+                    call: id.clone(),
+                    kek_version,
+                    wrapped,
+                },
+            )
+            .await?;
         let stored = async {
             sqlx::query(
                 "INSERT INTO calls (id, tenant_id, external_ref, external_id, provider, tracks, status, started_at, created_at) \
@@ -250,22 +338,36 @@ impl Store {
 
     /// Stores one final segment. When this returns the segment is committed to disk (SQLite
     /// `synchronous=FULL`, PostgreSQL commit) and survives a crash of the process.
-    pub async fn append_segment(&self, actor: &Actor, tenant: &str, call: &str, seg: NewSegment<'_>) -> Result<()> {
+    pub async fn append_segment(
+        &self,
+        actor: &Actor,
+        tenant: &str,
+        call: &str,
+        seg: NewSegment<'_>,
+    ) -> Result<()> {
         let s = seg.segment;
         if !(s.start.is_finite() && s.end.is_finite()) || s.end < s.start || s.start < 0.0 {
-            return Err(StoreError::Invalid(format!("segment {} of call {call} has invalid times", seg.seq)));
+            return Err(StoreError::Invalid(format!(
+                "segment {} of call {call} has invalid times",
+                seg.seq
+            )));
         }
         let mut tx = self.db.scoped(tenant).await?;
         let dek = self.call_data_key(&mut tx, tenant, call).await?;
-        let exists = sqlx::query("SELECT 1 FROM segments WHERE call_id = $1 AND seq = $2 AND tenant_id = $3")
-            .bind(call)
-            .bind(seg.seq as i64)
-            .bind(tenant)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(StoreError::db("storing a segment"))?;
+        let exists = sqlx::query(
+            "SELECT 1 FROM segments WHERE call_id = $1 AND seq = $2 AND tenant_id = $3",
+        )
+        .bind(call)
+        .bind(seg.seq as i64)
+        .bind(tenant)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db("storing a segment"))?;
         if exists.is_some() {
-            return Err(StoreError::DuplicateSegment { call: call.to_string(), seq: seg.seq });
+            return Err(StoreError::DuplicateSegment {
+                call: call.to_string(),
+                seq: seg.seq,
+            });
         }
         let (text, detail) = seal_segment(&dek, tenant, call, seg.seq, s);
         sqlx::query(
@@ -285,27 +387,59 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::db("storing a segment"))?;
-        audit::append(&mut tx, actor, "segment.store", Some(tenant), Some(call), json!({"seq": seg.seq})).await?;
-        tx.commit().await.map_err(StoreError::db("storing a segment"))
+        audit::append(
+            &mut tx,
+            actor,
+            "segment.store",
+            Some(tenant),
+            Some(call),
+            json!({"seq": seg.seq}),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("storing a segment"))
     }
 
     /// Marks a call complete or failed.
-    pub async fn finish_call(&self, actor: &Actor, tenant: &str, call: &str, status: CallStatus, ended_at: i64) -> Result<()> {
+    pub async fn finish_call(
+        &self,
+        actor: &Actor,
+        tenant: &str,
+        call: &str,
+        status: CallStatus,
+        ended_at: i64,
+    ) -> Result<()> {
         let mut tx = self.db.scoped(tenant).await?;
-        let n = sqlx::query("UPDATE calls SET status = $1, ended_at = $2 WHERE id = $3 AND tenant_id = $4")
-            .bind(status.as_str())
-            .bind(ended_at)
-            .bind(call)
-            .bind(tenant)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db("finishing a call"))?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE calls SET status = $1, ended_at = $2 WHERE id = $3 AND tenant_id = $4",
+        )
+        .bind(status.as_str())
+        .bind(ended_at)
+        .bind(call)
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("finishing a call"))?
+        .rows_affected();
         if n == 0 {
-            return Err(StoreError::CallNotFound { call: call.to_string(), tenant: tenant.to_string() });
+            return Err(StoreError::CallNotFound {
+                call: call.to_string(),
+                tenant: tenant.to_string(),
+            });
         }
-        audit::append(&mut tx, actor, "call.finish", Some(tenant), Some(call), json!({"status": status.as_str()})).await?;
-        tx.commit().await.map_err(StoreError::db("finishing a call"))
+        audit::append(
+            &mut tx,
+            actor,
+            "call.finish",
+            Some(tenant),
+            Some(call),
+            json!({"status": status.as_str()}),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("finishing a call"))
     }
 
     /// Resolves CALL (callscribe's id or the provider's) to callscribe's id within `tenant`.
@@ -327,12 +461,21 @@ impl Store {
             .fetch_all(&mut *tx)
             .await
             .map_err(StoreError::db("looking up a call"))?;
-        tx.commit().await.map_err(StoreError::db("looking up a call"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("looking up a call"))?;
         let mut ids: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
         match ids.len() {
-            0 => Err(StoreError::CallNotFound { call: call.to_string(), tenant: tenant.to_string() }),
+            0 => Err(StoreError::CallNotFound {
+                call: call.to_string(),
+                tenant: tenant.to_string(),
+            }),
             1 => Ok(ids.remove(0)),
-            _ => Err(StoreError::AmbiguousCall { call: call.to_string(), tenant: tenant.to_string(), candidates: ids }),
+            _ => Err(StoreError::AmbiguousCall {
+                call: call.to_string(),
+                tenant: tenant.to_string(),
+                candidates: ids,
+            }),
         }
     }
 
@@ -344,13 +487,26 @@ impl Store {
         for id in &ids {
             out.extend(self.listed_call_info(&mut tx, tenant, id).await?);
         }
-        audit::append(&mut tx, actor, "calls.list", Some(tenant), None, json!({"calls": out.len()})).await?;
+        audit::append(
+            &mut tx,
+            actor,
+            "calls.list",
+            Some(tenant),
+            None,
+            json!({"calls": out.len()}),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::db("listing calls"))?;
         Ok(out)
     }
 
     /// A page of a tenant's calls, newest first (audited: `calls.list`).
-    pub async fn list_calls_page(&self, actor: &Actor, tenant: &str, q: &CallQuery) -> Result<CallPage> {
+    pub async fn list_calls_page(
+        &self,
+        actor: &Actor,
+        tenant: &str,
+        q: &CallQuery,
+    ) -> Result<CallPage> {
         let limit = q.limit.clamp(1, 200);
         let statuses = match q.state {
             CallState::All => ["open", "complete", "failed"],
@@ -384,19 +540,44 @@ impl Store {
         for (id, _) in ids.iter().take(limit as usize) {
             calls.extend(self.listed_call_info(&mut tx, tenant, id).await?);
         }
-        let next = more.then(|| ids.get(limit as usize - 1).map(|(id, t)| (*t, id.clone()))).flatten();
-        audit::append(&mut tx, actor, "calls.list", Some(tenant), None, json!({"calls": calls.len()})).await?;
+        let next = more
+            .then(|| ids.get(limit as usize - 1).map(|(id, t)| (*t, id.clone())))
+            .flatten();
+        audit::append(
+            &mut tx,
+            actor,
+            "calls.list",
+            Some(tenant),
+            None,
+            json!({"calls": calls.len()}),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::db("listing calls"))?;
         Ok(CallPage { calls, next })
     }
 
     /// A call's details and transcript, decrypted (audited: `transcript.read`).
-    pub async fn transcript(&self, actor: &Actor, tenant: &str, call: &str) -> Result<(CallInfo, Transcript)> {
+    pub async fn transcript(
+        &self,
+        actor: &Actor,
+        tenant: &str,
+        call: &str,
+    ) -> Result<(CallInfo, Transcript)> {
         let mut tx = self.db.scoped(tenant).await?;
         let info = self.call_info(&mut tx, tenant, call).await?;
         let transcript = self.read_transcript(&mut tx, tenant, &info).await?;
-        audit::append(&mut tx, actor, "transcript.read", Some(tenant), Some(call), json!({"segments": transcript.segments.len()})).await?;
-        tx.commit().await.map_err(StoreError::db("reading a transcript"))?;
+        audit::append(
+            &mut tx,
+            actor,
+            "transcript.read",
+            Some(tenant),
+            Some(call),
+            json!({"segments": transcript.segments.len()}),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("reading a transcript"))?;
         Ok((info, transcript))
     }
 
@@ -406,8 +587,18 @@ impl Store {
     pub async fn delete_call(&self, actor: &Actor, tenant: &str, call: &str) -> Result<()> {
         let mut tx = self.db.scoped(tenant).await?;
         self.shred_call(&mut tx, tenant, call).await?;
-        audit::append(&mut tx, actor, "call.delete", Some(tenant), Some(call), json!({})).await?;
-        tx.commit().await.map_err(StoreError::db("deleting a call"))?;
+        audit::append(
+            &mut tx,
+            actor,
+            "call.delete",
+            Some(tenant),
+            Some(call),
+            json!({}),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("deleting a call"))?;
         self.db.checkpoint().await;
         Ok(())
     }
@@ -419,10 +610,21 @@ impl Store {
         self.ensure_call(tx, tenant, call).await?;
         self.vault.destroy(tenant, call).await?;
         for (what, sql) in [
-            ("deleting a call's segments", "DELETE FROM segments WHERE call_id = $1 AND tenant_id = $2"),
-            ("deleting a call", "DELETE FROM calls WHERE id = $1 AND tenant_id = $2"),
+            (
+                "deleting a call's segments",
+                "DELETE FROM segments WHERE call_id = $1 AND tenant_id = $2",
+            ),
+            (
+                "deleting a call",
+                "DELETE FROM calls WHERE id = $1 AND tenant_id = $2",
+            ),
         ] {
-            sqlx::query(sql).bind(call).bind(tenant).execute(&mut **tx).await.map_err(StoreError::db(what))?;
+            sqlx::query(sql)
+                .bind(call)
+                .bind(tenant)
+                .execute(&mut **tx)
+                .await
+                .map_err(StoreError::db(what))?;
         }
         Ok(())
     }
@@ -436,7 +638,10 @@ impl Store {
             .await
             .map_err(StoreError::db("reading a call"))?
             .map(|_| ())
-            .ok_or_else(|| StoreError::CallNotFound { call: call.to_string(), tenant: tenant.to_string() })
+            .ok_or_else(|| StoreError::CallNotFound {
+                call: call.to_string(),
+                tenant: tenant.to_string(),
+            })
     }
 
     /// Everything the tenant has, decrypted, as one document (audited: `export`).
@@ -455,17 +660,38 @@ impl Store {
         let ids = call_ids(&mut tx, tenant, false, "exporting calls").await?;
         let mut calls = Vec::with_capacity(ids.len());
         for id in &ids {
-            let Some(info) = self.listed_call_info(&mut tx, tenant, id).await? else { continue };
+            let Some(info) = self.listed_call_info(&mut tx, tenant, id).await? else {
+                continue;
+            };
             let transcript = self.read_transcript(&mut tx, tenant, &info).await?;
             calls.push(ExportedCall { info, transcript });
         }
-        audit::append(&mut tx, actor, "export", Some(tenant), None, json!({"calls": calls.len()})).await?;
+        audit::append(
+            &mut tx,
+            actor,
+            "export",
+            Some(tenant),
+            None,
+            json!({"calls": calls.len()}),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::db("exporting"))?;
-        Ok(TenantExport { tenant: t, exported_at: super::now(), calls, api_keys, audit: audit_events })
+        Ok(TenantExport {
+            tenant: t,
+            exported_at: super::now(),
+            calls,
+            api_keys,
+            audit: audit_events,
+        })
     }
 
     /// Unwraps a call's data key (from the vault, under the tenant key).
-    pub(crate) async fn call_data_key(&self, tx: &mut Tx, tenant: &str, call: &str) -> Result<SecretKey> {
+    pub(crate) async fn call_data_key(
+        &self,
+        tx: &mut Tx,
+        tenant: &str,
+        call: &str,
+    ) -> Result<SecretKey> {
         self.ensure_call(tx, tenant, call).await?;
         self.vault_data_key(tx, tenant, call).await
     }
@@ -473,21 +699,40 @@ impl Store {
     /// The same for a call already known to exist in the tenant.
     async fn vault_data_key(&self, tx: &mut Tx, tenant: &str, call: &str) -> Result<SecretKey> {
         let Some(key) = self.vault.get(tenant, call).await? else {
-            return Err(StoreError::CallShredded { call: call.to_string(), tenant: tenant.to_string() });
+            return Err(StoreError::CallShredded {
+                call: call.to_string(),
+                tenant: tenant.to_string(),
+            });
         };
         let kek = self.tenant_kek(tx, tenant, key.kek_version).await?;
-        crypto::unwrap(&kek, &data_key_aad(tenant, call, key.kek_version), &key.wrapped)
-            .map_err(|source| StoreError::Decrypt { what: format!("the data key of call {call} (tenant {tenant})"), source })
+        crypto::unwrap(
+            &kek,
+            &data_key_aad(tenant, call, key.kek_version),
+            &key.wrapped,
+        )
+        .map_err(|source| StoreError::Decrypt {
+            what: format!("the data key of call {call} (tenant {tenant})"),
+            source,
+        })
     }
 
     /// A call's info for a listing: `None` for a call whose data key is destroyed (a deletion
     /// interrupted after the key went, or a copy of the database restored after it): it is
     /// deleted as far as anyone can tell, and must not make the whole listing fail.
-    async fn listed_call_info(&self, tx: &mut Tx, tenant: &str, call: &str) -> Result<Option<CallInfo>> {
+    async fn listed_call_info(
+        &self,
+        tx: &mut Tx,
+        tenant: &str,
+        call: &str,
+    ) -> Result<Option<CallInfo>> {
         match self.call_info(tx, tenant, call).await {
             Ok(info) => Ok(Some(info)),
             Err(StoreError::CallShredded { .. }) => {
-                tracing::warn!(call, tenant, "call listed without its data key (deleted); delete it again to remove its rows");
+                tracing::warn!(
+                    call,
+                    tenant,
+                    "call listed without its data key (deleted); delete it again to remove its rows"
+                );
                 Ok(None)
             }
             Err(e) => Err(e),
@@ -508,25 +753,39 @@ impl Store {
         .ok_or_else(|| StoreError::CallNotFound { call: call.to_string(), tenant: tenant.to_string() })?;
         let dek = self.vault_data_key(tx, tenant, call).await?;
         let sealed_ext: Vec<u8> = row.get(0);
-        let ext = crypto::open(&dek, &external_aad(tenant, call), &sealed_ext)
-            .map_err(|source| StoreError::Decrypt { what: format!("the provider id of call {call} (tenant {tenant})"), source })?;
+        let ext =
+            crypto::open(&dek, &external_aad(tenant, call), &sealed_ext).map_err(|source| {
+                StoreError::Decrypt {
+                    what: format!("the provider id of call {call} (tenant {tenant})"),
+                    source,
+                }
+            })?;
         let status: String = row.get(3);
         let tracks: String = row.get(2);
         Ok(CallInfo {
             id: call.to_string(),
-            external_id: String::from_utf8(ext.to_vec())
-                .map_err(|_| StoreError::Corrupt { what: format!("call {call}"), detail: "provider id is not UTF-8".into() })?,
+            external_id: String::from_utf8(ext.to_vec()).map_err(|_| StoreError::Corrupt {
+                what: format!("call {call}"),
+                detail: "provider id is not UTF-8".into(),
+            })?,
             provider: row.get(1),
             tracks: tracks.split(',').map(str::to_string).collect(),
-            status: CallStatus::parse(&status)
-                .ok_or_else(|| StoreError::Corrupt { what: format!("call {call}"), detail: format!("unknown status {status:?}") })?,
+            status: CallStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+                what: format!("call {call}"),
+                detail: format!("unknown status {status:?}"),
+            })?,
             started_at: row.get(4),
             ended_at: row.get(5),
             segments: row.get::<i64, _>(6) as u64,
         })
     }
 
-    pub(crate) async fn sealed_segments(&self, tx: &mut Tx, tenant: &str, call: &str) -> Result<Vec<SealedSegment>> {
+    pub(crate) async fn sealed_segments(
+        &self,
+        tx: &mut Tx,
+        tenant: &str,
+        call: &str,
+    ) -> Result<Vec<SealedSegment>> {
         let rows = sqlx::query(
             "SELECT seq, speaker, start_ms, end_ms, policy_version, key_version, text, detail FROM segments \
              WHERE call_id = $1 AND tenant_id = $2 ORDER BY seq",
@@ -551,16 +810,32 @@ impl Store {
             .collect())
     }
 
-    async fn read_transcript(&self, tx: &mut Tx, tenant: &str, info: &CallInfo) -> Result<Transcript> {
+    async fn read_transcript(
+        &self,
+        tx: &mut Tx,
+        tenant: &str,
+        info: &CallInfo,
+    ) -> Result<Transcript> {
         let dek = self.call_data_key(tx, tenant, &info.id).await?;
         let sealed = self.sealed_segments(tx, tenant, &info.id).await?;
-        let segments = sealed.iter().map(|s| open_segment(&dek, tenant, &info.id, s)).collect::<Result<Vec<_>>>()?;
-        Ok(Transcript { call_id: info.external_id.clone(), segments })
+        let segments = sealed
+            .iter()
+            .map(|s| open_segment(&dek, tenant, &info.id, s))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Transcript {
+            call_id: info.external_id.clone(),
+            segments,
+        })
     }
 }
 
 /// A tenant's call ids by start time (newest first or oldest first).
-async fn call_ids(tx: &mut Tx, tenant: &str, newest_first: bool, doing: &'static str) -> Result<Vec<String>> {
+async fn call_ids(
+    tx: &mut Tx,
+    tenant: &str,
+    newest_first: bool,
+    doing: &'static str,
+) -> Result<Vec<String>> {
     let sql = if newest_first {
         "SELECT id FROM calls WHERE tenant_id = $1 ORDER BY started_at DESC, id"
     } else {

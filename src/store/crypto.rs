@@ -53,7 +53,8 @@ impl SecretKey {
 
     /// HMAC-SHA-256 under this key (fingerprints, lookup hashes).
     pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_ref()).expect("HMAC takes any key length");
+        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_ref())
+            .expect("HMAC takes any key length");
         for p in parts {
             m.update(&(p.len() as u32).to_be_bytes());
             m.update(p);
@@ -98,7 +99,8 @@ pub struct Aad<'a> {
 
 impl Aad<'_> {
     fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(AAD_DOMAIN.len() + 1 + 8 + self.tenant.len() + self.call.len() + 12);
+        let mut v =
+            Vec::with_capacity(AAD_DOMAIN.len() + 1 + 8 + self.tenant.len() + self.call.len() + 12);
         v.extend_from_slice(AAD_DOMAIN);
         v.push(self.purpose as u8);
         for s in [self.tenant, self.call] {
@@ -118,7 +120,9 @@ pub enum CryptoError {
     UnknownFormat(u8),
     #[error("sealed blob is truncated ({0} bytes)")]
     Truncated(usize),
-    #[error("authentication failed: the data was altered, belongs to another row, or the key is wrong")]
+    #[error(
+        "authentication failed: the data was altered, belongs to another row, or the key is wrong"
+    )]
     Authentication,
 }
 
@@ -129,7 +133,13 @@ pub fn seal(key: &SecretKey, aad: &Aad<'_>, plaintext: &[u8]) -> Vec<u8> {
     fill_random(&mut nonce);
     let ad = aad.encode();
     let ct = cipher
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &ad })
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: &ad,
+            },
+        )
         .expect("AES-GCM encryption of an in-memory buffer cannot fail");
     let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
     out.push(FORMAT_V1);
@@ -139,8 +149,14 @@ pub fn seal(key: &SecretKey, aad: &Aad<'_>, plaintext: &[u8]) -> Vec<u8> {
 }
 
 /// Decrypts and authenticates a blob made by [`seal`] with the same key and `aad`.
-pub fn open(key: &SecretKey, aad: &Aad<'_>, blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-    let Some((&version, rest)) = blob.split_first() else { return Err(CryptoError::Truncated(0)) };
+pub fn open(
+    key: &SecretKey,
+    aad: &Aad<'_>,
+    blob: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let Some((&version, rest)) = blob.split_first() else {
+        return Err(CryptoError::Truncated(0));
+    };
     if version != FORMAT_V1 {
         return Err(CryptoError::UnknownFormat(version));
     }
@@ -203,8 +219,20 @@ pub fn random_id(prefix: &str) -> String {
 mod tests {
     use super::*;
 
-    fn aad(purpose: Purpose, tenant: &'static str, call: &'static str, seq: u64, v: u32) -> Aad<'static> {
-        Aad { purpose, tenant, call, seq, key_version: v }
+    fn aad(
+        purpose: Purpose,
+        tenant: &'static str,
+        call: &'static str,
+        seq: u64,
+        v: u32,
+    ) -> Aad<'static> {
+        Aad {
+            purpose,
+            tenant,
+            call,
+            seq,
+            key_version: v,
+        }
     }
 
     #[test]
@@ -223,9 +251,16 @@ mod tests {
             // length prefixes keep ("t1c", "1") apart from ("t1", "c1")
             aad(Purpose::SegmentText, "t1c", "1", 3, 1),
         ] {
-            assert_eq!(open(&key, &other, &blob).unwrap_err(), CryptoError::Authentication, "{other:?}");
+            assert_eq!(
+                open(&key, &other, &blob).unwrap_err(),
+                CryptoError::Authentication,
+                "{other:?}"
+            );
         }
-        assert_eq!(open(&SecretKey::generate(), &a, &blob).unwrap_err(), CryptoError::Authentication);
+        assert_eq!(
+            open(&SecretKey::generate(), &a, &blob).unwrap_err(),
+            CryptoError::Authentication
+        );
     }
 
     #[test]
@@ -236,12 +271,22 @@ mod tests {
         for i in 1..blob.len() {
             let mut bad = blob.clone();
             bad[i] ^= 0x01;
-            assert_eq!(open(&key, &a, &bad).unwrap_err(), CryptoError::Authentication, "byte {i}");
+            assert_eq!(
+                open(&key, &a, &bad).unwrap_err(),
+                CryptoError::Authentication,
+                "byte {i}"
+            );
         }
         let mut v2 = blob.clone();
         v2[0] = 2;
-        assert_eq!(open(&key, &a, &v2).unwrap_err(), CryptoError::UnknownFormat(2));
-        assert_eq!(open(&key, &a, &blob[..20]).unwrap_err(), CryptoError::Truncated(20));
+        assert_eq!(
+            open(&key, &a, &v2).unwrap_err(),
+            CryptoError::UnknownFormat(2)
+        );
+        assert_eq!(
+            open(&key, &a, &blob[..20]).unwrap_err(),
+            CryptoError::Truncated(20)
+        );
         assert_eq!(open(&key, &a, &[]).unwrap_err(), CryptoError::Truncated(0));
     }
 
@@ -252,7 +297,11 @@ mod tests {
         assert_ne!(seal(&key, &a, b"x"), seal(&key, &a, b"x"));
         let id = random_id("t_");
         assert_eq!(id.len(), 28);
-        assert!(id[2..].chars().all(|c| c.is_ascii_lowercase() || ('2'..='7').contains(&c)));
+        assert!(
+            id[2..]
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || ('2'..='7').contains(&c))
+        );
         assert_ne!(random_id("t_"), id);
     }
 

@@ -38,22 +38,53 @@ pub(crate) type Tx = Transaction<'static, Any>;
 fn migrator(backend: Backend) -> Migrator {
     let files: [(&'static str, &'static str); 3] = match backend {
         Backend::Sqlite => [
-            (include_str!("../../migrations/sqlite/0001_sealed_storage.sql"), "sealed storage (sqlite)"),
-            (include_str!("../../migrations/sqlite/0002_web_sessions.sql"), "web sessions (sqlite)"),
-            (include_str!("../../migrations/sqlite/0003_keys_leave_the_database.sql"), "data keys to the key vault (sqlite)"),
+            (
+                include_str!("../../migrations/sqlite/0001_sealed_storage.sql"),
+                "sealed storage (sqlite)",
+            ),
+            (
+                include_str!("../../migrations/sqlite/0002_web_sessions.sql"),
+                "web sessions (sqlite)",
+            ),
+            (
+                include_str!("../../migrations/sqlite/0003_keys_leave_the_database.sql"),
+                "data keys to the key vault (sqlite)",
+            ),
         ],
         Backend::Postgres => [
-            (include_str!("../../migrations/postgres/0001_sealed_storage.sql"), "sealed storage (postgres)"),
-            (include_str!("../../migrations/postgres/0002_web_sessions.sql"), "web sessions (postgres)"),
-            (include_str!("../../migrations/postgres/0003_keys_leave_the_database.sql"), "data keys to the key vault (postgres)"),
+            (
+                include_str!("../../migrations/postgres/0001_sealed_storage.sql"),
+                "sealed storage (postgres)",
+            ),
+            (
+                include_str!("../../migrations/postgres/0002_web_sessions.sql"),
+                "web sessions (postgres)",
+            ),
+            (
+                include_str!("../../migrations/postgres/0003_keys_leave_the_database.sql"),
+                "data keys to the key vault (postgres)",
+            ),
         ],
     };
     let migrations = files
         .into_iter()
         .zip(1..)
-        .map(|((sql, desc), version)| Migration::new(version, Cow::Borrowed(desc), MigrationType::Simple, Cow::Borrowed(sql), false))
+        .map(|((sql, desc), version)| {
+            Migration::new(
+                version,
+                Cow::Borrowed(desc),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
+        })
         .collect();
-    Migrator { migrations: Cow::Owned(migrations), ignore_missing: false, locking: true, no_tx: false }
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ignore_missing: false,
+        locking: true,
+        no_tx: false,
+    }
 }
 
 /// The URL with any password replaced, for messages.
@@ -82,20 +113,35 @@ pub(crate) fn parse_url(u: &str, what: &str) -> Result<(String, Backend, Option<
         return Ok((u.to_string(), Backend::Postgres, None));
     }
     if u.starts_with("sqlite:") {
-        let path = u.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-        return Ok(sqlite_at(PathBuf::from(path.split('?').next().unwrap_or(path))));
+        let path = u
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        return Ok(sqlite_at(PathBuf::from(
+            path.split('?').next().unwrap_or(path),
+        )));
     }
-    Err(StoreError::Config(format!("unsupported {what} URL {}: use sqlite://PATH or postgres://USER@HOST/DB", redact_url(u))))
+    Err(StoreError::Config(format!(
+        "unsupported {what} URL {}: use sqlite://PATH or postgres://USER@HOST/DB",
+        redact_url(u)
+    )))
 }
 
 /// The SQLite file at `path`, created if missing.
 pub(crate) fn sqlite_at(path: PathBuf) -> (String, Backend, Option<PathBuf>) {
-    (format!("sqlite://{}?mode=rwc", path.display()), Backend::Sqlite, Some(path))
+    (
+        format!("sqlite://{}?mode=rwc", path.display()),
+        Backend::Sqlite,
+        Some(path),
+    )
 }
 
 /// A pool whose connections are set up for the store: SQLite with WAL, `synchronous=FULL`,
 /// foreign keys, `secure_delete` and a busy timeout; PostgreSQL as the application role.
-pub(crate) async fn open_pool(options: AnyConnectOptions, backend: Backend, max_connections: u32) -> std::result::Result<AnyPool, sqlx::Error> {
+pub(crate) async fn open_pool(
+    options: AnyConnectOptions,
+    backend: Backend,
+    max_connections: u32,
+) -> std::result::Result<AnyPool, sqlx::Error> {
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(30))
@@ -137,7 +183,9 @@ pub(crate) async fn set_tenant(tx: &mut Tx, backend: Backend, tenant: &str) -> R
 /// rows do not linger in the log. No-op on PostgreSQL.
 pub(crate) async fn checkpoint(pool: &AnyPool, backend: Backend, what: &str) {
     if backend == Backend::Sqlite
-        && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await
+        && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(pool)
+            .await
     {
         tracing::warn!(error = %e, "{what} WAL checkpoint failed; it will happen on a later write");
     }
@@ -147,17 +195,28 @@ pub(crate) async fn checkpoint(pool: &AnyPool, backend: Backend, what: &str) {
 async fn applied_version(conn: &mut AnyConnection, backend: Backend) -> Result<i64> {
     let what = "reading the applied migrations";
     let table = match backend {
-        Backend::Sqlite => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-        Backend::Postgres => "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'",
+        Backend::Sqlite => {
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+        }
+        Backend::Postgres => {
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+        }
     };
-    if sqlx::query(table).fetch_optional(&mut *conn).await.map_err(StoreError::db(what))?.is_none() {
-        return Ok(0);
-    }
-    Ok(sqlx::query("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
-        .fetch_one(&mut *conn)
+    if sqlx::query(table)
+        .fetch_optional(&mut *conn)
         .await
         .map_err(StoreError::db(what))?
-        .get::<i64, _>(0))
+        .is_none()
+    {
+        return Ok(0);
+    }
+    Ok(
+        sqlx::query("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(StoreError::db(what))?
+            .get::<i64, _>(0),
+    )
 }
 
 /// Before migration 3 the calls' sealed data keys were a column of `calls`: they move to the
@@ -171,13 +230,21 @@ async fn move_keys_to_vault(conn: &mut AnyConnection, vault: &Vault) -> Result<u
     if let Some(r) = first {
         vault.pair(&r.get::<Vec<u8>, _>(0)).await?;
     }
-    let rows = sqlx::query("SELECT id, tenant_id, kek_version, data_key FROM calls WHERE data_key IS NOT NULL")
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(StoreError::db("reading the data keys to move to the key vault"))?;
+    let rows = sqlx::query(
+        "SELECT id, tenant_id, kek_version, data_key FROM calls WHERE data_key IS NOT NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(StoreError::db(
+        "reading the data keys to move to the key vault",
+    ))?;
     for r in &rows {
         let tenant: String = r.get(1);
-        let key = VaultKey { call: r.get(0), kek_version: r.get::<i64, _>(2) as u32, wrapped: r.get(3) };
+        let key = VaultKey {
+            call: r.get(0),
+            kek_version: r.get::<i64, _>(2) as u32,
+            wrapped: r.get(3),
+        };
         vault.adopt(&tenant, &key).await?;
     }
     Ok(rows.len() as u64)
@@ -195,32 +262,63 @@ impl Db {
             create_private_dir(dir)?;
         }
         let shown = redact_url(&url);
-        let connect_err = |source| StoreError::Connect { url: shown.clone(), source };
+        let connect_err = |source| StoreError::Connect {
+            url: shown.clone(),
+            source,
+        };
         let options: AnyConnectOptions = url.parse().map_err(connect_err)?;
         let mut before = 0;
         if backend == Backend::Postgres {
             // migrations as the connecting user (the owner), before the pool drops to the app role
-            let mut conn = sqlx::AnyConnection::connect_with(&options).await.map_err(connect_err)?;
+            let mut conn = sqlx::AnyConnection::connect_with(&options)
+                .await
+                .map_err(connect_err)?;
             before = applied_version(&mut conn, backend).await?;
             if (1..3).contains(&before) {
                 let n = move_keys_to_vault(&mut conn, vault).await?;
-                tracing::info!(keys = n, vault = vault.location(), "moved the calls' data keys to the key vault");
+                tracing::info!(
+                    keys = n,
+                    vault = vault.location(),
+                    "moved the calls' data keys to the key vault"
+                );
             }
             migrator(backend).run(&mut conn).await?;
-            conn.close().await.map_err(StoreError::db("closing the migration connection"))?;
+            conn.close()
+                .await
+                .map_err(StoreError::db("closing the migration connection"))?;
         }
-        let pool = open_pool(options, backend, if backend == Backend::Sqlite { 4 } else { 8 }).await.map_err(connect_err)?;
+        let pool = open_pool(
+            options,
+            backend,
+            if backend == Backend::Sqlite { 4 } else { 8 },
+        )
+        .await
+        .map_err(connect_err)?;
         if backend == Backend::Sqlite {
-            let mut conn = pool.acquire().await.map_err(StoreError::db("reading the applied migrations"))?;
+            let mut conn = pool
+                .acquire()
+                .await
+                .map_err(StoreError::db("reading the applied migrations"))?;
             before = applied_version(&mut conn, backend).await?;
             if (1..3).contains(&before) {
                 let n = move_keys_to_vault(&mut conn, vault).await?;
-                tracing::info!(keys = n, vault = vault.location(), "moved the calls' data keys to the key vault");
+                tracing::info!(
+                    keys = n,
+                    vault = vault.location(),
+                    "moved the calls' data keys to the key vault"
+                );
             }
             drop(conn);
             migrator(backend).run(&pool).await?;
         }
-        Ok((Db { pool, backend, sqlite_path }, before))
+        Ok((
+            Db {
+                pool,
+                backend,
+                sqlite_path,
+            },
+            before,
+        ))
     }
 
     /// A transaction outside any tenant (tenants, master keys, the audit trail). On
@@ -246,17 +344,22 @@ impl Db {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::db("reading master key fingerprints"))?;
-        Ok(rows.iter().map(|r| (r.get::<i64, _>(0) as u32, r.get::<Vec<u8>, _>(1))).collect())
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<i64, _>(0) as u32, r.get::<Vec<u8>, _>(1)))
+            .collect())
     }
 
     pub async fn register_master_key(&self, version: u32, fingerprint: &[u8; 32]) -> Result<()> {
-        sqlx::query("INSERT INTO master_keys (version, fingerprint, created_at) VALUES ($1, $2, $3)")
-            .bind(version as i64)
-            .bind(fingerprint.to_vec())
-            .bind(super::now())
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::db("registering a master key version"))?;
+        sqlx::query(
+            "INSERT INTO master_keys (version, fingerprint, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(version as i64)
+        .bind(fingerprint.to_vec())
+        .bind(super::now())
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("registering a master key version"))?;
         Ok(())
     }
 
@@ -280,15 +383,29 @@ pub(crate) fn create_private_dir(dir: &std::path::Path) -> Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| StoreError::Config(format!("cannot create data directory {}: {e}", dir.display())))
+        .map_err(|e| {
+            StoreError::Config(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn passwords_never_appear_in_messages() {
-        assert_eq!(super::redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
-        assert_eq!(super::redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
-        assert_eq!(super::redact_url("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(
+            super::redact_url("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(
+            super::redact_url("sqlite://data/x.db"),
+            "sqlite://data/x.db"
+        );
+        assert_eq!(
+            super::redact_url("postgres://app@db/x"),
+            "postgres://app@db/x"
+        );
     }
 }

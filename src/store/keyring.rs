@@ -38,13 +38,21 @@ impl std::fmt::Display for KeySource {
 /// Problems with the master keys, written for the operator.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("{source_name}: entry {entry} is not a valid master key: {why} (expected VERSION:BASE64 of 32 bytes)")]
-    Malformed { source_name: String, entry: usize, why: String },
+    #[error(
+        "{source_name}: entry {entry} is not a valid master key: {why} (expected VERSION:BASE64 of 32 bytes)"
+    )]
+    Malformed {
+        source_name: String,
+        entry: usize,
+        why: String,
+    },
     #[error("{0}: no master key in it")]
     Empty(String),
     #[error("{0}: version {1} appears twice")]
     Duplicate(String, u32),
-    #[error("master key file {path} is readable by group or others (mode {mode:o}); run: chmod 600 {path}")]
+    #[error(
+        "master key file {path} is readable by group or others (mode {mode:o}); run: chmod 600 {path}"
+    )]
     Permissions { path: String, mode: u32 },
     #[error("cannot read master key file {path}: {err}")]
     Read { path: String, err: std::io::Error },
@@ -64,7 +72,10 @@ pub struct MasterKeyring {
 
 impl std::fmt::Debug for MasterKeyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MasterKeyring").field("versions", &self.versions()).field("source", &self.source).finish()
+        f.debug_struct("MasterKeyring")
+            .field("versions", &self.versions())
+            .field("source", &self.source)
+            .finish()
     }
 }
 
@@ -73,23 +84,39 @@ impl MasterKeyring {
     pub fn parse(text: &str, source: KeySource) -> Result<MasterKeyring, KeyError> {
         let name = source.to_string();
         let mut keys = BTreeMap::new();
-        let cleaned: String = text.lines().map(|l| l.split('#').next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+        let cleaned: String = text
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n");
         let cleaned = Zeroizing::new(cleaned);
-        for (i, entry) in cleaned.split(|c: char| c == ',' || c.is_whitespace()).filter(|e| !e.is_empty()).enumerate() {
+        for (i, entry) in cleaned
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|e| !e.is_empty())
+            .enumerate()
+        {
             let (version, b64) = match entry.split_once(':') {
                 Some((v, k)) => {
-                    let v = v.trim_start_matches(['v', 'V']).parse::<u32>().ok().filter(|v| *v > 0).ok_or_else(|| {
-                        KeyError::Malformed { source_name: name.clone(), entry: i + 1, why: "the version is not a positive number".into() }
-                    })?;
+                    let v = v
+                        .trim_start_matches(['v', 'V'])
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|v| *v > 0)
+                        .ok_or_else(|| KeyError::Malformed {
+                            source_name: name.clone(),
+                            entry: i + 1,
+                            why: "the version is not a positive number".into(),
+                        })?;
                     (v, k)
                 }
                 None => (1, entry),
             };
-            let mut bytes = Zeroizing::new(STANDARD.decode(b64).map_err(|_| KeyError::Malformed {
-                source_name: name.clone(),
-                entry: i + 1,
-                why: "not base64".into(),
-            })?);
+            let mut bytes =
+                Zeroizing::new(STANDARD.decode(b64).map_err(|_| KeyError::Malformed {
+                    source_name: name.clone(),
+                    entry: i + 1,
+                    why: "not base64".into(),
+                })?);
             let len = bytes.len();
             let key = SecretKey::from_bytes(&mut bytes).ok_or_else(|| KeyError::Malformed {
                 source_name: name.clone(),
@@ -108,22 +135,37 @@ impl MasterKeyring {
 
     /// Loads the keys: `env` (the variable's value) wins; else the key file, which must be
     /// mode 0600. `Ok(None)` when neither exists.
-    pub fn load(env: Option<Zeroizing<String>>, key_file: &Path) -> Result<Option<MasterKeyring>, KeyError> {
+    pub fn load(
+        env: Option<Zeroizing<String>>,
+        key_file: &Path,
+    ) -> Result<Option<MasterKeyring>, KeyError> {
         if let Some(text) = env {
             return MasterKeyring::parse(&text, KeySource::Env).map(Some);
         }
         let meta = match std::fs::metadata(key_file) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(KeyError::Read { path: key_file.display().to_string(), err }),
+            Err(err) => {
+                return Err(KeyError::Read {
+                    path: key_file.display().to_string(),
+                    err,
+                });
+            }
         };
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(KeyError::Permissions { path: key_file.display().to_string(), mode });
+            return Err(KeyError::Permissions {
+                path: key_file.display().to_string(),
+                mode,
+            });
         }
-        let text = Zeroizing::new(
-            std::fs::read_to_string(key_file).map_err(|err| KeyError::Read { path: key_file.display().to_string(), err })?,
-        );
+        let text =
+            Zeroizing::new(
+                std::fs::read_to_string(key_file).map_err(|err| KeyError::Read {
+                    path: key_file.display().to_string(),
+                    err,
+                })?,
+            );
         MasterKeyring::parse(&text, KeySource::File(key_file.to_path_buf())).map(Some)
     }
 
@@ -133,7 +175,10 @@ impl MasterKeyring {
         write_new(key_file, &format_entry(1, &key))?;
         let mut keys = BTreeMap::new();
         keys.insert(1, key);
-        Ok(MasterKeyring { keys, source: KeySource::File(key_file.to_path_buf()) })
+        Ok(MasterKeyring {
+            keys,
+            source: KeySource::File(key_file.to_path_buf()),
+        })
     }
 
     /// Adds a freshly generated version after the highest one and, for a key file, rewrites
@@ -157,7 +202,10 @@ impl MasterKeyring {
         let tmp = path.with_extension("key.new");
         let _ = std::fs::remove_file(&tmp);
         write_new(&tmp, &text)?;
-        std::fs::rename(&tmp, path).map_err(|err| KeyError::Write { path: path.display().to_string(), err })?;
+        std::fs::rename(&tmp, path).map_err(|err| KeyError::Write {
+            path: path.display().to_string(),
+            err,
+        })?;
         self.keys.insert(version, key);
         Ok(version)
     }
@@ -183,7 +231,11 @@ pub fn fingerprint(key: &SecretKey) -> [u8; 32] {
 
 /// A new random key as one `1:BASE64` entry (for `callscribe keys generate`).
 pub fn generate_entry(version: u32) -> Zeroizing<String> {
-    Zeroizing::new(format_entry(version, &SecretKey::generate()).trim_end().to_string())
+    Zeroizing::new(
+        format_entry(version, &SecretKey::generate())
+            .trim_end()
+            .to_string(),
+    )
 }
 
 fn format_entry(version: u32, key: &SecretKey) -> String {
@@ -191,8 +243,16 @@ fn format_entry(version: u32, key: &SecretKey) -> String {
 }
 
 fn write_new(path: &Path, text: &str) -> Result<(), KeyError> {
-    let err = |err| KeyError::Write { path: path.display().to_string(), err };
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(err)?;
+    let err = |err| KeyError::Write {
+        path: path.display().to_string(),
+        err,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(err)?;
     f.write_all(text.as_bytes()).map_err(err)?;
     f.sync_all().map_err(err)
 }
@@ -206,7 +266,8 @@ mod tests {
         let k = STANDARD.encode([7u8; 32]);
         let ring = MasterKeyring::parse(&k, KeySource::Env).unwrap();
         assert_eq!(ring.versions(), vec![1]);
-        let ring = MasterKeyring::parse(&format!("2:{k}, 1:{k}\n# comment\n"), KeySource::Env).unwrap();
+        let ring =
+            MasterKeyring::parse(&format!("2:{k}, 1:{k}\n# comment\n"), KeySource::Env).unwrap();
         assert_eq!(ring.versions(), vec![1, 2]);
         for (text, needle) in [
             ("", "no master key"),
@@ -215,8 +276,13 @@ mod tests {
             (&*format!("1:{}", STANDARD.encode([1u8; 16])), "16 bytes"),
             (&*format!("1:{k} 1:{k}"), "twice"),
         ] {
-            let e = MasterKeyring::parse(text, KeySource::Env).unwrap_err().to_string();
-            assert!(e.contains(needle) && e.contains("CALLSCRIBE_MASTER_KEY"), "{text:?}: {e}");
+            let e = MasterKeyring::parse(text, KeySource::Env)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(needle) && e.contains("CALLSCRIBE_MASTER_KEY"),
+                "{text:?}: {e}"
+            );
             assert!(!e.contains(&k), "errors never echo key material");
         }
     }
@@ -227,8 +293,14 @@ mod tests {
         let path = dir.path().join("master.key");
         assert!(MasterKeyring::load(None, &path).unwrap().is_none());
         let ring = MasterKeyring::generate_file(&path).unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert!(MasterKeyring::generate_file(&path).is_err(), "never overwrites a key file");
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(
+            MasterKeyring::generate_file(&path).is_err(),
+            "never overwrites a key file"
+        );
         let fp1 = fingerprint(ring.get(1).unwrap());
         let mut loaded = MasterKeyring::load(None, &path).unwrap().unwrap();
         assert_eq!(fingerprint(loaded.get(1).unwrap()), fp1);
@@ -236,7 +308,10 @@ mod tests {
         let reloaded = MasterKeyring::load(None, &path).unwrap().unwrap();
         assert_eq!(reloaded.versions(), vec![1, 2]);
         assert_eq!(fingerprint(reloaded.get(1).unwrap()), fp1);
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = MasterKeyring::load(None, &path).unwrap_err().to_string();
         assert!(e.contains("chmod 600"), "{e}");

@@ -55,7 +55,9 @@ impl Store {
             let key = self.keys.get(next).expect("version just found or made");
             let fp = keyring::fingerprint(key);
             if registered.iter().any(|(_, f)| f[..] == fp[..]) {
-                return Err(StoreError::Config(format!("master key version {next} is the same key as an older version; generate a new one")));
+                return Err(StoreError::Config(format!(
+                    "master key version {next} is the same key as an older version; generate a new one"
+                )));
             }
             self.db.register_master_key(next, &fp).await?;
             next
@@ -64,25 +66,33 @@ impl Store {
         let mut rewrapped = 0;
         for t in &tenants {
             let mut tx = self.db.scoped(&t.id).await?;
-            let row = sqlx::query("SELECT index_key, index_master_version FROM tenants WHERE id = $1")
-                .bind(&t.id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::db("reading a tenant's index key"))?;
+            let row =
+                sqlx::query("SELECT index_key, index_master_version FROM tenants WHERE id = $1")
+                    .bind(&t.id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(StoreError::db("reading a tenant's index key"))?;
             let mut n = 0u64;
             let imv = row.get::<i64, _>(1) as u32;
             if imv != target {
                 let wrapped: Vec<u8> = row.get(0);
                 let old = self.master(imv, || format!("tenant {}'s index key", t.id))?;
-                let key = crypto::unwrap(old, &index_aad(&t.id, imv), &wrapped)
-                    .map_err(|source| StoreError::Decrypt { what: format!("tenant {}'s index key", t.id), source })?;
-                sqlx::query("UPDATE tenants SET index_key = $1, index_master_version = $2 WHERE id = $3")
-                    .bind(crypto::wrap(new_master, &index_aad(&t.id, target), &key))
-                    .bind(target as i64)
-                    .bind(&t.id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::db("re-wrapping an index key"))?;
+                let key =
+                    crypto::unwrap(old, &index_aad(&t.id, imv), &wrapped).map_err(|source| {
+                        StoreError::Decrypt {
+                            what: format!("tenant {}'s index key", t.id),
+                            source,
+                        }
+                    })?;
+                sqlx::query(
+                    "UPDATE tenants SET index_key = $1, index_master_version = $2 WHERE id = $3",
+                )
+                .bind(crypto::wrap(new_master, &index_aad(&t.id, target), &key))
+                .bind(target as i64)
+                .bind(&t.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("re-wrapping an index key"))?;
                 n += 1;
             }
             let rows = sqlx::query("SELECT version, master_version, wrapped FROM tenant_keys WHERE tenant_id = $1 AND master_version <> $2")
@@ -95,7 +105,10 @@ impl Store {
                 let (v, mv) = (r.get::<i64, _>(0) as u32, r.get::<i64, _>(1) as u32);
                 let old = self.master(mv, || format!("tenant {}'s key version {v}", t.id))?;
                 let kek = crypto::unwrap(old, &kek_aad(&t.id, v, mv), &r.get::<Vec<u8>, _>(2))
-                    .map_err(|source| StoreError::Decrypt { what: format!("tenant {}'s key version {v}", t.id), source })?;
+                    .map_err(|source| StoreError::Decrypt {
+                        what: format!("tenant {}'s key version {v}", t.id),
+                        source,
+                    })?;
                 sqlx::query("UPDATE tenant_keys SET wrapped = $1, master_version = $2 WHERE tenant_id = $3 AND version = $4")
                     .bind(crypto::wrap(new_master, &kek_aad(&t.id, v, target), &kek))
                     .bind(target as i64)
@@ -107,33 +120,64 @@ impl Store {
                 n += 1;
             }
             if n > 0 {
-                audit::append(&mut tx, actor, "keys.rotate_master", Some(&t.id), Some(&t.id), json!({"to": target, "rewrapped": n})).await?;
+                audit::append(
+                    &mut tx,
+                    actor,
+                    "keys.rotate_master",
+                    Some(&t.id),
+                    Some(&t.id),
+                    json!({"to": target, "rewrapped": n}),
+                )
+                .await?;
             }
-            tx.commit().await.map_err(StoreError::db("re-wrapping tenant keys"))?;
+            tx.commit()
+                .await
+                .map_err(StoreError::db("re-wrapping tenant keys"))?;
             rewrapped += n;
         }
-        let retired = registered.iter().map(|(v, _)| *v).filter(|v| *v != target).collect();
-        self.audit(actor, "keys.rotate_master.done", None, None, json!({"version": target, "resumed": resumed})).await?;
-        Ok(RotationReport { version: target, resumed, rewrapped, remaining: 0, retired })
+        let retired = registered
+            .iter()
+            .map(|(v, _)| *v)
+            .filter(|v| *v != target)
+            .collect();
+        self.audit(
+            actor,
+            "keys.rotate_master.done",
+            None,
+            None,
+            json!({"version": target, "resumed": resumed}),
+        )
+        .await?;
+        Ok(RotationReport {
+            version: target,
+            resumed,
+            rewrapped,
+            remaining: 0,
+            retired,
+        })
     }
 
     /// Keys of `tenant` wrapped under master versions other than `version`.
     async fn master_pending(&self, tenant: &str, version: u32) -> Result<u64> {
         let mut tx = self.db.scoped(tenant).await?;
-        let a = sqlx::query("SELECT COUNT(*) FROM tenant_keys WHERE tenant_id = $1 AND master_version <> $2")
-            .bind(tenant)
-            .bind(version as i64)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::db("counting tenant keys"))?
-            .get::<i64, _>(0);
-        let b = sqlx::query("SELECT COUNT(*) FROM tenants WHERE id = $1 AND index_master_version <> $2")
-            .bind(tenant)
-            .bind(version as i64)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::db("counting index keys"))?
-            .get::<i64, _>(0);
+        let a = sqlx::query(
+            "SELECT COUNT(*) FROM tenant_keys WHERE tenant_id = $1 AND master_version <> $2",
+        )
+        .bind(tenant)
+        .bind(version as i64)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::db("counting tenant keys"))?
+        .get::<i64, _>(0);
+        let b = sqlx::query(
+            "SELECT COUNT(*) FROM tenants WHERE id = $1 AND index_master_version <> $2",
+        )
+        .bind(tenant)
+        .bind(version as i64)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::db("counting index keys"))?
+        .get::<i64, _>(0);
         tx.commit().await.map_err(StoreError::db("counting keys"))?;
         Ok((a + b) as u64)
     }
@@ -141,7 +185,12 @@ impl Store {
     /// Rotates a tenant's key-encryption key: a new version, then every call's data key is
     /// re-wrapped under it (at most `limit` calls per invocation, when given), then the old
     /// versions are destroyed. Finishes an interrupted rotation instead of starting another.
-    pub async fn rotate_tenant_key(&self, actor: &Actor, tenant: &str, limit: Option<u64>) -> Result<RotationReport> {
+    pub async fn rotate_tenant_key(
+        &self,
+        actor: &Actor,
+        tenant: &str,
+        limit: Option<u64>,
+    ) -> Result<RotationReport> {
         self.tenant(tenant).await?;
         let mut tx = self.db.scoped(tenant).await?;
         let newest = sqlx::query("SELECT MAX(version) FROM tenant_keys WHERE tenant_id = $1")
@@ -150,7 +199,10 @@ impl Store {
             .await
             .map_err(StoreError::db("reading tenant key versions"))?
             .get::<Option<i64>, _>(0)
-            .ok_or_else(|| StoreError::Corrupt { what: format!("tenant {tenant}"), detail: "it has no key".into() })? as u32;
+            .ok_or_else(|| StoreError::Corrupt {
+                what: format!("tenant {tenant}"),
+                detail: "it has no key".into(),
+            })? as u32;
         let pending = self.vault.count_below(tenant, newest).await?;
         let resumed = pending > 0;
         let target = if resumed {
@@ -168,26 +220,59 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::db("storing a new tenant key"))?;
-            audit::append(&mut tx, actor, "keys.rotate_tenant", Some(tenant), Some(tenant), json!({"to": target})).await?;
+            audit::append(
+                &mut tx,
+                actor,
+                "keys.rotate_tenant",
+                Some(tenant),
+                Some(tenant),
+                json!({"to": target}),
+            )
+            .await?;
             target
         };
-        tx.commit().await.map_err(StoreError::db("rotating a tenant key"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("rotating a tenant key"))?;
 
         let mut rewrapped = 0u64;
         loop {
             if limit.is_some_and(|l| rewrapped >= l) {
                 break;
             }
-            let Some(old) = self.vault.next_below(tenant, target).await? else { break };
+            let Some(old) = self.vault.next_below(tenant, target).await? else {
+                break;
+            };
             let mut tx = self.db.scoped(tenant).await?;
             let old_kek = self.tenant_kek(&mut tx, tenant, old.kek_version).await?;
             let new_kek = self.tenant_kek(&mut tx, tenant, target).await?;
-            tx.commit().await.map_err(StoreError::db("reading tenant keys"))?;
+            tx.commit()
+                .await
+                .map_err(StoreError::db("reading tenant keys"))?;
             let call = old.call;
-            let dek = crypto::unwrap(&old_kek, &data_key_aad(tenant, &call, old.kek_version), &old.wrapped)
-                .map_err(|source| StoreError::Decrypt { what: format!("the data key of call {call} (tenant {tenant})"), source })?;
+            let dek = crypto::unwrap(
+                &old_kek,
+                &data_key_aad(tenant, &call, old.kek_version),
+                &old.wrapped,
+            )
+            .map_err(|source| StoreError::Decrypt {
+                what: format!("the data key of call {call} (tenant {tenant})"),
+                source,
+            })?;
             let wrapped = crypto::wrap(&new_kek, &data_key_aad(tenant, &call, target), &dek);
-            if !self.vault.rewrap(tenant, old.kek_version, &VaultKey { call, kek_version: target, wrapped }).await? {
+            if !self
+                .vault
+                .rewrap(
+                    tenant,
+                    old.kek_version,
+                    &VaultKey {
+                        call,
+                        kek_version: target,
+                        wrapped,
+                    },
+                )
+                .await?
+            {
                 // deleted or re-wrapped meanwhile: look again
                 continue;
             }
@@ -221,11 +306,19 @@ impl Store {
             )
             .await?;
         }
-        tx.commit().await.map_err(StoreError::db("finishing a tenant key rotation"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("finishing a tenant key rotation"))?;
         if remaining == 0 {
             self.db.checkpoint().await;
             self.vault.checkpoint().await;
         }
-        Ok(RotationReport { version: target, resumed, rewrapped, remaining, retired })
+        Ok(RotationReport {
+            version: target,
+            resumed,
+            rewrapped,
+            remaining,
+            retired,
+        })
     }
 }

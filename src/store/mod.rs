@@ -28,12 +28,15 @@ use std::path::{Path, PathBuf};
 
 pub use apikeys::{ApiKeyInfo, AuthError, NewApiKey, Principal, Role};
 pub use audit::{Actor, AuditBreak, AuditEvent, AuditReport};
-pub use calls::{CallInfo, CallPage, CallQuery, CallState, CallStatus, ExportedCall, NewCall, NewSegment, TenantExport};
-pub use sessions::{NewWebSession, SessionTimes, WebSession};
+pub use calls::{
+    CallInfo, CallPage, CallQuery, CallState, CallStatus, ExportedCall, NewCall, NewSegment,
+    TenantExport,
+};
 pub use db::Backend;
 pub use keys::RotationReport;
 pub use reprocess::{ReprocessFailure, ReprocessReport};
 pub use retention::{PurgeReport, run_periodic_purge};
+pub use sessions::{NewWebSession, SessionTimes, WebSession};
 pub use tenants::Tenant;
 
 use crypto::CryptoError;
@@ -65,11 +68,17 @@ pub struct StoreConfig {
 impl std::fmt::Debug for StoreConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreConfig")
-            .field("database_url", &self.database_url.as_deref().map(db::redact_url))
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(db::redact_url),
+            )
             .field("data_dir", &self.data_dir)
             .field("master_key", &self.master_key.as_ref().map(|_| "<set>"))
             .field("master_key_file", &self.master_key_file)
-            .field("key_vault_url", &self.key_vault_url.as_deref().map(db::redact_url))
+            .field(
+                "key_vault_url",
+                &self.key_vault_url.as_deref().map(db::redact_url),
+            )
             .finish()
     }
 }
@@ -81,14 +90,19 @@ impl StoreConfig {
         StoreConfig {
             database_url,
             data_dir: data_dir.into(),
-            master_key: std::env::var("CALLSCRIBE_MASTER_KEY").ok().filter(|s| !s.trim().is_empty()).map(Zeroizing::new),
+            master_key: std::env::var("CALLSCRIBE_MASTER_KEY")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+                .map(Zeroizing::new),
             master_key_file: None,
             key_vault_url: None,
         }
     }
 
     fn key_file(&self) -> PathBuf {
-        self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"))
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
     }
 }
 
@@ -113,7 +127,11 @@ pub enum StoreError {
     #[error(
         "{what} is sealed under master key version {version}, which {source_name} does not contain; add that version back (VERSION:BASE64)"
     )]
-    MasterKeyVersionMissing { what: String, version: u32, source_name: String },
+    MasterKeyVersionMissing {
+        what: String,
+        version: u32,
+        source_name: String,
+    },
     #[error("cannot decrypt {what}: {source}")]
     Decrypt { what: String, source: CryptoError },
     #[error("{what} is corrupt: {detail}")]
@@ -125,7 +143,11 @@ pub enum StoreError {
     #[error("no call {call} in tenant {tenant}")]
     CallNotFound { call: String, tenant: String },
     #[error("{call} matches {} calls in tenant {tenant}: {}; use callscribe's call id", candidates.len(), candidates.join(", "))]
-    AmbiguousCall { call: String, tenant: String, candidates: Vec<String> },
+    AmbiguousCall {
+        call: String,
+        tenant: String,
+        candidates: Vec<String>,
+    },
     #[error("call {call} (tenant {tenant}) has been deleted: its data key is destroyed")]
     CallShredded { call: String, tenant: String },
     #[error("no API key {key} in tenant {tenant}")]
@@ -155,7 +177,10 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.db.backend).field("keys", &self.keys).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("backend", &self.db.backend)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
     }
 }
 
@@ -181,9 +206,18 @@ impl Store {
                 generated_key = Some(key_file.clone());
                 MasterKeyring::generate_file(&key_file)?
             }
-            None => return Err(KeyError::Missing(format!("the key file {}", key_file.display())).into()),
+            None => {
+                return Err(
+                    KeyError::Missing(format!("the key file {}", key_file.display())).into(),
+                );
+            }
         };
-        let store = Store { db, vault, keys, generated_key };
+        let store = Store {
+            db,
+            vault,
+            keys,
+            generated_key,
+        };
         store.check_master_keys(&registered).await?;
         store.pair_vault(before).await?;
         Ok(store)
@@ -201,7 +235,9 @@ impl Store {
             )));
         }
         let registered = self.db.registered_master_keys().await?;
-        let (_, first) = registered.first().ok_or_else(|| StoreError::Config("no master key is registered".into()))?;
+        let (_, first) = registered
+            .first()
+            .ok_or_else(|| StoreError::Config("no master key is registered".into()))?;
         self.vault.pair(first).await
     }
 
@@ -238,13 +274,21 @@ impl Store {
             if let Some(key) = self.keys.get(*version) {
                 let ours = keyring::fingerprint(key);
                 if !bool::from(subtle::ConstantTimeEq::ct_eq(&ours[..], &fp[..])) {
-                    return Err(StoreError::WrongMasterKey { source_name: self.keys.source().to_string(), version: *version });
+                    return Err(StoreError::WrongMasterKey {
+                        source_name: self.keys.source().to_string(),
+                        version: *version,
+                    });
                 }
             }
         }
         if registered.is_empty() {
             for v in self.keys.versions() {
-                self.db.register_master_key(v, &keyring::fingerprint(self.keys.get(v).expect("listed version"))).await?;
+                self.db
+                    .register_master_key(
+                        v,
+                        &keyring::fingerprint(self.keys.get(v).expect("listed version")),
+                    )
+                    .await?;
             }
         } else if !registered.iter().any(|(v, _)| self.keys.get(*v).is_some()) {
             let versions: Vec<String> = registered.iter().map(|(v, _)| v.to_string()).collect();
@@ -265,19 +309,28 @@ impl Store {
             .iter()
             .rev()
             .find_map(|(v, _)| self.keys.get(*v).map(|k| (*v, k)))
-            .ok_or_else(|| StoreError::Config(format!("{} holds no registered master key version", self.keys.source())))
+            .ok_or_else(|| {
+                StoreError::Config(format!(
+                    "{} holds no registered master key version",
+                    self.keys.source()
+                ))
+            })
     }
 
     fn master(&self, version: u32, what: impl FnOnce() -> String) -> Result<&crypto::SecretKey> {
-        self.keys.get(version).ok_or_else(|| StoreError::MasterKeyVersionMissing {
-            what: what(),
-            version,
-            source_name: self.keys.source().to_string(),
-        })
+        self.keys
+            .get(version)
+            .ok_or_else(|| StoreError::MasterKeyVersionMissing {
+                what: what(),
+                version,
+                source_name: self.keys.source().to_string(),
+            })
     }
 }
 
 /// Unix time in seconds.
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }

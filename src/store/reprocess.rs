@@ -51,8 +51,16 @@ fn re_redact(redactor: &Arc<Redactor>, segments: &[TranscriptSegment]) -> Vec<Tr
     // a track emits its segments in the order it was given them (possibly later)
     let mut outputs: Vec<Vec<RedactedSegment>> = vec![Vec::new(); speakers.len()];
     for s in segments {
-        let t = speakers.iter().position(|x| *x == s.speaker).expect("speaker listed");
-        let raw = RawSegment { start: s.start, end: s.end, text: s.text.clone(), words: s.words.clone() };
+        let t = speakers
+            .iter()
+            .position(|x| *x == s.speaker)
+            .expect("speaker listed");
+        let raw = RawSegment {
+            start: s.start,
+            end: s.end,
+            text: s.text.clone(),
+            words: s.words.clone(),
+        };
         outputs[t].extend(tracks[t].push_final(raw));
     }
     for (t, track) in tracks.iter_mut().enumerate() {
@@ -62,7 +70,10 @@ fn re_redact(redactor: &Arc<Redactor>, segments: &[TranscriptSegment]) -> Vec<Tr
     segments
         .iter()
         .map(|old| {
-            let t = speakers.iter().position(|x| *x == old.speaker).expect("speaker listed");
+            let t = speakers
+                .iter()
+                .position(|x| *x == old.speaker)
+                .expect("speaker listed");
             let new = outputs[t].get(next[t]).cloned();
             next[t] += 1;
             match new {
@@ -84,14 +95,22 @@ fn merge(old: &TranscriptSegment, new: RedactedSegment) -> TranscriptSegment {
     let mut spans: Vec<Span> = new.spans.clone();
     let mut cursor = 0usize;
     for s in &old.redactions {
-        let label: Vec<char> = old_chars.get(s.start..s.end).map(|c| c.to_vec()).unwrap_or_default();
+        let label: Vec<char> = old_chars
+            .get(s.start..s.end)
+            .map(|c| c.to_vec())
+            .unwrap_or_default();
         if label.is_empty() {
             continue;
         }
-        let found = (cursor..=new_chars.len().saturating_sub(label.len()))
-            .find(|&i| new_chars[i..i + label.len()] == label[..] && !(i..i + label.len()).any(in_new_span));
+        let found = (cursor..=new_chars.len().saturating_sub(label.len())).find(|&i| {
+            new_chars[i..i + label.len()] == label[..] && !(i..i + label.len()).any(in_new_span)
+        });
         if let Some(i) = found {
-            spans.push(Span { start: i, end: i + label.len(), ..s.clone() });
+            spans.push(Span {
+                start: i,
+                end: i + label.len(),
+                ..s.clone()
+            });
             cursor = i + label.len();
         }
     }
@@ -130,15 +149,25 @@ impl Store {
             .fetch_all(&mut *tx)
             .await
             .map_err(StoreError::db("finding segments to reprocess"))?;
-            tx.commit().await.map_err(StoreError::db("finding segments to reprocess"))?;
+            tx.commit()
+                .await
+                .map_err(StoreError::db("finding segments to reprocess"))?;
             work.extend(rows.iter().map(|r| (t.clone(), r.get::<String, _>(0))));
         }
         let total = work.len() as u64;
         let mut report = ReprocessReport::default();
         for (done, (tenant, call)) in work.iter().enumerate() {
-            match self.reprocess_call(actor, tenant, call, redactor, target, &mut report).await {
+            match self
+                .reprocess_call(actor, tenant, call, redactor, target, &mut report)
+                .await
+            {
                 Ok(()) => {}
-                Err(e) => report.failures.push(ReprocessFailure { tenant: tenant.clone(), call: call.clone(), seq: None, error: e.to_string() }),
+                Err(e) => report.failures.push(ReprocessFailure {
+                    tenant: tenant.clone(),
+                    call: call.clone(),
+                    seq: None,
+                    error: e.to_string(),
+                }),
             }
             report.calls += 1;
             on_call(done as u64 + 1, total);
@@ -166,7 +195,9 @@ impl Store {
         let mut tx = self.db.scoped(tenant).await?;
         let dek = self.call_data_key(&mut tx, tenant, call).await?;
         let sealed: Vec<SealedSegment> = self.sealed_segments(&mut tx, tenant, call).await?;
-        tx.commit().await.map_err(StoreError::db("reading segments"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("reading segments"))?;
         // open what opens; a segment that does not is reported and left as it is
         let mut opened: Vec<(&SealedSegment, TranscriptSegment)> = Vec::new();
         for s in &sealed {
@@ -187,7 +218,10 @@ impl Store {
                 report.skipped += 1;
                 continue;
             }
-            let new = TranscriptSegment { policy_version: target.max(s.policy_version), ..new };
+            let new = TranscriptSegment {
+                policy_version: target.max(s.policy_version),
+                ..new
+            };
             let (text, detail) = seal_segment(&dek, tenant, call, s.seq, &new);
             let mut tx = self.db.scoped(tenant).await?;
             let n = sqlx::query(
@@ -220,7 +254,9 @@ impl Store {
             } else {
                 report.skipped += 1;
             }
-            tx.commit().await.map_err(StoreError::db("re-sealing a segment"))?;
+            tx.commit()
+                .await
+                .map_err(StoreError::db("re-sealing a segment"))?;
         }
         Ok(())
     }
@@ -233,15 +269,26 @@ mod tests {
 
     #[test]
     fn reprocessing_keeps_old_placeholders_and_adds_new_ones() {
-        let mut p = Policy { version: 2, ..Policy::default() };
-        p.entities = [EntityKind::Email, EntityKind::Phone, EntityKind::Name].into_iter().collect();
+        let mut p = Policy {
+            version: 2,
+            ..Policy::default()
+        };
+        p.entities = [EntityKind::Email, EntityKind::Phone, EntityKind::Name]
+            .into_iter()
+            .collect();
         let r = Arc::new(Redactor::new(p).unwrap());
         let text = "my name is [NAME] and my email is jo.bloggs@example.com".to_string();
         let old = TranscriptSegment {
             start: 0.0,
             end: 3.0,
             speaker: "caller".into(),
-            redactions: vec![Span { kind: EntityKind::Name, start: 11, end: 17, t_start: Some(0.5), t_end: Some(0.9) }],
+            redactions: vec![Span {
+                kind: EntityKind::Name,
+                start: 11,
+                end: 17,
+                t_start: Some(0.5),
+                t_end: Some(0.9),
+            }],
             text,
             words: vec![],
             policy_version: 1,
@@ -250,7 +297,11 @@ mod tests {
         assert_eq!(out.len(), 1);
         let seg = &out[0];
         assert!(!seg.text.contains("example.com"), "{}", seg.text);
-        assert!(seg.text.starts_with("my name is [NAME] and"), "{}", seg.text);
+        assert!(
+            seg.text.starts_with("my name is [NAME] and"),
+            "{}",
+            seg.text
+        );
         let kinds: Vec<EntityKind> = seg.redactions.iter().map(|s| s.kind).collect();
         assert_eq!(kinds, vec![EntityKind::Name, EntityKind::Email]);
         let chars: Vec<char> = seg.text.chars().collect();

@@ -53,7 +53,9 @@ pub struct WebSession {
 impl WebSession {
     /// Does `presented` match this session's CSRF token? (constant time)
     pub fn csrf_matches(&self, presented: &str) -> bool {
-        crypto::sha256(presented.as_bytes()).ct_eq(&self.csrf_hash[..]).into()
+        crypto::sha256(presented.as_bytes())
+            .ct_eq(&self.csrf_hash[..])
+            .into()
     }
 
     /// Is it time to replace the token?
@@ -72,7 +74,8 @@ fn random_secret() -> Zeroizing<String> {
 fn token_id(token: &str) -> Option<&str> {
     let rest = token.strip_prefix(TOKEN_PREFIX)?;
     let (id, secret) = rest.split_once('_')?;
-    (id.len() == 16 && secret.len() == 43 && id.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(id)
+    (id.len() == 16 && secret.len() == 43 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then_some(id)
 }
 
 /// The raw api_keys id of a principal's `csk_<id>`.
@@ -82,19 +85,45 @@ fn raw_key_id(p: &Principal) -> &str {
 
 impl Store {
     /// Signs in: a new session for a principal authenticated by its key (audited: `session.create`).
-    pub async fn create_web_session(&self, principal: &Principal, times: &SessionTimes) -> Result<NewWebSession> {
+    pub async fn create_web_session(
+        &self,
+        principal: &Principal,
+        times: &SessionTimes,
+    ) -> Result<NewWebSession> {
         if !matches!(principal.role, Role::Agent | Role::Admin) {
-            return Err(StoreError::Invalid("only agent and admin keys may sign in to the web page".into()));
+            return Err(StoreError::Invalid(
+                "only agent and admin keys may sign in to the web page".into(),
+            ));
         }
         let now = super::now();
         let csrf = random_secret();
-        let (token, expires_at) =
-            self.insert_session(principal, &crypto::sha256(csrf.as_bytes()), now, now, now + times.idle_s.min(times.max_s), Some("session.create")).await?;
-        Ok(NewWebSession { token, csrf, expires_at })
+        let (token, expires_at) = self
+            .insert_session(
+                principal,
+                &crypto::sha256(csrf.as_bytes()),
+                now,
+                now,
+                now + times.idle_s.min(times.max_s),
+                Some("session.create"),
+            )
+            .await?;
+        Ok(NewWebSession {
+            token,
+            csrf,
+            expires_at,
+        })
     }
 
     /// Stores a new session row; `audit`: the audit action to record with it, if any.
-    async fn insert_session(&self, p: &Principal, csrf_hash: &[u8], now: i64, signed_in_at: i64, expires_at: i64, audit: Option<&str>) -> Result<(Zeroizing<String>, i64)> {
+    async fn insert_session(
+        &self,
+        p: &Principal,
+        csrf_hash: &[u8],
+        now: i64,
+        signed_in_at: i64,
+        expires_at: i64,
+        audit: Option<&str>,
+    ) -> Result<(Zeroizing<String>, i64)> {
         // 16 of random_id's 26 base32 characters: 80 bits, the public part of the token
         let id = crypto::random_id("")[..16].to_string();
         let token = Zeroizing::new(format!("{TOKEN_PREFIX}{id}_{}", random_secret().as_str()));
@@ -116,10 +145,19 @@ impl Store {
         .await
         .map_err(StoreError::db("storing a session"))?;
         if let Some(action) = audit {
-            audit::append(&mut tx, &Actor::ApiKey(p.key_id.clone()), action, Some(&p.tenant), Some(&format!("{TOKEN_PREFIX}{id}")), json!({"role": p.role.as_str()}))
-                .await?;
+            audit::append(
+                &mut tx,
+                &Actor::ApiKey(p.key_id.clone()),
+                action,
+                Some(&p.tenant),
+                Some(&format!("{TOKEN_PREFIX}{id}")),
+                json!({"role": p.role.as_str()}),
+            )
+            .await?;
         }
-        tx.commit().await.map_err(StoreError::db("storing a session"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("storing a session"))?;
         Ok((token, expires_at))
     }
 
@@ -147,7 +185,9 @@ impl Store {
         let stored: Vec<u8> = row.as_ref().map_or(dummy.to_vec(), |r| r.get(2));
         let hash_ok: bool = stored.ct_eq(&hash[..]).into();
         let now = super::now();
-        let row = row.filter(|_| hash_ok && !id.is_empty()).ok_or(AuthError::Invalid)?;
+        let row = row
+            .filter(|_| hash_ok && !id.is_empty())
+            .ok_or(AuthError::Invalid)?;
         let expires_at: i64 = row.get(7);
         let revoked: Option<i64> = row.get(8);
         let key_expires: i64 = row.get(9);
@@ -157,7 +197,11 @@ impl Store {
             return Err(AuthError::Invalid);
         }
         Ok(WebSession {
-            principal: Principal { tenant: row.get(0), role, key_id: format!("csk_{}", row.get::<String, _>(1)) },
+            principal: Principal {
+                tenant: row.get(0),
+                role,
+                key_id: format!("csk_{}", row.get::<String, _>(1)),
+            },
             id: id.to_string(),
             csrf_hash: row.get(3),
             created_at: row.get(5),
@@ -168,10 +212,23 @@ impl Store {
 
     /// Replaces a session's token by a fresh one (same CSRF token, same sign-in time, idle
     /// expiry renewed within the absolute lifetime); the old token expires after a short grace.
-    pub async fn rotate_web_session(&self, s: &WebSession, times: &SessionTimes) -> Result<(Zeroizing<String>, i64)> {
+    pub async fn rotate_web_session(
+        &self,
+        s: &WebSession,
+        times: &SessionTimes,
+    ) -> Result<(Zeroizing<String>, i64)> {
         let now = super::now();
         let expires_at = (now + times.idle_s).min(s.signed_in_at + times.max_s);
-        let (token, expires_at) = self.insert_session(&s.principal, &s.csrf_hash, now, s.signed_in_at, expires_at, None).await?;
+        let (token, expires_at) = self
+            .insert_session(
+                &s.principal,
+                &s.csrf_hash,
+                now,
+                s.signed_in_at,
+                expires_at,
+                None,
+            )
+            .await?;
         let mut tx = self.db.scoped(&s.principal.tenant).await?;
         sqlx::query("UPDATE web_sessions SET expires_at = $1 WHERE id = $2 AND tenant_id = $3 AND expires_at > $1")
             .bind(now + ROTATION_GRACE_S)
@@ -180,7 +237,9 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db("expiring a rotated session"))?;
-        tx.commit().await.map_err(StoreError::db("expiring a rotated session"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("expiring a rotated session"))?;
         Ok((token, expires_at))
     }
 
@@ -194,9 +253,18 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db("revoking a session"))?;
-        audit::append(&mut tx, &Actor::ApiKey(s.principal.key_id.clone()), "session.revoke", Some(&s.principal.tenant), Some(&format!("{TOKEN_PREFIX}{}", s.id)), json!({}))
-            .await?;
-        tx.commit().await.map_err(StoreError::db("revoking a session"))?;
+        audit::append(
+            &mut tx,
+            &Actor::ApiKey(s.principal.key_id.clone()),
+            "session.revoke",
+            Some(&s.principal.tenant),
+            Some(&format!("{TOKEN_PREFIX}{}", s.id)),
+            json!({}),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("revoking a session"))?;
         Ok(())
     }
 }
@@ -206,9 +274,15 @@ mod tests {
     #[test]
     fn token_ids_are_parsed_only_from_well_formed_tokens() {
         let secret = "A".repeat(43);
-        assert_eq!(super::token_id(&format!("css_abcdEFGH12345678_{secret}")), Some("abcdEFGH12345678"));
+        assert_eq!(
+            super::token_id(&format!("css_abcdEFGH12345678_{secret}")),
+            Some("abcdEFGH12345678")
+        );
         assert_eq!(super::token_id(&format!("css_abcd_{secret}")), None);
-        assert_eq!(super::token_id(&format!("csk_abcdEFGH12345678_{secret}")), None);
+        assert_eq!(
+            super::token_id(&format!("csk_abcdEFGH12345678_{secret}")),
+            None
+        );
         assert_eq!(super::token_id("css_abcd'--_x"), None);
     }
 }

@@ -21,27 +21,48 @@ pub struct Tenant {
 }
 
 pub(crate) fn kek_aad(tenant: &str, kek_version: u32, master_version: u32) -> Aad<'_> {
-    Aad { purpose: Purpose::TenantKek, tenant, call: "", seq: kek_version as u64, key_version: master_version }
+    Aad {
+        purpose: Purpose::TenantKek,
+        tenant,
+        call: "",
+        seq: kek_version as u64,
+        key_version: master_version,
+    }
 }
 
 pub(crate) fn index_aad(tenant: &str, master_version: u32) -> Aad<'_> {
-    Aad { purpose: Purpose::TenantIndexKey, tenant, call: "", seq: 0, key_version: master_version }
+    Aad {
+        purpose: Purpose::TenantIndexKey,
+        tenant,
+        call: "",
+        seq: 0,
+        key_version: master_version,
+    }
 }
 
 fn validate_name(name: &str) -> Result<()> {
     if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control()) {
-        return Err(StoreError::Invalid(format!("tenant name {name:?} must be 1–100 printable characters")));
+        return Err(StoreError::Invalid(format!(
+            "tenant name {name:?} must be 1–100 printable characters"
+        )));
     }
     Ok(())
 }
 
 impl Store {
     /// Creates a tenant with a fresh key-encryption key (version 1) and index key.
-    pub async fn create_tenant(&self, actor: &Actor, name: &str, retention_days: Option<u32>) -> Result<Tenant> {
+    pub async fn create_tenant(
+        &self,
+        actor: &Actor,
+        name: &str,
+        retention_days: Option<u32>,
+    ) -> Result<Tenant> {
         validate_name(name)?;
         let retention_days = retention_days.unwrap_or(DEFAULT_RETENTION_DAYS);
         if retention_days == 0 {
-            return Err(StoreError::Invalid("retention must be at least 1 day".into()));
+            return Err(StoreError::Invalid(
+                "retention must be at least 1 day".into(),
+            ));
         }
         let (mv, master) = self.current_master().await?;
         let id = crypto::random_id("t_");
@@ -78,34 +99,57 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db("storing a tenant key"))?;
-        audit::append(&mut tx, actor, "tenant.create", Some(&id), Some(&id), json!({"retention_days": retention_days})).await?;
-        tx.commit().await.map_err(StoreError::db("storing a tenant key"))?;
+        audit::append(
+            &mut tx,
+            actor,
+            "tenant.create",
+            Some(&id),
+            Some(&id),
+            json!({"retention_days": retention_days}),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("storing a tenant key"))?;
         tracing::info!(tenant = %id, "tenant created");
-        Ok(Tenant { id, name: name.to_string(), retention_days, created_at: now })
+        Ok(Tenant {
+            id,
+            name: name.to_string(),
+            retention_days,
+            created_at: now,
+        })
     }
 
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>> {
-        let rows = sqlx::query("SELECT id, name, retention_days, created_at FROM tenants ORDER BY created_at, id")
-            .fetch_all(&self.db.pool)
-            .await
-            .map_err(StoreError::db("listing tenants"))?;
+        let rows = sqlx::query(
+            "SELECT id, name, retention_days, created_at FROM tenants ORDER BY created_at, id",
+        )
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(StoreError::db("listing tenants"))?;
         Ok(rows.iter().map(tenant_from_row).collect())
     }
 
     /// Finds a tenant by id or by name.
     pub async fn tenant(&self, id_or_name: &str) -> Result<Tenant> {
-        let row = sqlx::query("SELECT id, name, retention_days, created_at FROM tenants WHERE id = $1 OR name = $1")
-            .bind(id_or_name)
-            .fetch_optional(&self.db.pool)
-            .await
-            .map_err(StoreError::db("looking up a tenant"))?;
-        row.as_ref().map(tenant_from_row).ok_or_else(|| StoreError::TenantNotFound(id_or_name.to_string()))
+        let row = sqlx::query(
+            "SELECT id, name, retention_days, created_at FROM tenants WHERE id = $1 OR name = $1",
+        )
+        .bind(id_or_name)
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(StoreError::db("looking up a tenant"))?;
+        row.as_ref()
+            .map(tenant_from_row)
+            .ok_or_else(|| StoreError::TenantNotFound(id_or_name.to_string()))
     }
 
     /// Changes how long a tenant's calls are kept.
     pub async fn set_retention(&self, actor: &Actor, tenant: &str, days: u32) -> Result<()> {
         if days == 0 {
-            return Err(StoreError::Invalid("retention must be at least 1 day".into()));
+            return Err(StoreError::Invalid(
+                "retention must be at least 1 day".into(),
+            ));
         }
         let mut tx = self.db.global().await?;
         let n = sqlx::query("UPDATE tenants SET retention_days = $1 WHERE id = $2")
@@ -118,8 +162,18 @@ impl Store {
         if n == 0 {
             return Err(StoreError::TenantNotFound(tenant.to_string()));
         }
-        audit::append(&mut tx, actor, "tenant.retention", Some(tenant), Some(tenant), json!({"retention_days": days})).await?;
-        tx.commit().await.map_err(StoreError::db("setting retention"))
+        audit::append(
+            &mut tx,
+            actor,
+            "tenant.retention",
+            Some(tenant),
+            Some(tenant),
+            json!({"retention_days": days}),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("setting retention"))
     }
 
     /// Deletes a tenant by crypto-shredding: its calls' data keys (in the key vault) are
@@ -131,44 +185,84 @@ impl Store {
         let mut tx = self.db.scoped(tenant).await?;
         let mut calls = 0;
         for (what, sql) in [
-            ("destroying the tenant's keys", "DELETE FROM tenant_keys WHERE tenant_id = $1"),
-            ("deleting segments", "DELETE FROM segments WHERE tenant_id = $1"),
+            (
+                "destroying the tenant's keys",
+                "DELETE FROM tenant_keys WHERE tenant_id = $1",
+            ),
+            (
+                "deleting segments",
+                "DELETE FROM segments WHERE tenant_id = $1",
+            ),
             ("deleting calls", "DELETE FROM calls WHERE tenant_id = $1"),
-            ("deleting browser sessions", "DELETE FROM web_sessions WHERE tenant_id = $1"),
-            ("deleting API keys", "DELETE FROM api_keys WHERE tenant_id = $1"),
+            (
+                "deleting browser sessions",
+                "DELETE FROM web_sessions WHERE tenant_id = $1",
+            ),
+            (
+                "deleting API keys",
+                "DELETE FROM api_keys WHERE tenant_id = $1",
+            ),
             ("deleting the tenant", "DELETE FROM tenants WHERE id = $1"),
         ] {
-            let n = sqlx::query(sql).bind(tenant).execute(&mut *tx).await.map_err(StoreError::db(what))?.rows_affected();
+            let n = sqlx::query(sql)
+                .bind(tenant)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(what))?
+                .rows_affected();
             if sql.starts_with("DELETE FROM calls") {
                 calls = n;
             }
         }
-        audit::append(&mut tx, actor, "tenant.delete", Some(tenant), Some(tenant), json!({"calls": calls})).await?;
-        tx.commit().await.map_err(StoreError::db("deleting a tenant"))?;
+        audit::append(
+            &mut tx,
+            actor,
+            "tenant.delete",
+            Some(tenant),
+            Some(tenant),
+            json!({"calls": calls}),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("deleting a tenant"))?;
         self.db.checkpoint().await;
         tracing::info!(tenant, calls, "tenant deleted (keys destroyed)");
         Ok(calls)
     }
 
     /// The tenant's key-encryption key of `version`, unwrapped (inside a scoped transaction).
-    pub(crate) async fn tenant_kek(&self, tx: &mut Tx, tenant: &str, version: u32) -> Result<SecretKey> {
-        let row = sqlx::query("SELECT master_version, wrapped FROM tenant_keys WHERE tenant_id = $1 AND version = $2")
-            .bind(tenant)
-            .bind(version as i64)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(StoreError::db("reading a tenant key"))?;
+    pub(crate) async fn tenant_kek(
+        &self,
+        tx: &mut Tx,
+        tenant: &str,
+        version: u32,
+    ) -> Result<SecretKey> {
+        let row = sqlx::query(
+            "SELECT master_version, wrapped FROM tenant_keys WHERE tenant_id = $1 AND version = $2",
+        )
+        .bind(tenant)
+        .bind(version as i64)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(StoreError::db("reading a tenant key"))?;
         let Some(row) = row else {
             return Err(StoreError::Corrupt {
                 what: format!("tenant {tenant}"),
-                detail: format!("its key version {version} does not exist (destroyed, or the tenant was deleted)"),
+                detail: format!(
+                    "its key version {version} does not exist (destroyed, or the tenant was deleted)"
+                ),
             });
         };
         let mv = row.get::<i64, _>(0) as u32;
         let wrapped: Vec<u8> = row.get(1);
         let master = self.master(mv, || format!("tenant {tenant}'s key version {version}"))?;
-        crypto::unwrap(master, &kek_aad(tenant, version, mv), &wrapped)
-            .map_err(|source| StoreError::Decrypt { what: format!("tenant {tenant}'s key version {version}"), source })
+        crypto::unwrap(master, &kek_aad(tenant, version, mv), &wrapped).map_err(|source| {
+            StoreError::Decrypt {
+                what: format!("tenant {tenant}'s key version {version}"),
+                source,
+            }
+        })
     }
 
     /// The tenant's newest key-encryption key and its version.
@@ -179,7 +273,8 @@ impl Store {
             .await
             .map_err(StoreError::db("reading tenant key versions"))?
             .get::<Option<i64>, _>(0)
-            .ok_or_else(|| StoreError::TenantNotFound(tenant.to_string()))? as u32;
+            .ok_or_else(|| StoreError::TenantNotFound(tenant.to_string()))?
+            as u32;
         Ok((version, self.tenant_kek(tx, tenant, version).await?))
     }
 
@@ -194,11 +289,20 @@ impl Store {
         let wrapped: Vec<u8> = row.get(0);
         let mv = row.get::<i64, _>(1) as u32;
         let master = self.master(mv, || format!("tenant {tenant}'s index key"))?;
-        crypto::unwrap(master, &index_aad(tenant, mv), &wrapped)
-            .map_err(|source| StoreError::Decrypt { what: format!("tenant {tenant}'s index key"), source })
+        crypto::unwrap(master, &index_aad(tenant, mv), &wrapped).map_err(|source| {
+            StoreError::Decrypt {
+                what: format!("tenant {tenant}'s index key"),
+                source,
+            }
+        })
     }
 }
 
 fn tenant_from_row(r: &sqlx::any::AnyRow) -> Tenant {
-    Tenant { id: r.get(0), name: r.get(1), retention_days: r.get::<i64, _>(2) as u32, created_at: r.get(3) }
+    Tenant {
+        id: r.get(0),
+        name: r.get(1),
+        retention_days: r.get::<i64, _>(2) as u32,
+        created_at: r.get(3),
+    }
 }

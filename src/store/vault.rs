@@ -25,7 +25,10 @@ use sqlx::any::AnyConnectOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Connection, Row};
 
-use super::db::{Backend, Tx, checkpoint, create_private_dir, open_pool, parse_url, redact_url, set_tenant, sqlite_at};
+use super::db::{
+    Backend, Tx, checkpoint, create_private_dir, open_pool, parse_url, redact_url, set_tenant,
+    sqlite_at,
+};
 use super::{Result, StoreConfig, StoreError};
 
 /// A data key as the vault holds it.
@@ -44,17 +47,36 @@ pub(crate) struct Vault {
 
 fn migrator(backend: Backend) -> Migrator {
     let (sql, desc) = match backend {
-        Backend::Sqlite => (include_str!("../../migrations/sqlite/vault/0001_call_keys.sql"), "key vault (sqlite)"),
-        Backend::Postgres => (include_str!("../../migrations/postgres/vault/0001_call_keys.sql"), "key vault (postgres)"),
+        Backend::Sqlite => (
+            include_str!("../../migrations/sqlite/vault/0001_call_keys.sql"),
+            "key vault (sqlite)",
+        ),
+        Backend::Postgres => (
+            include_str!("../../migrations/postgres/vault/0001_call_keys.sql"),
+            "key vault (postgres)",
+        ),
     };
-    let migrations = vec![Migration::new(1, Cow::Borrowed(desc), MigrationType::Simple, Cow::Borrowed(sql), false)];
-    Migrator { migrations: Cow::Owned(migrations), ignore_missing: false, locking: true, no_tx: false }
+    let migrations = vec![Migration::new(
+        1,
+        Cow::Borrowed(desc),
+        MigrationType::Simple,
+        Cow::Borrowed(sql),
+        false,
+    )];
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ignore_missing: false,
+        locking: true,
+        no_tx: false,
+    }
 }
 
 /// The vault's default place beside a SQLite database file: `x/callscribe.db` →
 /// `x/callscribe.keys.db`.
 pub(crate) fn sqlite_vault_path(main: &Path) -> PathBuf {
-    let stem = main.file_stem().map_or_else(|| "callscribe".into(), |s| s.to_string_lossy().into_owned());
+    let stem = main
+        .file_stem()
+        .map_or_else(|| "callscribe".into(), |s| s.to_string_lossy().into_owned());
     main.with_file_name(format!("{stem}.keys.db"))
 }
 
@@ -66,7 +88,10 @@ pub(crate) fn postgres_vault_url(main: &str) -> Result<(String, String)> {
         Some(q) => (&main[..q], &main[q..]),
         None => (main, ""),
     };
-    let name = base[scheme_end..].split_once('/').map(|(_, db)| db).unwrap_or("");
+    let name = base[scheme_end..]
+        .split_once('/')
+        .map(|(_, db)| db)
+        .unwrap_or("");
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(StoreError::Config(format!(
             "cannot derive the key vault's database from {} (it needs a database name of letters, digits and _); set --key-vault-url",
@@ -74,41 +99,70 @@ pub(crate) fn postgres_vault_url(main: &str) -> Result<(String, String)> {
         )));
     }
     let vault = format!("{name}_keys");
-    Ok((format!("{}{vault}{query}", &base[..base.len() - name.len()]), vault))
+    Ok((
+        format!("{}{vault}{query}", &base[..base.len() - name.len()]),
+        vault,
+    ))
 }
 
 impl Vault {
     /// Opens (creating if needed) the vault that belongs with the main database `main_url`
     /// (already resolved to a `sqlite://` or `postgres://` URL) and applies its migrations.
-    pub async fn open(config: &StoreConfig, backend: Backend, main_url: &str, main_sqlite: Option<&Path>) -> Result<Vault> {
+    pub async fn open(
+        config: &StoreConfig,
+        backend: Backend,
+        main_url: &str,
+        main_sqlite: Option<&Path>,
+    ) -> Result<Vault> {
         let (url, vault_backend, sqlite_path) = match (&config.key_vault_url, backend) {
             (Some(u), _) => parse_url(u, "key vault")?,
-            (None, Backend::Sqlite) => sqlite_at(sqlite_vault_path(main_sqlite.expect("a SQLite store has a path"))),
+            (None, Backend::Sqlite) => sqlite_at(sqlite_vault_path(
+                main_sqlite.expect("a SQLite store has a path"),
+            )),
             (None, Backend::Postgres) => {
                 let (url, name) = postgres_vault_url(main_url)?;
                 create_postgres_database(main_url, &name).await?;
                 (url, Backend::Postgres, None)
             }
         };
-        if let Some(dir) = sqlite_path.as_deref().and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = sqlite_path
+            .as_deref()
+            .and_then(Path::parent)
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             create_private_dir(dir)?;
         }
-        let location = sqlite_path.as_ref().map_or_else(|| redact_url(&url), |p| p.display().to_string());
-        let connect_err = |source| StoreError::Connect { url: format!("{location} (the key vault)"), source };
+        let location = sqlite_path
+            .as_ref()
+            .map_or_else(|| redact_url(&url), |p| p.display().to_string());
+        let connect_err = |source| StoreError::Connect {
+            url: format!("{location} (the key vault)"),
+            source,
+        };
         let options: AnyConnectOptions = url.parse().map_err(connect_err)?;
         if vault_backend == Backend::Postgres {
-            let mut conn = sqlx::AnyConnection::connect_with(&options).await.map_err(connect_err)?;
+            let mut conn = sqlx::AnyConnection::connect_with(&options)
+                .await
+                .map_err(connect_err)?;
             migrator(vault_backend).run(&mut conn).await?;
-            conn.close().await.map_err(StoreError::db("closing the key vault's migration connection"))?;
+            conn.close().await.map_err(StoreError::db(
+                "closing the key vault's migration connection",
+            ))?;
         }
-        let pool = open_pool(options, vault_backend, 4).await.map_err(connect_err)?;
+        let pool = open_pool(options, vault_backend, 4)
+            .await
+            .map_err(connect_err)?;
         if vault_backend == Backend::Sqlite {
             migrator(vault_backend).run(&pool).await?;
         }
         if let Some(p) = &sqlite_path {
             restrict_file(p)?;
         }
-        Ok(Vault { pool, backend: vault_backend, location })
+        Ok(Vault {
+            pool,
+            backend: vault_backend,
+            location,
+        })
     }
 
     /// Where the vault is (password removed).
@@ -120,7 +174,10 @@ impl Vault {
     /// or checks that it is that store's vault.
     pub async fn pair(&self, fingerprint: &[u8]) -> Result<()> {
         let what = "pairing the key vault with the database";
-        let row = sqlx::query("SELECT fingerprint FROM vault_info WHERE id = 1").fetch_optional(&self.pool).await.map_err(StoreError::db(what))?;
+        let row = sqlx::query("SELECT fingerprint FROM vault_info WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db(what))?;
         match row {
             Some(r) => {
                 let theirs: Vec<u8> = r.get(0);
@@ -161,7 +218,11 @@ impl Vault {
     }
 
     async fn scoped(&self, tenant: &str) -> Result<Tx> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a key vault transaction"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a key vault transaction"))?;
         set_tenant(&mut tx, self.backend, tenant).await?;
         Ok(tx)
     }
@@ -173,10 +234,17 @@ impl Vault {
 
     /// Stores a key moved from the main database by an upgrade; a key already there is kept.
     pub async fn adopt(&self, tenant: &str, key: &VaultKey) -> Result<()> {
-        self.insert(tenant, key, " ON CONFLICT (call_id) DO NOTHING", "moving").await
+        self.insert(tenant, key, " ON CONFLICT (call_id) DO NOTHING", "moving")
+            .await
     }
 
-    async fn insert(&self, tenant: &str, key: &VaultKey, on_conflict: &str, doing: &str) -> Result<()> {
+    async fn insert(
+        &self,
+        tenant: &str,
+        key: &VaultKey,
+        on_conflict: &str,
+        doing: &str,
+    ) -> Result<()> {
         let mut tx = self.scoped(tenant).await?;
         sqlx::query(&format!(
             "INSERT INTO call_keys (call_id, tenant_id, kek_version, wrapped, created_at) VALUES ($1, $2, $3, $4, $5){on_conflict}"
@@ -189,21 +257,33 @@ impl Vault {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::db(format!("{doing} the data key of call {} in the key vault", key.call)))?;
-        tx.commit().await.map_err(StoreError::db(format!("{doing} a data key in the key vault")))
+        tx.commit().await.map_err(StoreError::db(format!(
+            "{doing} a data key in the key vault"
+        )))
     }
 
     /// The call's sealed data key and the tenant key version it is sealed by; `None` when it
     /// was destroyed (or never stored).
     pub async fn get(&self, tenant: &str, call: &str) -> Result<Option<VaultKey>> {
         let mut tx = self.scoped(tenant).await?;
-        let row = sqlx::query("SELECT kek_version, wrapped FROM call_keys WHERE call_id = $1 AND tenant_id = $2")
-            .bind(call)
-            .bind(tenant)
-            .fetch_optional(&mut *tx)
+        let row = sqlx::query(
+            "SELECT kek_version, wrapped FROM call_keys WHERE call_id = $1 AND tenant_id = $2",
+        )
+        .bind(call)
+        .bind(tenant)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db(format!(
+            "reading the data key of call {call} from the key vault"
+        )))?;
+        tx.commit()
             .await
-            .map_err(StoreError::db(format!("reading the data key of call {call} from the key vault")))?;
-        tx.commit().await.map_err(StoreError::db("reading the key vault"))?;
-        Ok(row.map(|r| VaultKey { call: call.to_string(), kek_version: r.get::<i64, _>(0) as u32, wrapped: r.get(1) }))
+            .map_err(StoreError::db("reading the key vault"))?;
+        Ok(row.map(|r| VaultKey {
+            call: call.to_string(),
+            kek_version: r.get::<i64, _>(0) as u32,
+            wrapped: r.get(1),
+        }))
     }
 
     /// Destroys one call's data key; returns whether there was one.
@@ -214,9 +294,13 @@ impl Vault {
             .bind(tenant)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db(format!("destroying the data key of call {call}")))?
+            .map_err(StoreError::db(format!(
+                "destroying the data key of call {call}"
+            )))?
             .rows_affected();
-        tx.commit().await.map_err(StoreError::db("destroying a data key"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("destroying a data key"))?;
         self.checkpoint().await;
         Ok(n > 0)
     }
@@ -228,9 +312,13 @@ impl Vault {
             .bind(tenant)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db(format!("destroying the data keys of tenant {tenant}")))?
+            .map_err(StoreError::db(format!(
+                "destroying the data keys of tenant {tenant}"
+            )))?
             .rows_affected();
-        tx.commit().await.map_err(StoreError::db("destroying a tenant's data keys"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("destroying a tenant's data keys"))?;
         self.checkpoint().await;
         Ok(n)
     }
@@ -246,8 +334,14 @@ impl Vault {
         .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::db("finding data keys to re-wrap"))?;
-        tx.commit().await.map_err(StoreError::db("reading the key vault"))?;
-        Ok(row.map(|r| VaultKey { call: r.get(0), kek_version: r.get::<i64, _>(1) as u32, wrapped: r.get(2) }))
+        tx.commit()
+            .await
+            .map_err(StoreError::db("reading the key vault"))?;
+        Ok(row.map(|r| VaultKey {
+            call: r.get(0),
+            kek_version: r.get::<i64, _>(1) as u32,
+            wrapped: r.get(2),
+        }))
     }
 
     /// Replaces a key sealed by `old_version` with `key` (sealed by `key.kek_version`); a key
@@ -264,21 +358,26 @@ impl Vault {
             .await
             .map_err(StoreError::db("re-wrapping a data key"))?
             .rows_affected();
-        tx.commit().await.map_err(StoreError::db("re-wrapping a data key"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("re-wrapping a data key"))?;
         Ok(n > 0)
     }
 
     /// How many of the tenant's keys are sealed by a tenant key version below `version`.
     pub async fn count_below(&self, tenant: &str, version: u32) -> Result<u64> {
         let mut tx = self.scoped(tenant).await?;
-        let n = sqlx::query("SELECT COUNT(*) FROM call_keys WHERE tenant_id = $1 AND kek_version < $2")
-            .bind(tenant)
-            .bind(version as i64)
-            .fetch_one(&mut *tx)
+        let n =
+            sqlx::query("SELECT COUNT(*) FROM call_keys WHERE tenant_id = $1 AND kek_version < $2")
+                .bind(tenant)
+                .bind(version as i64)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::db("counting data keys to re-wrap"))?
+                .get::<i64, _>(0);
+        tx.commit()
             .await
-            .map_err(StoreError::db("counting data keys to re-wrap"))?
-            .get::<i64, _>(0);
-        tx.commit().await.map_err(StoreError::db("reading the key vault"))?;
+            .map_err(StoreError::db("reading the key vault"))?;
         Ok(n as u64)
     }
 
@@ -296,8 +395,16 @@ impl Vault {
 /// Creates the PostgreSQL database `name` on the server of `main_url` unless it exists.
 async fn create_postgres_database(main_url: &str, name: &str) -> Result<()> {
     let shown = redact_url(main_url);
-    let options: AnyConnectOptions = main_url.parse().map_err(|source| StoreError::Connect { url: shown.clone(), source })?;
-    let mut conn = sqlx::AnyConnection::connect_with(&options).await.map_err(|source| StoreError::Connect { url: shown.clone(), source })?;
+    let options: AnyConnectOptions = main_url.parse().map_err(|source| StoreError::Connect {
+        url: shown.clone(),
+        source,
+    })?;
+    let mut conn = sqlx::AnyConnection::connect_with(&options)
+        .await
+        .map_err(|source| StoreError::Connect {
+            url: shown.clone(),
+            source,
+        })?;
     let exists = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
         .bind(name)
         .fetch_optional(&mut conn)
@@ -305,10 +412,15 @@ async fn create_postgres_database(main_url: &str, name: &str) -> Result<()> {
         .map_err(StoreError::db("looking for the key vault's database"))?
         .is_some();
     if !exists
-        && let Err(e) = sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await
+        && let Err(e) = sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .await
     {
         // 42P04: created by another node meanwhile
-        let duplicate = e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "42P04" || c == "23505");
+        let duplicate = e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|c| c == "42P04" || c == "23505");
         if !duplicate {
             return Err(StoreError::Config(format!(
                 "cannot create the key vault database {name} on {shown}: {e}; create it (CREATE DATABASE {name}) or set --key-vault-url"
@@ -322,8 +434,12 @@ async fn create_postgres_database(main_url: &str, name: &str) -> Result<()> {
 /// The vault file is readable by its owner only (its directory already is).
 fn restrict_file(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| StoreError::Config(format!("cannot restrict the key vault file {}: {e}", path.display())))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+        StoreError::Config(format!(
+            "cannot restrict the key vault file {}: {e}",
+            path.display()
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -332,14 +448,31 @@ mod tests {
 
     #[test]
     fn default_places_sit_beside_the_main_database() {
-        assert_eq!(sqlite_vault_path(Path::new("data/callscribe.db")), Path::new("data/callscribe.keys.db"));
-        assert_eq!(sqlite_vault_path(Path::new("/x/store")), Path::new("/x/store.keys.db"));
+        assert_eq!(
+            sqlite_vault_path(Path::new("data/callscribe.db")),
+            Path::new("data/callscribe.keys.db")
+        );
+        assert_eq!(
+            sqlite_vault_path(Path::new("/x/store")),
+            Path::new("/x/store.keys.db")
+        );
         assert_eq!(
             postgres_vault_url("postgres://app:pw@db:5432/calls?sslmode=require").unwrap(),
-            ("postgres://app:pw@db:5432/calls_keys?sslmode=require".to_string(), "calls_keys".to_string())
+            (
+                "postgres://app:pw@db:5432/calls_keys?sslmode=require".to_string(),
+                "calls_keys".to_string()
+            )
         );
-        assert_eq!(postgres_vault_url("postgres://db/c1").unwrap().0, "postgres://db/c1_keys");
-        for bad in ["postgres://db", "postgres://db/", "postgres://db/a-b", "postgres://db/x\"y"] {
+        assert_eq!(
+            postgres_vault_url("postgres://db/c1").unwrap().0,
+            "postgres://db/c1_keys"
+        );
+        for bad in [
+            "postgres://db",
+            "postgres://db/",
+            "postgres://db/a-b",
+            "postgres://db/x\"y",
+        ] {
             let e = postgres_vault_url(bad).unwrap_err().to_string();
             assert!(e.contains("--key-vault-url"), "{bad}: {e}");
         }

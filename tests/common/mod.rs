@@ -36,13 +36,27 @@ pub fn model() -> &'static Model {
 
 /// A pool with `workers` single-threaded workers on the shared model.
 pub fn pool(workers: usize) -> WhisperPool {
-    WhisperPool::new(model(), PoolLayout { workers, threads: 1 }, DecodeOptions::default()).expect("pool")
+    WhisperPool::new(
+        model(),
+        PoolLayout {
+            workers,
+            threads: 1,
+        },
+        DecodeOptions::default(),
+    )
+    .expect("pool")
 }
 
 /// Lower-case words with punctuation removed, for comparing transcripts loosely.
 pub fn normalise(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_alphanumeric() || c.is_whitespace() { c.to_ascii_lowercase() } else { ' ' })
+        .map(|c| {
+            if c.is_alphanumeric() || c.is_whitespace() {
+                c.to_ascii_lowercase()
+            } else {
+                ' '
+            }
+        })
         .collect::<String>()
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -65,7 +79,12 @@ pub fn sine(freqs: &[f32], secs: f32, amp: f32) -> Vec<f32> {
     (0..(secs * 16000.0) as usize)
         .map(|i| {
             let t = i as f32 / 16000.0;
-            freqs.iter().map(|f| (std::f32::consts::TAU * f * t).sin()).sum::<f32>() * amp / freqs.len() as f32
+            freqs
+                .iter()
+                .map(|f| (std::f32::consts::TAU * f * t).sin())
+                .sum::<f32>()
+                * amp
+                / freqs.len() as f32
         })
         .collect()
 }

@@ -22,7 +22,10 @@ pub struct Server {
 
 impl Server {
     /// Runs `f` on the server's runtime (the store's connections live there).
-    pub async fn on<T: Send + 'static>(&self, f: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    pub async fn on<T: Send + 'static>(
+        &self,
+        f: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> T {
         self.rt.spawn(f).await.unwrap()
     }
 
@@ -39,16 +42,44 @@ impl Server {
 pub fn start(opts: ServeOptions, live: LiveConfig) -> Server {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let dir = tempfile::tempdir().unwrap().keep();
-            let store = Store::open(&StoreConfig { master_key: None, ..StoreConfig::new(&dir, None) }).await.unwrap();
+            let store = Store::open(&StoreConfig {
+                master_key: None,
+                ..StoreConfig::new(&dir, None)
+            })
+            .await
+            .unwrap();
             let redactor = callscribe::cli::load_redactor(None).unwrap();
-            let engine = Engine::new(super::model(), PoolLayout { workers: 1, threads: 1 }, DecodeOptions::default(), store, redactor, live).unwrap();
+            let engine = Engine::new(
+                super::model(),
+                PoolLayout {
+                    workers: 1,
+                    threads: 1,
+                },
+                DecodeOptions::default(),
+                store,
+                redactor,
+                live,
+            )
+            .unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            tx.send(Server { addr, engine: engine.clone(), rt: tokio::runtime::Handle::current(), dir }).unwrap();
-            callscribe::api::serve(engine, listener, opts, std::future::pending()).await.unwrap();
+            tx.send(Server {
+                addr,
+                engine: engine.clone(),
+                rt: tokio::runtime::Handle::current(),
+                dir,
+            })
+            .unwrap();
+            callscribe::api::serve(engine, listener, opts, std::future::pending())
+                .await
+                .unwrap();
         });
     });
     rx.recv().unwrap()
@@ -85,10 +116,24 @@ pub async fn workspace(srv: &Server, name: &str) -> Workspace {
         let t = store.create_tenant(&op, &name, None).await.unwrap();
         let mut keys = Vec::new();
         for role in [Role::Ingest, Role::Agent, Role::Admin, Role::Auditor] {
-            keys.push(store.create_api_key(&op, &t.id, role, None).await.unwrap().secret.to_string());
+            keys.push(
+                store
+                    .create_api_key(&op, &t.id, role, None)
+                    .await
+                    .unwrap()
+                    .secret
+                    .to_string(),
+            );
         }
         let call = stored_call(store, &t.id).await;
-        Workspace { id: t.id, ingest: keys[0].clone(), agent: keys[1].clone(), admin: keys[2].clone(), auditor: keys[3].clone(), call }
+        Workspace {
+            id: t.id,
+            ingest: keys[0].clone(),
+            agent: keys[1].clone(),
+            admin: keys[2].clone(),
+            auditor: keys[3].clone(),
+            call,
+        }
     })
     .await
 }
@@ -97,27 +142,70 @@ pub async fn workspace(srv: &Server, name: &str) -> Workspace {
 pub async fn stored_call(store: &Store, tenant: &str) -> String {
     let op = Actor::operator();
     let call = store
-        .create_call(&op, tenant, &NewCall { external_id: format!("CA{}", callscribe::store::crypto::random_id("")), provider: "twilio".into(), tracks: vec!["caller".into(), "agent".into()], started_at: callscribe::store::now() })
+        .create_call(
+            &op,
+            tenant,
+            &NewCall {
+                external_id: format!("CA{}", callscribe::store::crypto::random_id("")),
+                provider: "twilio".into(),
+                tracks: vec!["caller".into(), "agent".into()],
+                started_at: callscribe::store::now(),
+            },
+        )
         .await
         .unwrap();
     let text = "you can reach me on [PHONE] after five";
     let start = text.find("[PHONE]").unwrap();
     let segs = [
-        TranscriptSegment { start: 0.5, end: 2.0, speaker: "agent".into(), text: "thank you for calling how can I help".into(), words: vec![], redactions: vec![], policy_version: 1 },
+        TranscriptSegment {
+            start: 0.5,
+            end: 2.0,
+            speaker: "agent".into(),
+            text: "thank you for calling how can I help".into(),
+            words: vec![],
+            redactions: vec![],
+            policy_version: 1,
+        },
         TranscriptSegment {
             start: 2.5,
             end: 5.0,
             speaker: "caller".into(),
             text: text.into(),
             words: vec![],
-            redactions: vec![Span { kind: EntityKind::Phone, start, end: start + 7, t_start: None, t_end: None }],
+            redactions: vec![Span {
+                kind: EntityKind::Phone,
+                start,
+                end: start + 7,
+                t_start: None,
+                t_end: None,
+            }],
             policy_version: 1,
         },
     ];
     for (i, s) in segs.iter().enumerate() {
-        store.append_segment(&op, tenant, &call, NewSegment { seq: i as u64, segment: s }).await.unwrap();
+        store
+            .append_segment(
+                &op,
+                tenant,
+                &call,
+                NewSegment {
+                    seq: i as u64,
+                    segment: s,
+                },
+            )
+            .await
+            .unwrap();
     }
-    store.finish_call(&op, tenant, &call, CallStatus::Complete, callscribe::store::now()).await.unwrap();
+    store
+        .finish_call(
+            &op,
+            tenant,
+            &call,
+            CallStatus::Complete,
+            callscribe::store::now(),
+        )
+        .await
+        .unwrap();
     call
 }
 
@@ -131,11 +219,18 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn headers_named(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -144,7 +239,10 @@ impl Resp {
 
     /// The stable error code of a JSON error.
     pub fn code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or_default().to_string()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// `name=value` of a Set-Cookie header.
@@ -158,7 +256,13 @@ impl Resp {
 }
 
 /// One request over a fresh connection (`Connection: close`), bounded in time.
-pub async fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Resp {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     request_over(stream, &addr.to_string(), method, path, headers, body).await
 }
@@ -193,17 +297,34 @@ pub async fn request_over<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpi
 }
 
 fn parse(raw: &[u8]) -> Resp {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let mut lines = head.split("\r\n");
-    let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers: Vec<(String, String)> = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
     let mut body = raw[split + 4..].to_vec();
-    if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
+    if headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+    {
         let mut out = Vec::new();
         let mut rest = &body[..];
         while let Some(nl) = rest.windows(2).position(|w| w == b"\r\n") {
-            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..nl]).trim(), 16).unwrap_or(0);
+            let size =
+                usize::from_str_radix(String::from_utf8_lossy(&rest[..nl]).trim(), 16).unwrap_or(0);
             if size == 0 {
                 break;
             }
@@ -212,5 +333,9 @@ fn parse(raw: &[u8]) -> Resp {
         }
         body = out;
     }
-    Resp { status, headers, body: String::from_utf8_lossy(&body).to_string() }
+    Resp {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).to_string(),
+    }
 }

@@ -14,7 +14,8 @@ use sqlx::Connection;
 use zeroize::Zeroizing;
 
 pub fn pg_base() -> String {
-    std::env::var("CALLSCRIBE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("CALLSCRIBE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 pub fn skip_postgres() -> bool {
@@ -41,7 +42,10 @@ impl TestDb {
         let pg_name = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => {
-                let name = format!("callscribe_test_{}", callscribe::store::crypto::random_id("")[..16].to_string());
+                let name = format!(
+                    "callscribe_test_{}",
+                    callscribe::store::crypto::random_id("")[..16].to_string()
+                );
                 sqlx::any::install_default_drivers();
                 let mut conn = sqlx::AnyConnection::connect(&format!("{}/postgres", pg_base())).await.unwrap_or_else(|e| {
                     panic!(
@@ -49,12 +53,19 @@ impl TestDb {
                         pg_base()
                     )
                 });
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
                 conn.close().await.unwrap();
                 Some(name)
             }
         };
-        TestDb { backend, dir, pg_name }
+        TestDb {
+            backend,
+            dir,
+            pg_name,
+        }
     }
 
     pub fn url(&self) -> Option<String> {
@@ -76,10 +87,16 @@ impl TestDb {
             }
             Some(name) => {
                 sqlx::any::install_default_drivers();
-                let mut conn = sqlx::AnyConnection::connect(&format!("{}/postgres", pg_base())).await.unwrap();
+                let mut conn = sqlx::AnyConnection::connect(&format!("{}/postgres", pg_base()))
+                    .await
+                    .unwrap();
                 // the closed pool's sessions may take a moment to leave the server
                 let mut tries = 0;
-                while let Err(e) = sqlx::query(&format!("CREATE DATABASE {name}_bak TEMPLATE {name}")).execute(&mut conn).await {
+                while let Err(e) =
+                    sqlx::query(&format!("CREATE DATABASE {name}_bak TEMPLATE {name}"))
+                        .execute(&mut conn)
+                        .await
+                {
                     tries += 1;
                     assert!(tries < 50, "cannot copy the database: {e}");
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -95,12 +112,19 @@ impl TestDb {
         match &self.pg_name {
             None => {
                 for suffix in ["", "-wal", "-shm", "-journal"] {
-                    let _ = std::fs::remove_file(self.data_dir().join(format!("callscribe.keys.db{suffix}")));
+                    let _ = std::fs::remove_file(
+                        self.data_dir().join(format!("callscribe.keys.db{suffix}")),
+                    );
                 }
             }
             Some(name) => {
-                let mut conn = sqlx::AnyConnection::connect(&format!("{}/postgres", pg_base())).await.unwrap();
-                sqlx::query(&format!("DROP DATABASE {name}_keys WITH (FORCE)")).execute(&mut conn).await.unwrap();
+                let mut conn = sqlx::AnyConnection::connect(&format!("{}/postgres", pg_base()))
+                    .await
+                    .unwrap();
+                sqlx::query(&format!("DROP DATABASE {name}_keys WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
                 conn.close().await.unwrap();
             }
         }
@@ -121,7 +145,10 @@ impl TestDb {
     /// The key vault's location (the default beside the database).
     pub fn vault_url(&self) -> String {
         match self.backend {
-            Backend::Sqlite => format!("sqlite://{}", self.data_dir().join("callscribe.keys.db").display()),
+            Backend::Sqlite => format!(
+                "sqlite://{}",
+                self.data_dir().join("callscribe.keys.db").display()
+            ),
             Backend::Postgres => format!("{}_keys", self.url().unwrap()),
         }
     }
@@ -130,7 +157,10 @@ impl TestDb {
     /// or a careless administrator with database access has.
     pub async fn owner(&self) -> sqlx::AnyConnection {
         let url = match self.backend {
-            Backend::Sqlite => format!("sqlite://{}", self.data_dir().join("callscribe.db").display()),
+            Backend::Sqlite => format!(
+                "sqlite://{}",
+                self.data_dir().join("callscribe.db").display()
+            ),
             Backend::Postgres => self.url().unwrap(),
         };
         Self::connect_owner(&url, self.backend).await
@@ -145,7 +175,10 @@ impl TestDb {
         sqlx::any::install_default_drivers();
         let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
         if backend == Backend::Sqlite {
-            sqlx::query("PRAGMA busy_timeout = 30000").execute(&mut c).await.unwrap();
+            sqlx::query("PRAGMA busy_timeout = 30000")
+                .execute(&mut c)
+                .await
+                .unwrap();
         }
         c
     }
@@ -158,7 +191,10 @@ impl TestDb {
 
     /// The same for the key vault.
     pub fn vault_raw_bytes(&self) -> Vec<u8> {
-        self.raw_bytes_of("callscribe.keys.db", self.pg_name.as_ref().map(|_| self.vault_url()))
+        self.raw_bytes_of(
+            "callscribe.keys.db",
+            self.pg_name.as_ref().map(|_| self.vault_url()),
+        )
     }
 
     fn raw_bytes_of(&self, file: &str, url: Option<String>) -> Vec<u8> {
@@ -179,9 +215,17 @@ impl TestDb {
                     .args(["--dbname", &url.unwrap(), "--data-only", "--inserts"])
                     .output()
                     .expect("pg_dump (postgresql-client) is needed by the PostgreSQL tests");
-                assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "pg_dump: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 let dump = String::from_utf8_lossy(&out.stdout);
-                assert!(dump.contains("INSERT INTO public.tenants") || dump.contains("INSERT INTO public.vault_info"), "the dump holds the data");
+                assert!(
+                    dump.contains("INSERT INTO public.tenants")
+                        || dump.contains("INSERT INTO public.vault_info"),
+                    "the dump holds the data"
+                );
                 out.stdout
             }
         }
@@ -192,11 +236,27 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name {
             let _ = Command::new("psql")
-                .args(["--dbname", &format!("{}/postgres", pg_base()), "-q", "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
+                .args([
+                    "--dbname",
+                    &format!("{}/postgres", pg_base()),
+                    "-q",
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ])
                 .output();
-            for db in [format!("{name}_keys"), format!("{name}_bak"), format!("{name}_bak_keys")] {
+            for db in [
+                format!("{name}_keys"),
+                format!("{name}_bak"),
+                format!("{name}_bak_keys"),
+            ] {
                 let _ = Command::new("psql")
-                    .args(["--dbname", &format!("{}/postgres", pg_base()), "-q", "-c", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")])
+                    .args([
+                        "--dbname",
+                        &format!("{}/postgres", pg_base()),
+                        "-q",
+                        "-c",
+                        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+                    ])
                     .output();
             }
         }
@@ -206,7 +266,10 @@ impl Drop for TestDb {
 /// Whether `needle` occurs in `haystack` as bytes or hex-encoded (as a dump shows BYTEA).
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     let hex: String = needle.iter().map(|b| format!("{b:02x}")).collect();
-    haystack.windows(needle.len()).any(|w| w == needle) || haystack.windows(hex.len()).any(|w| w.eq_ignore_ascii_case(hex.as_bytes()))
+    haystack.windows(needle.len()).any(|w| w == needle)
+        || haystack
+            .windows(hex.len())
+            .any(|w| w.eq_ignore_ascii_case(hex.as_bytes()))
 }
 
 /// Known words for plaintext searches: none of them occurs by chance in binary data.
@@ -217,17 +280,32 @@ pub fn segment(speaker: &str, start: f32, text: &str) -> TranscriptSegment {
         .split(' ')
         .enumerate()
         .map(|(i, w)| callscribe::asr::Word {
-            word: if i == 0 { w.to_string() } else { format!(" {w}") },
+            word: if i == 0 {
+                w.to_string()
+            } else {
+                format!(" {w}")
+            },
             start: start + i as f32 * 0.3,
             end: start + i as f32 * 0.3 + 0.25,
             p: 0.9,
         })
         .collect();
-    TranscriptSegment { start, end: start + 2.0, speaker: speaker.into(), text: text.into(), words, redactions: vec![], policy_version: 1 }
+    TranscriptSegment {
+        start,
+        end: start + 2.0,
+        speaker: speaker.into(),
+        text: text.into(),
+        words,
+        redactions: vec![],
+        policy_version: 1,
+    }
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 pub fn sqlite_file(dir: &Path) -> PathBuf {

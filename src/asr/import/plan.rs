@@ -212,7 +212,12 @@ impl<'a> Builder<'a, '_> {
             (Kind::Weight, 2, WeightType::Q8_0) => {
                 let row = shape[1];
                 if row % Q8_0_BLOCK != 0 {
-                    return Err(self.bad_dtype(var, format!("rows of {row} weights cannot be cut into q8_0 blocks of {Q8_0_BLOCK}")));
+                    return Err(self.bad_dtype(
+                        var,
+                        format!(
+                            "rows of {row} weights cannot be cut into q8_0 blocks of {Q8_0_BLOCK}"
+                        ),
+                    ));
                 }
                 OutType::Q8_0
             }

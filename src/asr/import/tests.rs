@@ -748,13 +748,23 @@ fn check_q8_0(name: &str, data: &[u8], values: &[f32]) {
     for (block, src) in data.chunks(34).zip(values.chunks(32)) {
         let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
         let amax = src.iter().fold(0f32, |m, x| m.max(x.abs()));
-        assert!((d - amax / 127.0).abs() <= amax / 127.0 * 2f32.powi(-10) + 1e-12, "{name} scale {d} for max {amax}");
+        assert!(
+            (d - amax / 127.0).abs() <= amax / 127.0 * 2f32.powi(-10) + 1e-12,
+            "{name} scale {d} for max {amax}"
+        );
         let q: Vec<i8> = block[2..].iter().map(|&b| b as i8).collect();
         if amax > 0.0 {
-            assert_eq!(q.iter().map(|x| x.unsigned_abs()).max(), Some(127), "{name} block does not use the full range");
+            assert_eq!(
+                q.iter().map(|x| x.unsigned_abs()).max(),
+                Some(127),
+                "{name} block does not use the full range"
+            );
         }
         for (qi, x) in q.iter().zip(src) {
-            assert!((f32::from(*qi) * d - x).abs() <= d * 0.5 + amax * 2f32.powi(-10), "{name}: {qi}·{d} vs {x}");
+            assert!(
+                (f32::from(*qi) * d - x).abs() <= d * 0.5 + amax * 2f32.powi(-10),
+                "{name}: {qi}·{d} vs {x}"
+            );
         }
     }
 }
@@ -851,7 +861,11 @@ fn every_source_dtype_converts() {
             let synth = Synth::whisper(store, N_VOCAB);
             let (report, bytes) = convert(&synth, ImportOptions { weights });
             let g = read_ggml(&bytes);
-            assert_eq!(g.hparams[10], weights.ftype() as i32, "{store:?} {weights:?} ftype");
+            assert_eq!(
+                g.hparams[10],
+                weights.ftype() as i32,
+                "{store:?} {weights:?} ftype"
+            );
             assert_eq!(report.n_tensors, 50);
             check_tensors(&g, &synth, weights);
         }
@@ -864,7 +878,14 @@ fn q8_0_needs_rows_of_whole_blocks() {
     let tmp = TempDir::new();
     let dir = model_dir(&tmp, &synth.serialize(), &vocabulary(N_VOCAB));
     let out = tmp.path("out.bin");
-    let err = import(&ModelSource::Dir(dir.clone()), &out, &ImportOptions { weights: WeightType::Q8_0 }).unwrap_err();
+    let err = import(
+        &ModelSource::Dir(dir.clone()),
+        &out,
+        &ImportOptions {
+            weights: WeightType::Q8_0,
+        },
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("q8_0 blocks of 32"), "{err}");
     assert_eq!(tmp.names(), ["model"], "a failed import left files behind");
     // f16 has no such constraint.
