@@ -6,12 +6,14 @@
 pub mod fetch;
 pub mod guard;
 pub mod import;
+pub mod job;
 pub mod model;
 pub mod pool;
 pub mod scheduler;
 
+pub use job::{AsrJob, AsrResult, Reply};
 pub use model::{Model, ModelError};
-pub use pool::{AsrJob, AsrResult, PoolLayout, Reply, WhisperPool};
+pub use pool::{PoolLayout, WhisperPool};
 pub use scheduler::{QueueDepth, RtQueue};
 
 use serde::{Deserialize, Serialize};

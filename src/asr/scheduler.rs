@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::pool::AsrJob;
+use super::job::AsrJob;
 
 /// Which track an interim belongs to: (call slot, track index).
 pub type TrackKey = (u64, usize);
@@ -408,7 +408,7 @@ impl RtQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::asr::pool::Reply;
+    use crate::asr::job::Reply;
 
     fn job(id: u64) -> AsrJob {
         let (tx, _rx) = crossbeam_channel::unbounded();

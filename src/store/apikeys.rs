@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use super::audit::{self, Actor};
 use super::crypto;
-use super::db::Backend;
+use super::sql::Backend;
 use super::{DEFAULT_KEY_TTL_DAYS, Result, Store, StoreError};
 
 const KEY_PREFIX: &str = "csk_";

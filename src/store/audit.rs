@@ -7,7 +7,7 @@
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::db::Tx;
+use super::sql::Tx;
 use super::{Result, Store, StoreError};
 
 /// Who acted.

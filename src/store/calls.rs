@@ -10,7 +10,7 @@ use sqlx::Row;
 use super::apikeys::ApiKeyInfo;
 use super::audit::{self, Actor, AuditEvent};
 use super::crypto::{self, Aad, Purpose, SecretKey};
-use super::db::Tx;
+use super::sql::Tx;
 use super::tenants::Tenant;
 use super::vault::VaultKey;
 use super::{Result, Store, StoreError};

@@ -10,30 +10,22 @@
 
 use std::borrow::Cow;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::any::AnyConnectOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Row, Transaction};
+use sqlx::{AnyConnection, AnyPool, Connection, Row};
 
+use super::sql::{
+    Backend, Tx, checkpoint, create_private_dir, open_pool, redact_url, resolve, set_tenant,
+};
 use super::vault::{Vault, VaultKey};
 use super::{Result, StoreConfig, StoreError};
-
-/// Which database the store runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 pub(crate) struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
     pub sqlite_path: Option<PathBuf>,
 }
-
-/// A transaction; tenant-scoped ones carry the tenant for row-level security.
-pub(crate) type Tx = Transaction<'static, Any>;
 
 fn migrator(backend: Backend) -> Migrator {
     let files: [(&'static str, &'static str); 3] = match backend {
@@ -84,110 +76,6 @@ fn migrator(backend: Backend) -> Migrator {
         ignore_missing: false,
         locking: true,
         no_tx: false,
-    }
-}
-
-/// The URL with any password replaced, for messages.
-pub(crate) fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s && url[s + 3..at].contains(':') => {
-            let user = url[s + 3..at].split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
-        }
-        _ => url.to_string(),
-    }
-}
-
-/// Where the main database is: (URL for sqlx, backend, SQLite file).
-pub(crate) fn resolve(config: &StoreConfig) -> Result<(String, Backend, Option<PathBuf>)> {
-    match &config.database_url {
-        Some(u) => parse_url(u, "database"),
-        None => Ok(sqlite_at(config.data_dir.join("callscribe.db"))),
-    }
-}
-
-/// A `sqlite://PATH` or `postgres://…` URL as (URL for sqlx, backend, SQLite file); `what`
-/// names it in the error.
-pub(crate) fn parse_url(u: &str, what: &str) -> Result<(String, Backend, Option<PathBuf>)> {
-    if u.starts_with("postgres://") || u.starts_with("postgresql://") {
-        return Ok((u.to_string(), Backend::Postgres, None));
-    }
-    if u.starts_with("sqlite:") {
-        let path = u
-            .trim_start_matches("sqlite://")
-            .trim_start_matches("sqlite:");
-        return Ok(sqlite_at(PathBuf::from(
-            path.split('?').next().unwrap_or(path),
-        )));
-    }
-    Err(StoreError::Config(format!(
-        "unsupported {what} URL {}: use sqlite://PATH or postgres://USER@HOST/DB",
-        redact_url(u)
-    )))
-}
-
-/// The SQLite file at `path`, created if missing.
-pub(crate) fn sqlite_at(path: PathBuf) -> (String, Backend, Option<PathBuf>) {
-    (
-        format!("sqlite://{}?mode=rwc", path.display()),
-        Backend::Sqlite,
-        Some(path),
-    )
-}
-
-/// A pool whose connections are set up for the store: SQLite with WAL, `synchronous=FULL`,
-/// foreign keys, `secure_delete` and a busy timeout; PostgreSQL as the application role.
-pub(crate) async fn open_pool(
-    options: AnyConnectOptions,
-    backend: Backend,
-    max_connections: u32,
-) -> std::result::Result<AnyPool, sqlx::Error> {
-    AnyPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(30))
-        .after_connect(move |conn, _| {
-            Box::pin(async move {
-                let statements: &[&str] = match backend {
-                    Backend::Sqlite => &[
-                        "PRAGMA journal_mode = WAL",
-                        "PRAGMA synchronous = FULL",
-                        "PRAGMA foreign_keys = ON",
-                        "PRAGMA secure_delete = ON",
-                        "PRAGMA busy_timeout = 30000",
-                    ],
-                    Backend::Postgres => &["SET ROLE callscribe_app"],
-                };
-                for s in statements {
-                    sqlx::query(s).execute(&mut *conn).await?;
-                }
-                Ok(())
-            })
-        })
-        .connect_with(options)
-        .await
-}
-
-/// Sets the tenant of a transaction for row-level security (PostgreSQL; no-op on SQLite).
-pub(crate) async fn set_tenant(tx: &mut Tx, backend: Backend, tenant: &str) -> Result<()> {
-    if backend == Backend::Postgres {
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-            .bind(tenant)
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::db("setting the tenant of a transaction"))?;
-    }
-    Ok(())
-}
-
-/// Folds a SQLite write-ahead log into its file and truncates it, so pages holding deleted
-/// rows do not linger in the log. No-op on PostgreSQL.
-pub(crate) async fn checkpoint(pool: &AnyPool, backend: Backend, what: &str) {
-    if backend == Backend::Sqlite
-        && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(pool)
-            .await
-    {
-        tracing::warn!(error = %e, "{what} WAL checkpoint failed; it will happen on a later write");
     }
 }
 
@@ -363,7 +251,7 @@ impl Db {
         Ok(())
     }
 
-    /// Checkpoints the SQLite write-ahead log (see [`checkpoint`]).
+    /// Checkpoints the SQLite write-ahead log (see [`super::sql::checkpoint`]).
     pub async fn checkpoint(&self) {
         checkpoint(&self.pool, self.backend, "database").await
     }
@@ -371,41 +259,5 @@ impl Db {
     pub async fn close(self) {
         self.checkpoint().await;
         self.pool.close().await;
-    }
-}
-
-pub(crate) fn create_private_dir(dir: &std::path::Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| {
-            StoreError::Config(format!(
-                "cannot create data directory {}: {e}",
-                dir.display()
-            ))
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_never_appear_in_messages() {
-        assert_eq!(
-            super::redact_url("postgres://app:s3cret@db:5432/x"),
-            "postgres://app:***@db:5432/x"
-        );
-        assert_eq!(
-            super::redact_url("sqlite://data/x.db"),
-            "sqlite://data/x.db"
-        );
-        assert_eq!(
-            super::redact_url("postgres://app@db/x"),
-            "postgres://app@db/x"
-        );
     }
 }

@@ -21,6 +21,7 @@ mod keys;
 mod reprocess;
 mod retention;
 mod sessions;
+mod sql;
 mod tenants;
 mod vault;
 
@@ -32,11 +33,11 @@ pub use calls::{
     CallInfo, CallPage, CallQuery, CallState, CallStatus, ExportedCall, NewCall, NewSegment,
     TenantExport,
 };
-pub use db::Backend;
 pub use keys::RotationReport;
 pub use reprocess::{ReprocessFailure, ReprocessReport};
 pub use retention::{PurgeReport, run_periodic_purge};
 pub use sessions::{NewWebSession, SessionTimes, WebSession};
+pub use sql::Backend;
 pub use tenants::Tenant;
 
 use crypto::CryptoError;
@@ -70,14 +71,14 @@ impl std::fmt::Debug for StoreConfig {
         f.debug_struct("StoreConfig")
             .field(
                 "database_url",
-                &self.database_url.as_deref().map(db::redact_url),
+                &self.database_url.as_deref().map(sql::redact_url),
             )
             .field("data_dir", &self.data_dir)
             .field("master_key", &self.master_key.as_ref().map(|_| "<set>"))
             .field("master_key_file", &self.master_key_file)
             .field(
                 "key_vault_url",
-                &self.key_vault_url.as_deref().map(db::redact_url),
+                &self.key_vault_url.as_deref().map(sql::redact_url),
             )
             .finish()
     }
@@ -191,7 +192,7 @@ impl Store {
     /// [`Store::generated_master_key`]).
     pub async fn open(config: &StoreConfig) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let (url, backend, sqlite_path) = db::resolve(config)?;
+        let (url, backend, sqlite_path) = sql::resolve(config)?;
         let vault = vault::Vault::open(config, backend, &url, sqlite_path.as_deref()).await?;
         let (db, before) = db::Db::connect(config, &vault).await?;
         let key_file = config.key_file();
@@ -201,7 +202,7 @@ impl Store {
             Some(k) => k,
             None if db.backend == Backend::Sqlite && registered.is_empty() => {
                 if let Some(dir) = key_file.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    db::create_private_dir(dir)?;
+                    sql::create_private_dir(dir)?;
                 }
                 generated_key = Some(key_file.clone());
                 MasterKeyring::generate_file(&key_file)?

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use super::apikeys::{AuthError, Principal, Role};
 use super::audit::{self, Actor};
 use super::crypto;
-use super::db::Backend;
+use super::sql::Backend;
 use super::{Result, Store, StoreError};
 
 const TOKEN_PREFIX: &str = "css_";

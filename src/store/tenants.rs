@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use super::audit::{self, Actor};
 use super::crypto::{self, Aad, Purpose, SecretKey};
-use super::db::Tx;
+use super::sql::Tx;
 use super::{DEFAULT_RETENTION_DAYS, Result, Store, StoreError};
 
 /// A tenant as listed (no key material).

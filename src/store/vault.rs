@@ -25,7 +25,7 @@ use sqlx::any::AnyConnectOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Connection, Row};
 
-use super::db::{
+use super::sql::{
     Backend, Tx, checkpoint, create_private_dir, open_pool, parse_url, redact_url, set_tenant,
     sqlite_at,
 };
