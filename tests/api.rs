@@ -7,8 +7,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use callscribe::api::config::SecurityTxt;
 use callscribe::api::limits::LimitsConfig;
-use callscribe::api::web::SecurityTxt;
 use callscribe::api::{ROUTES, ServeOptions, TlsConfig, WebConfig};
 use callscribe::live::LiveConfig;
 use callscribe::store::Role;

@@ -2,7 +2,6 @@
 //! follows live; resumable with `?after=SEQ`) and `GET /v1/calls/live` (every active call of
 //! the tenant). Agent or admin keys of the call's tenant only.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,10 +11,12 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::web::Auth;
-use super::{AppState, SessionGuard, api_error};
+use super::auth::Auth;
+use super::error::ApiError;
+use super::{AppState, SocketGuard};
 use crate::ingest::close;
 use crate::live::{Engine, EventBody, LiveEvent};
 use crate::store::{Actor, Principal, Role, StoreError};
@@ -24,89 +25,73 @@ use crate::store::{Actor, Principal, Role, StoreError};
 pub const CLOSE_TOO_SLOW: u16 = 4009;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn not_websocket(e: WebSocketUpgradeRejection) -> Response {
-    api_error(
+fn not_websocket(e: WebSocketUpgradeRejection) -> ApiError {
+    ApiError::new(
         e.status(),
         "websocket_required",
         "this endpoint is a WebSocket: send an Upgrade request",
     )
 }
 
-fn require_agent(auth: &Auth) -> Result<Principal, Response> {
+fn require_agent(auth: &Auth) -> Result<Principal, ApiError> {
     auth.require(&[Role::Agent, Role::Admin]).cloned()
+}
+
+/// The query string of `GET /v1/calls/{id}/events`.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct EventsParams {
+    after: Option<String>,
 }
 
 pub(super) async fn call_events(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<EventsParams>,
     Extension(auth): Extension<Auth>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Response {
+) -> Result<Response, ApiError> {
     // credentials first: an unauthenticated caller learns nothing, not even "not a WebSocket"
-    let principal = match require_agent(&auth) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let after = match q.get("after").map(|s| s.parse::<u64>()) {
-        None => None,
-        Some(Ok(n)) => Some(n),
-        Some(Err(_)) => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "after must be the seq (a non-negative integer) of the last final seen",
-            );
-        }
-    };
+    let principal = require_agent(&auth)?;
+    let after = q.after.map(|s| s.parse::<u64>()).transpose().map_err(|_| {
+        ApiError::bad_request(
+            "after must be the seq (a non-negative integer) of the last final seen",
+        )
+    })?;
     // Another tenant's call is "not found", exactly like a call that does not exist.
     let call = match st.engine.store.find_call(&principal.tenant, &id).await {
         Ok(c) => c,
-        Err(StoreError::CallNotFound { .. } | StoreError::AmbiguousCall { .. }) => {
-            return api_error(
-                StatusCode::NOT_FOUND,
-                "call_not_found",
-                "no such call in this workspace",
-            );
+        Err(e @ (StoreError::CallNotFound { .. } | StoreError::AmbiguousCall { .. })) => {
+            return Err(ApiError::store("looking a call up", e));
         }
         Err(e) => {
             tracing::error!("subscription: {e}");
-            return api_error(
+            return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store_unreachable",
                 "cannot look the call up now",
-            );
+            ));
         }
     };
-    let ws = match ws {
-        Ok(ws) => ws,
-        Err(e) => return not_websocket(e),
-    };
-    let guard = SessionGuard::new(&st.sessions);
-    ws.on_upgrade(move |socket| async move {
+    let ws = ws.map_err(not_websocket)?;
+    let guard = SocketGuard::new(&st.sockets);
+    Ok(ws.on_upgrade(move |socket| async move {
         let _guard = guard;
         follow_call(st.engine, principal, call, after, socket).await;
-    })
+    }))
 }
 
 pub(super) async fn live_calls(
     State(st): State<AppState>,
     Extension(auth): Extension<Auth>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Response {
-    let principal = match require_agent(&auth) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let ws = match ws {
-        Ok(ws) => ws,
-        Err(e) => return not_websocket(e),
-    };
-    let guard = SessionGuard::new(&st.sessions);
-    ws.on_upgrade(move |socket| async move {
+) -> Result<Response, ApiError> {
+    let principal = require_agent(&auth)?;
+    let ws = ws.map_err(not_websocket)?;
+    let guard = SocketGuard::new(&st.sockets);
+    Ok(ws.on_upgrade(move |socket| async move {
         let _guard = guard;
         follow_tenant(st.engine, principal, socket).await;
-    })
+    }))
 }
 
 /// False for a final already sent (from the store during catch-up, or before a reconnect);

@@ -2,12 +2,16 @@
 //! protocol), live transcript subscriptions, health. Errors are JSON with a stable code and a
 //! human message; nothing in them or in the logs carries transcript text or key material.
 
+mod assets;
+pub mod auth;
+mod browser;
+pub mod config;
+mod error;
 mod events;
 mod ingest;
 pub mod limits;
 mod rest;
 mod tls;
-pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,44 +20,43 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use base64::Engine as _;
 use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::ingest::Protocol;
 use crate::live::Engine;
-use crate::store::{AuthError, Principal, Role};
-pub use web::{TlsConfig, WebConfig};
+pub use config::{TlsConfig, WebConfig};
+pub use error::ApiError;
 
 /// What every handler sees.
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
-    sessions: Arc<Sessions>,
-    web: Arc<web::Web>,
+    sockets: Arc<OpenSockets>,
+    web: Arc<auth::Web>,
 }
 
-/// Open WebSocket sessions, so shutdown can wait for calls to be finalised.
+/// Open WebSockets (ingest and subscriptions), so shutdown can wait for calls to be finalised.
 #[derive(Default)]
-struct Sessions {
+struct OpenSockets {
     open: AtomicUsize,
     changed: Notify,
 }
 
 /// Held by a WebSocket task while it runs.
-struct SessionGuard(Arc<Sessions>);
+struct SocketGuard(Arc<OpenSockets>);
 
-impl SessionGuard {
-    fn new(s: &Arc<Sessions>) -> Self {
+impl SocketGuard {
+    fn new(s: &Arc<OpenSockets>) -> Self {
         s.open.fetch_add(1, Ordering::SeqCst);
-        SessionGuard(s.clone())
+        SocketGuard(s.clone())
     }
 }
 
-impl Drop for SessionGuard {
+impl Drop for SocketGuard {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::SeqCst);
         self.0.changed.notify_waiters();
@@ -104,15 +107,17 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
 pub fn router(engine: Arc<Engine>, opts: &ServeOptions) -> (Router, AppState) {
     let state = AppState {
         engine,
-        sessions: Arc::new(Sessions::default()),
-        web: Arc::new(web::Web::new(opts.web.clone(), opts.tls.is_some())),
+        sockets: Arc::new(OpenSockets::default()),
+        web: Arc::new(auth::Web::new(opts.web.clone(), opts.tls.is_some())),
     };
     use axum::routing::{delete, post};
-    // authenticated API routes: credentials checked, CSRF, rate limits (see web::auth_layer)
+    // authenticated API routes: credentials checked, CSRF, rate limits (see auth::auth_layer)
     let api = Router::new()
         .route(
             "/v1/session",
-            post(web::sign_in).get(web::whoami).delete(web::sign_out),
+            post(browser::sign_in)
+                .get(browser::whoami)
+                .delete(browser::sign_out),
         )
         .route("/v1/calls", get(rest::list_calls))
         .route("/v1/calls/live", get(events::live_calls))
@@ -128,16 +133,16 @@ pub fn router(engine: Arc<Engine>, opts: &ServeOptions) -> (Router, AppState) {
         .route("/v1/audit/verify", get(rest::audit_verify))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            web::auth_layer,
+            auth::auth_layer,
         ));
     let mut r = Router::new()
-        .route("/", get(|| web::asset("index.html")))
-        .route("/app.js", get(|| web::asset("app.js")))
-        .route("/app.css", get(|| web::asset("app.css")))
+        .route("/", get(|| assets::asset("index.html")))
+        .route("/app.js", get(|| assets::asset("app.js")))
+        .route("/app.css", get(|| assets::asset("app.css")))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(rest::metrics))
-        .route("/.well-known/security.txt", get(web::security_txt))
+        .route("/.well-known/security.txt", get(assets::security_txt))
         .route("/v1/openapi.json", get(rest::openapi))
         .merge(api);
     // ingest authenticates itself (providers put keys in odd places)
@@ -160,9 +165,11 @@ pub fn router(engine: Arc<Engine>, opts: &ServeOptions) -> (Router, AppState) {
         );
     }
     let r = r
-        .fallback(|| async { api_error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
         .method_not_allowed_fallback(|| async {
-            api_error(
+            ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 "this endpoint does not take that method",
@@ -170,7 +177,7 @@ pub fn router(engine: Arc<Engine>, opts: &ServeOptions) -> (Router, AppState) {
         })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            web::security_headers,
+            assets::security_headers,
         ))
         .with_state(state.clone());
     (r, state)
@@ -208,15 +215,15 @@ pub async fn serve(
     // Upgraded sockets outlive the HTTP server: wait for their calls to be finalised.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
-        let notified = state.sessions.changed.notified();
-        let open = state.sessions.open.load(Ordering::SeqCst);
+        let notified = state.sockets.changed.notified();
+        let open = state.sockets.open.load(Ordering::SeqCst);
         if open == 0 {
             break;
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
             tracing::warn!(
                 open,
-                "shutdown: sessions still open after 120 s; stopping anyway"
+                "shutdown: sockets still open after 120 s; stopping anyway"
             );
             break;
         }
@@ -225,111 +232,15 @@ pub async fn serve(
     Ok(())
 }
 
-async fn readyz(State(st): State<AppState>) -> Response {
-    match st.engine.store.list_tenants().await {
-        Ok(_) => (
-            StatusCode::OK,
-            axum::Json(json!({"status": "ready", "model": "loaded", "store": "reachable"})),
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!("readiness: store unreachable: {e}");
-            api_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unreachable",
-                "the store cannot be reached",
-            )
-        }
+async fn readyz(State(st): State<AppState>) -> Result<Response, ApiError> {
+    if let Err(e) = st.engine.store.list_tenants().await {
+        tracing::error!("readiness: store unreachable: {e}");
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unreachable",
+            "the store cannot be reached",
+        ));
     }
-}
-
-/// A JSON error: `{"error": {"code", "message"}}`.
-pub fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({"error": {"code": code, "message": message}})),
-    )
-        .into_response()
-}
-
-/// The API key presented in `Authorization` (Bearer, or Basic with the key as password or
-/// user name — Exotel embeds credentials in the URL), if any.
-fn presented_keys(headers: &HeaderMap) -> Vec<String> {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return Vec::new();
-    };
-    let value = value.trim();
-    if let Some(token) = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-    {
-        return vec![token.trim().to_string()];
-    }
-    if let Some(b64) = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))
-        && let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim())
-        && let Ok(text) = String::from_utf8(raw)
-    {
-        let (user, pass) = text.split_once(':').unwrap_or((text.as_str(), ""));
-        return [pass, user]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-    }
-    vec![String::new()]
-}
-
-/// Authenticates a presented key for one of `roles`.
-pub async fn authenticate(
-    engine: &Engine,
-    key: &str,
-    roles: &[Role],
-) -> Result<Principal, (StatusCode, &'static str, &'static str)> {
-    match engine.store.authenticate(key).await {
-        Ok(p) if roles.contains(&p.role) => Ok(p),
-        Ok(_) => Err((
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this key's role may not use this endpoint",
-        )),
-        Err(AuthError::Invalid) => Err((
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "invalid, expired or revoked API key",
-        )),
-        Err(AuthError::Store(e)) => {
-            tracing::error!("authentication: {e}");
-            Err((
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unreachable",
-                "cannot check the key now",
-            ))
-        }
-    }
-}
-
-/// Authenticates the request's `Authorization` header, if it has one.
-async fn header_principal(
-    engine: &Engine,
-    headers: &HeaderMap,
-    roles: &[Role],
-) -> Result<Option<Principal>, Response> {
-    let keys = presented_keys(headers);
-    if keys.is_empty() {
-        return Ok(None);
-    }
-    let mut last = None;
-    for k in keys {
-        match authenticate(engine, &k, roles).await {
-            Ok(p) => return Ok(Some(p)),
-            Err(e) => last = Some(e),
-        }
-    }
-    let (status, code, msg) = last.expect("at least one key was tried");
-    Err(api_error(status, code, msg))
+    let body = json!({"status": "ready", "model": "loaded", "store": "reachable"});
+    Ok((StatusCode::OK, axum::Json(body)).into_response())
 }

@@ -2,71 +2,34 @@
 //! with transcript, delete), tenant export, API keys, the audit trail, plus `/metrics` and the
 //! OpenAPI document. Another tenant's resources are "not found", never "forbidden".
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
-use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::web::Auth;
-use super::{AppState, api_error};
-use crate::store::{Actor, CallQuery, CallState, Role, StoreError};
+use super::AppState;
+use super::auth::Auth;
+use super::error::ApiError;
+use crate::store::{Actor, CallQuery, CallState, Principal, Role};
 
 const AGENT: &[Role] = &[Role::Agent, Role::Admin];
 const ADMIN: &[Role] = &[Role::Admin];
 const AUDITOR: &[Role] = &[Role::Auditor];
 
-/// A store failure as an API error: not-found kinds are 404, input errors 400, the rest 500
-/// with a generic message (the detail goes to the log, never to the client).
-fn store_error(e: StoreError, doing: &str) -> Response {
-    match e {
-        StoreError::CallNotFound { .. }
-        | StoreError::AmbiguousCall { .. }
-        | StoreError::CallShredded { .. } => api_error(
-            StatusCode::NOT_FOUND,
-            "call_not_found",
-            "no such call in this workspace",
-        ),
-        StoreError::ApiKeyNotFound { .. } => api_error(
-            StatusCode::NOT_FOUND,
-            "key_not_found",
-            "no such active API key in this workspace",
-        ),
-        StoreError::TenantNotFound(_) => api_error(
-            StatusCode::NOT_FOUND,
-            "tenant_not_found",
-            "the workspace no longer exists",
-        ),
-        StoreError::Invalid(msg) => api_error(StatusCode::BAD_REQUEST, "bad_request", &msg),
-        e => {
-            tracing::error!("{doing}: {e}");
-            api_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                &format!("{doing} failed; the server log has the details"),
-            )
-        }
-    }
-}
-
-/// callscribe's id of the caller's call `id` (its own id or the provider's), or the error response.
-async fn own_call(
-    st: &AppState,
-    p: &crate::store::Principal,
-    id: &str,
-) -> Result<String, Response> {
+/// callscribe's id of the caller's call `id` (its own id or the provider's).
+async fn own_call(st: &AppState, p: &Principal, id: &str) -> Result<String, ApiError> {
     st.engine
         .store
         .find_call(&p.tenant, id)
         .await
-        .map_err(|e| store_error(e, "looking a call up"))
+        .map_err(|e| ApiError::store("looking a call up", e))
 }
 
 /// A call as the API shows it: the stored fields and whether it is being transcribed now.
@@ -76,25 +39,17 @@ fn call_json(st: &AppState, info: &crate::store::CallInfo) -> serde_json::Value 
     v
 }
 
-fn bad_request(msg: &str) -> Response {
-    api_error(StatusCode::BAD_REQUEST, "bad_request", msg)
-}
-
-fn actor(p: &crate::store::Principal) -> Actor {
+fn actor(p: &Principal) -> Actor {
     Actor::ApiKey(p.key_id.clone())
 }
 
-fn int_param<T: std::str::FromStr>(
-    q: &HashMap<String, String>,
-    name: &str,
-) -> Result<Option<T>, Response> {
-    match q.get(name) {
-        None => Ok(None),
-        Some(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| bad_request(&format!("{name} must be an integer"))),
-    }
+/// An optional integer parameter (`name` says which in the error).
+fn int_param<T: std::str::FromStr>(v: Option<&str>, name: &str) -> Result<Option<T>, ApiError> {
+    v.map(|v| {
+        v.parse()
+            .map_err(|_| ApiError::bad_request(format!("{name} must be an integer")))
+    })
+    .transpose()
 }
 
 fn encode_cursor(c: &(i64, String)) -> String {
@@ -107,62 +62,67 @@ fn decode_cursor(s: &str) -> Option<(i64, String)> {
     Some((t.parse().ok()?, id.to_string()))
 }
 
+/// The query string of `GET /v1/calls`, as sent (checked by [`CallsParams::query`], so each
+/// bad value gets its own message).
+#[derive(Debug, Default, Deserialize)]
+pub struct CallsParams {
+    state: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+impl CallsParams {
+    fn query(&self) -> Result<CallQuery, ApiError> {
+        let state = match self.state.as_deref() {
+            None | Some("all") => CallState::All,
+            Some("live") => CallState::Live,
+            Some("ended") => CallState::Ended,
+            Some(_) => return Err(ApiError::bad_request("state must be live, ended or all")),
+        };
+        let since = int_param::<i64>(self.since.as_deref(), "since")?;
+        let until = int_param::<i64>(self.until.as_deref(), "until")?;
+        let limit = int_param::<u32>(self.limit.as_deref(), "limit")?;
+        if limit.is_some_and(|l| !(1..=200).contains(&l)) {
+            return Err(ApiError::bad_request("limit must be between 1 and 200"));
+        }
+        let after =
+            match self.cursor.as_deref() {
+                None => None,
+                Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+                    ApiError::bad_request("cursor is not one this server gave out")
+                })?),
+            };
+        Ok(CallQuery {
+            state,
+            since,
+            until,
+            after,
+            limit: limit.unwrap_or(50),
+        })
+    }
+}
+
 /// `GET /v1/calls?state=live|ended|all&since=&until=&limit=&cursor=`
 pub async fn list_calls(
     State(st): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let p = match auth.require(AGENT) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let state = match q.get("state").map(String::as_str) {
-        None | Some("all") => CallState::All,
-        Some("live") => CallState::Live,
-        Some("ended") => CallState::Ended,
-        Some(_) => return bad_request("state must be live, ended or all"),
-    };
-    let (since, until, limit) = match (
-        int_param::<i64>(&q, "since"),
-        int_param::<i64>(&q, "until"),
-        int_param::<u32>(&q, "limit"),
-    ) {
-        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
-    };
-    if limit.is_some_and(|l| !(1..=200).contains(&l)) {
-        return bad_request("limit must be between 1 and 200");
-    }
-    let after = match q.get("cursor") {
-        None => None,
-        Some(c) => match decode_cursor(c) {
-            Some(c) => Some(c),
-            None => return bad_request("cursor is not one this server gave out"),
-        },
-    };
-    let query = CallQuery {
-        state,
-        since,
-        until,
-        after,
-        limit: limit.unwrap_or(50),
-    };
-    match st
+    Query(params): Query<CallsParams>,
+) -> Result<Response, ApiError> {
+    let p = auth.require(AGENT)?;
+    let query = params.query()?;
+    let page = st
         .engine
         .store
         .list_calls_page(&actor(p), &p.tenant, &query)
         .await
-    {
-        Ok(page) => {
-            let calls: Vec<_> = page.calls.iter().map(|c| call_json(&st, c)).collect();
-            axum::Json(
-                json!({"calls": calls, "next_cursor": page.next.as_ref().map(encode_cursor)}),
-            )
-            .into_response()
-        }
-        Err(e) => store_error(e, "listing calls"),
-    }
+        .map_err(|e| ApiError::store("listing calls", e))?;
+    let calls: Vec<_> = page.calls.iter().map(|c| call_json(&st, c)).collect();
+    Ok(
+        Json(json!({"calls": calls, "next_cursor": page.next.as_ref().map(encode_cursor)}))
+            .into_response(),
+    )
 }
 
 /// `GET /v1/calls/{id}`: the call and its transcript, decrypted (audited).
@@ -170,27 +130,19 @@ pub async fn get_call(
     State(st): State<AppState>,
     Extension(auth): Extension<Auth>,
     Path(id): Path<String>,
-) -> Response {
-    let p = match auth.require(AGENT) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let call = match own_call(&st, p, &id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match st
+) -> Result<Response, ApiError> {
+    let p = auth.require(AGENT)?;
+    let call = own_call(&st, p, &id).await?;
+    let (info, transcript) = st
         .engine
         .store
         .transcript(&actor(p), &p.tenant, &call)
         .await
-    {
-        Ok((info, transcript)) => {
-            axum::Json(json!({"call": call_json(&st, &info), "segments": transcript.segments}))
-                .into_response()
-        }
-        Err(e) => store_error(e, "reading a transcript"),
-    }
+        .map_err(|e| ApiError::store("reading a transcript", e))?;
+    Ok(
+        Json(json!({"call": call_json(&st, &info), "segments": transcript.segments}))
+            .into_response(),
+    )
 }
 
 /// `DELETE /v1/calls/{id}` (admin): crypto-shreds the call.
@@ -198,61 +150,56 @@ pub async fn delete_call(
     State(st): State<AppState>,
     Extension(auth): Extension<Auth>,
     Path(id): Path<String>,
-) -> Response {
-    let p = match auth.require(ADMIN) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let call = match own_call(&st, p, &id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+) -> Result<StatusCode, ApiError> {
+    let p = auth.require(ADMIN)?;
+    let call = own_call(&st, p, &id).await?;
     if st.engine.is_active(&call) {
-        return api_error(
+        return Err(ApiError::new(
             StatusCode::CONFLICT,
             "call_active",
             "the call is still being transcribed; delete it after it ends",
-        );
+        ));
     }
-    match st
-        .engine
+    st.engine
         .store
         .delete_call(&actor(p), &p.tenant, &call)
         .await
-    {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => store_error(e, "deleting a call"),
-    }
+        .map_err(|e| ApiError::store("deleting a call", e))?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /v1/export` (admin): everything the workspace has, decrypted (audited).
-pub async fn export(State(st): State<AppState>, Extension(auth): Extension<Auth>) -> Response {
-    let p = match auth.require(ADMIN) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    match st.engine.store.export_tenant(&actor(p), &p.tenant).await {
-        Ok(x) => {
-            let name = format!(
-                "attachment; filename=\"callscribe-export-{}.json\"",
-                p.tenant
-            );
-            ([(header::CONTENT_DISPOSITION, name)], axum::Json(x)).into_response()
-        }
-        Err(e) => store_error(e, "exporting the workspace"),
-    }
+pub async fn export(
+    State(st): State<AppState>,
+    Extension(auth): Extension<Auth>,
+) -> Result<Response, ApiError> {
+    let p = auth.require(ADMIN)?;
+    let x = st
+        .engine
+        .store
+        .export_tenant(&actor(p), &p.tenant)
+        .await
+        .map_err(|e| ApiError::store("exporting the workspace", e))?;
+    let name = format!(
+        "attachment; filename=\"callscribe-export-{}.json\"",
+        p.tenant
+    );
+    Ok(([(header::CONTENT_DISPOSITION, name)], Json(x)).into_response())
 }
 
 /// `GET /v1/keys` (admin).
-pub async fn list_keys(State(st): State<AppState>, Extension(auth): Extension<Auth>) -> Response {
-    let p = match auth.require(ADMIN) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    match st.engine.store.list_api_keys(&p.tenant).await {
-        Ok(keys) => axum::Json(json!({"keys": keys})).into_response(),
-        Err(e) => store_error(e, "listing keys"),
-    }
+pub async fn list_keys(
+    State(st): State<AppState>,
+    Extension(auth): Extension<Auth>,
+) -> Result<Response, ApiError> {
+    let p = auth.require(ADMIN)?;
+    let keys = st
+        .engine
+        .store
+        .list_api_keys(&p.tenant)
+        .await
+        .map_err(|e| ApiError::store("listing keys", e))?;
+    Ok(Json(json!({"keys": keys})).into_response())
 }
 
 #[derive(Deserialize)]
@@ -267,26 +214,29 @@ pub async fn create_key(
     State(st): State<AppState>,
     Extension(auth): Extension<Auth>,
     body: Bytes,
-) -> Response {
-    let p = match auth.require(ADMIN) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let req: NewKey = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(_) => {
-            return bad_request(
-                "the body must be {\"role\": \"ingest|agent|admin|auditor\", \"ttl_days\": N}",
-            );
-        }
-    };
+) -> Result<Response, ApiError> {
+    let p = auth.require(ADMIN)?;
+    let req: NewKey = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::bad_request(
+            "the body must be {\"role\": \"ingest|agent|admin|auditor\", \"ttl_days\": N}",
+        )
+    })?;
     if req.ttl_days.is_some_and(|d| !(1..=3650).contains(&d)) {
-        return bad_request("ttl_days must be between 1 and 3650");
+        return Err(ApiError::bad_request("ttl_days must be between 1 and 3650"));
     }
-    match st.engine.store.create_api_key(&actor(p), &p.tenant, req.role, req.ttl_days).await {
-        Ok(k) => (StatusCode::CREATED, axum::Json(json!({"key": k.secret.as_str(), "prefix": k.id, "role": req.role, "expires_at": k.expires_at}))).into_response(),
-        Err(e) => store_error(e, "creating a key"),
-    }
+    let k = st
+        .engine
+        .store
+        .create_api_key(&actor(p), &p.tenant, req.role, req.ttl_days)
+        .await
+        .map_err(|e| ApiError::store("creating a key", e))?;
+    let body = json!({
+        "key": k.secret.as_str(),
+        "prefix": k.id,
+        "role": req.role,
+        "expires_at": k.expires_at,
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// `DELETE /v1/keys/{prefix}` (admin).
@@ -294,49 +244,45 @@ pub async fn revoke_key(
     State(st): State<AppState>,
     Extension(auth): Extension<Auth>,
     Path(prefix): Path<String>,
-) -> Response {
-    let p = match auth.require(ADMIN) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+) -> Result<StatusCode, ApiError> {
+    let p = auth.require(ADMIN)?;
     let id = prefix.strip_prefix("csk_").unwrap_or(&prefix);
     if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return api_error(
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "key_not_found",
             "no such active API key in this workspace",
-        );
+        ));
     }
-    match st
-        .engine
+    st.engine
         .store
         .revoke_api_key(&actor(p), &p.tenant, id)
         .await
-    {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => store_error(e, "revoking a key"),
-    }
+        .map_err(|e| ApiError::store("revoking a key", e))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The query string of `GET /v1/audit`.
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditParams {
+    after: Option<String>,
+    limit: Option<String>,
 }
 
 /// `GET /v1/audit?after=SEQ&limit=N` (auditor): the workspace's entries, oldest first.
 pub async fn audit_events(
     State(st): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let p = match auth.require(AUDITOR) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let (after, limit) = match (int_param::<u64>(&q, "after"), int_param::<u32>(&q, "limit")) {
-        (Ok(a), Ok(l)) => (a.unwrap_or(0), l.unwrap_or(100)),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+    Query(q): Query<AuditParams>,
+) -> Result<Response, ApiError> {
+    let p = auth.require(AUDITOR)?;
+    let after = int_param::<u64>(q.after.as_deref(), "after")?.unwrap_or(0);
+    let limit = int_param::<u32>(q.limit.as_deref(), "limit")?.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return bad_request("limit must be between 1 and 1000");
+        return Err(ApiError::bad_request("limit must be between 1 and 1000"));
     }
     let store = &st.engine.store;
-    if let Err(e) = store
+    store
         .audit(
             &actor(p),
             "audit.read",
@@ -345,51 +291,44 @@ pub async fn audit_events(
             json!({"after": after, "limit": limit}),
         )
         .await
-    {
-        return store_error(e, "recording an audit read");
-    }
-    match store.audit_events(Some(&p.tenant), after, limit).await {
-        Ok(events) => {
-            let next = (events.len() == limit as usize)
-                .then(|| events.last().map(|e| e.seq))
-                .flatten();
-            axum::Json(json!({"events": events, "next_after": next})).into_response()
-        }
-        Err(e) => store_error(e, "reading the audit trail"),
-    }
+        .map_err(|e| ApiError::store("recording an audit read", e))?;
+    let events = store
+        .audit_events(Some(&p.tenant), after, limit)
+        .await
+        .map_err(|e| ApiError::store("reading the audit trail", e))?;
+    let next = (events.len() == limit as usize)
+        .then(|| events.last().map(|e| e.seq))
+        .flatten();
+    Ok(Json(json!({"events": events, "next_after": next})).into_response())
 }
 
 /// `GET /v1/audit/verify` (auditor): walks the whole hash chain.
 pub async fn audit_verify(
     State(st): State<AppState>,
     Extension(auth): Extension<Auth>,
-) -> Response {
-    let p = match auth.require(AUDITOR) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+) -> Result<Response, ApiError> {
+    let p = auth.require(AUDITOR)?;
     let store = &st.engine.store;
-    match store.verify_audit().await {
-        Ok(r) => {
-            let _ = store
-                .audit(
-                    &actor(p),
-                    "audit.verify",
-                    Some(&p.tenant),
-                    None,
-                    json!({"entries": r.entries, "intact": r.broken.is_none()}),
-                )
-                .await;
-            axum::Json(json!({
-                "entries": r.entries,
-                "head_hash": r.head_hash,
-                "intact": r.broken.is_none(),
-                "broken": r.broken.map(|b| json!({"seq": b.seq, "reason": b.reason})),
-            }))
-            .into_response()
-        }
-        Err(e) => store_error(e, "verifying the audit trail"),
-    }
+    let r = store
+        .verify_audit()
+        .await
+        .map_err(|e| ApiError::store("verifying the audit trail", e))?;
+    let _ = store
+        .audit(
+            &actor(p),
+            "audit.verify",
+            Some(&p.tenant),
+            None,
+            json!({"entries": r.entries, "intact": r.broken.is_none()}),
+        )
+        .await;
+    Ok(Json(json!({
+        "entries": r.entries,
+        "head_hash": r.head_hash,
+        "intact": r.broken.is_none(),
+        "broken": r.broken.map(|b| json!({"seq": b.seq, "reason": b.reason})),
+    }))
+    .into_response())
 }
 
 /// `GET /v1/openapi.json`.

@@ -10,7 +10,7 @@ use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::web::TlsConfig;
+use super::config::TlsConfig;
 
 /// The rustls server configuration, with precise errors for unreadable or mismatched files.
 pub fn server_config(tls: &TlsConfig) -> std::io::Result<rustls::ServerConfig> {

@@ -49,7 +49,7 @@ impl StreamResampler {
             // 48 kHz → 16 kHz: the input step times the oversampling is whole), the nearest
             // tabulated sinc *is* the exact one: one dot product per output sample instead of
             // the two that linear interpolation blends (half the work for telephone audio).
-            let on_grid = (rate_in as u64 * OVERSAMPLING as u64) % rate_out as u64 == 0;
+            let on_grid = (rate_in as u64 * OVERSAMPLING as u64).is_multiple_of(rate_out as u64);
             let params = SincInterpolationParameters {
                 sinc_len: SINC_LEN,
                 f_cutoff: calculate_cutoff(SINC_LEN, window),

@@ -131,7 +131,7 @@ fn check_payload_size(len: usize, format: &MediaFormat) -> Result<(), ProtocolEr
             reason: format!("media payload of {len} bytes is over {MAX_PAYLOAD}"),
         });
     }
-    if len % unit != 0 {
+    if !len.is_multiple_of(unit) {
         return Err(ProtocolError::invalid(format!(
             "media payload of {len} bytes is not a whole number of {unit}-byte samples"
         )));

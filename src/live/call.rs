@@ -21,7 +21,7 @@ use crate::ingest::{
 };
 use crate::output::TranscriptSegment;
 use crate::redact::{RawSegment, RedactedSegment, TrackRedactor};
-use crate::segment::{TrackStream, UtteranceAudio, UtteranceKind};
+use crate::segment::{TrackEvent, TrackStream, UtteranceAudio, UtteranceKind};
 use crate::store::{Actor, CallStatus, NewCall, NewSegment, Principal};
 
 /// How a call ended.
@@ -44,6 +44,22 @@ struct JobInfo {
     submitted: Instant,
 }
 
+/// Where a final's transcription stands.
+enum Outcome {
+    /// Not back from the pool yet.
+    Waiting,
+    /// Speech was heard: the unredacted hypothesis, for the track's redactor only.
+    Heard(Hypothesis),
+    /// Back with no text: noise, guarded out, or the job failed.
+    Nothing,
+}
+
+impl Outcome {
+    fn is_back(&self) -> bool {
+        !matches!(self, Outcome::Waiting)
+    }
+}
+
 struct PendingFinal {
     job: u64,
     track: usize,
@@ -51,7 +67,7 @@ struct PendingFinal {
     start_s: f32,
     end_s: f32,
     submitted: Instant,
-    result: Option<Option<Hypothesis>>,
+    outcome: Outcome,
     /// False for an early final until the endpoint confirms it (it waits, result or not).
     confirmed: bool,
     /// The track's `last_final` before this one (restored if an early final is retracted).
@@ -284,17 +300,16 @@ impl LiveCall {
         if last {
             utts.extend(t.stream.finish(&mut next_id));
         }
-        for u in utts {
-            self.submit(track, u);
+        for ev in utts {
+            match ev {
+                TrackEvent::Transcribe(u) => self.submit(track, u),
+                TrackEvent::Confirm { segment_id } => self.confirm(track, segment_id),
+                TrackEvent::Retract { segment_id } => self.retract(track, segment_id),
+            }
         }
     }
 
     fn submit(&mut self, track: usize, u: UtteranceAudio) {
-        match u.kind {
-            UtteranceKind::Confirm => return self.confirm(track, u.segment_id),
-            UtteranceKind::Retract => return self.retract(track, u.segment_id),
-            UtteranceKind::Interim | UtteranceKind::Final | UtteranceKind::EarlyFinal => {}
-        }
         let is_final = u.kind != UtteranceKind::Interim;
         let id = self.engine.queue.job_id();
         let submitted = Instant::now();
@@ -328,7 +343,7 @@ impl LiveCall {
                 start_s: u.start_s,
                 end_s: u.end_s,
                 submitted,
-                result: None,
+                outcome: Outcome::Waiting,
                 confirmed: u.kind == UtteranceKind::Final,
                 prev_last_final,
             });
@@ -356,7 +371,7 @@ impl LiveCall {
         {
             p.confirmed = true;
             p.submitted = Instant::now();
-            self.confirmed_ready |= p.result.is_some();
+            self.confirmed_ready |= p.outcome.is_back();
             self.stats.early_finals_confirmed += 1;
             self.engine
                 .stats
@@ -388,7 +403,7 @@ impl LiveCall {
         self.confirmed_ready |= self
             .outstanding
             .front()
-            .is_some_and(|p| p.confirmed && p.result.is_some());
+            .is_some_and(|p| p.confirmed && p.outcome.is_back());
     }
 
     /// Whether finals became ready to emit while media was fed (an early final confirmed after
@@ -422,7 +437,7 @@ impl LiveCall {
         // times only: never text
         tracing::debug!(call = %self.id, track = info.track, segment = info.segment_id, is_final = info.is_final,
             audio_s = r.audio_s, busy_s = r.busy_s, "utterance transcribed");
-        let hypothesis = match r.hypothesis {
+        let heard = match r.hypothesis {
             Ok(h) => Some(h).filter(|h| !h.text.is_empty()),
             // an interim preempted by a final: skipped, like one replaced in the queue
             Err(crate::asr::AsrError::Aborted) if !info.is_final => None,
@@ -433,10 +448,10 @@ impl LiveCall {
             }
         };
         if !info.is_final {
-            return self.interim(info, hypothesis).into_iter().collect();
+            return self.interim(info, heard).into_iter().collect();
         }
         if let Some(p) = self.outstanding.iter_mut().find(|p| p.job == r.id) {
-            p.result = Some(hypothesis);
+            p.outcome = heard.map_or(Outcome::Nothing, Outcome::Heard);
         }
         self.drain_outstanding().await
     }
@@ -449,12 +464,12 @@ impl LiveCall {
         while self
             .outstanding
             .front()
-            .is_some_and(|p| p.result.is_some() && p.confirmed)
+            .is_some_and(|p| p.outcome.is_back() && p.confirmed)
         {
             let mut p = self.outstanding.pop_front().expect("front exists");
             let t = &mut self.tracks[p.track];
-            match p.result.take().flatten() {
-                Some(h) => {
+            match std::mem::replace(&mut p.outcome, Outcome::Waiting) {
+                Outcome::Heard(h) => {
                     let raw = RawSegment {
                         start: p.start_s,
                         end: p.end_s,
@@ -467,7 +482,7 @@ impl LiveCall {
                     let emitted = t.redactor.push_final(raw);
                     out.push((p.track, emitted));
                 }
-                None => {
+                Outcome::Nothing | Outcome::Waiting => {
                     self.stats.empty_finals += 1;
                     // The utterance was noise: if interims were shown, an empty final clears them.
                     if t.shown.is_some_and(|(sid, _)| sid == p.segment_id) {
@@ -483,14 +498,16 @@ impl LiveCall {
             .map(|p| {
                 let ev = self.transcript_event(
                     p.track,
-                    p.segment_id,
-                    None,
-                    true,
-                    p.start_s,
-                    p.end_s,
-                    String::new(),
-                    Vec::new(),
-                    version,
+                    SegmentUpdate {
+                        segment_id: p.segment_id,
+                        seq: None,
+                        is_final: true,
+                        start_s: p.start_s,
+                        end_s: p.end_s,
+                        text: String::new(),
+                        redactions: Vec::new(),
+                        policy_version: version,
+                    },
                 );
                 self.engine.bus.publish(ev.clone());
                 ev
@@ -534,25 +551,18 @@ impl LiveCall {
             .metrics
             .interim_latency
             .observe(info.submitted.elapsed());
-        let redactions = red
-            .spans
-            .iter()
-            .map(|s| RedactionOut {
-                kind: s.kind,
-                start: s.start,
-                end: s.end,
-            })
-            .collect();
         let ev = self.transcript_event(
             info.track,
-            info.segment_id,
-            None,
-            false,
-            red.start,
-            red.end,
-            red.text,
-            redactions,
-            red.policy_version,
+            SegmentUpdate {
+                segment_id: info.segment_id,
+                seq: None,
+                is_final: false,
+                start_s: red.start,
+                end_s: red.end,
+                redactions: redactions_out(&red.spans),
+                text: red.text,
+                policy_version: red.policy_version,
+            },
         );
         self.engine.bus.publish(ev.clone());
         Some(ev)
@@ -602,58 +612,40 @@ impl LiveCall {
             .metrics
             .final_latency
             .observe(submitted.elapsed());
-        let redactions = stored
-            .redactions
-            .iter()
-            .map(|s| RedactionOut {
-                kind: s.kind,
-                start: s.start,
-                end: s.end,
-            })
-            .collect();
         let ev = self.transcript_event(
             track,
-            segment_id,
-            Some(seq),
-            true,
-            stored.start,
-            stored.end,
-            stored.text,
-            redactions,
-            stored.policy_version,
+            SegmentUpdate {
+                segment_id,
+                seq: Some(seq),
+                is_final: true,
+                start_s: stored.start,
+                end_s: stored.end,
+                redactions: redactions_out(&stored.redactions),
+                text: stored.text,
+                policy_version: stored.policy_version,
+            },
         );
         self.engine.bus.publish(ev.clone());
         ev
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn transcript_event(
-        &self,
-        track: usize,
-        segment_id: u64,
-        seq: Option<u64>,
-        is_final: bool,
-        start: f32,
-        end: f32,
-        text: String,
-        redactions: Vec<RedactionOut>,
-        policy_version: u32,
-    ) -> Arc<LiveEvent> {
+    /// The event that tells subscribers about one segment of `track`.
+    fn transcript_event(&self, track: usize, u: SegmentUpdate) -> Arc<LiveEvent> {
         Arc::new(LiveEvent {
             tenant: self.tenant.clone(),
             call_id: self.id.clone(),
             body: EventBody::Transcript {
                 call_id: self.id.clone(),
-                segment_id,
-                seq,
+                segment_id: u.segment_id,
+                seq: u.seq,
                 track,
                 speaker: self.tracks[track].speaker.clone(),
-                is_final,
-                start_ms: (start * 1000.0).round() as i64,
-                end_ms: (end * 1000.0).round() as i64,
-                text,
-                redactions,
-                policy_version,
+                is_final: u.is_final,
+                start_ms: (u.start_s * 1000.0).round() as i64,
+                end_ms: (u.end_s * 1000.0).round() as i64,
+                text: u.text,
+                redactions: u.redactions,
+                policy_version: u.policy_version,
             },
         })
     }
@@ -773,6 +765,30 @@ impl Drop for LiveCall {
             }
         }
     }
+}
+
+/// What a transcript event says about one segment (already redacted).
+struct SegmentUpdate {
+    segment_id: u64,
+    /// The final's place in the stored transcript; `None` for interims and cleared lines.
+    seq: Option<u64>,
+    is_final: bool,
+    start_s: f32,
+    end_s: f32,
+    text: String,
+    redactions: Vec<RedactionOut>,
+    policy_version: u32,
+}
+
+fn redactions_out(spans: &[crate::redact::Span]) -> Vec<RedactionOut> {
+    spans
+        .iter()
+        .map(|s| RedactionOut {
+            kind: s.kind,
+            start: s.start,
+            end: s.end,
+        })
+        .collect()
 }
 
 /// A fresh random key per call: pseudonyms cannot be joined across calls.

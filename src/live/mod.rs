@@ -5,6 +5,7 @@
 //! → `redact/` → sealed into the store → published to subscribers.
 
 pub mod call;
+pub mod connection;
 pub mod hub;
 
 use std::collections::HashMap;
@@ -210,6 +211,33 @@ impl Engine {
         redactor: Arc<Redactor>,
         config: LiveConfig,
     ) -> anyhow::Result<Arc<Engine>> {
+        let queue = Self::queue_for(&config, layout)?;
+        let pool = WhisperPool::with_scheduler(model, layout, decode, queue.clone())?;
+        Ok(Self::assemble(
+            store,
+            redactor,
+            config,
+            layout,
+            queue,
+            Some(pool),
+        ))
+    }
+
+    /// An engine with the scheduler but no workers: jobs wait in [`Engine::queue`] until
+    /// someone takes them (`queue.next_job()`) and answers on the job's reply. For tests of the
+    /// call rules with canned hypotheses, and tools that need no model.
+    pub fn without_workers(
+        store: Store,
+        redactor: Arc<Redactor>,
+        config: LiveConfig,
+        layout: PoolLayout,
+    ) -> anyhow::Result<Arc<Engine>> {
+        let queue = Self::queue_for(&config, layout)?;
+        Ok(Self::assemble(store, redactor, config, layout, queue, None))
+    }
+
+    /// The real-time scheduler the configuration asks for (validated first).
+    fn queue_for(config: &LiveConfig, layout: PoolLayout) -> anyhow::Result<Arc<RtQueue>> {
         config
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid live configuration: {e}"))?;
@@ -222,15 +250,26 @@ impl Engine {
             after: Duration::from_millis(config.final_shed_after_ms),
             context_margin: config.final_shed_context_margin,
         });
-        let queue = Arc::new(RtQueue::with_interim_limit(interim_workers).with_load_shed(shed));
-        let pool = WhisperPool::with_scheduler(model, layout, decode, queue.clone())?;
+        Ok(Arc::new(
+            RtQueue::with_interim_limit(interim_workers).with_load_shed(shed),
+        ))
+    }
+
+    fn assemble(
+        store: Store,
+        redactor: Arc<Redactor>,
+        config: LiveConfig,
+        layout: PoolLayout,
+        queue: Arc<RtQueue>,
+        pool: Option<WhisperPool>,
+    ) -> Arc<Engine> {
         let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new(config.subscriber_buffer));
         let max_calls = if config.max_calls == 0 {
             10 * layout.workers
         } else {
             config.max_calls
         };
-        Ok(Arc::new(Engine {
+        Arc::new(Engine {
             store,
             redactor,
             queue,
@@ -240,11 +279,11 @@ impl Engine {
             layout,
             max_calls,
             config,
-            pool: Mutex::new(Some(pool)),
+            pool: Mutex::new(pool),
             active: Mutex::new(HashMap::new()),
             next_slot: AtomicU64::new(1),
             shutdown: tokio::sync::watch::channel(false).0,
-        }))
+        })
     }
 
     pub fn max_calls(&self) -> usize {

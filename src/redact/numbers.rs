@@ -372,20 +372,20 @@ impl Parser {
     fn small(&mut self, v: u64, typ: Last) {
         match self.cur {
             None => {
-                if !(self.last == Last::Scale || !self.active) {
+                if self.last != Last::Scale && self.active {
                     self.flush();
                 }
                 self.cur = Some(v);
             }
             Some(c) => {
-                if typ == Last::Ones
+                let tens_then_ones = typ == Last::Ones
                     && self.last == Last::Tens
                     && c % 10 == 0
                     && c % 100 != 0
-                    && v != 0
-                {
-                    self.cur = Some(c + v);
-                } else if (self.last == Last::Hundred && v != 0) || self.last == Last::HundredAnd {
+                    && v != 0;
+                let after_hundred =
+                    (self.last == Last::Hundred && v != 0) || self.last == Last::HundredAnd;
+                if tens_then_ones || after_hundred {
                     self.cur = Some(c + v);
                 } else {
                     self.flush();

@@ -6,5 +6,5 @@
 pub mod stream;
 pub mod vad;
 
-pub use stream::{Kind as UtteranceKind, TrackStream, UtteranceAudio};
+pub use stream::{Kind as UtteranceKind, TrackEvent, TrackStream, UtteranceAudio};
 pub use vad::{Endpointer, FrameClass, SpeechSpan, VadConfig, find_speech};

@@ -7,9 +7,9 @@
 //! Early finals: once the speaker has paused for `early_final_ms` (less than the endpoint's
 //! `min_silence_ms`), the utterance's final audio is already known — the endpoint would close
 //! it with exactly that span if the pause lasts. It goes out then as an [`Kind::EarlyFinal`],
-//! so the transcription can start before the endpoint; at the endpoint a [`Kind::Confirm`]
-//! follows (no audio), or, when speech resumed first, a [`Kind::Retract`] and the utterance
-//! carries on. The text is the same as without (same audio, deterministic decoding); only
+//! so the transcription can start before the endpoint; at the endpoint a
+//! [`TrackEvent::Confirm`] follows (no audio), or, when speech resumed first, a
+//! [`TrackEvent::Retract`] and the utterance carries on. The text is the same as without (same audio, deterministic decoding); only
 //! the wait is shorter.
 
 use super::vad::{Endpointer, SpeechSpan, VadConfig};
@@ -27,10 +27,20 @@ pub enum Kind {
     Final,
     /// The final audio of an utterance that is pausing but not yet closed.
     EarlyFinal,
-    /// The utterance closed exactly as its early final said (no audio).
-    Confirm,
-    /// Speech resumed (or the span changed): the early final is void (no audio).
-    Retract,
+}
+
+/// What the track asks of the call: audio to transcribe, or a verdict on an early final.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrackEvent {
+    Transcribe(UtteranceAudio),
+    /// The utterance closed exactly as its early final said.
+    Confirm {
+        segment_id: u64,
+    },
+    /// Speech resumed (or the span changed): the early final is void.
+    Retract {
+        segment_id: u64,
+    },
 }
 
 /// What the track needs transcribed.
@@ -106,11 +116,7 @@ impl TrackStream {
 
     /// Feeds samples. `next_id` hands out segment ids (shared by the call's tracks). Returns
     /// the utterances to transcribe: finals in order, then at most one interim.
-    pub fn push(
-        &mut self,
-        samples: &[f32],
-        next_id: &mut impl FnMut() -> u64,
-    ) -> Vec<UtteranceAudio> {
+    pub fn push(&mut self, samples: &[f32], next_id: &mut impl FnMut() -> u64) -> Vec<TrackEvent> {
         self.buf.extend_from_slice(samples);
         self.total += samples.len();
         let mut closed = std::mem::take(&mut self.closed);
@@ -131,20 +137,20 @@ impl TrackStream {
         {
             self.last_interim_at = self.total;
             let from = since.max(self.origin);
-            out.push(UtteranceAudio {
+            out.push(TrackEvent::Transcribe(UtteranceAudio {
                 segment_id: id,
                 kind: Kind::Interim,
                 start_s: from as f32 / SAMPLE_RATE as f32,
                 end_s: self.total as f32 / SAMPLE_RATE as f32,
                 samples: self.buf[from - self.origin..].to_vec(),
-            });
+            }));
         }
         self.trim();
         out
     }
 
     /// End of the track: the open utterance becomes a final.
-    pub fn finish(&mut self, next_id: &mut impl FnMut() -> u64) -> Vec<UtteranceAudio> {
+    pub fn finish(&mut self, next_id: &mut impl FnMut() -> u64) -> Vec<TrackEvent> {
         let mut closed = std::mem::take(&mut self.closed);
         self.endpointer.finish(&mut closed);
         let out = self.finals(&mut closed, next_id);
@@ -157,7 +163,7 @@ impl TrackStream {
         &mut self,
         closed: &mut Vec<SpeechSpan>,
         next_id: &mut impl FnMut() -> u64,
-    ) -> Vec<UtteranceAudio> {
+    ) -> Vec<TrackEvent> {
         let mut out = Vec::new();
         for span in closed.drain(..) {
             let id = self.current.take().unwrap_or_else(&mut *next_id);
@@ -167,30 +173,35 @@ impl TrackStream {
                 Some((eid, espan))
                     if eid == id && espan.start.max(self.origin) == start && espan.end == end =>
                 {
-                    out.push(self.signal(id, Kind::Confirm, start, end));
+                    out.push(TrackEvent::Confirm { segment_id: id });
                     continue;
                 }
-                Some((eid, _)) => out.push(self.signal(eid, Kind::Retract, start, end)),
+                Some((eid, _)) => out.push(TrackEvent::Retract { segment_id: eid }),
                 None => {}
             }
             if end <= start {
                 continue;
             }
-            out.push(self.audio(id, Kind::Final, start, end));
+            out.push(TrackEvent::Transcribe(self.audio(
+                id,
+                Kind::Final,
+                start,
+                end,
+            )));
         }
         out
     }
 
     /// Sends the open utterance's early final once it has paused long enough; takes it back
     /// when speech resumes (or the pending span moved).
-    fn early_final(&mut self, out: &mut Vec<UtteranceAudio>) {
+    fn early_final(&mut self, out: &mut Vec<TrackEvent>) {
         if self.early_final_ms == 0 {
             return;
         }
         let pending = self.endpointer.pending_close(self.early_final_ms);
         match (self.early, pending, self.current) {
             (Some((eid, espan)), p, _) if p != Some(espan) => {
-                out.push(self.signal(eid, Kind::Retract, espan.start, espan.end));
+                out.push(TrackEvent::Retract { segment_id: eid });
                 self.early = None;
                 if let (Some(p), Some(id)) = (p, self.current) {
                     self.send_early(id, p, out);
@@ -201,11 +212,16 @@ impl TrackStream {
         }
     }
 
-    fn send_early(&mut self, id: u64, span: SpeechSpan, out: &mut Vec<UtteranceAudio>) {
+    fn send_early(&mut self, id: u64, span: SpeechSpan, out: &mut Vec<TrackEvent>) {
         let start = span.start.max(self.origin);
         let end = span.end.min(self.total);
         if end > start {
-            out.push(self.audio(id, Kind::EarlyFinal, start, end));
+            out.push(TrackEvent::Transcribe(self.audio(
+                id,
+                Kind::EarlyFinal,
+                start,
+                end,
+            )));
             self.early = Some((id, span));
         }
     }
@@ -217,16 +233,6 @@ impl TrackStream {
             start_s: start as f32 / SAMPLE_RATE as f32,
             end_s: end as f32 / SAMPLE_RATE as f32,
             samples: self.buf[start - self.origin..end - self.origin].to_vec(),
-        }
-    }
-
-    fn signal(&self, id: u64, kind: Kind, start: usize, end: usize) -> UtteranceAudio {
-        UtteranceAudio {
-            segment_id: id,
-            kind,
-            start_s: start as f32 / SAMPLE_RATE as f32,
-            end_s: end as f32 / SAMPLE_RATE as f32,
-            samples: Vec::new(),
         }
     }
 
@@ -249,6 +255,51 @@ mod tests {
     use super::*;
     use crate::segment::vad::tests::voiced;
 
+    /// Every request of the track in one flat shape, so the tables below read as sequences.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Kind {
+        Interim,
+        Final,
+        EarlyFinal,
+        Confirm,
+        Retract,
+    }
+
+    /// A [`TrackEvent`] as the tests read it (a verdict has no audio and no times).
+    #[derive(Debug, Clone, PartialEq)]
+    struct UtteranceAudio {
+        segment_id: u64,
+        kind: Kind,
+        start_s: f32,
+        end_s: f32,
+        samples: Vec<f32>,
+    }
+
+    fn view(ev: TrackEvent) -> UtteranceAudio {
+        let signal = |segment_id, kind| UtteranceAudio {
+            segment_id,
+            kind,
+            start_s: f32::NAN,
+            end_s: f32::NAN,
+            samples: Vec::new(),
+        };
+        match ev {
+            TrackEvent::Transcribe(u) => UtteranceAudio {
+                segment_id: u.segment_id,
+                kind: match u.kind {
+                    super::Kind::Interim => Kind::Interim,
+                    super::Kind::Final => Kind::Final,
+                    super::Kind::EarlyFinal => Kind::EarlyFinal,
+                },
+                start_s: u.start_s,
+                end_s: u.end_s,
+                samples: u.samples,
+            },
+            TrackEvent::Confirm { segment_id } => signal(segment_id, Kind::Confirm),
+            TrackEvent::Retract { segment_id } => signal(segment_id, Kind::Retract),
+        }
+    }
+
     fn feed(ts: &mut TrackStream, audio: &[f32], ids: &mut u64) -> Vec<UtteranceAudio> {
         let mut out = Vec::new();
         let mut next = || {
@@ -256,7 +307,7 @@ mod tests {
             *ids
         };
         for chunk in audio.chunks(320) {
-            out.extend(ts.push(chunk, &mut next));
+            out.extend(ts.push(chunk, &mut next).into_iter().map(view));
         }
         out
     }
@@ -319,7 +370,7 @@ mod tests {
             out.extend(
                 ts.push(chunk, &mut next)
                     .into_iter()
-                    .map(|u| (i * 320 + chunk.len(), u)),
+                    .map(|u| (i * 320 + chunk.len(), view(u))),
             );
         }
         out
@@ -400,8 +451,7 @@ mod tests {
         );
         let last_early = not_interims(&out)
             .into_iter()
-            .filter(|(_, u)| u.kind == Kind::EarlyFinal)
-            .last()
+            .rfind(|(_, u)| u.kind == Kind::EarlyFinal)
             .unwrap()
             .1;
         assert_eq!(
@@ -455,7 +505,7 @@ mod tests {
             ts.buffered()
         );
         let mut next = || 99;
-        out.extend(ts.finish(&mut next));
+        out.extend(ts.finish(&mut next).into_iter().map(view));
         assert!(
             out.len() >= 3,
             "cut at least twice, then finished: {}",

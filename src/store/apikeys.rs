@@ -62,8 +62,23 @@ pub struct Principal {
 pub enum AuthError {
     #[error("invalid API key")]
     Invalid,
+    /// A valid key whose role may not do what was asked.
+    #[error("this key's role may not use this endpoint")]
+    WrongRole,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl AuthError {
+    /// What the client is told (HTTP body, close reason): never the store's own error, which
+    /// is logged instead.
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            AuthError::Invalid => "invalid, expired or revoked API key",
+            AuthError::WrongRole => "this key's role may not use this endpoint",
+            AuthError::Store(_) => "cannot check the key now",
+        }
+    }
 }
 
 /// A key as created: shown once, never stored.
@@ -212,6 +227,24 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// [`Store::authenticate`], then checks the key's role is one of `roles`; a store failure
+    /// is logged here (clients get [`AuthError::public_message`]).
+    pub async fn authenticate_as(
+        &self,
+        presented: &str,
+        roles: &[Role],
+    ) -> Result<Principal, AuthError> {
+        match self.authenticate(presented).await {
+            Ok(p) if roles.contains(&p.role) => Ok(p),
+            Ok(_) => Err(AuthError::WrongRole),
+            Err(AuthError::Store(e)) => {
+                tracing::error!("authentication: {e}");
+                Err(AuthError::Store(e))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Authenticates a presented key. The stored hash is compared in constant time, and an

@@ -84,22 +84,31 @@ pub struct AuditReport {
     pub broken: Option<AuditBreak>,
 }
 
-fn entry_hash(
-    prev: &[u8],
+/// The fields of one audit entry that its hash covers (after the previous entry's hash).
+struct EntryFields<'a> {
     seq: u64,
     at: i64,
-    actor: &str,
-    action: &str,
-    tenant: Option<&str>,
-    target: Option<&str>,
-    detail: &str,
-) -> [u8; 32] {
+    actor: &'a str,
+    action: &'a str,
+    tenant: Option<&'a str>,
+    target: Option<&'a str>,
+    detail: &'a str,
+}
+
+/// The entry's hash: chained to `prev`, every field length-prefixed (absent fields marked).
+fn entry_hash(prev: &[u8], e: &EntryFields) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(b"callscribe.audit.v1");
     h.update(prev);
-    h.update(seq.to_be_bytes());
-    h.update(at.to_be_bytes());
-    for field in [Some(actor), Some(action), tenant, target, Some(detail)] {
+    h.update(e.seq.to_be_bytes());
+    h.update(e.at.to_be_bytes());
+    for field in [
+        Some(e.actor),
+        Some(e.action),
+        e.tenant,
+        e.target,
+        Some(e.detail),
+    ] {
         match field {
             None => h.update([0u8]),
             Some(s) => {
@@ -131,7 +140,18 @@ pub(crate) async fn append(
     let at = super::now();
     let actor = actor.to_string();
     let detail = detail.to_string();
-    let hash = entry_hash(&prev, seq, at, &actor, action, tenant, target, &detail);
+    let hash = entry_hash(
+        &prev,
+        &EntryFields {
+            seq,
+            at,
+            actor: &actor,
+            action,
+            tenant,
+            target,
+            detail: &detail,
+        },
+    );
     sqlx::query(
         "INSERT INTO audit_log (seq, at, actor, action, tenant_id, target, detail, prev_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -240,15 +260,19 @@ impl Store {
                 }
                 let tenant: Option<String> = row.get(4);
                 let target: Option<String> = row.get(5);
+                let (actor, action, detail): (String, String, String) =
+                    (row.get(2), row.get(3), row.get(6));
                 let hash = entry_hash(
                     &prev,
-                    seq,
-                    row.get(1),
-                    &row.get::<String, _>(2),
-                    &row.get::<String, _>(3),
-                    tenant.as_deref(),
-                    target.as_deref(),
-                    &row.get::<String, _>(6),
+                    &EntryFields {
+                        seq,
+                        at: row.get(1),
+                        actor: &actor,
+                        action: &action,
+                        tenant: tenant.as_deref(),
+                        target: target.as_deref(),
+                        detail: &detail,
+                    },
                 );
                 if stored_hash != hash {
                     return Ok(broken(

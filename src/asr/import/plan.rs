@@ -211,7 +211,7 @@ impl<'a> Builder<'a, '_> {
             (Kind::F32, _, _) | (_, 0 | 1, _) => OutType::F32,
             (Kind::Weight, 2, WeightType::Q8_0) => {
                 let row = shape[1];
-                if row % Q8_0_BLOCK != 0 {
+                if !row.is_multiple_of(Q8_0_BLOCK) {
                     return Err(self.bad_dtype(
                         var,
                         format!(
