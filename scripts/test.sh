@@ -2,7 +2,8 @@
 # The README's second command and what CI runs: sets everything up (scripts/setup.sh: build
 # tools, the build, the tiny.en model the tests use) and runs the whole test suite, in
 # release mode so the tests reuse the build and the real model runs at full speed. Also
-# installs Chromium and chromedriver for the browser test.
+# installs Chromium and chromedriver for the browser test. Formatting (`cargo fmt --check`),
+# lints (`cargo clippy -D warnings`) and import circles between files are checked first.
 set -euo pipefail
 SCRIPT_NAME=test
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,5 +14,9 @@ scripts/setup.sh
 missing=()
 for p in chromium chromium-driver; do deb_installed "$p" || missing+=("$p"); done
 [ "${#missing[@]}" -eq 0 ] || install_debian_packages "${missing[@]}"
+say "checking formatting, lints and import circles"
+cargo fmt --check
+cargo clippy --release --all-targets --locked -- -D warnings
+python3 scripts/check-imports.py
 say "running the test suite"
 cargo test --release --locked

@@ -10,9 +10,9 @@ use crossbeam_channel::{Receiver, never, select};
 
 use crate::asr::{AsrJob, AsrResult, Hypothesis, Reply, WhisperPool};
 use crate::audio::{self, SAMPLE_RATE, decode_file, resample_to_16k};
-use crate::output::{Transcript, TranscriptSegment};
 use crate::redact::{RawSegment, RedactedSegment, Redactor};
 use crate::segment::{SpeechSpan, VadConfig, find_speech};
+use crate::transcript::{Transcript, TranscriptSegment};
 
 /// How to treat multi-channel recordings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -508,7 +508,7 @@ fn redact_file(
                 .collect();
         }
     };
-    let call = redactor.call(random_key());
+    let call = redactor.call(crate::sys::random_key());
     let mut tracks: Vec<_> = speakers.iter().map(|s| call.track(s == "agent")).collect();
     let mut out: Vec<(usize, RedactedSegment)> = Vec::new();
     for (track, seg) in raw {
@@ -538,14 +538,6 @@ fn output_segment(speaker: &str, r: RedactedSegment) -> TranscriptSegment {
         redactions: r.spans,
         policy_version: r.policy_version,
     }
-}
-
-/// A fresh random key per call: pseudonyms cannot be joined across calls.
-fn random_key() -> [u8; 32] {
-    let mut key = [0u8; 32];
-    // The OS random source failing is not recoverable in any useful way.
-    getrandom::fill(&mut key).expect("operating system random source");
-    key
 }
 
 /// Splits a window's hypothesis at whisper's segment breaks and at the pauses between the

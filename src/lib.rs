@@ -24,3 +24,5 @@ pub mod redact;
 pub mod replay;
 pub mod segment;
 pub mod store;
+pub mod sys;
+pub mod transcript;

@@ -424,7 +424,7 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
     let began = Instant::now();
     let deadline = opts.duration_s.map(|d| began + Duration::from_secs_f64(d));
     let calls = Arc::new(calls.to_vec());
-    let run_id = crate::store::crypto::random_id("")[..8].to_string();
+    let run_id = crate::sys::random_id("")[..8].to_string();
     let mut tasks = tokio::task::JoinSet::new();
     for slot in 0..opts.calls {
         let calls = calls.clone();

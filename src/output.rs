@@ -1,35 +1,11 @@
 //! Transcript output formats: text, JSON (the schema the eval scorer and `transcript show`
-//! share), SRT and WebVTT. Everything written here has already passed `redact/`.
+//! share), SRT and WebVTT. The transcript types themselves live in `transcript/`. Everything written here has already passed `redact/`.
 
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::asr::Word;
-use crate::redact::Span;
-
-/// One segment of a transcript as emitted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TranscriptSegment {
-    pub start: f32,
-    pub end: f32,
-    pub speaker: String,
-    pub text: String,
-    pub words: Vec<Word>,
-    /// What was redacted: type and character range in `text`, time range — never the value.
-    #[serde(default)]
-    pub redactions: Vec<Span>,
-    /// Version of the redaction policy that produced `text` (0: not redacted).
-    #[serde(default)]
-    pub policy_version: u32,
-}
-
-/// A whole call's transcript.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Transcript {
-    pub call_id: String,
-    pub segments: Vec<TranscriptSegment>,
-}
+use crate::transcript::Transcript;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -233,7 +233,7 @@ pub async fn replay_frames(
             } else {
                 vec!["inbound"]
             };
-            let stream_sid = format!("MZ{}", &crate::store::crypto::random_id("")[..24]);
+            let stream_sid = format!("MZ{}", &crate::sys::random_id("")[..24]);
             tx.send(Message::Text(
                 json!({"event": "connected", "protocol": "Call", "version": "1.0.0"})
                     .to_string()

@@ -162,7 +162,10 @@ async fn stored(
     srv: &Server,
     tenant: &str,
     call: &str,
-) -> (callscribe::store::CallInfo, callscribe::output::Transcript) {
+) -> (
+    callscribe::store::CallInfo,
+    callscribe::transcript::Transcript,
+) {
     let engine = srv.engine.clone();
     let (tenant, call) = (tenant.to_string(), call.to_string());
     on_server(srv, async move {
@@ -293,7 +296,7 @@ fn recall(expected: &str, got: &str) -> f32 {
     exp.iter().filter(|w| got.contains(w)).count() as f32 / exp.len().max(1) as f32
 }
 
-fn speaker_text(t: &callscribe::output::Transcript, speaker: &str) -> String {
+fn speaker_text(t: &callscribe::transcript::Transcript, speaker: &str) -> String {
     t.segments
         .iter()
         .filter(|s| s.speaker == speaker)
@@ -454,7 +457,7 @@ async fn out_of_order_and_duplicated_frames_give_the_same_transcript() {
     let (_, b) = stored(srv, &t.id, "CAshuffle").await;
     assert!(!a.segments.is_empty());
     // the same segments (finals of the two tracks may be emitted in a different order)
-    let texts = |t: &callscribe::output::Transcript| {
+    let texts = |t: &callscribe::transcript::Transcript| {
         let mut v = t
             .segments
             .iter()
@@ -499,7 +502,7 @@ async fn early_finals_store_the_same_transcript_as_waiting_for_the_endpoint() {
         ("inbound", mulaw(&agent[..n])),
         ("outbound", mulaw(&caller[..n])),
     ]);
-    let segments = |t: &callscribe::output::Transcript, swap: bool| {
+    let segments = |t: &callscribe::transcript::Transcript, swap: bool| {
         let mut v = t
             .segments
             .iter()
@@ -577,7 +580,7 @@ async fn early_finals_store_the_same_transcript_as_waiting_for_the_endpoint() {
 const SPEECH: &str =
     "Hello, this is a short test of the call transcription service. Thank you very much.";
 
-fn assert_speech(t: &callscribe::output::Transcript) {
+fn assert_speech(t: &callscribe::transcript::Transcript) {
     let all = t
         .segments
         .iter()
@@ -706,7 +709,7 @@ async fn wait_for_call(
     tenant: &str,
     call: &str,
     status: CallStatus,
-) -> callscribe::output::Transcript {
+) -> callscribe::transcript::Transcript {
     for _ in 0..600 {
         let engine = srv.engine.clone();
         let (tn, c) = (tenant.to_string(), call.to_string());

@@ -7,8 +7,8 @@ mod common;
 use std::sync::Arc;
 
 use callscribe::batch::{self, BatchOptions, ChannelMode, FileOutcome, Redaction};
-use callscribe::output::Transcript;
 use callscribe::segment::{VadConfig, find_speech};
+use callscribe::transcript::Transcript;
 use common::{fixture, noise, normalise, pool, sine};
 
 fn transcribe(

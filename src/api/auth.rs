@@ -219,13 +219,13 @@ async fn identify(
                     }
                 }
                 let times = web.config.session_times();
-                if s.due_for_rotation(&times, crate::store::now()) {
+                if s.due_for_rotation(&times, crate::sys::now()) {
                     match st.engine.store.rotate_web_session(&s, &times).await {
                         Ok((token, expires_at)) => {
                             set_cookie = Some(web.cookie(
                                 web.session_cookie(),
                                 &token,
-                                expires_at - crate::store::now(),
+                                expires_at - crate::sys::now(),
                                 true,
                             ));
                         }

@@ -129,7 +129,7 @@ pub async fn sign_in(
             ));
         }
     };
-    let max_age = session.expires_at - crate::store::now();
+    let max_age = session.expires_at - crate::sys::now();
     let mut resp = (
         StatusCode::OK,
         axum::Json(json!({

@@ -16,16 +16,9 @@ pub use model::{Model, ModelError};
 pub use pool::{PoolLayout, WhisperPool};
 pub use scheduler::{QueueDepth, RtQueue};
 
-use serde::{Deserialize, Serialize};
+pub use crate::transcript::Word;
 
-/// One recognised word with its time (seconds from the start of the track) and probability.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Word {
-    pub word: String,
-    pub start: f32,
-    pub end: f32,
-    pub p: f32,
-}
+use serde::{Deserialize, Serialize};
 
 /// What the model heard in one utterance, after the hallucination guards.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -172,7 +172,7 @@ pub fn api_key(cmd: ApiKeyCommand) -> anyhow::Result<ExitCode> {
                 match format {
                     ListFormat::Json => println!("{}", serde_json::to_string_pretty(&keys)?),
                     ListFormat::Text => {
-                        let now = crate::store::now();
+                        let now = crate::sys::now();
                         for k in keys {
                             let state = match k.revoked_at {
                                 Some(t) => format!("revoked {}", utc(t)),
@@ -292,7 +292,7 @@ pub fn purge(args: PurgeArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let s = open(&args.store).await?;
         let r = s
-            .purge_expired(&Actor::operator(), crate::store::now())
+            .purge_expired(&Actor::operator(), crate::sys::now())
             .await?;
         eprintln!(
             "purged {} expired calls in {} tenants, {} ended browser sessions",

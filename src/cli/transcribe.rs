@@ -12,9 +12,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::asr::{DecodeOptions, Model, PoolLayout, WhisperPool};
 use crate::batch::{self, BatchOptions, ChannelMode, FileOutcome, Redaction};
-use crate::output::{self, Format, Transcript};
+use crate::output::{self, Format};
 use crate::segment::VadConfig;
 use crate::store::{Actor, CallStatus, NewCall, NewSegment, Store};
+use crate::transcript::Transcript;
 
 #[derive(Debug, Args)]
 pub struct TranscribeArgs {
@@ -261,12 +262,12 @@ impl StoreTarget {
             if tracks.is_empty() {
                 tracks.push("unknown".into());
             }
-            let call = NewCall { external_id: t.call_id.clone(), provider: "file".into(), tracks, started_at: crate::store::now() };
+            let call = NewCall { external_id: t.call_id.clone(), provider: "file".into(), tracks, started_at: crate::sys::now() };
             let id = self.store.create_call(&actor, &self.tenant, &call).await?;
             for (seq, segment) in t.segments.iter().enumerate() {
                 self.store.append_segment(&actor, &self.tenant, &id, NewSegment { seq: seq as u64, segment }).await?;
             }
-            self.store.finish_call(&actor, &self.tenant, &id, CallStatus::Complete, crate::store::now()).await?;
+            self.store.finish_call(&actor, &self.tenant, &id, CallStatus::Complete, crate::sys::now()).await?;
             tracing::info!(call = %id, tenant = %self.tenant, file = %file.display(), segments = t.segments.len(), "stored");
             anyhow::Ok((id, t.segments.len()))
         })

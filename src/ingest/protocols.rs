@@ -495,7 +495,7 @@ impl Adapter for Vonage {
                     text_field(&m, &["call_id", "uuid", "call_uuid", "conversation_uuid"])
                         .map(limit_id)
                         .transpose()?
-                        .unwrap_or_else(|| crate::store::crypto::random_id("vonage-"));
+                        .unwrap_or_else(|| crate::sys::random_id("vonage-"));
                 let speaker = match text_field(&m, &["speaker"]) {
                     Some(s @ ("caller" | "agent")) => s.to_string(),
                     Some(other) => {

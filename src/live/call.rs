@@ -19,10 +19,10 @@ use crate::audio::StreamResampler;
 use crate::ingest::{
     CallStart, Codec, JitterBuffer, MediaFrame, Protocol, ProtocolError, Released,
 };
-use crate::output::TranscriptSegment;
 use crate::redact::{RawSegment, RedactedSegment, TrackRedactor};
 use crate::segment::{TrackEvent, TrackStream, UtteranceAudio, UtteranceKind};
 use crate::store::{Actor, CallStatus, NewCall, NewSegment, Principal};
+use crate::transcript::TranscriptSegment;
 
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +157,7 @@ impl LiveCall {
         let format = start.format;
         let cfg = &engine.config;
         let mut tracks = Vec::with_capacity(start.tracks.len());
-        let redaction = engine.redactor.call(random_key());
+        let redaction = engine.redactor.call(crate::sys::random_key());
         for spec in &start.tracks {
             let resampler =
                 StreamResampler::new(format.sample_rate, (format.sample_rate / 50) as usize)
@@ -185,7 +185,7 @@ impl LiveCall {
         }
         let actor = Actor::ApiKey(principal.key_id.clone());
         let speakers: Vec<String> = start.tracks.iter().map(|t| t.speaker.clone()).collect();
-        let started_at = crate::store::now();
+        let started_at = crate::sys::now();
         let new = NewCall {
             external_id: start.external_id.clone(),
             provider: provider.as_str().into(),
@@ -301,11 +301,17 @@ impl LiveCall {
             utts.extend(t.stream.finish(&mut next_id));
         }
         for ev in utts {
-            match ev {
-                TrackEvent::Transcribe(u) => self.submit(track, u),
-                TrackEvent::Confirm { segment_id } => self.confirm(track, segment_id),
-                TrackEvent::Retract { segment_id } => self.retract(track, segment_id),
-            }
+            self.on_track_event(track, ev);
+        }
+    }
+
+    /// What the track's endpointer asked for: audio to transcribe, or a verdict on an early
+    /// final.
+    fn on_track_event(&mut self, track: usize, ev: TrackEvent) {
+        match ev {
+            TrackEvent::Transcribe(u) => self.submit(track, u),
+            TrackEvent::Confirm { segment_id } => self.confirm(track, segment_id),
+            TrackEvent::Retract { segment_id } => self.retract(track, segment_id),
         }
     }
 
@@ -705,7 +711,7 @@ impl LiveCall {
             CallEnd::Stopped => CallStatus::Complete,
             CallEnd::Interrupted | CallEnd::Shutdown => CallStatus::Failed,
         };
-        let ended_at = crate::store::now();
+        let ended_at = crate::sys::now();
         if let Err(e) = self
             .engine
             .store
@@ -791,9 +797,303 @@ fn redactions_out(spans: &[crate::redact::Span]) -> Vec<RedactionOut> {
         .collect()
 }
 
-/// A fresh random key per call: pseudonyms cannot be joined across calls.
-fn random_key() -> [u8; 32] {
-    let mut key = [0u8; 32];
-    crate::store::crypto::fill_random(&mut key);
-    key
+/// The call's rules with canned hypotheses: an engine without workers, jobs taken from its
+/// queue and answered by hand. No model, no audio processing.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asr::{AsrError, PoolLayout};
+    use crate::ingest::{MediaFormat, TrackSpec};
+    use crate::live::LiveConfig;
+    use crate::store::{Role, Store, StoreConfig};
+
+    struct Bench {
+        engine: Arc<Engine>,
+        call: LiveCall,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn bench(config: LiveConfig) -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreConfig::new(dir.path(), None))
+            .await
+            .unwrap();
+        let tenant = store
+            .create_tenant(&Actor::System("test"), "acme", None)
+            .await
+            .unwrap();
+        let redactor = crate::cli::load_redactor(None).unwrap();
+        let layout = PoolLayout {
+            workers: 2,
+            threads: 1,
+        };
+        let engine = Engine::without_workers(store, redactor, config, layout).unwrap();
+        let principal = Principal {
+            tenant: tenant.id,
+            role: Role::Ingest,
+            key_id: "csk_testtest".into(),
+        };
+        let start = CallStart {
+            external_id: "CA1".into(),
+            tracks: ["caller", "agent"]
+                .map(|s| TrackSpec {
+                    name: s.into(),
+                    speaker: s.into(),
+                })
+                .to_vec(),
+            format: MediaFormat {
+                codec: Codec::Mulaw,
+                sample_rate: 8000,
+                channels: 1,
+            },
+            token: None,
+            echo: false,
+        };
+        let (call, _) = LiveCall::start(engine.clone(), &principal, Protocol::Twilio, start)
+            .await
+            .unwrap();
+        Bench {
+            engine,
+            call,
+            _dir: dir,
+        }
+    }
+
+    fn utterance(segment_id: u64, kind: UtteranceKind, start_s: f32) -> TrackEvent {
+        TrackEvent::Transcribe(UtteranceAudio {
+            segment_id,
+            kind,
+            start_s,
+            end_s: start_s + 1.0,
+            samples: vec![0.0; 16000],
+        })
+    }
+
+    /// The job the call queued last (finals before interims, as the scheduler hands them).
+    fn take_job(b: &Bench) -> AsrJob {
+        assert!(b.engine.queue.depth().finals + b.engine.queue.depth().interims > 0);
+        b.engine.queue.next_job().expect("a job is queued")
+    }
+
+    fn heard(job: &AsrJob, text: &str) -> AsrResult {
+        let words = text
+            .split_whitespace()
+            .enumerate()
+            .map(|(i, w)| crate::asr::Word {
+                word: w.into(),
+                start: job.offset_s + i as f32 * 0.2,
+                end: job.offset_s + i as f32 * 0.2 + 0.15,
+                p: 0.9,
+            })
+            .collect();
+        AsrResult {
+            id: job.id,
+            hypothesis: Ok(Hypothesis {
+                text: text.into(),
+                words,
+                breaks: vec![0],
+                ..Hypothesis::default()
+            }),
+            audio_s: 1.0,
+            busy_s: 0.1,
+            cpu_s: 0.1,
+        }
+    }
+
+    /// (track, is_final, text) of each transcript event.
+    fn lines(events: &[Arc<LiveEvent>]) -> Vec<(usize, bool, String)> {
+        events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Transcript {
+                    track,
+                    is_final,
+                    text,
+                    ..
+                } => Some((*track, *is_final, text.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn line(track: usize, is_final: bool, text: &str) -> (usize, bool, String) {
+        (track, is_final, text.into())
+    }
+
+    #[tokio::test]
+    async fn finals_reach_the_redactors_in_the_order_their_utterances_ended() {
+        let mut b = bench(LiveConfig::default()).await;
+        b.call
+            .on_track_event(0, utterance(1, UtteranceKind::Final, 0.0));
+        b.call
+            .on_track_event(1, utterance(2, UtteranceKind::Final, 1.5));
+        let first = take_job(&b);
+        let second = take_job(&b);
+        // the agent's final comes back first: it waits for the caller's
+        let early = b.call.on_result(heard(&second, "Let me check that.")).await;
+        assert!(lines(&early).is_empty(), "{:?}", lines(&early));
+        let both = b.call.on_result(heard(&first, "Hello there.")).await;
+        assert_eq!(
+            lines(&both),
+            [
+                line(0, true, "Hello there."),
+                line(1, true, "Let me check that.")
+            ]
+        );
+        let seqs: Vec<_> = both.iter().filter_map(|e| e.final_seq()).collect();
+        assert_eq!(seqs, [0, 1], "stored in that order");
+    }
+
+    #[tokio::test]
+    async fn an_early_final_waits_for_its_confirmation_and_holds_later_finals_back() {
+        let mut b = bench(LiveConfig::default()).await;
+        b.call
+            .on_track_event(0, utterance(1, UtteranceKind::EarlyFinal, 0.0));
+        b.call
+            .on_track_event(1, utterance(2, UtteranceKind::Final, 1.5));
+        let early = take_job(&b);
+        let other = take_job(&b);
+        assert!(lines(&b.call.on_result(heard(&early, "Thank you.")).await).is_empty());
+        assert!(lines(&b.call.on_result(heard(&other, "Sure.")).await).is_empty());
+        assert!(!b.call.has_ready());
+        b.call
+            .on_track_event(0, TrackEvent::Confirm { segment_id: 1 });
+        assert!(b.call.has_ready(), "confirmed with its result back");
+        let out = b.call.emit_ready().await;
+        assert_eq!(
+            lines(&out),
+            [line(0, true, "Thank you."), line(1, true, "Sure.")]
+        );
+        assert_eq!(b.call.stats.early_finals_confirmed, 1);
+        assert!(b.call.drained());
+    }
+
+    #[tokio::test]
+    async fn a_retracted_early_final_is_cancelled_and_its_late_result_ignored() {
+        let mut b = bench(LiveConfig::default()).await;
+        b.call
+            .on_track_event(0, utterance(1, UtteranceKind::EarlyFinal, 0.0));
+        b.call
+            .on_track_event(1, utterance(2, UtteranceKind::Final, 1.5));
+        assert_eq!(b.engine.queue.depth().finals, 2);
+        b.call
+            .on_track_event(0, TrackEvent::Retract { segment_id: 1 });
+        assert_eq!(b.engine.queue.depth().finals, 1, "its job left the queue");
+        assert_eq!(b.call.stats.early_finals_retracted, 1);
+        // the other track's final is now first in line and goes out at once
+        let other = take_job(&b);
+        let out = b.call.on_result(heard(&other, "Go on.")).await;
+        assert_eq!(lines(&out), [line(1, true, "Go on.")]);
+        // a result for the retracted job (a worker already had it) is ignored
+        let stale = AsrResult {
+            id: other.id - 1,
+            hypothesis: Err(AsrError::Aborted),
+            audio_s: 1.0,
+            busy_s: 0.0,
+            cpu_s: 0.0,
+        };
+        assert!(b.call.on_result(stale).await.is_empty());
+        // the utterance goes on: its interims are not stale
+        b.call
+            .on_track_event(0, utterance(1, UtteranceKind::Interim, 0.0));
+        let interim = take_job(&b);
+        let shown = b.call.on_result(heard(&interim, "My name is")).await;
+        assert_eq!(lines(&shown), [line(0, false, "My name is")]);
+        assert!(b.call.drained());
+    }
+
+    #[tokio::test]
+    async fn an_interim_of_an_utterance_already_final_is_dropped() {
+        let mut b = bench(LiveConfig::default()).await;
+        b.call
+            .on_track_event(0, utterance(1, UtteranceKind::Interim, 0.0));
+        let interim = take_job(&b);
+        b.call
+            .on_track_event(0, utterance(1, UtteranceKind::Final, 0.0));
+        let fin = take_job(&b);
+        assert!(b.call.on_result(heard(&interim, "Hello")).await.is_empty());
+        assert_eq!(b.call.stats.interims, 0, "nothing shown");
+        let out = b.call.on_result(heard(&fin, "Hello there.")).await;
+        assert_eq!(lines(&out), [line(0, true, "Hello there.")]);
+    }
+
+    #[tokio::test]
+    async fn an_empty_final_clears_the_interim_on_screen() {
+        let mut b = bench(LiveConfig::default()).await;
+        b.call
+            .on_track_event(0, utterance(1, UtteranceKind::Interim, 0.0));
+        let interim = take_job(&b);
+        let shown = b.call.on_result(heard(&interim, "Mm")).await;
+        assert_eq!(lines(&shown), [line(0, false, "Mm")]);
+        b.call
+            .on_track_event(0, utterance(1, UtteranceKind::Final, 0.0));
+        let fin = take_job(&b);
+        let out = b.call.on_result(heard(&fin, "")).await;
+        assert_eq!(lines(&out), [line(0, true, "")], "a final with no text");
+        assert!(
+            out.iter().all(|e| e.final_seq().is_none()),
+            "nothing stored"
+        );
+        assert_eq!(b.call.stats.empty_finals, 1);
+    }
+
+    #[tokio::test]
+    async fn a_held_tail_is_released_by_the_tick_after_the_hold() {
+        let config = LiveConfig {
+            redaction_hold_ms: 50,
+            ..LiveConfig::default()
+        };
+        let mut b = bench(config).await;
+        b.call
+            .on_track_event(0, utterance(1, UtteranceKind::Final, 0.0));
+        let fin = take_job(&b);
+        // the tail could begin a phone number: the redactor holds it
+        let out = b
+            .call
+            .on_result(heard(&fin, "My number is nine eight"))
+            .await;
+        assert!(lines(&out).is_empty(), "{:?}", lines(&out));
+        assert!(
+            lines(&b.call.tick().await).is_empty(),
+            "not yet: the hold has not passed"
+        );
+        // no audio arrives, so the track's clock stands still: the wall-clock bound (4 × hold)
+        // releases it
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let out = b.call.tick().await;
+        assert_eq!(lines(&out), [line(0, true, "My number is nine eight")]);
+        assert_eq!(out[0].final_seq(), Some(0), "stored when released");
+    }
+
+    #[tokio::test]
+    async fn close_flushes_what_the_redactors_hold_and_stores_it() {
+        let mut b = bench(LiveConfig::default()).await;
+        b.call
+            .on_track_event(0, utterance(1, UtteranceKind::Final, 0.0));
+        let fin = take_job(&b);
+        assert!(
+            lines(
+                &b.call
+                    .on_result(heard(&fin, "My number is nine eight"))
+                    .await
+            )
+            .is_empty()
+        );
+        let (tenant, id) = (b.call.tenant.clone(), b.call.id.clone());
+        let out = b.call.close(CallEnd::Stopped).await;
+        assert_eq!(lines(&out).len(), 1, "the held final is emitted at close");
+        assert!(matches!(
+            out.last().map(|e| &e.body),
+            Some(EventBody::CallEnded { .. })
+        ));
+        let actor = Actor::System("test");
+        let (_, transcript) = b
+            .engine
+            .store
+            .transcript(&actor, &tenant, &id)
+            .await
+            .unwrap();
+        assert_eq!(transcript.segments.len(), 1, "and stored");
+        assert!(!b.engine.is_active(&id));
+    }
 }

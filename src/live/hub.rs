@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::output::TranscriptSegment;
+use crate::transcript::TranscriptSegment;
 
 /// One redaction as subscribers see it: the type and the placeholder's character range.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -2,8 +2,8 @@
 //! is", "date of birth", "sort code"). A cue decides the kind of a number run and lets short
 //! runs (a 3-digit CVV, a 6-digit OTP, a 4-digit PIN) be removed that would be kept without it.
 
-use super::entity::EntityKind;
 use super::text::{TokKind, Token};
+use crate::transcript::EntityKind;
 
 /// What a cue announces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,11 +7,11 @@ use regex::Regex;
 
 use super::checksums;
 use super::cues::{self, Cue, CueHit};
-use super::entity::EntityKind as K;
-use super::entity::EntityKind;
 use super::names::{self, Gazetteer, NameCtx, NameMemory};
 use super::numbers::{self, NumRun};
 use super::text::{TokKind, Token};
+use crate::transcript::EntityKind as K;
+use crate::transcript::EntityKind;
 
 /// One detection, in window byte offsets.
 #[derive(Clone, Debug)]

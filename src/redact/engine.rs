@@ -4,9 +4,9 @@
 use super::Redactor;
 use super::cues::{self, Cue};
 use super::detectors::{self, DetectCtx, Found};
-use super::entity::EntityKind;
 use super::names::NameMemory;
 use super::text::{self, BREAK, Folded, Token};
+use crate::transcript::EntityKind;
 
 /// A piece of the window: one segment's folded text.
 pub(crate) struct PieceIn<'a> {

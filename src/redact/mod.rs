@@ -46,7 +46,6 @@ mod checksums;
 mod cues;
 mod detectors;
 mod engine;
-mod entity;
 mod names;
 mod numbers;
 mod policy;
@@ -57,18 +56,17 @@ mod text;
 #[cfg(test)]
 mod tests;
 
-use std::hash::{BuildHasher, Hasher};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use entity::EntityKind;
+pub use crate::transcript::{EntityKind, Span};
 pub use policy::{Mode, Policy, PolicyError};
 pub use stream::{CallRedactor, TrackRedactor};
 
 /// Words are the ASR stage's words: the redactor replaces the ones inside a span.
-pub use crate::asr::Word;
+pub use crate::transcript::Word;
 
 /// Unredacted ASR output for one segment. `words` may be empty (span times are then `None`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -77,17 +75,6 @@ pub struct RawSegment {
     pub end: f32,
     pub text: String,
     pub words: Vec<Word>,
-}
-
-/// One redaction: its kind, the placeholder's character range in the redacted text, and the
-/// audio time it covers (from the word timestamps). Never the value itself.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Span {
-    pub kind: EntityKind,
-    pub start: usize,
-    pub end: usize,
-    pub t_start: Option<f32>,
-    pub t_end: Option<f32>,
 }
 
 /// A segment after redaction. `words` are the redacted words: the words inside a span are
@@ -161,7 +148,7 @@ impl Redactor {
     /// One-shot: redacts a standalone text (no cross-segment window). Pseudonyms are keyed with
     /// a random per-call key.
     pub fn redact_text(&self, text: &str) -> RedactedSegment {
-        let call = CallRedactor::new(Arc::new(self.clone_compiled()), random_key());
+        let call = CallRedactor::new(Arc::new(self.clone_compiled()), crate::sys::random_key());
         let mut track = call.track(false);
         let seg = RawSegment {
             start: 0.0,
@@ -197,18 +184,6 @@ impl Redactor {
             compiled: self.compiled.clone(),
         }
     }
-}
-
-/// 32 random bytes from the standard library's randomly seeded hasher (no extra crate): used
-/// as the pseudonym key when the caller gives none.
-fn random_key() -> [u8; 32] {
-    let mut key = [0u8; 32];
-    for (i, chunk) in key.chunks_mut(8).enumerate() {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_usize(i);
-        chunk.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    key
 }
 
 /// Output format of [`redact_lines`].
@@ -251,7 +226,7 @@ pub fn redact_lines(
     mut output: impl Write,
     format: LineFormat,
 ) -> std::io::Result<()> {
-    let mut track = redactor.track(random_key(), false);
+    let mut track = redactor.track(crate::sys::random_key(), false);
     let write = |segs: Vec<RedactedSegment>, out: &mut dyn Write| -> std::io::Result<()> {
         for s in segs {
             match format {

@@ -3,9 +3,9 @@
 
 use super::detectors::Found;
 use super::engine::Analysis;
-use super::entity::EntityKind;
 use super::text::Folded;
 use super::{RawSegment, RedactedSegment, Span, Word};
+use crate::transcript::EntityKind;
 
 /// A span in original character offsets of one segment, with its output label.
 struct Cut {

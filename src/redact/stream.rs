@@ -11,13 +11,13 @@ use sha2::Sha256;
 use super::cues::Cue;
 use super::detectors::Found;
 use super::engine::{self, Analysis, PieceIn};
-use super::entity::EntityKind;
 use super::names::{NameClass, NameMemory};
 use super::numbers;
 use super::policy::Mode;
 use super::render;
 use super::text::{Folded, TokKind};
 use super::{RawSegment, RedactedSegment, Redactor};
+use crate::transcript::EntityKind;
 
 /// Segments of one track kept as left context after they were emitted.
 const HISTORY: usize = 2;

@@ -126,14 +126,14 @@ impl Store {
         if ttl == 0 {
             return Err(StoreError::Invalid("--ttl-days must be at least 1".into()));
         }
-        let id = crypto::random_id("")[..8].to_string();
+        let id = crate::sys::random_id("")[..8].to_string();
         let mut secret = Zeroizing::new([0u8; 32]);
-        crypto::fill_random(secret.as_mut());
+        crate::sys::fill_random(secret.as_mut());
         let key = Zeroizing::new(format!(
             "{KEY_PREFIX}{id}_{}",
             URL_SAFE_NO_PAD.encode(secret.as_ref())
         ));
-        let now = super::now();
+        let now = crate::sys::now();
         let expires_at = now + ttl as i64 * 86_400;
         let mut tx = self.db.scoped(tenant).await?;
         sqlx::query("INSERT INTO api_keys (id, tenant_id, hash, role, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -171,7 +171,7 @@ impl Store {
         let id = id.split('_').next().unwrap_or(id);
         let mut tx = self.db.scoped(tenant).await?;
         let n = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_at IS NULL")
-            .bind(super::now())
+            .bind(crate::sys::now())
             .bind(id)
             .bind(tenant)
             .execute(&mut *tx)
@@ -274,7 +274,7 @@ impl Store {
             None => (dummy.to_vec(), false),
         };
         let hash_ok: bool = stored.ct_eq(&hash[..]).into();
-        let now = super::now();
+        let now = crate::sys::now();
         let principal = row.filter(|_| found && hash_ok).and_then(|r| {
             let expires: i64 = r.get(3);
             let revoked: Option<i64> = r.get(4);

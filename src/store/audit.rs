@@ -137,7 +137,7 @@ pub(crate) async fn append(
         .map_err(StoreError::db("advancing the audit trail"))?;
     let seq = row.get::<i64, _>(0) as u64;
     let prev: Vec<u8> = row.get(1);
-    let at = super::now();
+    let at = crate::sys::now();
     let actor = actor.to_string();
     let detail = detail.to_string();
     let hash = entry_hash(

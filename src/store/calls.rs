@@ -15,8 +15,8 @@ use super::tenants::Tenant;
 use super::vault::VaultKey;
 use super::{Result, Store, StoreError};
 use crate::asr::Word;
-use crate::output::{Transcript, TranscriptSegment};
 use crate::redact::Span;
+use crate::transcript::{Transcript, TranscriptSegment};
 
 /// Version of a call's data key bound into its blobs. Data keys are never replaced in place:
 /// rotating a tenant key re-wraps them, which leaves the blobs untouched.
@@ -289,7 +289,7 @@ impl Store {
                 "a call needs the provider's call id".into(),
             ));
         }
-        let id = crypto::random_id("c_");
+        let id = crate::sys::random_id("c_");
         let dek = SecretKey::generate();
         let mut tx = self.db.scoped(tenant).await?;
         let index = self.index_key(&mut tx, tenant).await?;
@@ -319,7 +319,7 @@ impl Store {
             .bind(call.tracks.join(","))
             .bind(CallStatus::Open.as_str())
             .bind(call.started_at)
-            .bind(super::now())
+            .bind(crate::sys::now())
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db("creating a call"))?;
@@ -678,7 +678,7 @@ impl Store {
         tx.commit().await.map_err(StoreError::db("exporting"))?;
         Ok(TenantExport {
             tenant: t,
-            exported_at: super::now(),
+            exported_at: crate::sys::now(),
             calls,
             api_keys,
             audit: audit_events,

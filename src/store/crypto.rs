@@ -31,7 +31,7 @@ impl SecretKey {
     /// A fresh key from the operating system's random source.
     pub fn generate() -> SecretKey {
         let mut k = Zeroizing::new([0u8; 32]);
-        fill_random(k.as_mut());
+        crate::sys::fill_random(k.as_mut());
         SecretKey(k)
     }
 
@@ -130,7 +130,7 @@ pub enum CryptoError {
 pub fn seal(key: &SecretKey, aad: &Aad<'_>, plaintext: &[u8]) -> Vec<u8> {
     let cipher = Aes256Gcm::new_from_slice(key.expose()).expect("32-byte key");
     let mut nonce = [0u8; NONCE_LEN];
-    fill_random(&mut nonce);
+    crate::sys::fill_random(&mut nonce);
     let ad = aad.encode();
     let ct = cipher
         .encrypt(
@@ -186,33 +186,6 @@ pub fn unwrap(kek: &SecretKey, aad: &Aad<'_>, blob: &[u8]) -> Result<SecretKey, 
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
-}
-
-/// Fills `buf` from the operating system's random source.
-pub fn fill_random(buf: &mut [u8]) {
-    // Without an OS random source no key or nonce can be made safely: stopping is the only
-    // correct response.
-    getrandom::fill(buf).expect("operating system random source");
-}
-
-/// A random identifier: `prefix` + 26 lower-case base32 characters (128 bits).
-pub fn random_id(prefix: &str) -> String {
-    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-    let mut bytes = [0u8; 17];
-    fill_random(&mut bytes);
-    let mut bits = 0u32;
-    let mut nbits = 0;
-    let mut out = String::with_capacity(prefix.len() + 26);
-    out.push_str(prefix);
-    for b in bytes {
-        bits = (bits << 8) | b as u32;
-        nbits += 8;
-        while nbits >= 5 && out.len() < prefix.len() + 26 {
-            nbits -= 5;
-            out.push(ALPHABET[((bits >> nbits) & 31) as usize] as char);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -291,18 +264,10 @@ mod tests {
     }
 
     #[test]
-    fn nonces_are_fresh_and_ids_are_well_formed() {
+    fn nonces_are_fresh() {
         let key = SecretKey::generate();
         let a = aad(Purpose::SegmentText, "t", "c", 0, 1);
         assert_ne!(seal(&key, &a, b"x"), seal(&key, &a, b"x"));
-        let id = random_id("t_");
-        assert_eq!(id.len(), 28);
-        assert!(
-            id[2..]
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || ('2'..='7').contains(&c))
-        );
-        assert_ne!(random_id("t_"), id);
     }
 
     #[test]

@@ -244,7 +244,7 @@ impl Db {
         )
         .bind(version as i64)
         .bind(fingerprint.to_vec())
-        .bind(super::now())
+        .bind(crate::sys::now())
         .execute(&self.pool)
         .await
         .map_err(StoreError::db("registering a master key version"))?;

@@ -216,7 +216,7 @@ impl Store {
                 .bind(target as i64)
                 .bind(mv as i64)
                 .bind(crypto::wrap(master, &kek_aad(tenant, target, mv), &kek))
-                .bind(super::now())
+                .bind(crate::sys::now())
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::db("storing a new tenant key"))?;

@@ -14,8 +14,8 @@ use sqlx::Row;
 use super::audit::{self, Actor};
 use super::calls::{DATA_KEY_VERSION, SealedSegment, open_segment, seal_segment};
 use super::{Result, Store, StoreError};
-use crate::output::TranscriptSegment;
 use crate::redact::{RawSegment, RedactedSegment, Redactor, Span};
+use crate::transcript::TranscriptSegment;
 
 /// One segment that could not be reprocessed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,9 +44,7 @@ fn re_redact(redactor: &Arc<Redactor>, segments: &[TranscriptSegment]) -> Vec<Tr
             speakers.push(&s.speaker);
         }
     }
-    let mut key = [0u8; 32];
-    super::crypto::fill_random(&mut key);
-    let call = redactor.call(key);
+    let call = redactor.call(crate::sys::random_key());
     let mut tracks: Vec<_> = speakers.iter().map(|s| call.track(*s == "agent")).collect();
     // a track emits its segments in the order it was given them (possibly later)
     let mut outputs: Vec<Vec<RedactedSegment>> = vec![Vec::new(); speakers.len()];

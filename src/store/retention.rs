@@ -98,7 +98,7 @@ pub async fn run_periodic_purge(
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         match store
-            .purge_expired(&Actor::System("retention"), super::now())
+            .purge_expired(&Actor::System("retention"), crate::sys::now())
             .await
         {
             Ok(r) if r.calls > 0 => {

@@ -66,7 +66,7 @@ impl WebSession {
 
 fn random_secret() -> Zeroizing<String> {
     let mut bytes = Zeroizing::new([0u8; 32]);
-    crypto::fill_random(bytes.as_mut());
+    crate::sys::fill_random(bytes.as_mut());
     Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes.as_ref()))
 }
 
@@ -95,7 +95,7 @@ impl Store {
                 "only agent and admin keys may sign in to the web page".into(),
             ));
         }
-        let now = super::now();
+        let now = crate::sys::now();
         let csrf = random_secret();
         let (token, expires_at) = self
             .insert_session(
@@ -125,7 +125,7 @@ impl Store {
         audit: Option<&str>,
     ) -> Result<(Zeroizing<String>, i64)> {
         // 16 of random_id's 26 base32 characters: 80 bits, the public part of the token
-        let id = crypto::random_id("")[..16].to_string();
+        let id = crate::sys::random_id("")[..16].to_string();
         let token = Zeroizing::new(format!("{TOKEN_PREFIX}{id}_{}", random_secret().as_str()));
         let mut tx = self.db.scoped(&p.tenant).await?;
         sqlx::query(
@@ -184,7 +184,7 @@ impl Store {
         let dummy = [0u8; 32];
         let stored: Vec<u8> = row.as_ref().map_or(dummy.to_vec(), |r| r.get(2));
         let hash_ok: bool = stored.ct_eq(&hash[..]).into();
-        let now = super::now();
+        let now = crate::sys::now();
         let row = row
             .filter(|_| hash_ok && !id.is_empty())
             .ok_or(AuthError::Invalid)?;
@@ -217,7 +217,7 @@ impl Store {
         s: &WebSession,
         times: &SessionTimes,
     ) -> Result<(Zeroizing<String>, i64)> {
-        let now = super::now();
+        let now = crate::sys::now();
         let expires_at = (now + times.idle_s).min(s.signed_in_at + times.max_s);
         let (token, expires_at) = self
             .insert_session(
@@ -247,7 +247,7 @@ impl Store {
     pub async fn revoke_web_session(&self, s: &WebSession) -> Result<()> {
         let mut tx = self.db.scoped(&s.principal.tenant).await?;
         sqlx::query("UPDATE web_sessions SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3")
-            .bind(super::now())
+            .bind(crate::sys::now())
             .bind(&s.id)
             .bind(&s.principal.tenant)
             .execute(&mut *tx)

@@ -65,8 +65,8 @@ impl Store {
             ));
         }
         let (mv, master) = self.current_master().await?;
-        let id = crypto::random_id("t_");
-        let now = super::now();
+        let id = crate::sys::random_id("t_");
+        let now = crate::sys::now();
         let kek = SecretKey::generate();
         let index = SecretKey::generate();
         // one transaction, scoped to the new tenant so its key row passes row-level security

@@ -193,7 +193,7 @@ impl Vault {
                     "INSERT INTO vault_info (id, fingerprint, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(fingerprint.to_vec())
-                .bind(super::now())
+                .bind(crate::sys::now())
                 .execute(&self.pool)
                 .await
                 .map_err(StoreError::db(what))?
@@ -253,7 +253,7 @@ impl Vault {
         .bind(tenant)
         .bind(key.kek_version as i64)
         .bind(&key.wrapped)
-        .bind(super::now())
+        .bind(crate::sys::now())
         .execute(&mut *tx)
         .await
         .map_err(StoreError::db(format!("{doing} the data key of call {} in the key vault", key.call)))?;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use callscribe::api::ServeOptions;
 use callscribe::asr::{DecodeOptions, PoolLayout};
 use callscribe::live::{Engine, LiveConfig};
-use callscribe::output::TranscriptSegment;
 use callscribe::redact::{EntityKind, Span};
 use callscribe::store::{Actor, CallStatus, NewCall, NewSegment, Role, Store, StoreConfig};
+use callscribe::transcript::TranscriptSegment;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub struct Server {

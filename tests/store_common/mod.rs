@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine;
-use callscribe::output::TranscriptSegment;
 use callscribe::store::{Backend, StoreConfig};
+use callscribe::transcript::TranscriptSegment;
 use sqlx::Connection;
 use zeroize::Zeroizing;
 
