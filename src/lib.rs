@@ -15,6 +15,7 @@ pub mod asr;
 pub mod audio;
 pub mod batch;
 pub mod cli;
+pub mod config;
 pub mod ingest;
 pub mod live;
 pub mod loadtest;

@@ -1,6 +1,7 @@
 //! The `[web]` table of the config file and the TLS files: sessions, cookies, rate limits and
 //! `security.txt`, validated at start-up with precise messages.
 
+use crate::config::ConfigError;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -61,25 +62,24 @@ pub struct SecurityTxt {
 }
 
 impl WebConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.session_idle_s == 0 || self.session_max_s == 0 || self.session_rotate_s == 0 {
-            return Err(
-                "[web] session_idle_s, session_max_s and session_rotate_s must be at least 1"
-                    .into(),
-            );
+            return Err(ConfigError::new(
+                "[web] session_idle_s, session_max_s and session_rotate_s must be at least 1",
+            ));
         }
         if self.session_rotate_s >= self.session_idle_s {
-            return Err(format!(
+            return Err(ConfigError::new(format!(
                 "[web] session_rotate_s ({}) must be below session_idle_s ({}): an active session would expire before it is rotated",
                 self.session_rotate_s, self.session_idle_s
-            ));
+            )));
         }
         self.limits.validate()?;
         if let Some(s) = &self.security_txt {
             if s.contact.is_empty() {
-                return Err(
-                    "[web.security_txt] contact needs at least one mailto: or https: URI".into(),
-                );
+                return Err(ConfigError::new(
+                    "[web.security_txt] contact needs at least one mailto: or https: URI",
+                ));
             }
             for c in s
                 .contact
@@ -96,19 +96,21 @@ impl WebConfig {
                     || c.starts_with("dns:")
                     || c.starts_with("openpgp4fpr:"))
                 {
-                    return Err(format!(
+                    return Err(ConfigError::new(format!(
                         "[web.security_txt] {c:?} is not a mailto:, tel:, https:, dns: or openpgp4fpr: URI"
-                    ));
+                    )));
                 }
                 if c.contains(['\n', '\r']) {
-                    return Err("[web.security_txt] values must be single lines".into());
+                    return Err(ConfigError::new(
+                        "[web.security_txt] values must be single lines",
+                    ));
                 }
             }
             if !is_rfc3339(&s.expires) {
-                return Err(format!(
+                return Err(ConfigError::new(format!(
                     "[web.security_txt] expires {:?} is not an RFC 3339 date-time such as 2027-06-30T00:00:00Z",
                     s.expires
-                ));
+                )));
             }
         }
         Ok(())
@@ -248,7 +250,7 @@ mod tests {
         }
         .validate()
         .unwrap_err();
-        assert!(err.contains("not a mailto:"), "{err}");
+        assert!(err.to_string().contains("not a mailto:"), "{err}");
         s.contact = vec!["mailto:a@b.c".into()];
         s.expires = "next year".into();
         assert!(
@@ -258,6 +260,7 @@ mod tests {
             }
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("RFC 3339")
         );
     }
@@ -268,6 +271,6 @@ mod tests {
             session_rotate_s: 1800,
             ..WebConfig::default()
         };
-        assert!(cfg.validate().unwrap_err().contains("session_rotate_s"));
+        assert!(cfg.validate().unwrap_err().names("session_rotate_s"));
     }
 }

@@ -1,6 +1,7 @@
 //! Token-bucket rate limits per workspace, and exponential back-off for addresses that keep
 //! failing to authenticate. In memory, per node.
 
+use crate::config::ConfigError;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -58,7 +59,7 @@ impl Default for LimitsConfig {
 }
 
 impl LimitsConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         for (name, v) in [
             ("per_minute", self.per_minute),
             ("burst", self.burst),
@@ -68,11 +69,15 @@ impl LimitsConfig {
             ("sign_ins_burst", self.sign_ins_burst),
         ] {
             if v == 0 {
-                return Err(format!("[web.limits] {name} must be at least 1"));
+                return Err(ConfigError::new(format!(
+                    "[web.limits] {name} must be at least 1"
+                )));
             }
         }
         if self.auth_backoff_max_s == 0 {
-            return Err("[web.limits] auth_backoff_max_s must be at least 1".into());
+            return Err(ConfigError::new(
+                "[web.limits] auth_backoff_max_s must be at least 1",
+            ));
         }
         Ok(())
     }

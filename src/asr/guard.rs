@@ -162,10 +162,28 @@ fn cut_doubled_sentence(
             }
             let mut words = words;
             words.truncate(spoken[start + unit]);
+            collapse_doubled_mark(&mut words);
             return (words, true);
         }
     }
     (words, false)
+}
+
+/// The decoder often doubles the question or exclamation mark where it was about to repeat
+/// the sentence ("number?? Sure what is…"): once the copy is cut, one mark is what was said.
+/// Only the last kept word is touched (the cut's boundary).
+fn collapse_doubled_mark(words: &mut [Word]) {
+    let Some(last) = words.last_mut() else {
+        return;
+    };
+    let text = last.word.trim_end();
+    let Some(mark) = text.chars().last().filter(|c| matches!(c, '?' | '!')) else {
+        return;
+    };
+    let body = text.trim_end_matches(mark);
+    if text.len() - body.len() > 1 {
+        last.word = format!("{body}{mark}");
+    }
 }
 
 const NUMBER_WORDS: &[&str] = &[
@@ -358,7 +376,8 @@ mod tests {
             &[],
         );
         assert!(cut);
-        assert_eq!(join_words(&w), "Sure what is your mobile number??");
+        // the doubled mark the decoder wrote before repeating itself goes with the copy
+        assert_eq!(join_words(&w), "Sure what is your mobile number?");
         // the same with the punctuation as tokens of their own, unequal in number
         let (w, cut) = cut_repetition_loops(
             words("Sure what is your mobile number ?? Sure what is your mobile number ? ."),
@@ -367,7 +386,7 @@ mod tests {
         assert!(cut);
         assert_eq!(
             w.iter().map(|w| w.word.trim()).collect::<Vec<_>>(),
-            ["Sure", "what", "is", "your", "mobile", "number", "??"]
+            ["Sure", "what", "is", "your", "mobile", "number", "?"]
         );
         // a loop of the sentence to the end: cut to two repeats, then to one
         let (w, cut) = cut_repetition_loops(

@@ -249,7 +249,7 @@ mod tests {
         assert!(toml::from_str::<ServeConfig>("[live]\ninterim_every = 3").is_err());
         assert!(toml::from_str::<ServeConfig>("colour = 1").is_err());
         let cfg: ServeConfig = toml::from_str("[live]\nidle_timeout_s = 0").unwrap();
-        assert!(cfg.live.validate().unwrap_err().contains("idle_timeout_s"));
+        assert!(cfg.live.validate().unwrap_err().names("idle_timeout_s"));
         let err = format!(
             "{:#}",
             ServeConfig::load_str("[web.limits]\nburst = 0").unwrap_err()

@@ -8,6 +8,7 @@ pub mod call;
 pub mod connection;
 pub mod hub;
 
+use crate::config::ConfigError;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -98,58 +99,58 @@ impl Default for LiveConfig {
 }
 
 impl LiveConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         self.vad.validate()?;
         if self.interim_every_ms != 0 && !(200..=10_000).contains(&self.interim_every_ms) {
-            return Err(format!(
+            return Err(ConfigError::new(format!(
                 "interim_every_ms must be 0 or 200..=10000, got {}",
                 self.interim_every_ms
-            ));
+            )));
         }
         if self.interim_context_margin > 1500 {
-            return Err(format!(
+            return Err(ConfigError::new(format!(
                 "interim_context_margin must be at most 1500 (30 s), got {}",
                 self.interim_context_margin
-            ));
+            )));
         }
         if self.final_shed_context_margin > 1500 {
-            return Err(format!(
+            return Err(ConfigError::new(format!(
                 "final_shed_context_margin must be at most 1500 (30 s), got {}",
                 self.final_shed_context_margin
-            ));
+            )));
         }
         if self.final_context_min > 1500 {
-            return Err(format!(
+            return Err(ConfigError::new(format!(
                 "final_context_min must be at most 1500 (30 s), got {}",
                 self.final_context_min
-            ));
+            )));
         }
         if self.early_final_ms != 0
             && !(self.vad.pad_ms < self.early_final_ms
                 && self.early_final_ms < self.vad.min_silence_ms)
         {
-            return Err(format!(
+            return Err(ConfigError::new(format!(
                 "early_final_ms must be 0 or between [live.vad] pad_ms ({}) and min_silence_ms ({}), got {}",
                 self.vad.pad_ms, self.vad.min_silence_ms, self.early_final_ms
-            ));
+            )));
         }
         if self.reorder_window_ms > 5000 {
-            return Err(format!(
+            return Err(ConfigError::new(format!(
                 "reorder_window_ms must be at most 5000, got {}",
                 self.reorder_window_ms
-            ));
+            )));
         }
         if !(1..=3600).contains(&self.idle_timeout_s) {
-            return Err(format!(
+            return Err(ConfigError::new(format!(
                 "idle_timeout_s must be 1..=3600, got {}",
                 self.idle_timeout_s
-            ));
+            )));
         }
         if !(4096..=16 * 1024 * 1024).contains(&self.max_message_bytes) {
-            return Err(format!(
+            return Err(ConfigError::new(format!(
                 "max_message_bytes must be 4096..=16777216, got {}",
                 self.max_message_bytes
-            ));
+            )));
         }
         Ok(())
     }

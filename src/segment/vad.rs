@@ -11,6 +11,7 @@
 //! What slips through (music-on-hold, babble) is caught after the model by the hallucination
 //! guards in `asr::guard` and whisper's own no-speech probability.
 
+use crate::config::ConfigError;
 use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex};
@@ -69,21 +70,24 @@ impl VadConfig {
     }
 
     /// Checks ranges; returns a message naming the bad field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if !(1.0..=60.0).contains(&self.max_utterance_s) {
-            return Err(format!(
+            return Err(ConfigError::new(format!(
                 "max_utterance_s must be 1..=60, got {}",
                 self.max_utterance_s
-            ));
+            )));
         }
         if !(100..=5000).contains(&self.min_silence_ms) {
-            return Err(format!(
+            return Err(ConfigError::new(format!(
                 "min_silence_ms must be 100..=5000, got {}",
                 self.min_silence_ms
-            ));
+            )));
         }
         if self.pad_ms > 1000 {
-            return Err(format!("pad_ms must be at most 1000, got {}", self.pad_ms));
+            return Err(ConfigError::new(format!(
+                "pad_ms must be at most 1000, got {}",
+                self.pad_ms
+            )));
         }
         Ok(())
     }
