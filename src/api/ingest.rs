@@ -15,8 +15,8 @@ use crate::live::connection::{Closing, Connection, Inbound, Transport};
 use crate::store::Role;
 
 /// Bytes read from a media socket at a time. tungstenite zero-fills its read buffer up to this
-/// before every read (128 KiB by default: 20% of the server's non-recogniser CPU at 16 calls
-/// went to that memset); a media message is a few hundred bytes, larger ones take more reads.
+/// before every read (128 KiB by default: a large share of the server's non-recogniser CPU,
+/// docs/PERFORMANCE.md); a media message is a few hundred bytes, larger ones take more reads.
 const READ_BUFFER: usize = 8 * 1024;
 
 pub(super) async fn upgrade(

@@ -20,7 +20,7 @@ pub struct AsrJob {
     pub pauses: Vec<(f32, f32)>,
     pub reply: Reply,
     /// Overrides [`DecodeOptions::context_min`] for this job. Interims use 0 (the context sized
-    /// to the audio: 2–3× faster on short audio, good enough for text the final replaces);
+    /// to the audio: much faster on short audio, good enough for text the final replaces);
     /// live finals use `live.final_context_min`.
     pub context_floor: Option<u32>,
     /// Overrides [`DecodeOptions::context_margin`] for this job (interims: provisional text,

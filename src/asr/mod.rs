@@ -48,13 +48,13 @@ pub struct DecodeOptions {
     /// the dev calls fallback changed nothing in WER. Fallback samples randomly.
     pub temperature_inc: f32,
     /// Encode the full 30 s window instead of sizing the context to the utterance (sizing is
-    /// 2.5–2.8× faster on short audio; full matches other Whisper runtimes exactly).
+    /// faster on short audio; full matches other Whisper runtimes exactly).
     pub full_context: bool,
     /// Encoder positions (20 ms each) of trailing silence kept in a sized context.
     pub context_margin: u32,
     /// Smallest sized context (positions). Whisper was trained on 30 s windows and short
-    /// contexts cost it accuracy on real speech: on the dev real clips (1–7 s) a floor of 1000
-    /// (20 s) gave 4.96% WER against 6.61% with none, for 26% more time on the dev calls.
+    /// contexts cost it accuracy on real speech (docs/PERFORMANCE.md, "Figures behind the
+    /// defaults").
     pub context_min: u32,
     /// Token budget: base plus this many per second of audio (stops repetition loops early).
     pub max_tokens_base: u32,

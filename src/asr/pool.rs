@@ -3,8 +3,8 @@
 //! crossbeam channel, results returned through the sender each job carries.
 //!
 //! Whisper runs on dedicated OS threads, never on an async runtime. workers × threads must not
-//! exceed the cores: ggml's thread pool spin-waits, and oversubscription was measured 17–35×
-//! slower, so [`PoolLayout::fit`] clamps and says so.
+//! exceed the cores: ggml's thread pool spin-waits, and oversubscription is many times slower
+//! (docs/PERFORMANCE.md), so [`PoolLayout::fit`] clamps and says so.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -420,9 +420,8 @@ fn finish_hypothesis(
 /// The encoder's audio context for `secs` of audio: 50 positions per second plus `margin`
 /// positions of the silence after it, rounded up to a multiple of 64, at most the model's 1500.
 ///
-/// The margin matters: with barely any silence after the speech (64 positions, 1.3 s) tiny.en
-/// repeated short utterances ("done, done, done…") and the 8 kHz dev calls scored 30% WER on
-/// the worst four; 128 gave 14%, 200 gave 10.5% over all twelve (9.75% with the final VAD).
+/// The margin matters: with barely any silence after the speech tiny.en repeats short
+/// utterances ("done, done, done…"); docs/PERFORMANCE.md has the WER at each margin.
 pub fn audio_ctx_for(secs: f32, margin: u32) -> i32 {
     let positions = (secs * 50.0).ceil() as i32 + margin as i32;
     (((positions + 63) / 64) * 64).min(1500)

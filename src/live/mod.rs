@@ -40,13 +40,12 @@ pub struct LiveConfig {
     /// New calls are refused while a queued final is this late (the pool is behind real time).
     pub max_final_lateness_ms: u64,
     /// Smallest encoder context of a live final, in 20 ms positions (batch uses
-    /// `[decode] context_min`, 1000). 0 sizes it to the utterance: on tiny.en with one thread a
-    /// final then takes ~0.3 s instead of ~1 s, for 0.6 points more WER on the dev calls.
+    /// `[decode] context_min`, 1000). 0 sizes it to the utterance: a final then takes
+    /// about a third of the time, for a little WER (docs/PERFORMANCE.md).
     pub final_context_min: u32,
     /// Encoder positions (20 ms) of trailing silence in an interim's context (finals use
-    /// `[decode] context_margin`, 200): interims are provisional, a shorter context is cheaper —
-    /// 64 against 200 took 15% less server CPU at 4 calls and brought the first interim ~140 ms
-    /// sooner (docs/PERFORMANCE.md).
+    /// `[decode] context_margin`, 200): interims are provisional, a shorter context is cheaper and
+    /// brings the first interim sooner (docs/PERFORMANCE.md).
     pub interim_context_margin: u32,
     /// Workers that may run interims at the same time (0: all but one, at least one). The
     /// others stay free for finals — which also preempt a running interim when every worker is

@@ -60,8 +60,8 @@ impl Default for VadConfig {
 
 impl VadConfig {
     /// Batch transcription's defaults: utterances end at 1 s pauses instead of 0.5 s, so each
-    /// window gives whisper more context (live calls keep 0.5 s for latency). On the 8 kHz dev
-    /// calls this took the WER on non-PII words from 6.99% to 6.67–6.88%.
+    /// window gives whisper more context (live calls keep 0.5 s for latency; the WER it saves is
+    /// in docs/PERFORMANCE.md).
     pub fn batch() -> Self {
         Self {
             min_silence_ms: 1000,
