@@ -3,7 +3,8 @@
 # tools, the build, the tiny.en model the tests use) and runs the whole test suite, in
 # release mode so the tests reuse the build and the real model runs at full speed. Also
 # installs Chromium and chromedriver for the browser test. Formatting (`cargo fmt --check`),
-# lints (`cargo clippy -D warnings`) and import circles between files are checked first.
+# lints (`cargo clippy -D warnings`), import circles between files and broken doc links are checked
+# first.
 set -euo pipefail
 SCRIPT_NAME=test
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,5 +19,6 @@ say "checking formatting, lints and import circles"
 cargo fmt --check
 cargo clippy --release --all-targets --locked -- -D warnings
 python3 scripts/check-imports.py
+RUSTDOCFLAGS="-D warnings" cargo doc --release --locked --no-deps --lib --quiet
 say "running the test suite"
 cargo test --release --locked

@@ -19,11 +19,11 @@ pub struct AsrJob {
     /// one is speech, not a decoder loop (see [`super::guard::cut_repetition_loops`]).
     pub pauses: Vec<(f32, f32)>,
     pub reply: Reply,
-    /// Overrides [`DecodeOptions::context_min`] for this job. Interims use 0 (the context sized
+    /// Overrides [`super::DecodeOptions::context_min`] for this job. Interims use 0 (the context sized
     /// to the audio: much faster on short audio, good enough for text the final replaces);
     /// live finals use `live.final_context_min`.
     pub context_floor: Option<u32>,
-    /// Overrides [`DecodeOptions::context_margin`] for this job (interims: provisional text,
+    /// Overrides [`super::DecodeOptions::context_margin`] for this job (interims: provisional text,
     /// a shorter trailing context is cheaper).
     pub context_margin: Option<u32>,
 }

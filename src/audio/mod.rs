@@ -2,10 +2,12 @@
 //! 16 kHz mono `f32` the model wants. Audio lives only in memory here: nothing in this module
 //! ever writes samples to disk, a log or an error message.
 
+pub mod codec;
 pub mod decode;
 pub mod g711;
 pub mod resample;
 
+pub use codec::Codec;
 pub use decode::{DecodedAudio, decode_file};
 pub use resample::{StreamResampler, resample_to_16k};
 

@@ -5,7 +5,7 @@
 //! segment, word list and provider call id is sealed with AES-256-GCM under the call's data key
 //! ([`crypto`]), which is sealed under the tenant's key-encryption key, which is sealed under a
 //! master key that lives outside the database ([`keyring`]). The data keys themselves live in
-//! the key vault, a database of their own ([`vault`]), so that a deleted call's key exists in
+//! the key vault, a database of their own (`vault.rs`), so that a deleted call's key exists in
 //! no copy of the main database. Every repository method takes the
 //! tenant and scopes its queries by it; on PostgreSQL row-level security enforces the same
 //! scoping in the database (see `docs/ARCHITECTURE.md`).
