@@ -446,6 +446,12 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
         &[("", load(&e.stats.store_errors))],
     );
     metric(
+        "callscribe_ingest_paced_total",
+        "counter",
+        "Times an ingest socket was paused: its call ran ahead of real time or queued too many finals.",
+        &[("", load(&e.stats.paced))],
+    );
+    metric(
         "callscribe_asr_audio_seconds_total",
         "counter",
         "Audio seconds transcribed.",

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::hub::{EventBody, LiveEvent, RedactionOut};
-use super::{ActiveCall, Engine, Refused};
+use super::{ActiveCall, Engine, Refused, Slot};
 use crate::asr::{AsrJob, AsrResult, Hypothesis, Reply};
 use crate::audio::StreamResampler;
 use crate::ingest::{
@@ -113,7 +113,8 @@ pub struct LiveCall {
     pub tenant: String,
     pub id: String,
     actor: Actor,
-    slot: u64,
+    /// The call's admission slot (released when the call is dropped).
+    slot: Slot,
     provider: Protocol,
     codec: Codec,
     started: Instant,
@@ -153,7 +154,9 @@ impl LiveCall {
         provider: Protocol,
         start: CallStart,
     ) -> Result<(LiveCall, Arc<LiveEvent>), StartError> {
-        let slot = engine.admit().map_err(StartError::Refused)?;
+        let slot = engine
+            .admit(&principal.tenant)
+            .map_err(StartError::Refused)?;
         let format = start.format;
         let cfg = &engine.config;
         let mut tracks = Vec::with_capacity(start.tracks.len());
@@ -339,7 +342,7 @@ impl LiveCall {
             context_floor: Some(self.engine.config.final_context_min),
             context_margin: (!is_final).then_some(self.engine.config.interim_context_margin),
         };
-        let key = (self.slot, track);
+        let key = (self.slot.id, track);
         if is_final {
             let prev_last_final = self.tracks[track].last_final;
             self.outstanding.push_back(PendingFinal {
@@ -410,6 +413,26 @@ impl LiveCall {
             .outstanding
             .front()
             .is_some_and(|p| p.confirmed && p.outcome.is_back());
+    }
+
+    /// How long the connection should stop reading this call's socket: while its audio runs
+    /// more than `max_audio_ahead_ms` ahead of the wall clock (until it no longer would), or
+    /// while `max_queued_finals_per_call` finals wait for the pool (a short wait, then ask again).
+    /// `None`: read on.
+    pub fn pacing_pause(&self) -> Option<Duration> {
+        let cfg = &self.engine.config;
+        if self.outstanding.len() >= cfg.max_queued_finals_per_call {
+            return Some(Duration::from_millis(50));
+        }
+        let heard = self
+            .tracks
+            .iter()
+            .map(|t| t.stream.position())
+            .max()
+            .unwrap_or(0);
+        let audio = Duration::from_secs_f64(heard as f64 / crate::audio::SAMPLE_RATE as f64);
+        let allowed = self.started.elapsed() + Duration::from_millis(cfg.max_audio_ahead_ms);
+        audio.checked_sub(allowed).filter(|d| !d.is_zero())
     }
 
     /// Whether finals became ready to emit while media was fed (an early final confirmed after
@@ -767,7 +790,7 @@ impl Drop for LiveCall {
             // Dropped without close (a task aborted): the call is no longer active.
             self.engine.unregister(&self.id);
             for i in 0..self.tracks.len() {
-                self.engine.queue.cancel_interim((self.slot, i));
+                self.engine.queue.cancel_interim((self.slot.id, i));
             }
         }
     }

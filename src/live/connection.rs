@@ -11,6 +11,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::time::{Instant, sleep_until};
@@ -132,8 +133,18 @@ impl Connection {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let stop = loop {
+            // Back-pressure: a call ahead of real time (or with too many finals queued) is not
+            // read until it is not; results and the tick go on meanwhile.
+            let pause = self.call.as_ref().and_then(LiveCall::pacing_pause);
+            if pause.is_some() {
+                self.engine.stats.paced.fetch_add(1, Ordering::Relaxed);
+            }
             tokio::select! {
-                msg = io.recv() => {
+                _ = tokio::time::sleep(pause.unwrap_or_default()), if pause.is_some() => {
+                    // time spent paused is the server's choice, not the client's silence
+                    last_msg = Instant::now();
+                }
+                msg = io.recv(), if pause.is_none() => {
                     last_msg = Instant::now();
                     let first = match msg {
                         Inbound::Ended => break self.dropped("connection closed without stop"),
@@ -165,7 +176,7 @@ impl Connection {
                         self.echo(io, &events).await;
                     }
                 }
-                _ = sleep_until(last_msg + idle) => {
+                _ = sleep_until(last_msg + idle), if pause.is_none() => {
                     break Stop::interrupted(
                         close::IDLE,
                         format!("no message for {} s", idle.as_secs()),

@@ -9,7 +9,7 @@ pub mod connection;
 pub mod hub;
 
 use crate::config::ConfigError;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,8 +35,21 @@ pub struct LiveConfig {
     pub reorder_window_ms: u32,
     /// A connection that sends nothing for this long is closed (its call is finalised).
     pub idle_timeout_s: u64,
+    /// How far a call's audio may run ahead of the wall clock (ms since its start). A client
+    /// sending faster is back-pressured: its socket is not read until real time catches up, so
+    /// no call can queue more work than it could have spoken.
+    pub max_audio_ahead_ms: u64,
+    /// Finals of one call waiting for the pool; past it the call's socket is not read until
+    /// one comes back (its backlog stays its own).
+    pub max_queued_finals_per_call: usize,
     /// Calls held at once; past it new calls are refused (0: 10 per worker).
     pub max_calls: usize,
+    /// Calls one tenant may hold at once (0: no limit below `max_calls`). With several
+    /// tenants, set it so that no one tenant can take every slot.
+    pub max_calls_per_tenant: usize,
+    /// Per-tenant exceptions to `max_calls_per_tenant`, by tenant id (`callscribe tenant
+    /// list`): `[live.tenant_max_calls]` then `t_… = 40`.
+    pub tenant_max_calls: BTreeMap<String, usize>,
     /// New calls are refused while a queued final is this late (the pool is behind real time).
     pub max_final_lateness_ms: u64,
     /// Smallest encoder context of a live final, in 20 ms positions (batch uses
@@ -80,7 +93,11 @@ impl Default for LiveConfig {
             interim_every_ms: 1000,
             reorder_window_ms: 200,
             idle_timeout_s: 20,
+            max_audio_ahead_ms: 3000,
+            max_queued_finals_per_call: 8,
             max_calls: 0,
+            max_calls_per_tenant: 0,
+            tenant_max_calls: BTreeMap::new(),
             max_final_lateness_ms: 3000,
             final_context_min: 0,
             interim_context_margin: 64,
@@ -139,6 +156,18 @@ impl LiveConfig {
                 self.reorder_window_ms
             )));
         }
+        if !(500..=600_000).contains(&self.max_audio_ahead_ms) {
+            return Err(ConfigError::new(format!(
+                "max_audio_ahead_ms must be 500..=600000, got {}",
+                self.max_audio_ahead_ms
+            )));
+        }
+        if !(1..=1000).contains(&self.max_queued_finals_per_call) {
+            return Err(ConfigError::new(format!(
+                "max_queued_finals_per_call must be 1..=1000, got {}",
+                self.max_queued_finals_per_call
+            )));
+        }
         if !(1..=3600).contains(&self.idle_timeout_s) {
             return Err(ConfigError::new(format!(
                 "idle_timeout_s must be 1..=3600, got {}",
@@ -175,6 +204,9 @@ pub struct EngineStats {
     pub finals: AtomicU64,
     pub interims: AtomicU64,
     pub store_errors: AtomicU64,
+    /// Times a call's socket was paused because it ran ahead of real time or queued too many
+    /// finals (back-pressure).
+    pub paced: AtomicU64,
     /// Early finals confirmed by the endpoint / taken back because speech resumed.
     pub early_finals_confirmed: AtomicU64,
     pub early_finals_retracted: AtomicU64,
@@ -183,6 +215,36 @@ pub struct EngineStats {
 /// Why a call was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused(pub String);
+
+/// Call slots taken, in all and per tenant. Taken and checked under one lock, so simultaneous
+/// starts can never pass the limits together.
+#[derive(Debug, Default)]
+struct Slots {
+    total: usize,
+    by_tenant: HashMap<String, usize>,
+}
+
+/// One admitted call's slot: released when dropped (the call ended, failed to start, or its
+/// task was aborted). Its id keys the call's tracks in the scheduler.
+#[derive(Debug)]
+pub struct Slot {
+    slots: Arc<Mutex<Slots>>,
+    tenant: String,
+    pub id: u64,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut s = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        s.total = s.total.saturating_sub(1);
+        if let Some(n) = s.by_tenant.get_mut(&self.tenant) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                s.by_tenant.remove(&self.tenant);
+            }
+        }
+    }
+}
 
 pub struct Engine {
     pub store: Store,
@@ -195,6 +257,7 @@ pub struct Engine {
     pub metrics: Arc<crate::metrics::Metrics>,
     pub layout: PoolLayout,
     max_calls: usize,
+    slots: Arc<Mutex<Slots>>,
     pool: Mutex<Option<WhisperPool>>,
     active: Mutex<HashMap<String, ActiveCall>>,
     next_slot: AtomicU64,
@@ -279,6 +342,7 @@ impl Engine {
             layout,
             max_calls,
             config,
+            slots: Arc::default(),
             pool: Mutex::new(pool),
             active: Mutex::new(HashMap::new()),
             next_slot: AtomicU64::new(1),
@@ -314,14 +378,23 @@ impl Engine {
             .contains_key(call_id)
     }
 
-    /// Admission control: may one more call start now?
-    pub fn admit(&self) -> Result<u64, Refused> {
-        let active = self.active_count();
+    /// The most calls `tenant` may hold at once.
+    pub fn tenant_limit(&self, tenant: &str) -> usize {
+        let per_tenant = match self.config.tenant_max_calls.get(tenant) {
+            Some(&n) => n,
+            None if self.config.max_calls_per_tenant > 0 => self.config.max_calls_per_tenant,
+            None => self.max_calls,
+        };
+        per_tenant.min(self.max_calls)
+    }
+
+    /// Admission control: may one more call of `tenant` start now? The slot is taken at once
+    /// (atomically with the check) and held until the returned [`Slot`] is dropped.
+    pub fn admit(&self, tenant: &str) -> Result<Slot, Refused> {
         let refuse = |why: String| {
             self.stats.calls_refused.fetch_add(1, Ordering::Relaxed);
             let depth = self.queue.depth();
             tracing::warn!(
-                active,
                 max_calls = self.max_calls,
                 finals_queued = depth.finals,
                 interims_queued = depth.interims,
@@ -332,12 +405,6 @@ impl Engine {
         if *self.shutdown.borrow() {
             return refuse("the server is shutting down".into());
         }
-        if active >= self.max_calls {
-            return refuse(format!(
-                "at capacity: {active} calls active (max_calls {})",
-                self.max_calls
-            ));
-        }
         let late = self.queue.final_lateness(Instant::now());
         if late > Duration::from_millis(self.config.max_final_lateness_ms) {
             return refuse(format!(
@@ -345,7 +412,30 @@ impl Engine {
                 late.as_millis()
             ));
         }
-        Ok(self.next_slot.fetch_add(1, Ordering::Relaxed))
+        let limit = self.tenant_limit(tenant);
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if slots.total >= self.max_calls {
+            let active = slots.total;
+            drop(slots);
+            return refuse(format!(
+                "at capacity: {active} calls active (max_calls {})",
+                self.max_calls
+            ));
+        }
+        let held = slots.by_tenant.get(tenant).copied().unwrap_or(0);
+        if held >= limit {
+            drop(slots);
+            return refuse(format!(
+                "this workspace holds {held} calls, its limit (max_calls_per_tenant {limit})"
+            ));
+        }
+        slots.total += 1;
+        *slots.by_tenant.entry(tenant.to_string()).or_default() += 1;
+        Ok(Slot {
+            slots: self.slots.clone(),
+            tenant: tenant.to_string(),
+            id: self.next_slot.fetch_add(1, Ordering::Relaxed),
+        })
     }
 
     pub(crate) fn register(&self, call: ActiveCall) {
