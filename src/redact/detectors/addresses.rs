@@ -8,7 +8,10 @@ use crate::redact::entity::EntityKind as K;
 use crate::redact::numbers;
 use crate::redact::text::{TokKind, Token};
 
-use super::lexicon::{is_clause_word, is_digit_homophone, is_dwelling_word};
+use super::lexicon::{
+    NUMBER_MARKS, ORDINAL_SUFFIXES, STREETS_ALONE, is_clause_word, is_digit_homophone,
+    is_dwelling_word,
+};
 use super::{Found, Scan};
 
 /// Street addresses: a house number, a street name ending in a street word, and the chunks
@@ -21,7 +24,7 @@ pub(super) fn addresses(scan: &Scan<'_>, out: &mut Vec<Found>) {
     let name_word = |t: &Token| {
         (t.kind == TokKind::Word && (t.cap || t.lower.len() == 1) && !ctx.gaz.is_stop(&t.lower))
             || (t.kind == TokKind::Word
-                && matches!(t.lower.as_str(), "st" | "nd" | "rd" | "th")
+                && ORDINAL_SUFFIXES.contains(&t.lower.as_str())
                 && !t.gap_before)
     };
     let mut covered_to = 0;
@@ -42,7 +45,7 @@ pub(super) fn addresses(scan: &Scan<'_>, out: &mut Vec<Found>) {
         while k < i && toks[k].kind == TokKind::Break {
             k += 1;
         }
-        if k == i && !(toks[i].is("nagar") || toks[i].is("colony") || toks[i].is("layout")) {
+        if k == i && !STREETS_ALONE.contains(&toks[i].lower.as_str()) {
             // "Park", "Heights" alone: not a street
             if toks.get(i + 1).is_none_or(|t| t.punct() != Some(','))
                 || k == 0
@@ -126,8 +129,7 @@ pub(super) fn addresses(scan: &Scan<'_>, out: &mut Vec<Found>) {
         }
         let mut d = s + 1;
         while d < toks.len()
-            && (matches!(toks[d].lower.as_str(), "no" | "number" | "#")
-                || toks[d].punct() == Some('.'))
+            && (NUMBER_MARKS.contains(&toks[d].lower.as_str()) || toks[d].punct() == Some('.'))
             && d - s < 3
         {
             d += 1;
@@ -158,7 +160,7 @@ fn extend_address(scan: &Scan<'_>, from: usize) -> usize {
                     || ws.street.contains(t.lower.as_str())))
             || (t.kind == TokKind::Word
                 && !t.gap_before
-                && matches!(t.lower.as_str(), "st" | "nd" | "rd" | "th"))
+                && ORDINAL_SUFFIXES.contains(&t.lower.as_str()))
             || t.kind == TokKind::Digits
             || matches!(t.punct(), Some('-' | '/' | '#'))
     };

@@ -9,7 +9,7 @@ use crate::redact::entity::EntityKind;
 use crate::redact::numbers;
 use crate::redact::text::{TokKind, Token};
 
-use super::lexicon::MONTHS;
+use super::lexicon::{MONTHS, MONTHS_ALSO_WORDS, ORDINAL_SUFFIXES};
 use super::{Found, Scan};
 
 fn month_at(toks: &[Token], i: usize) -> bool {
@@ -18,22 +18,7 @@ fn month_at(toks: &[Token], i: usize) -> bool {
         return false;
     }
     // "may", "march" are ordinary words unless capitalised or next to a number
-    if matches!(
-        t.lower.as_str(),
-        "may"
-            | "march"
-            | "dec"
-            | "jan"
-            | "mar"
-            | "sep"
-            | "oct"
-            | "nov"
-            | "aug"
-            | "jun"
-            | "jul"
-            | "apr"
-            | "feb"
-    ) {
+    if MONTHS_ALSO_WORDS.contains(&t.lower.as_str()) {
         let near_num = |k: usize| {
             toks.get(k).is_some_and(|x| {
                 x.kind == TokKind::Digits
@@ -50,7 +35,7 @@ fn month_at(toks: &[Token], i: usize) -> bool {
 }
 
 fn is_day_token(t: &Token) -> bool {
-    numbers::ordinal(&t.lower).is_some() || matches!(t.lower.as_str(), "st" | "nd" | "rd" | "th")
+    numbers::ordinal(&t.lower).is_some() || ORDINAL_SUFFIXES.contains(&t.lower.as_str())
 }
 
 /// Dates said in full (day, month name and year) more than this many years ago are taken for

@@ -6,7 +6,7 @@ use crate::redact::cues::Cue;
 use crate::redact::entity::EntityKind as K;
 use crate::redact::text::{TokKind, Token};
 
-use super::lexicon::is_local_stop;
+use super::lexicon::{GARBLED_JOINTS, LOCAL_CONNECTORS, is_local_stop};
 use super::{Found, Scan};
 
 /// E-mail addresses and UPI IDs, written ("priya.s87@gmail.com") or spoken ("priya dot s
@@ -51,12 +51,7 @@ pub(super) fn emails(scan: &Scan<'_>, out: &mut Vec<Found>) {
     let is_piece = |t: &Token| {
         matches!(t.kind, TokKind::Word | TokKind::Digits) && !t.is("at") && !t.is("dot")
     };
-    let is_conn = |t: &Token| {
-        matches!(
-            t.lower.as_str(),
-            "dot" | "underscore" | "dash" | "hyphen" | "." | "_" | "-"
-        )
-    };
+    let is_conn = |t: &Token| LOCAL_CONNECTORS.contains(&t.lower.as_str());
     for (i, t) in toks.iter().enumerate() {
         // "at", "@" with spaces, or "at the rate (of)"
         let (at_lo, mut dom) = if t.is("at") {
@@ -193,13 +188,7 @@ fn garbled_emails(scan: &Scan<'_>, email_cue: &dyn Fn(usize) -> bool, out: &mut 
             && !is_local_stop(&t.lower)
     };
     // what "at" becomes in recognised speech, and written connectors
-    let is_joint = |t: &Token| {
-        is_dot(t)
-            || matches!(
-                t.lower.as_str(),
-                "at" | "has" | "hat" | "add" | "underscore" | "dash" | "hyphen" | "_" | "-" | "@"
-            )
-    };
+    let is_joint = |t: &Token| is_dot(t) || GARBLED_JOINTS.contains(&t.lower.as_str());
     for tld in 2..toks.len() {
         let t = &toks[tld];
         if t.kind != TokKind::Word || !ws.tlds.contains(t.lower.as_str()) || !is_dot(&toks[tld - 1])

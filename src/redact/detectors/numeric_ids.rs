@@ -11,7 +11,10 @@ use crate::redact::entity::EntityKind;
 use crate::redact::numbers::{self, NumRun};
 use crate::redact::text::{TokKind, Token};
 
-use super::lexicon::{MONTHS, WEEKDAYS, is_clause_word, is_digit_homophone};
+use super::lexicon::{
+    ANSWER_FILLERS, ANSWER_OPENERS, CLOCK_WORDS, DAY_PARTS, MONEY_LINKS, MONTHS,
+    QUALIFIER_DETERMINERS, QUALIFIER_PREPOSITIONS, WEEKDAYS, is_clause_word, is_digit_homophone,
+};
 use super::{Found, Scan};
 
 /// The tail of a dictated identifier that the recogniser cut off from it with a misheard word:
@@ -192,22 +195,7 @@ fn is_quantity(scan: &Scan<'_>, r: &NumRun) -> bool {
         if t.kind == TokKind::Break || t.is_sentence_end() {
             break;
         }
-        if back == 1
-            && t.kind == TokKind::Word
-            && !matches!(
-                t.lower.as_str(),
-                "of" | "is"
-                    | "was"
-                    | "the"
-                    | "a"
-                    | "only"
-                    | "just"
-                    | "about"
-                    | "around"
-                    | "be"
-                    | "will"
-            )
-        {
+        if back == 1 && t.kind == TokKind::Word && !MONEY_LINKS.contains(&t.lower.as_str()) {
             break;
         }
     }
@@ -236,10 +224,7 @@ fn is_quantity(scan: &Scan<'_>, r: &NumRun) -> bool {
     if n <= 4
         && let Some(t) = toks.get(r.hi)
     {
-        if matches!(
-            t.lower.as_str(),
-            "am" | "pm" | "o'clock" | "oclock" | "noon" | "hrs"
-        ) {
+        if CLOCK_WORDS.contains(&t.lower.as_str()) {
             return true;
         }
         if t.lower == "a" || t.lower == "p" {
@@ -247,12 +232,9 @@ fn is_quantity(scan: &Scan<'_>, r: &NumRun) -> bool {
                 || toks.get(r.hi + 1).is_some_and(|m| m.lower == "m");
         }
         if t.lower == "in" && toks.get(r.hi + 1).is_some_and(|x| x.lower == "the") {
-            return toks.get(r.hi + 2).is_some_and(|x| {
-                matches!(
-                    x.lower.as_str(),
-                    "morning" | "evening" | "afternoon" | "night"
-                )
-            });
+            return toks
+                .get(r.hi + 2)
+                .is_some_and(|x| DAY_PARTS.contains(&x.lower.as_str()));
         }
     }
     false
@@ -492,34 +474,9 @@ fn is_answer_opener(toks: &[Token]) -> bool {
         && toks
             .iter()
             .all(|t| t.kind != TokKind::Break && !t.is_sentence_end())
-        && words.iter().all(|t| {
-            matches!(
-                t.lower.as_str(),
-                "it" | "it's"
-                    | "its"
-                    | "is"
-                    | "was"
-                    | "that"
-                    | "that's"
-                    | "this"
-                    | "yes"
-                    | "yeah"
-                    | "yep"
-                    | "sure"
-                    | "ok"
-                    | "okay"
-                    | "so"
-                    | "um"
-                    | "uh"
-                    | "er"
-                    | "hmm"
-                    | "right"
-                    | "and"
-                    | "the"
-                    | "mine"
-                    | "my"
-            )
-        })
+        && words
+            .iter()
+            .all(|t| ANSWER_OPENERS.contains(&t.lower.as_str()))
 }
 
 /// Whether the number run starting at `lo` is the whole rest of its sentence ("It is 7811."),
@@ -537,14 +494,8 @@ fn answer_ends_at_run(toks: &[Token], lo: usize) -> bool {
 fn is_qualifier_cue(toks: &[Token], h: &CueHit) -> bool {
     h.hi - h.lo == 1
         && h.lo >= 2
-        && matches!(
-            toks[h.lo - 1].lower.as_str(),
-            "the" | "your" | "my" | "this" | "that"
-        )
-        && matches!(
-            toks[h.lo - 2].lower.as_str(),
-            "on" | "for" | "of" | "in" | "to" | "with" | "from" | "under" | "linked"
-        )
+        && QUALIFIER_DETERMINERS.contains(&toks[h.lo - 1].lower.as_str())
+        && QUALIFIER_PREPOSITIONS.contains(&toks[h.lo - 2].lower.as_str())
 }
 
 /// "the account number is 2319", "card no: 4111": a cue that names an identifier ("… number",
@@ -572,10 +523,7 @@ fn direct_answer(toks: &[Token], h: &CueHit, lo: usize) -> Option<EntityKind> {
         return None;
     }
     let between = &toks[h.hi..lo];
-    let filler = |t: &Token| {
-        matches!(t.lower.as_str(), "is" | "was" | "it's" | ":" | "-" | ",")
-            || t.kind == TokKind::Break
-    };
+    let filler = |t: &Token| ANSWER_FILLERS.contains(&t.lower.as_str()) || t.kind == TokKind::Break;
     (between.len() <= 3 && between.iter().all(filler)).then_some(kind)
 }
 
