@@ -58,8 +58,9 @@ pub(super) fn addresses(scan: &Scan<'_>, out: &mut Vec<Found>) {
         let mut lo = k;
         let mut house = false;
         let mut j = k;
-        while j > 0 && matches!(toks[j - 1].punct(), Some(',' | '-' | '/' | '#'))
-            || j > 0 && toks[j - 1].kind == TokKind::Break
+        while j > 0
+            && (matches!(toks[j - 1].punct(), Some(',' | '-' | '/' | '#'))
+                || toks[j - 1].kind == TokKind::Break)
         {
             j -= 1;
         }

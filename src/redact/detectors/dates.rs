@@ -63,8 +63,7 @@ fn full_old_date(scan: &Scan<'_>, lo: usize, hi: usize) -> bool {
         .any(|t| numbers::ordinal(&t.lower).is_some_and(|d| (1..=31).contains(&d)));
     let mut year = false;
     let mut seen = Vec::new();
-    for k in lo..hi {
-        let Some(ri) = run_of_tok[k] else { continue };
+    for &ri in run_of_tok[lo..hi].iter().flatten() {
         if seen.contains(&ri) {
             continue;
         }

@@ -124,13 +124,13 @@ pub(super) fn emails(scan: &Scan<'_>, out: &mut Vec<Found>) {
         let first = labels[0].as_str();
         let kind = if has_dot_tld || hosts.contains(first) {
             K::Email
-        } else if upi.contains(first) && labels.len() == 1 {
-            K::Upi
         } else if labels.len() == 1
-            && first.len() <= 12
-            && first.bytes().all(|b| b.is_ascii_alphabetic())
-            && upi_cue(i)
+            && (upi.contains(first)
+                || first.len() <= 12
+                    && first.bytes().all(|b| b.is_ascii_alphabetic())
+                    && upi_cue(i))
         {
+            // a known handle, or a short word when the talk is about UPI
             K::Upi
         } else if labels.len() == 1 && email_cue(i) && first.len() >= 3 {
             K::Email
