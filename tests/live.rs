@@ -124,10 +124,7 @@ struct Tenant {
 
 async fn tenant(srv: &Server, name: &str) -> Tenant {
     let engine = srv.engine.clone();
-    let name = format!(
-        "{name}-{}",
-        callscribe::store::crypto::random_id("")[..6].to_string()
-    );
+    let name = format!("{name}-{}", callscribe::sys::random_id("")[..6].to_string());
     on_server(srv, async move {
         let actor = Actor::operator();
         let t = engine
@@ -923,7 +920,7 @@ async fn bad_input_closes_only_its_own_connection_with_a_clear_reason_and_keeps_
     expect_close(&mut ws, 1007, "whole number").await;
     // a client that stops sending is closed after the idle timeout, its call finalised
     let mut ws = twilio_call_started(srv, &t, "CAidle", 7).await;
-    expect_close(&mut ws, 4008, "no message").await;
+    expect_close(&mut ws, 4008, "no audio").await;
     let (info, tr) = stored(srv, &t.id, "CAidle").await;
     assert_eq!(info.status, CallStatus::Failed);
     assert!(!tr.segments.is_empty());

@@ -72,7 +72,7 @@ async fn seed(store: &Store, name: &str, external: &str) -> (String, String) {
                 external_id: external.into(),
                 provider: "twilio".into(),
                 tracks: vec!["caller".into(), "agent".into()],
-                started_at: callscribe::store::now(),
+                started_at: callscribe::sys::now(),
             },
         )
         .await
@@ -106,7 +106,7 @@ async fn seed(store: &Store, name: &str, external: &str) -> (String, String) {
             &t.id,
             &call,
             CallStatus::Complete,
-            callscribe::store::now(),
+            callscribe::sys::now(),
         )
         .await
         .unwrap();
@@ -892,7 +892,7 @@ async fn the_audit_chain_detects_edits_and_deletions(db: TestDb) {
 
 async fn retention_purge_shreds_expired_calls_only(db: TestDb) {
     let store = Store::open(&db.config(&random_key())).await.unwrap();
-    let now = callscribe::store::now();
+    let now = callscribe::sys::now();
     let day = 86_400;
     let short = store.create_tenant(&op(), "short", Some(30)).await.unwrap();
     let long = store.create_tenant(&op(), "long", Some(60)).await.unwrap();
@@ -1012,7 +1012,7 @@ async fn api_keys_authenticate_only_while_valid(db: TestDb) {
         Err(AuthError::Invalid)
     ));
     sqlx::query("UPDATE api_keys SET expires_at = $1")
-        .bind(callscribe::store::now() + 1000)
+        .bind(callscribe::sys::now() + 1000)
         .execute(&mut owner)
         .await
         .unwrap();
@@ -1520,7 +1520,7 @@ async fn web_sessions_live_only_while_their_key_does(db: TestDb) {
     let p = store.authenticate(&k.secret).await.unwrap();
     let s = store.create_web_session(&p, &times).await.unwrap();
     assert!(s.token.starts_with("css_"));
-    let now = callscribe::store::now();
+    let now = callscribe::sys::now();
     assert!((now + 599..=now + 601).contains(&s.expires_at));
     let found = store.web_session(&s.token).await.unwrap();
     assert_eq!(found.principal, p);
@@ -1549,7 +1549,7 @@ async fn web_sessions_live_only_while_their_key_does(db: TestDb) {
     let s2 = store.web_session(&token2).await.unwrap();
     assert!(s2.csrf_matches(&s.csrf));
     let old = store.web_session(&s.token).await.unwrap();
-    assert!(old.expires_at <= callscribe::store::now() + 30);
+    assert!(old.expires_at <= callscribe::sys::now() + 30);
     // sign-out revokes
     store.revoke_web_session(&s2).await.unwrap();
     assert!(matches!(
@@ -1588,7 +1588,7 @@ async fn web_sessions_live_only_while_their_key_does(db: TestDb) {
         .await
         .unwrap();
     let r = store
-        .purge_expired(&Actor::System("retention"), callscribe::store::now())
+        .purge_expired(&Actor::System("retention"), callscribe::sys::now())
         .await
         .unwrap();
     assert_eq!(r.sessions, 4, "{r:?}");

@@ -176,6 +176,7 @@ async fn identify(
     let caller = if !presented_keys(headers).is_empty() {
         match header_principal(
             &st.engine,
+            ip,
             headers,
             &[Role::Ingest, Role::Agent, Role::Admin, Role::Auditor],
         )
@@ -315,12 +316,13 @@ fn presented_keys(headers: &HeaderMap) -> Vec<String> {
 /// (Basic auth may carry the key as password or user name: the first that passes counts).
 pub(super) async fn header_principal(
     engine: &Engine,
+    source: IpAddr,
     headers: &HeaderMap,
     roles: &[Role],
 ) -> Result<Option<Principal>, ApiError> {
     let mut last = None;
     for k in presented_keys(headers) {
-        match engine.store.authenticate_as(&k, roles).await {
+        match engine.store.authenticate_as(&k, roles, Some(source)).await {
             Ok(p) => return Ok(Some(p)),
             Err(e) => last = Some(e),
         }

@@ -94,7 +94,7 @@ pub async fn sign_in(
     let principal = match st
         .engine
         .store
-        .authenticate_as(key.trim(), &[Role::Agent, Role::Admin])
+        .authenticate_as(key.trim(), &[Role::Agent, Role::Admin], Some(ip))
         .await
     {
         Ok(p) => p,

@@ -8,11 +8,17 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use tokio_tungstenite::tungstenite;
 
-use super::auth::header_principal;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use axum::extract::ConnectInfo;
+use axum::http::StatusCode;
+
+use super::auth::{auth_failed, backing_off, header_principal};
 use super::{AppState, SocketGuard};
 use crate::ingest::Protocol;
 use crate::live::connection::{Closing, Connection, Inbound, Transport};
-use crate::store::Role;
+use crate::store::{AuthError, Principal, Role};
 
 /// Bytes read from a media socket at a time. tungstenite zero-fills its read buffer up to this
 /// before every read (128 KiB by default: a large share of the server's non-recogniser CPU,
@@ -21,14 +27,30 @@ const READ_BUFFER: usize = 8 * 1024;
 
 pub(super) async fn upgrade(
     State(st): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
     protocol: Protocol,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     // A key in the headers is checked before the upgrade; Twilio sends its key in `start`.
-    let principal = match header_principal(&st.engine, &headers, &[Role::Ingest]).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
+    // Failed checks count toward the address's back-off, as on every other route.
+    let ip = addr.ip();
+    if let Err(e) = backing_off(&st, ip, Instant::now()) {
+        return e.into_response();
+    }
+    let principal = match header_principal(&st.engine, ip, &headers, &[Role::Ingest]).await {
+        Ok(p) => {
+            if p.is_some() {
+                st.web.guard.success(ip);
+            }
+            p
+        }
+        Err(e) => {
+            if e.status() == StatusCode::UNAUTHORIZED {
+                auth_failed(&st, ip, Instant::now());
+            }
+            return e.into_response();
+        }
     };
     let max = st.engine.config.max_message_bytes;
     let guard = SocketGuard::new(&st.sockets);
@@ -37,24 +59,34 @@ pub(super) async fn upgrade(
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| async move {
             let _guard = guard;
-            let mut io = WsTransport(socket);
-            let Closing { code, reason } = Connection::new(st.engine, protocol, principal)
+            let engine = st.engine.clone();
+            let mut io = WsTransport {
+                socket,
+                state: st,
+                ip,
+            };
+            let Closing { code, reason } = Connection::new(engine, protocol, principal)
                 .run(&mut io)
                 .await;
             let frame = CloseFrame {
                 code,
                 reason: reason.into(),
             };
-            let _ = io.0.send(Message::Close(Some(frame))).await;
+            let _ = io.socket.send(Message::Close(Some(frame))).await;
         })
 }
 
-/// The ingest WebSocket as the live connection's transport.
-struct WsTransport(WebSocket);
+/// The ingest WebSocket as the live connection's transport, with the client's address for
+/// the back-off of failed key checks.
+struct WsTransport {
+    socket: WebSocket,
+    state: AppState,
+    ip: IpAddr,
+}
 
 impl Transport for WsTransport {
     async fn recv(&mut self) -> Inbound {
-        match self.0.recv().await {
+        match self.socket.recv().await {
             None => Inbound::Ended,
             Some(Err(e)) => match e.into_inner().downcast::<tungstenite::Error>() {
                 Ok(e) if matches!(*e, tungstenite::Error::Capacity(_)) => Inbound::TooBig,
@@ -68,6 +100,30 @@ impl Transport for WsTransport {
     }
 
     async fn send_text(&mut self, text: String) {
-        let _ = self.0.send(Message::Text(text.into())).await;
+        let _ = self.socket.send(Message::Text(text.into())).await;
+    }
+
+    async fn authenticate(&mut self, key: &str) -> Result<Principal, String> {
+        let (st, ip) = (&self.state, self.ip);
+        if backing_off(st, ip, Instant::now()).is_err() {
+            return Err("too many failed authentications from this address; retry later".into());
+        }
+        match st
+            .engine
+            .store
+            .authenticate_as(key, &[Role::Ingest], Some(ip))
+            .await
+        {
+            Ok(p) => {
+                st.web.guard.success(ip);
+                Ok(p)
+            }
+            Err(e) => {
+                if matches!(e, AuthError::Invalid) {
+                    auth_failed(st, ip, Instant::now());
+                }
+                Err(e.public_message().into())
+            }
+        }
     }
 }

@@ -157,9 +157,10 @@ pub fn router(engine: Arc<Engine>, opts: &ServeOptions) -> (Router, AppState) {
             p.path(),
             get(
                 move |st: State<AppState>,
+                      addr: axum::extract::ConnectInfo<SocketAddr>,
                       headers: HeaderMap,
                       ws: axum::extract::ws::WebSocketUpgrade| {
-                    ingest::upgrade(st, p, headers, ws)
+                    ingest::upgrade(st, addr, p, headers, ws)
                 },
             ),
         );
@@ -204,6 +205,19 @@ pub async fn serve(
         eng.begin_shutdown();
     };
     let make = app.into_make_service_with_connect_info::<SocketAddr>();
+    // Failed key checks are audited in aggregate: write each finished window's counts.
+    let flusher = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                if let Err(e) = engine.store.flush_failed_auths().await {
+                    tracing::error!("cannot audit failed authentications: {e}");
+                }
+            }
+        })
+    };
     match &opts.tls {
         None => {
             axum::serve(listener, make)
@@ -227,6 +241,10 @@ pub async fn serve(
             );
             break;
         }
+    }
+    flusher.abort();
+    if let Err(e) = engine.store.flush_failed_auths().await {
+        tracing::error!("cannot audit failed authentications: {e}");
     }
     engine.stop_workers();
     Ok(())

@@ -724,6 +724,10 @@ impl LiveCall {
     pub async fn close(mut self, how: CallEnd) -> Vec<Arc<LiveEvent>> {
         if !self.outstanding.is_empty() {
             tracing::warn!(call = %self.id, lost = self.outstanding.len(), "finals still in the pool at close");
+            // nobody will read them: they must not keep the workers (and other calls) waiting
+            for p in &self.outstanding {
+                self.engine.queue.cancel_final(p.job);
+            }
         }
         let mut batches = Vec::new();
         for (i, t) in self.tracks.iter_mut().enumerate() {
@@ -791,6 +795,9 @@ impl Drop for LiveCall {
             self.engine.unregister(&self.id);
             for i in 0..self.tracks.len() {
                 self.engine.queue.cancel_interim((self.slot.id, i));
+            }
+            for p in &self.outstanding {
+                self.engine.queue.cancel_final(p.job);
             }
         }
     }

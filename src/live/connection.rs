@@ -20,7 +20,7 @@ use super::call::StartError;
 use super::{CallEnd, Engine, LiveCall, LiveEvent};
 use crate::asr::AsrResult;
 use crate::ingest::{Adapter, CallStart, IngestEvent, Protocol, ProtocolError, adapter_for, close};
-use crate::store::{Principal, Role};
+use crate::store::Principal;
 
 /// How long, after the audio ended, the remaining finals may take.
 const DRAIN_LIMIT: Duration = Duration::from_secs(60);
@@ -54,6 +54,10 @@ pub trait Transport: Send {
     fn recv(&mut self) -> impl Future<Output = Inbound> + Send;
     /// Sends one text message; a failure is ignored (the call goes on, finals are stored).
     fn send_text(&mut self, text: String) -> impl Future<Output = ()> + Send;
+    /// Checks the ingest key a `start` carries (the API adds its per-address back-off);
+    /// `Err` holds the reason to close with.
+    fn authenticate(&mut self, key: &str)
+    -> impl Future<Output = Result<Principal, String>> + Send;
 }
 
 /// How the connection ends: the close code and reason to send the peer.
@@ -104,6 +108,8 @@ pub struct Connection {
     call: Option<LiveCall>,
     /// Send the call's events back on this connection.
     echo: bool,
+    /// When the call last sent audio (or started): the idle timeout counts from here.
+    heard_at: Instant,
 }
 
 async fn next_result(call: &mut Option<LiveCall>) -> Option<AsrResult> {
@@ -122,13 +128,14 @@ impl Connection {
             principal,
             call: None,
             echo: false,
+            heard_at: Instant::now(),
         }
     }
 
     /// Runs the connection to its end; returns the close code and reason for the peer.
     pub async fn run<T: Transport>(mut self, io: &mut T) -> Closing {
         let idle = Duration::from_secs(self.engine.config.idle_timeout_s);
-        let mut last_msg = Instant::now();
+        let start_by = Instant::now() + Duration::from_secs(self.engine.config.start_timeout_s);
         let mut shutdown = self.engine.shutdown_signal();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -142,10 +149,9 @@ impl Connection {
             tokio::select! {
                 _ = tokio::time::sleep(pause.unwrap_or_default()), if pause.is_some() => {
                     // time spent paused is the server's choice, not the client's silence
-                    last_msg = Instant::now();
+                    self.heard_at = Instant::now();
                 }
                 msg = io.recv(), if pause.is_none() => {
-                    last_msg = Instant::now();
                     let first = match msg {
                         Inbound::Ended => break self.dropped("connection closed without stop"),
                         Inbound::ClosedByPeer => {
@@ -176,10 +182,19 @@ impl Connection {
                         self.echo(io, &events).await;
                     }
                 }
-                _ = sleep_until(last_msg + idle), if pause.is_none() => {
+                _ = sleep_until(start_by), if self.call.is_none() => {
+                    break Stop::interrupted(
+                        close::POLICY,
+                        format!(
+                            "no call started within {} s of connecting",
+                            self.engine.config.start_timeout_s
+                        ),
+                    );
+                }
+                _ = sleep_until(self.heard_at + idle), if pause.is_none() && self.call.is_some() => {
                     break Stop::interrupted(
                         close::IDLE,
-                        format!("no message for {} s", idle.as_secs()),
+                        format!("no audio for {} s", idle.as_secs()),
                     );
                 }
                 _ = shutdown.changed() => {
@@ -231,6 +246,7 @@ impl Connection {
                     if let Err(stop) = self.start(start, io).await {
                         return Some(stop);
                     }
+                    self.heard_at = Instant::now();
                 }
                 Ok(IngestEvent::Media(frame)) => {
                     let Some(call) = self.call.as_mut() else {
@@ -239,6 +255,7 @@ impl Connection {
                     if let Err(e) = call.on_media(frame) {
                         return Some(e.into());
                     }
+                    self.heard_at = Instant::now();
                     if call.has_ready() {
                         let events = call.emit_ready().await;
                         self.echo(io, &events).await;
@@ -261,12 +278,10 @@ impl Connection {
     async fn start<T: Transport>(&mut self, start: CallStart, io: &mut T) -> Result<(), Stop> {
         let principal = match (&self.principal, &start.token) {
             (Some(p), _) => p.clone(),
-            (None, Some(token)) => self
-                .engine
-                .store
-                .authenticate_as(token, &[Role::Ingest])
+            (None, Some(token)) => io
+                .authenticate(token)
                 .await
-                .map_err(|e| Stop::interrupted(close::POLICY, e.public_message()))?,
+                .map_err(|reason| Stop::interrupted(close::POLICY, reason))?,
             (None, None) => {
                 return Err(Stop::interrupted(
                     close::POLICY,

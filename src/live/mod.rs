@@ -33,8 +33,12 @@ pub struct LiveConfig {
     pub interim_every_ms: u32,
     /// How long a missing frame is waited for before it is replaced by silence.
     pub reorder_window_ms: u32,
-    /// A connection that sends nothing for this long is closed (its call is finalised).
+    /// A call that sends no audio for this long is closed (finalised). Pings, marks and other
+    /// messages without audio do not count: they cannot hold a call slot open.
     pub idle_timeout_s: u64,
+    /// An ingest connection must start its call (a valid key and `start`) within this long of
+    /// connecting, or it is closed; nothing sent before `start` extends it.
+    pub start_timeout_s: u64,
     /// How far a call's audio may run ahead of the wall clock (ms since its start). A client
     /// sending faster is back-pressured: its socket is not read until real time catches up, so
     /// no call can queue more work than it could have spoken.
@@ -93,6 +97,7 @@ impl Default for LiveConfig {
             interim_every_ms: 1000,
             reorder_window_ms: 200,
             idle_timeout_s: 20,
+            start_timeout_s: 10,
             max_audio_ahead_ms: 3000,
             max_queued_finals_per_call: 8,
             max_calls: 0,
@@ -166,6 +171,12 @@ impl LiveConfig {
             return Err(ConfigError::new(format!(
                 "max_queued_finals_per_call must be 1..=1000, got {}",
                 self.max_queued_finals_per_call
+            )));
+        }
+        if !(1..=300).contains(&self.start_timeout_s) {
+            return Err(ConfigError::new(format!(
+                "start_timeout_s must be 1..=300, got {}",
+                self.start_timeout_s
             )));
         }
         if !(1..=3600).contains(&self.idle_timeout_s) {

@@ -109,7 +109,32 @@ fn key_hash(key: &str) -> [u8; 32] {
 fn key_id(key: &str) -> Option<&str> {
     let rest = key.strip_prefix(KEY_PREFIX)?;
     let (id, secret) = rest.split_once('_')?;
-    (id.len() == 8 && secret.len() == 43).then_some(id)
+    // only ids a key could have: nothing a client sends reaches the audit trail unchecked
+    (id.len() == 8 && id.bytes().all(|b| b.is_ascii_alphanumeric()) && secret.len() == 43)
+        .then_some(id)
+}
+
+/// How long failed key checks from one source are counted before they are audited together.
+const FAILED_AUTH_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Sources counted at once; past it the rest are counted under one "other" source.
+const FAILED_AUTH_SOURCES: usize = 10_000;
+
+/// Failed key checks not yet audited, per source (the client's address). The first failure of
+/// a source in a window is audited at once; the rest of the window is audited as one row with
+/// a count when the window ends — at the next failure after it, or by
+/// [`Store::flush_failed_auths`] — so a client trying keys costs at most one audit write per
+/// minute, never one per attempt.
+#[derive(Debug, Default)]
+pub(crate) struct FailedAuths {
+    state: std::sync::Mutex<FailedAuthWindow>,
+}
+
+#[derive(Debug, Default)]
+struct FailedAuthWindow {
+    started: Option<std::time::Instant>,
+    /// Failures after the first, per source.
+    counts: std::collections::HashMap<String, u64>,
 }
 
 impl Store {
@@ -229,14 +254,16 @@ impl Store {
             .collect()
     }
 
-    /// [`Store::authenticate`], then checks the key's role is one of `roles`; a store failure
+    /// [`Store::authenticate`] for a client at `source` (its address: failures are audited in
+    /// aggregate per source), then checks the key's role is one of `roles`; a store failure
     /// is logged here (clients get [`AuthError::public_message`]).
     pub async fn authenticate_as(
         &self,
         presented: &str,
         roles: &[Role],
+        source: Option<std::net::IpAddr>,
     ) -> Result<Principal, AuthError> {
-        match self.authenticate(presented).await {
+        match self.authenticate_from(presented, source).await {
             Ok(p) if roles.contains(&p.role) => Ok(p),
             Ok(_) => Err(AuthError::WrongRole),
             Err(AuthError::Store(e)) => {
@@ -252,6 +279,81 @@ impl Store {
     /// unknown, wrong, expired and revoked keys all return [`AuthError::Invalid`]. Successes and
     /// failures are audited (`key.auth`, `key.auth_failed`).
     pub async fn authenticate(&self, presented: &str) -> Result<Principal, AuthError> {
+        self.authenticate_from(presented, None).await
+    }
+
+    /// Writes the aggregated rows of failed key checks whose window has ended (the server
+    /// calls it periodically, so a burst's count is audited even if no failure follows).
+    pub async fn flush_failed_auths(&self) -> Result<()> {
+        self.audit_failed_auth(None).await
+    }
+
+    /// Audits a failed check from `source` (`None`: only flushes a finished window).
+    async fn audit_failed_auth(&self, failed: Option<(&str, &str)>) -> Result<()> {
+        let (first, finished) = {
+            let mut w = self
+                .failed_auths
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let now = std::time::Instant::now();
+            let finished = match w.started {
+                Some(t) if now.duration_since(t) >= FAILED_AUTH_WINDOW => {
+                    w.started = None;
+                    std::mem::take(&mut w.counts)
+                }
+                _ => Default::default(),
+            };
+            let first = failed.and_then(|(source, who)| {
+                w.started.get_or_insert(now);
+                let n = w.counts.len();
+                let source = if w.counts.contains_key(source) || n < FAILED_AUTH_SOURCES {
+                    source
+                } else {
+                    "other"
+                };
+                match w.counts.get_mut(source) {
+                    Some(c) => {
+                        *c += 1;
+                        None
+                    }
+                    None => {
+                        w.counts.insert(source.to_string(), 0);
+                        Some((source.to_string(), who.to_string()))
+                    }
+                }
+            });
+            (first, finished)
+        };
+        for (source, count) in finished.into_iter().filter(|(_, c)| *c > 0) {
+            self.audit(
+                &Actor::System("auth"),
+                "key.auth_failed",
+                None,
+                None,
+                json!({"source": source, "count": count, "window_s": FAILED_AUTH_WINDOW.as_secs()}),
+            )
+            .await?;
+        }
+        if let Some((source, who)) = first {
+            self.audit(
+                &Actor::ApiKey(who),
+                "key.auth_failed",
+                None,
+                None,
+                json!({"source": source, "count": 1}),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// [`Store::authenticate`] for a client at `source`.
+    pub async fn authenticate_from(
+        &self,
+        presented: &str,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<Principal, AuthError> {
         let hash = key_hash(presented);
         let id = key_id(presented).unwrap_or("");
         let row = match self.db.backend {
@@ -318,14 +420,8 @@ impl Store {
                 } else {
                     format!("{KEY_PREFIX}{id}")
                 };
-                self.audit(
-                    &Actor::ApiKey(who),
-                    "key.auth_failed",
-                    None,
-                    None,
-                    json!({}),
-                )
-                .await?;
+                let source = source.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+                self.audit_failed_auth(Some((&source, &who))).await?;
                 Err(AuthError::Invalid)
             }
         }

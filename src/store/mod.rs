@@ -174,6 +174,8 @@ pub struct Store {
     vault: vault::Vault,
     keys: MasterKeyring,
     generated_key: Option<PathBuf>,
+    /// Failed key checks waiting to be audited in aggregate (see `apikeys.rs`).
+    failed_auths: apikeys::FailedAuths,
 }
 
 impl std::fmt::Debug for Store {
@@ -218,6 +220,7 @@ impl Store {
             vault,
             keys,
             generated_key,
+            failed_auths: apikeys::FailedAuths::default(),
         };
         store.check_master_keys(&registered).await?;
         store.pair_vault(before).await?;

@@ -109,7 +109,7 @@ impl Workspace {
 
 pub async fn workspace(srv: &Server, name: &str) -> Workspace {
     let engine = srv.engine.clone();
-    let name = format!("{name}-{}", &callscribe::store::crypto::random_id("")[..6]);
+    let name = format!("{name}-{}", &callscribe::sys::random_id("")[..6]);
     srv.on(async move {
         let store = &engine.store;
         let op = Actor::operator();
@@ -146,10 +146,10 @@ pub async fn stored_call(store: &Store, tenant: &str) -> String {
             &op,
             tenant,
             &NewCall {
-                external_id: format!("CA{}", callscribe::store::crypto::random_id("")),
+                external_id: format!("CA{}", callscribe::sys::random_id("")),
                 provider: "twilio".into(),
                 tracks: vec!["caller".into(), "agent".into()],
-                started_at: callscribe::store::now(),
+                started_at: callscribe::sys::now(),
             },
         )
         .await
@@ -202,7 +202,7 @@ pub async fn stored_call(store: &Store, tenant: &str) -> String {
             tenant,
             &call,
             CallStatus::Complete,
-            callscribe::store::now(),
+            callscribe::sys::now(),
         )
         .await
         .unwrap();

@@ -44,7 +44,7 @@ impl TestDb {
             Backend::Postgres => {
                 let name = format!(
                     "callscribe_test_{}",
-                    callscribe::store::crypto::random_id("")[..16].to_string()
+                    callscribe::sys::random_id("")[..16].to_string()
                 );
                 sqlx::any::install_default_drivers();
                 let mut conn = sqlx::AnyConnection::connect(&format!("{}/postgres", pg_base())).await.unwrap_or_else(|e| {
