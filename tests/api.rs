@@ -617,7 +617,8 @@ fn the_16th_rapid_request_of_a_workspace_is_rate_limited() {
     });
 }
 
-/// After 5 failed authentications an address waits 1 s, then 2 s …, even with a valid key;
+/// After 5 failed authentications with a key an address waits 1 s, then 2 s …, even with the
+/// valid key of that id;
 /// a success resets it. Sign-in attempts count too.
 #[test]
 fn repeated_failed_authentications_back_off_exponentially() {
@@ -641,7 +642,7 @@ fn repeated_failed_authentications_back_off_exponentially() {
         )
         .await;
         assert_eq!(bad_sign_in.status, 401);
-        // six failures: now the address must wait, whatever it presents
+        // six failures: now the address must wait, even with the right secret for that key id
         let r = get(&srv, "/v1/calls", Some(&w.agent)).await;
         assert_eq!((r.status, r.code().as_str()), (429, "auth_backoff"));
         assert_eq!(r.header("retry-after"), Some("1"));

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use super::AppState;
 use super::config::WebConfig;
 use super::error::ApiError;
-use super::limits::{AuthGuard, Class, RateLimiter};
+use super::limits::{Attempt, AuthGuard, Class, RateLimiter};
 use crate::live::Engine;
 use crate::store::{AuthError, Principal, Role, WebSession};
 
@@ -109,13 +109,9 @@ fn is_write(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// 429 while `ip` is backing off after failed authentications (counted in the metrics).
-pub(super) fn backing_off(
-    st: &AppState,
-    ip: std::net::IpAddr,
-    now: Instant,
-) -> Result<(), ApiError> {
-    let Some(wait) = st.web.guard.blocked(ip, now) else {
+/// 429 while `who` is backing off after failed authentications (counted in the metrics).
+pub(super) fn backing_off(st: &AppState, who: &Attempt, now: Instant) -> Result<(), ApiError> {
+    let Some(wait) = st.web.guard.blocked(who, now) else {
         return Ok(());
     };
     st.engine
@@ -125,13 +121,13 @@ pub(super) fn backing_off(
     Err(ApiError::too_many(
         wait,
         "auth_backoff",
-        "too many failed authentications from this address; retry later",
+        "too many failed authentications with this key from this address; retry later",
     ))
 }
 
-/// Records a failed authentication from `ip`.
-pub(super) fn auth_failed(st: &AppState, ip: std::net::IpAddr, now: Instant) {
-    st.web.guard.failure(ip, now);
+/// Records a failed authentication of `who`.
+pub(super) fn auth_failed(st: &AppState, who: &Attempt, now: Instant) {
+    st.web.guard.failure(who, now);
     st.engine
         .metrics
         .auth_failures
@@ -171,9 +167,11 @@ async fn identify(
     let web = &st.web;
     let metrics = &st.engine.metrics;
     let now = Instant::now();
-    backing_off(st, ip, now)?;
     let mut set_cookie = None;
-    let caller = if !presented_keys(headers).is_empty() {
+    let presented = presented_keys(headers);
+    let caller = if let Some(first) = presented.first() {
+        let who = Attempt::new(ip, first);
+        backing_off(st, &who, now)?;
         match header_principal(
             &st.engine,
             ip,
@@ -183,7 +181,7 @@ async fn identify(
         .await
         {
             Ok(p) => {
-                web.guard.success(ip);
+                web.guard.success(&who);
                 p.map(|principal| Caller {
                     principal,
                     session: None,
@@ -191,7 +189,7 @@ async fn identify(
             }
             Err(e) => {
                 if e.status() == StatusCode::UNAUTHORIZED {
-                    auth_failed(st, ip, now);
+                    auth_failed(st, &who, now);
                 }
                 return Err(e);
             }
@@ -282,7 +280,7 @@ async fn identify(
 
 /// The API key presented in `Authorization` (Bearer, or Basic with the key as password or
 /// user name — Exotel embeds credentials in the URL), if any.
-fn presented_keys(headers: &HeaderMap) -> Vec<String> {
+pub(super) fn presented_keys(headers: &HeaderMap) -> Vec<String> {
     let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::AppState;
 use super::auth::{Auth, Web, auth_failed, backing_off, cross_origin};
 use super::error::ApiError;
-use super::limits::Class;
+use super::limits::{Attempt, Class};
 use crate::store::{AuthError, Role};
 
 impl Web {
@@ -57,7 +57,6 @@ pub async fn sign_in(
     let metrics = &st.engine.metrics;
     let now = Instant::now();
     let ip = addr.ip();
-    backing_off(&st, ip, now)?;
     if let Err(wait) = web.limiter.take(&ip.to_string(), Class::SignIn, now) {
         metrics.rate_limited[Class::SignIn as usize]
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -91,6 +90,8 @@ pub async fn sign_in(
             "the body must be {\"key\": \"csk_…\"}",
         ));
     };
+    let who = Attempt::new(ip, key.trim());
+    backing_off(&st, &who, now)?;
     let principal = match st
         .engine
         .store
@@ -107,12 +108,12 @@ pub async fn sign_in(
         }
         Err(e) => {
             if matches!(e, AuthError::Invalid) {
-                auth_failed(&st, ip, now);
+                auth_failed(&st, &who, now);
             }
             return Err(e.into());
         }
     };
-    web.guard.success(ip);
+    web.guard.success(&who);
     let session = match st
         .engine
         .store

@@ -14,7 +14,8 @@ use std::time::Instant;
 use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 
-use super::auth::{auth_failed, backing_off, header_principal};
+use super::auth::{auth_failed, backing_off, header_principal, presented_keys};
+use super::limits::Attempt;
 use super::{AppState, SocketGuard};
 use crate::ingest::Protocol;
 use crate::live::connection::{Closing, Connection, Inbound, Transport};
@@ -35,19 +36,26 @@ pub(super) async fn upgrade(
     // A key in the headers is checked before the upgrade; Twilio sends its key in `start`.
     // Failed checks count toward the address's back-off, as on every other route.
     let ip = addr.ip();
-    if let Err(e) = backing_off(&st, ip, Instant::now()) {
+    let who = presented_keys(&headers)
+        .first()
+        .map(|k| Attempt::new(ip, k));
+    if let Some(who) = &who
+        && let Err(e) = backing_off(&st, who, Instant::now())
+    {
         return e.into_response();
     }
     let principal = match header_principal(&st.engine, ip, &headers, &[Role::Ingest]).await {
         Ok(p) => {
-            if p.is_some() {
-                st.web.guard.success(ip);
+            if let Some(who) = &who {
+                st.web.guard.success(who);
             }
             p
         }
         Err(e) => {
-            if e.status() == StatusCode::UNAUTHORIZED {
-                auth_failed(&st, ip, Instant::now());
+            if let Some(who) = &who
+                && e.status() == StatusCode::UNAUTHORIZED
+            {
+                auth_failed(&st, who, Instant::now());
             }
             return e.into_response();
         }
@@ -105,8 +113,12 @@ impl Transport for WsTransport {
 
     async fn authenticate(&mut self, key: &str) -> Result<Principal, String> {
         let (st, ip) = (&self.state, self.ip);
-        if backing_off(st, ip, Instant::now()).is_err() {
-            return Err("too many failed authentications from this address; retry later".into());
+        let who = Attempt::new(ip, key);
+        if backing_off(st, &who, Instant::now()).is_err() {
+            return Err(
+                "too many failed authentications with this key from this address; retry later"
+                    .into(),
+            );
         }
         match st
             .engine
@@ -115,12 +127,12 @@ impl Transport for WsTransport {
             .await
         {
             Ok(p) => {
-                st.web.guard.success(ip);
+                st.web.guard.success(&who);
                 Ok(p)
             }
             Err(e) => {
                 if matches!(e, AuthError::Invalid) {
-                    auth_failed(st, ip, Instant::now());
+                    auth_failed(st, &who, Instant::now());
                 }
                 Err(e.public_message().into())
             }

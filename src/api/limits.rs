@@ -161,11 +161,32 @@ struct Failures {
     last: Instant,
 }
 
-/// Failed authentications per client address.
+/// Who is trying to authenticate: the client's address and the public id of the key it
+/// presents ("malformed" when it is not a well-formed key). Back-off is per attempt key, so a
+/// client guessing at one key — or sending garbage — cannot lock out another key used from the
+/// same address (a NAT, a proxy, a provider's shared egress).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Attempt {
+    pub ip: IpAddr,
+    pub key_id: String,
+}
+
+impl Attempt {
+    pub fn new(ip: IpAddr, presented: &str) -> Attempt {
+        Attempt {
+            ip,
+            key_id: crate::store::public_key_id(presented)
+                .unwrap_or("malformed")
+                .to_string(),
+        }
+    }
+}
+
+/// Failed authentications per [`Attempt`].
 pub struct AuthGuard {
     allowed: u32,
     max_wait: Duration,
-    failures: Mutex<HashMap<IpAddr, Failures>>,
+    failures: Mutex<HashMap<Attempt, Failures>>,
 }
 
 impl AuthGuard {
@@ -186,20 +207,20 @@ impl AuthGuard {
     }
 
     /// How long this address must still wait, if it is backing off.
-    pub fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+    pub fn blocked(&self, who: &Attempt, now: Instant) -> Option<Duration> {
         let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let f = failures.get(&ip)?;
+        let f = failures.get(who)?;
         let until = f.last + self.wait_after(f.count);
         (until > now).then(|| until - now)
     }
 
-    pub fn failure(&self, ip: IpAddr, now: Instant) {
+    pub fn failure(&self, who: &Attempt, now: Instant) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if failures.len() > 100_000 {
             let max = self.max_wait;
             failures.retain(|_, f| now.saturating_duration_since(f.last) < max);
         }
-        let f = failures.entry(ip).or_insert(Failures {
+        let f = failures.entry(who.clone()).or_insert(Failures {
             count: 0,
             last: now,
         });
@@ -211,11 +232,11 @@ impl AuthGuard {
         f.last = now;
     }
 
-    pub fn success(&self, ip: IpAddr) {
+    pub fn success(&self, who: &Attempt) {
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&ip);
+            .remove(who);
     }
 }
 
@@ -314,31 +335,57 @@ mod tests {
     #[test]
     fn failed_authentications_back_off_exponentially_and_success_resets() {
         let g = AuthGuard::new(&LimitsConfig::default());
-        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let ip = Attempt::new("127.0.0.1".parse().unwrap(), "not a key");
         let other: IpAddr = "::1".parse().unwrap();
         let t = Instant::now();
         for _ in 0..5 {
-            assert_eq!(g.blocked(ip, t), None);
-            g.failure(ip, t);
+            assert_eq!(g.blocked(&ip, t), None);
+            g.failure(&ip, t);
         }
-        assert_eq!(g.blocked(ip, t), None, "five failures are allowed");
-        g.failure(ip, t);
-        assert_eq!(g.blocked(ip, t), Some(Duration::from_secs(1)));
-        g.failure(ip, t);
-        assert_eq!(g.blocked(ip, t), Some(Duration::from_secs(2)));
-        g.failure(ip, t);
-        assert_eq!(g.blocked(ip, t), Some(Duration::from_secs(4)));
-        assert_eq!(g.blocked(ip, t + Duration::from_secs(4)), None);
+        assert_eq!(g.blocked(&ip, t), None, "five failures are allowed");
+        g.failure(&ip, t);
+        assert_eq!(g.blocked(&ip, t), Some(Duration::from_secs(1)));
+        g.failure(&ip, t);
+        assert_eq!(g.blocked(&ip, t), Some(Duration::from_secs(2)));
+        g.failure(&ip, t);
+        assert_eq!(g.blocked(&ip, t), Some(Duration::from_secs(4)));
+        assert_eq!(g.blocked(&ip, t + Duration::from_secs(4)), None);
         assert_eq!(
             g.blocked(other, t),
             None,
             "other addresses are not affected"
         );
         for _ in 0..40 {
-            g.failure(ip, t);
+            g.failure(&ip, t);
         }
-        assert_eq!(g.blocked(ip, t), Some(Duration::from_secs(900)), "capped");
-        g.success(ip);
-        assert_eq!(g.blocked(ip, t), None);
+        assert_eq!(g.blocked(&ip, t), Some(Duration::from_secs(900)), "capped");
+        g.success(&ip);
+        assert_eq!(g.blocked(&ip, t), None);
+    }
+
+    #[test]
+    fn back_off_is_per_address_and_key_so_guessing_cannot_lock_out_another_key() {
+        let g = AuthGuard::new(&LimitsConfig::default());
+        let t = Instant::now();
+        let nat: IpAddr = "10.0.0.1".parse().unwrap();
+        let secret = "A".repeat(43);
+        let guessed = Attempt::new(nat, &format!("csk_aaaa1111_{secret}"));
+        let garbage = Attempt::new(nat, "garbage");
+        for _ in 0..20 {
+            g.failure(&guessed, t);
+            g.failure(&garbage, t);
+        }
+        assert!(g.blocked(&guessed, t).is_some());
+        assert!(g.blocked(&garbage, t).is_some());
+        assert_eq!(
+            g.blocked(&Attempt::new(nat, "other garbage"), t),
+            g.blocked(&garbage, t)
+        );
+        let other_key = Attempt::new(nat, &format!("csk_bbbb2222_{secret}"));
+        assert_eq!(
+            g.blocked(&other_key, t),
+            None,
+            "another key from the same address"
+        );
     }
 }

@@ -106,6 +106,12 @@ fn key_hash(key: &str) -> [u8; 32] {
 }
 
 /// The public id of a presented key, if it is shaped like one.
+/// The public part of a presented key (`csk_<id>_…`), if it is well-formed: safe to log, to
+/// audit and to key a back-off on.
+pub fn public_key_id(key: &str) -> Option<&str> {
+    key_id(key)
+}
+
 fn key_id(key: &str) -> Option<&str> {
     let rest = key.strip_prefix(KEY_PREFIX)?;
     let (id, secret) = rest.split_once('_')?;
