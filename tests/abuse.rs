@@ -1,0 +1,424 @@
+//! Abuse resistance against a real `serve` on loopback (real model, SQLite store, real
+//! WebSocket clients): each attack runs while a legitimate Twilio call of another workspace
+//! streams at real time beside it. The legitimate call must be admitted and keep every final;
+//! the attacker must get the documented limit (docs/SECURITY.md). Bounded in count and time.
+
+mod common;
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use callscribe::api::ServeOptions;
+use callscribe::live::LiveConfig;
+use callscribe::store::{Actor, CallStatus};
+use common::server::{Server, Workspace, start, workspace};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The limits under test, small enough to reach quickly.
+const MAX_AHEAD_MS: u64 = 2000;
+const START_TIMEOUT_S: u64 = 2;
+const PER_TENANT: usize = 3;
+
+fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        start(
+            ServeOptions::default(),
+            LiveConfig {
+                max_calls: 12,
+                max_calls_per_tenant: PER_TENANT,
+                max_audio_ahead_ms: MAX_AHEAD_MS,
+                start_timeout_s: START_TIMEOUT_S,
+                idle_timeout_s: 5,
+                ..LiveConfig::default()
+            },
+        )
+    })
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn connect(srv: &Server, path: &str, bearer: Option<&str>) -> Result<Ws, String> {
+    let mut req = format!("{}{path}", srv.ws_url())
+        .into_client_request()
+        .unwrap();
+    if let Some(k) = bearer {
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {k}").parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(req)
+        .await
+        .map(|(ws, _)| ws)
+        .map_err(|e| e.to_string())
+}
+
+fn text(v: Value) -> Message {
+    Message::Text(v.to_string().into())
+}
+
+/// Reads until the server closes (or `limit`); returns the JSON messages and the close frame.
+async fn read_to_close(ws: &mut Ws, limit: Duration) -> (Vec<Value>, Option<CloseFrame>) {
+    let mut got = Vec::new();
+    let close = tokio::time::timeout(limit, async {
+        while let Some(msg) = ws.next().await {
+            match msg {
+                Ok(Message::Text(t)) => got.push(serde_json::from_str(t.as_str()).unwrap()),
+                Ok(Message::Close(f)) => return f,
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await
+    .unwrap_or(None);
+    (got, close)
+}
+
+/// The sample call's two tracks as µ-law at 8 kHz (channel 0 caller, channel 1 agent).
+fn sample_call() -> (Vec<u8>, Vec<u8>) {
+    let mut r = hound::WavReader::open(common::repo().join("samples/sample-call.wav")).unwrap();
+    let s: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    let mulaw = |it: &mut dyn Iterator<Item = &i16>| -> Vec<u8> {
+        it.map(|&x| callscribe::audio::g711::encode_mulaw(x as f32 / 32768.0))
+            .collect()
+    };
+    (
+        mulaw(&mut s.iter().step_by(2)),
+        mulaw(&mut s.iter().skip(1).step_by(2)),
+    )
+}
+
+fn twilio_start(call_sid: &str, token: &str, echo: bool) -> Value {
+    let mut params = json!({"token": token});
+    if echo {
+        params["transcripts"] = json!("on");
+    }
+    json!({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1", "start": {
+        "accountSid": "AC1", "streamSid": "MZ1", "callSid": call_sid,
+        "tracks": ["inbound", "outbound"], "customParameters": params,
+        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})
+}
+
+/// The media messages of 20 ms frame `k` of both tracks.
+fn twilio_frame(k: usize, caller: &[u8], agent: &[u8]) -> [Value; 2] {
+    let frame = |track: &str, audio: &[u8]| {
+        let mut f = audio
+            .get(k * 160..((k + 1) * 160).min(audio.len()))
+            .unwrap_or(&[])
+            .to_vec();
+        f.resize(160, 0xff);
+        json!({"event": "media", "sequenceNumber": (k + 2).to_string(), "streamSid": "MZ1",
+            "media": {"track": track, "chunk": (k + 1).to_string(), "timestamp": (k * 20).to_string(),
+                "payload": base64::engine::general_purpose::STANDARD.encode(&f)}})
+    };
+    [frame("inbound", caller), frame("outbound", agent)]
+}
+
+/// A legitimate call: the first `seconds` of the sample call at real time, then `stop`.
+/// Returns the close code and the finals it was sent on its socket.
+async fn legitimate_call(w: &Workspace, sid: &str, seconds: usize) -> (Option<u16>, usize) {
+    let srv = server();
+    let (caller, agent) = sample_call();
+    let frames = (seconds * 50).min(caller.len() / 160);
+    let mut ws = connect(srv, "/v1/ingest/twilio", None).await.unwrap();
+    ws.send(text(twilio_start(sid, &w.ingest, true)))
+        .await
+        .unwrap();
+    let t0 = tokio::time::Instant::now();
+    for k in 0..frames {
+        tokio::time::sleep_until(t0 + Duration::from_millis(k as u64 * 20)).await;
+        for m in twilio_frame(k, &caller, &agent) {
+            if ws.send(text(m)).await.is_err() {
+                let (_, close) = read_to_close(&mut ws, Duration::from_secs(5)).await;
+                return (close.map(|c| u16::from(c.code)), 0);
+            }
+        }
+    }
+    ws.send(text(json!({"event": "stop"}))).await.unwrap();
+    let (events, close) = read_to_close(&mut ws, Duration::from_secs(90)).await;
+    let finals = events
+        .iter()
+        .filter(|e| e["type"] == "transcript" && e["is_final"] == true && e["seq"].is_u64())
+        .count();
+    (close.map(|c| u16::from(c.code)), finals)
+}
+
+/// The legitimate call's stored state: status and segment count; and every final its socket
+/// was sent is among them.
+async fn assert_kept_every_final(w: &Workspace, sid: &str, close: Option<u16>, sent: usize) {
+    assert_eq!(close, Some(1000), "the legitimate call ends normally");
+    let srv = server();
+    let (engine, tenant, sid) = (srv.engine.clone(), w.id.clone(), sid.to_string());
+    let (status, stored) = srv
+        .on(async move {
+            let id = engine.store.find_call(&tenant, &sid).await.unwrap();
+            let (info, t) = engine
+                .store
+                .transcript(&Actor::operator(), &tenant, &id)
+                .await
+                .unwrap();
+            (info.status, t.segments.len())
+        })
+        .await;
+    assert_eq!(status, CallStatus::Complete);
+    assert!(sent >= 2, "the legitimate call got its finals: {sent}");
+    assert_eq!(stored, sent, "every final sent is stored");
+}
+
+/// Finding 1: a client sending a recording as fast as it can is read no faster than real
+/// time (plus the margin): its finals never describe audio further ahead of the wall clock
+/// than the margin, and its backlog cannot grow past the per-call cap.
+#[test]
+fn audio_faster_than_real_time_is_paced_to_the_wall_clock() {
+    rt().block_on(async {
+        let srv = server();
+        let legit = workspace(srv, "pace-ok").await;
+        let attacker = workspace(srv, "pace-attack").await;
+        let good = tokio::spawn(async move {
+            let r = legitimate_call(&legit, "CApaceok", 14).await;
+            (legit, r)
+        });
+        let (caller, agent) = sample_call();
+        let mut ws = connect(srv, "/v1/ingest/twilio", None).await.unwrap();
+        ws.send(text(twilio_start("CApacefast", &attacker.ingest, true)))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let (tx, mut rx) = ws.split();
+        // the writer sends 20 s of audio as fast as the socket takes it
+        let writer = tokio::spawn(async move {
+            let mut tx = tx;
+            for k in 0..1000 {
+                for m in twilio_frame(k, &caller, &agent) {
+                    if tx.send(text(m)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(text(json!({"event": "stop"}))).await;
+        });
+        let mut worst_ahead_ms = i64::MIN;
+        let mut finals = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, rx.next()).await {
+            let Message::Text(t) = msg else { continue };
+            let ev: Value = serde_json::from_str(t.as_str()).unwrap();
+            if ev["type"] == "transcript" && ev["is_final"] == true {
+                finals += 1;
+                let end_ms = ev["end_ms"].as_i64().unwrap();
+                // a final arrives after its audio was read: that audio may run at most the
+                // margin ahead of the time since the call started
+                let ahead = end_ms - started.elapsed().as_millis() as i64;
+                worst_ahead_ms = worst_ahead_ms.max(ahead);
+            }
+            if ev["type"] == "call_ended" {
+                break;
+            }
+        }
+        writer.await.unwrap();
+        assert!(
+            finals >= 2,
+            "the paced call is transcribed: {finals} finals"
+        );
+        assert!(
+            worst_ahead_ms <= MAX_AHEAD_MS as i64 + 500,
+            "a final {worst_ahead_ms} ms ahead of the wall clock (margin {MAX_AHEAD_MS} ms)"
+        );
+        assert!(
+            started.elapsed() >= Duration::from_secs(20 - MAX_AHEAD_MS / 1000 - 1),
+            "20 s of audio took {:?}: not paced",
+            started.elapsed()
+        );
+        let paced = srv
+            .engine
+            .stats
+            .paced
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!(paced > 0, "the attacker was back-pressured");
+        let (legit, (close, sent)) = good.await.unwrap();
+        assert_kept_every_final(&legit, "CApaceok", close, sent).await;
+    });
+}
+
+/// Finding 2: sockets that never send `start` — even while pinging — are closed at the start
+/// deadline; the legitimate call beside them goes on.
+#[test]
+fn sockets_that_never_start_a_call_are_closed_at_the_deadline() {
+    rt().block_on(async {
+        let srv = server();
+        let legit = workspace(srv, "idle-ok").await;
+        let good = tokio::spawn(async move {
+            let r = legitimate_call(&legit, "CAidleok", 8).await;
+            (legit, r)
+        });
+        let mut idlers = Vec::new();
+        for i in 0..20 {
+            idlers.push(tokio::spawn(async move {
+                let mut ws = connect(server(), "/v1/ingest/twilio", None).await.unwrap();
+                if i % 2 == 0 {
+                    // harmless-looking messages before start do not count either
+                    ws.send(text(json!({"event": "connected", "protocol": "Call"})))
+                        .await
+                        .unwrap();
+                }
+                let opened = Instant::now();
+                let pinger = async {
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        if ws.send(Message::Ping(vec![1].into())).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                // pinging until the server closes; read its close afterwards
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(START_TIMEOUT_S + 3), pinger).await;
+                let (_, close) = read_to_close(&mut ws, Duration::from_secs(5)).await;
+                (opened.elapsed(), close)
+            }));
+        }
+        for h in idlers {
+            let (held, close) = h.await.unwrap();
+            let close = close.expect("the server closed the socket");
+            assert_eq!(u16::from(close.code), 1008, "{}", close.reason);
+            assert!(close.reason.contains("no call started"), "{}", close.reason);
+            assert!(
+                held < Duration::from_secs(START_TIMEOUT_S + 4),
+                "held {held:?}"
+            );
+        }
+        let (legit, (close, sent)) = good.await.unwrap();
+        assert_kept_every_final(&legit, "CAidleok", close, sent).await;
+    });
+}
+
+/// Finding 3: 30 simultaneous starts of one workspace never take more than its limit, and a
+/// call of another workspace is still admitted.
+#[test]
+fn one_workspace_cannot_take_every_call_slot() {
+    rt().block_on(async {
+        let srv = server();
+        let attacker = workspace(srv, "slots-attack").await;
+        let mut starts = Vec::new();
+        for i in 0..30 {
+            let key = attacker.ingest.clone();
+            starts.push(tokio::spawn(async move {
+                let mut ws = connect(server(), "/v1/ingest/twilio", None).await.unwrap();
+                ws.send(text(twilio_start(&format!("CAslot{i}"), &key, true)))
+                    .await
+                    .unwrap();
+                // admitted: `call_started` comes back; refused: 1013
+                let first = tokio::time::timeout(Duration::from_secs(10), ws.next())
+                    .await
+                    .ok()
+                    .flatten();
+                let admitted = matches!(&first, Some(Ok(Message::Text(t)))
+                    if serde_json::from_str::<Value>(t.as_str()).unwrap()["type"] == "call_started");
+                if let Some(Ok(Message::Close(Some(c)))) = &first {
+                    assert_eq!(u16::from(c.code), 1013, "{}", c.reason);
+                    assert!(c.reason.contains("max_calls_per_tenant"), "{}", c.reason);
+                }
+                (admitted, ws)
+            }));
+        }
+        let mut held = Vec::new();
+        let mut admitted = 0;
+        for s in starts {
+            let (ok, ws) = s.await.unwrap();
+            admitted += usize::from(ok);
+            held.push(ws);
+        }
+        assert_eq!(admitted, PER_TENANT, "exactly the workspace's limit was admitted");
+        assert_eq!(
+            srv.engine.active_calls(Some(&attacker.id)).len(),
+            PER_TENANT
+        );
+        // while the attacker holds its slots, another workspace's call is admitted
+        let legit = workspace(srv, "slots-ok").await;
+        let (close, sent) = legitimate_call(&legit, "CAslotsok", 8).await;
+        assert_kept_every_final(&legit, "CAslotsok", close, sent).await;
+        drop(held);
+    });
+}
+
+/// Findings 4 and 8: an address sending wrong keys backs off (HTTP 429 on the upgrade), its
+/// failures are audited in aggregate — not one row per attempt — and a valid key used from the
+/// same address is not locked out.
+#[test]
+fn wrong_ingest_keys_back_off_without_locking_out_the_address_or_flooding_the_audit_trail() {
+    rt().block_on(async {
+        let srv = server();
+        let legit = workspace(srv, "keys-ok").await;
+        let good = tokio::spawn(async move {
+            let r = legitimate_call(&legit, "CAkeysok", 8).await;
+            (legit, r)
+        });
+        let engine = srv.engine.clone();
+        let audit_rows = move || {
+            let engine = engine.clone();
+            async move {
+                engine
+                    .store
+                    .audit_events(None, 0, 100_000)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .filter(|e| e.action == "key.auth_failed")
+                    .count()
+            }
+        };
+        let before = srv.on(audit_rows()).await;
+        let wrong = format!("csk_zzzz9999_{}", "A".repeat(43));
+        let mut statuses = Vec::new();
+        for _ in 0..300 {
+            match connect(srv, "/v1/ingest/twilio", Some(&wrong)).await {
+                Ok(_) => statuses.push(101),
+                Err(e) if e.contains("401") => statuses.push(401),
+                Err(e) if e.contains("429") => statuses.push(429),
+                Err(e) => panic!("unexpected: {e}"),
+            }
+        }
+        // five failures are allowed, the sixth starts a wait of 1 s, then 2 s, 4 s …: a few
+        // more may get through as a wait ends while the loop runs
+        let refused = statuses.iter().filter(|&&s| s == 401).count();
+        assert!((6..=8).contains(&refused), "{statuses:?}");
+        assert_eq!(
+            statuses.iter().filter(|&&s| s == 429).count(),
+            300 - refused,
+            "{statuses:?}"
+        );
+        // wrong keys in `start` (Twilio's token) count the same way: refused with a reason
+        let mut ws = connect(srv, "/v1/ingest/twilio", None).await.unwrap();
+        ws.send(text(twilio_start("CAkeybad", &wrong, false)))
+            .await
+            .unwrap();
+        let (_, close) = read_to_close(&mut ws, Duration::from_secs(5)).await;
+        let close = close.unwrap();
+        assert_eq!(u16::from(close.code), 1008);
+        assert!(close.reason.contains("retry later"), "{}", close.reason);
+        let after = srv.on(audit_rows()).await;
+        assert!(
+            after - before <= 2,
+            "{} audit rows for 301 failures: not aggregated",
+            after - before
+        );
+        let (legit, (close, sent)) = good.await.unwrap();
+        assert_kept_every_final(&legit, "CAkeysok", close, sent).await;
+    });
+}
