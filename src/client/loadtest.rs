@@ -17,9 +17,9 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::replay::{ReplayOptions, frames, replay_frames, require_loopback};
 use crate::batch::{ChannelMode, load_tracks};
 use crate::ingest::{Protocol, close};
-use crate::replay::{ReplayOptions, frames, replay_frames, require_loopback};
 use crate::segment::vad::{VadConfig, find_speech};
 
 /// One utterance of the reference: track, start and end in seconds of call audio.
