@@ -34,6 +34,15 @@ struct FileState {
     remaining: usize,
     error: Option<String>,
 }
+
+/// The first job id of a planned file: its jobs are numbered on from there.
+#[derive(Clone, Copy)]
+struct JobOwner {
+    first_job: u64,
+    /// The file's index in the batch.
+    file: usize,
+}
+
 pub(super) fn collect(
     files: &[PathBuf],
     redaction: &Redaction,
@@ -43,7 +52,7 @@ pub(super) fn collect(
 ) {
     let mut states: HashMap<usize, FileState> = HashMap::new();
     // job id → file index, for jobs whose file is planned.
-    let mut owner: Vec<(u64, usize)> = Vec::new();
+    let mut owner: Vec<JobOwner> = Vec::new();
     let mut early: Vec<AsrResult> = Vec::new();
     let mut reported = 0usize;
     let mut plans_open = true;
@@ -54,7 +63,7 @@ pub(super) fn collect(
             recv(plans) -> msg => match msg {
                 Ok(Planned::File { index, audio_s, speakers, utterances, first_job }) => {
                     let remaining = utterances.len();
-                    owner.push((first_job, index));
+                    owner.push(JobOwner { first_job, file: index });
                     let error = pool_gone.then(|| "transcription workers stopped".to_string());
                     states.insert(index, FileState { audio_s, speakers, utterances, first_job, remaining, error });
                     if remaining == 0 || pool_gone {
@@ -102,14 +111,15 @@ pub(super) fn collect(
 
 fn apply(
     r: AsrResult,
-    owner: &[(u64, usize)],
+    owner: &[JobOwner],
     states: &mut HashMap<usize, FileState>,
     early: &mut Vec<AsrResult>,
     finished: &mut Vec<usize>,
 ) {
     // Owners are pushed in increasing first_job order: the owner is the last one ≤ id.
-    let pos = owner.partition_point(|(first, _)| *first <= r.id);
-    let Some(&(_, index)) = pos.checked_sub(1).and_then(|p| owner.get(p)) else {
+    let pos = owner.partition_point(|o| o.first_job <= r.id);
+    let Some(JobOwner { file: index, .. }) = pos.checked_sub(1).and_then(|p| owner.get(p)).copied()
+    else {
         early.push(r);
         return;
     };

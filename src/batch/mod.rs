@@ -16,7 +16,7 @@ use crate::redact::Redactor;
 use crate::segment::VadConfig;
 
 use collect::{Planned, collect};
-use plan::{PlannedJob, plan_file};
+use plan::{PlannedFile, PlannedJob, plan_file};
 pub use plan::{Window, pack_spans};
 
 /// How to treat multi-channel recordings.
@@ -101,16 +101,29 @@ struct PendingUtterance {
     track: usize,
     start_s: f32,
     end_s: f32,
-    /// Pauses inside the window (seconds): its text is split there too.
-    pauses: Vec<(f32, f32)>,
+    /// Pauses inside the window: its text is split there too.
+    pauses: Vec<Pause>,
     hypothesis: Option<Hypothesis>,
 }
 
+/// A pause between two utterances joined in one window, in seconds of the recording.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Pause {
+    start_s: f32,
+    end_s: f32,
+}
+
+/// A decoded file: its tracks at 16 kHz, one speaker label per track, and its duration.
+#[derive(Debug)]
+pub struct LoadedTracks {
+    pub tracks: Vec<Vec<f32>>,
+    pub speakers: Vec<String>,
+    /// Seconds of audio in the file.
+    pub audio_s: f64,
+}
+
 /// Decodes a file into 16 kHz tracks with their speaker labels.
-pub fn load_tracks(
-    path: &Path,
-    mode: ChannelMode,
-) -> Result<(Vec<Vec<f32>>, Vec<String>, f64), audio::AudioError> {
+pub fn load_tracks(path: &Path, mode: ChannelMode) -> Result<LoadedTracks, audio::AudioError> {
     let decoded = decode_file(path)?;
     let duration = decoded.duration_s();
     let n = decoded.channels.len();
@@ -125,7 +138,11 @@ pub fn load_tracks(
         .iter()
         .map(|c| resample_to_16k(c, decoded.sample_rate))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((tracks, speakers, duration))
+    Ok(LoadedTracks {
+        tracks,
+        speakers,
+        audio_s: duration,
+    })
 }
 
 /// Transcribes `files` through `pool`, calling `on_file` as each file completes (in completion
@@ -143,9 +160,14 @@ pub fn run(
             let mut next_job = 0u64;
             for (index, path) in files.iter().enumerate() {
                 let planned = match plan_file(path, opts) {
-                    Ok((audio_s, speakers, utterances, audio)) => {
+                    Ok(PlannedFile {
+                        audio_s,
+                        speakers,
+                        utterances,
+                        jobs,
+                    }) => {
                         let first_job = next_job;
-                        next_job += audio.len() as u64;
+                        next_job += jobs.len() as u64;
                         if plan_tx
                             .send(Planned::File {
                                 index,
@@ -165,7 +187,7 @@ pub fn run(
                                 offset_s,
                                 pauses,
                             },
-                        ) in audio.into_iter().enumerate()
+                        ) in jobs.into_iter().enumerate()
                         {
                             let job = AsrJob {
                                 id: first_job + i as u64,

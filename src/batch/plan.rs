@@ -3,39 +3,59 @@
 
 use std::path::Path;
 
-use super::{BatchOptions, PACK_MAX_GAP_S, PendingUtterance, load_tracks};
+use super::{BatchOptions, LoadedTracks, PACK_MAX_GAP_S, Pause, PendingUtterance, load_tracks};
 use crate::audio::SAMPLE_RATE;
 use crate::segment::{SpeechSpan, find_speech};
 
-/// A file ready for the pool: duration, speakers, the utterances, and each one's job.
-pub(super) type PlannedFile = (f64, Vec<String>, Vec<PendingUtterance>, Vec<PlannedJob>);
+/// A file ready for the pool: its utterances in time order and, at the same index, each one's
+/// job.
+pub(super) struct PlannedFile {
+    /// Seconds of audio in the file.
+    pub(super) audio_s: f64,
+    /// One speaker label per track.
+    pub(super) speakers: Vec<String>,
+    pub(super) utterances: Vec<PendingUtterance>,
+    pub(super) jobs: Vec<PlannedJob>,
+}
 
 /// A window's samples, its time offset and the pauses inside it (seconds).
 pub(super) struct PlannedJob {
     pub(super) samples: Vec<f32>,
     pub(super) offset_s: f32,
+    /// `(start, end)` as the ASR job takes them.
     pub(super) pauses: Vec<(f32, f32)>,
 }
 
+/// A window of one track of the file.
+struct TrackWindow {
+    track: usize,
+    window: Window,
+}
+
 pub(super) fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile, String> {
-    let (tracks, speakers, audio_s) =
-        load_tracks(path, opts.channels).map_err(|e| e.to_string())?;
-    let mut windows: Vec<(usize, Window)> = Vec::new();
+    let LoadedTracks {
+        tracks,
+        speakers,
+        audio_s,
+    } = load_tracks(path, opts.channels).map_err(|e| e.to_string())?;
+    let mut windows: Vec<TrackWindow> = Vec::new();
     if opts.no_vad {
         let window = (opts.vad.max_utterance_s * SAMPLE_RATE as f32) as usize;
         for (track, samples) in tracks.iter().enumerate() {
-            windows.extend((0..samples.len()).step_by(window.max(1)).map(|start| {
-                (
-                    track,
-                    Window {
-                        span: SpeechSpan {
-                            start,
-                            end: (start + window).min(samples.len()),
+            windows.extend(
+                (0..samples.len())
+                    .step_by(window.max(1))
+                    .map(|start| TrackWindow {
+                        track,
+                        window: Window {
+                            span: SpeechSpan {
+                                start,
+                                end: (start + window).min(samples.len()),
+                            },
+                            pauses: Vec::new(),
                         },
-                        pauses: Vec::new(),
-                    },
-                )
-            }));
+                    }),
+            );
         }
     } else {
         let speech: Vec<Vec<SpeechSpan>> = tracks
@@ -54,40 +74,45 @@ pub(super) fn plan_file(path: &Path, opts: &BatchOptions) -> Result<PlannedFile,
             windows.extend(
                 pack_spans(own, window, max_gap, &others)
                     .into_iter()
-                    .map(|w| (track, w)),
+                    .map(|window| TrackWindow { track, window }),
             );
         }
     }
     // Interleave tracks in time order so the transcript reads as the conversation went.
-    windows.sort_by_key(|(track, w)| (w.span.start, *track));
+    windows.sort_by_key(|tw| (tw.window.span.start, tw.track));
     let secs = |i: usize| i as f32 / SAMPLE_RATE as f32;
-    let (utterances, jobs) = windows
-        .into_iter()
-        .map(|(track, w)| {
-            let (start_s, end_s) = (secs(w.span.start), secs(w.span.end));
-            let pauses: Vec<(f32, f32)> = w
-                .pauses
-                .iter()
-                .map(|p| (secs(p.start), secs(p.end)))
-                .collect();
-            let samples = tracks[track][w.span.start..w.span.end].to_vec();
-            (
-                PendingUtterance {
-                    track,
-                    start_s,
-                    end_s,
-                    pauses: pauses.clone(),
-                    hypothesis: None,
-                },
-                PlannedJob {
-                    samples,
-                    offset_s: start_s,
-                    pauses,
-                },
-            )
-        })
-        .unzip();
-    Ok((audio_s, speakers, utterances, jobs))
+    let mut utterances = Vec::with_capacity(windows.len());
+    let mut jobs = Vec::with_capacity(windows.len());
+    for TrackWindow { track, window: w } in windows {
+        let (start_s, end_s) = (secs(w.span.start), secs(w.span.end));
+        let pauses: Vec<Pause> = w
+            .pauses
+            .iter()
+            .map(|p| Pause {
+                start_s: secs(p.start),
+                end_s: secs(p.end),
+            })
+            .collect();
+        let samples = tracks[track][w.span.start..w.span.end].to_vec();
+        jobs.push(PlannedJob {
+            samples,
+            offset_s: start_s,
+            pauses: pauses.iter().map(|p| (p.start_s, p.end_s)).collect(),
+        });
+        utterances.push(PendingUtterance {
+            track,
+            start_s,
+            end_s,
+            pauses,
+            hypothesis: None,
+        });
+    }
+    Ok(PlannedFile {
+        audio_s,
+        speakers,
+        utterances,
+        jobs,
+    })
 }
 
 /// A stretch of contiguous audio sent to whisper as one job: one utterance or several joined.

@@ -1,7 +1,7 @@
 //! Transcript segments: a window's hypothesis is split at whisper's breaks and the window's
 //! pauses, and a file's segments are redacted with a track per speaker.
 
-use super::{PendingUtterance, Redaction};
+use super::{Pause, PendingUtterance, Redaction};
 use crate::asr::Hypothesis;
 use crate::output::TranscriptSegment;
 use crate::redact::{RawSegment, RedactedSegment};
@@ -85,7 +85,7 @@ fn random_key() -> [u8; 32] {
 fn to_raw_segments(
     span_start: f32,
     span_end: f32,
-    pauses: &[(f32, f32)],
+    pauses: &[Pause],
     h: Hypothesis,
 ) -> Vec<RawSegment> {
     let mut bounds = h.breaks.clone();
@@ -138,11 +138,11 @@ fn to_raw_segments(
 
 /// For each pause, the index of the first word that starts after its middle (none at either end
 /// of the words): where a segment break belongs if whisper did not put one there.
-fn pause_breaks(words: &[crate::asr::Word], pauses: &[(f32, f32)]) -> Vec<usize> {
+fn pause_breaks(words: &[crate::asr::Word], pauses: &[Pause]) -> Vec<usize> {
     pauses
         .iter()
-        .filter_map(|&(ps, pe)| {
-            let mid = (ps + pe) / 2.0;
+        .filter_map(|p| {
+            let mid = (p.start_s + p.end_s) / 2.0;
             let k = words.partition_point(|w| w.start < mid);
             (k > 0 && k < words.len()).then_some(k)
         })
@@ -154,6 +154,7 @@ mod tests {
 
     #[test]
     fn window_text_is_split_at_its_pauses() {
+        let pause = |start_s, end_s| Pause { start_s, end_s };
         let w = |word: &str, start: f32| crate::asr::Word {
             word: format!(" {word}"),
             start,
@@ -176,7 +177,7 @@ mod tests {
             breaks: vec![0],
             ..Default::default()
         };
-        let segs = to_raw_segments(0.0, 5.5, &[(1.1, 2.5), (3.5, 4.9)], h.clone());
+        let segs = to_raw_segments(0.0, 5.5, &[pause(1.1, 2.5), pause(3.5, 4.9)], h.clone());
         let texts: Vec<&str> = segs.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(texts, ["Is that right?", "Yes, it is.", "Good."]);
         assert!((segs[1].start - 2.6).abs() < 1e-6 && (segs[2].start - 5.0).abs() < 1e-6);
@@ -185,7 +186,7 @@ mod tests {
             breaks: vec![0, 3],
             ..h.clone()
         };
-        assert_eq!(to_raw_segments(0.0, 5.5, &[(1.1, 2.5)], h2).len(), 2);
+        assert_eq!(to_raw_segments(0.0, 5.5, &[pause(1.1, 2.5)], h2).len(), 2);
         assert_eq!(to_raw_segments(0.0, 5.5, &[], h).len(), 1);
     }
 }
