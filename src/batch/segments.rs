@@ -4,10 +4,11 @@
 use super::{Pause, PendingUtterance, Redaction};
 use crate::asr::Hypothesis;
 use crate::output::TranscriptSegment;
-use crate::redact::{RawSegment, RedactedSegment};
+use crate::redact::{RawSegment, RedactedSegment, TrackSegment, redact_recording};
 
-/// Passes a file's utterances (in time order) through one redaction call with a track per
-/// speaker, so identifiers split across a speaker's segments are still found.
+/// Passes a file's utterances (in time order) through [`redact_recording`], one redaction call
+/// with a track per speaker, so identifiers split across a speaker's segments are still found;
+/// the segments come back in time order.
 pub(super) fn redact_file(
     speakers: &[String],
     utterances: Vec<PendingUtterance>,
@@ -19,43 +20,30 @@ pub(super) fn redact_file(
         h.map(|h| to_raw_segments(u.start_s, u.end_s, &u.pauses, h))
             .unwrap_or_default()
             .into_iter()
-            .map(move |s| (track, s))
+            .map(move |segment| TrackSegment { track, segment })
     });
     let redactor = match redaction {
         Redaction::Policy(r) => r,
         Redaction::DisabledForEvaluation => {
             return raw
-                .map(|(track, seg)| {
+                .map(|r| {
                     let unredacted = RedactedSegment {
-                        start: seg.start,
-                        end: seg.end,
-                        text: seg.text,
-                        words: seg.words,
+                        start: r.segment.start,
+                        end: r.segment.end,
+                        text: r.segment.text,
+                        words: r.segment.words,
                         spans: Vec::new(),
                         policy_version: 0,
                     };
-                    output_segment(&speakers[track], unredacted)
+                    output_segment(&speakers[r.track], unredacted)
                 })
                 .collect();
         }
     };
-    let call = redactor.call(random_key());
-    let mut tracks: Vec<_> = speakers.iter().map(|s| call.track(s == "agent")).collect();
-    let mut out: Vec<(usize, RedactedSegment)> = Vec::new();
-    for (track, seg) in raw {
-        out.extend(
-            tracks[track]
-                .push_final(seg)
-                .into_iter()
-                .map(|r| (track, r)),
-        );
-    }
-    for (track, t) in tracks.iter_mut().enumerate() {
-        out.extend(t.flush().into_iter().map(|r| (track, r)));
-    }
-    out.sort_by(|a, b| a.1.start.total_cmp(&b.1.start));
+    let mut out = redact_recording(redactor, random_key(), speakers, raw);
+    out.sort_by(|a, b| a.segment.start.total_cmp(&b.segment.start));
     out.into_iter()
-        .map(|(track, r)| output_segment(&speakers[track], r))
+        .map(|r| output_segment(&speakers[r.track], r.segment))
         .collect()
 }
 

@@ -50,6 +50,7 @@ mod entity;
 mod names;
 mod numbers;
 mod policy;
+mod recording;
 mod render;
 mod stream;
 mod text;
@@ -65,6 +66,7 @@ use serde::{Deserialize, Serialize};
 
 pub use entity::EntityKind;
 pub use policy::{Mode, Policy, PolicyError};
+pub use recording::{TrackSegment, redact_recording};
 pub use stream::{CallRedactor, TrackRedactor};
 
 /// Words are the ASR stage's words: the redactor replaces the ones inside a span.
