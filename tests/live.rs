@@ -1243,8 +1243,7 @@ fn shutdown_finalises_open_calls_before_exit() {
     let last = tr
         .segments
         .iter()
-        .filter(|s| s.speaker == "caller")
-        .next_back()
+        .rfind(|s| s.speaker == "caller")
         .expect("caller segments");
     assert!(
         last.end > 12.5,

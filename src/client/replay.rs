@@ -354,7 +354,7 @@ async fn pace(t0: Instant, k: usize, speed: f32) {
     if speed > 0.0 {
         let at = t0 + Duration::from_secs_f64(k as f64 * FRAME_MS as f64 / 1000.0 / speed as f64);
         tokio::time::sleep_until(at).await;
-    } else if k % 50 == 0 {
+    } else if k.is_multiple_of(50) {
         tokio::task::yield_now().await;
     }
 }
