@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use callscribe::api::{ServeOptions, WebConfig};
 use callscribe::batch::ChannelMode;
+use callscribe::client::replay::{ReplayOptions, replay};
 use callscribe::ingest::Protocol;
 use callscribe::live::LiveConfig;
-use callscribe::replay::{ReplayOptions, replay};
 use callscribe::store::Actor;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};

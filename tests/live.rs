@@ -221,11 +221,12 @@ fn sample_call() -> (Vec<i16>, Vec<i16>) {
 
 /// The 5 s speech fixture as 8 kHz samples.
 fn speech_8k() -> Vec<i16> {
-    let (tracks, _, _) = callscribe::batch::load_tracks(
+    let tracks = callscribe::batch::load_tracks(
         &common::fixture("speech.16k.flac"),
         callscribe::batch::ChannelMode::Mix,
     )
-    .unwrap();
+    .unwrap()
+    .tracks;
     let mut r = callscribe::audio::StreamResampler::between(16000, 8000, 4096).unwrap();
     let mut out = Vec::new();
     r.push(&tracks[0], &mut out).unwrap();
@@ -592,11 +593,12 @@ async fn telnyx_l16_out_of_order_frames() {
     let srv = server();
     let t = tenant(srv, "telnyx").await;
     // Telnyx L16 is big-endian 16-bit; 16 kHz here, frames sent pairwise swapped
-    let (tracks, _, _) = callscribe::batch::load_tracks(
+    let tracks = callscribe::batch::load_tracks(
         &common::fixture("speech.16k.flac"),
         callscribe::batch::ChannelMode::Mix,
     )
-    .unwrap();
+    .unwrap()
+    .tracks;
     let pcm: Vec<u8> = tracks[0]
         .iter()
         .flat_map(|&x| ((x * 32767.0) as i16).to_be_bytes())
@@ -676,11 +678,12 @@ async fn exotel_pcm16_with_basic_auth_in_100ms_frames() {
 async fn vonage_binary_l16_ends_when_the_socket_closes() {
     let srv = server();
     let t = tenant(srv, "vonage").await;
-    let (tracks, _, _) = callscribe::batch::load_tracks(
+    let tracks = callscribe::batch::load_tracks(
         &common::fixture("speech.16k.flac"),
         callscribe::batch::ChannelMode::Mix,
     )
-    .unwrap();
+    .unwrap()
+    .tracks;
     let pcm: Vec<u8> = tracks[0]
         .iter()
         .flat_map(|&x| ((x * 32767.0) as i16).to_le_bytes())
@@ -1240,8 +1243,7 @@ fn shutdown_finalises_open_calls_before_exit() {
     let last = tr
         .segments
         .iter()
-        .filter(|s| s.speaker == "caller")
-        .next_back()
+        .rfind(|s| s.speaker == "caller")
         .expect("caller segments");
     assert!(
         last.end > 12.5,

@@ -4,9 +4,9 @@
 mod common;
 
 use callscribe::api::ServeOptions;
+use callscribe::client::loadtest::{LoadOptions, load_calls, run};
 use callscribe::ingest::Protocol;
 use callscribe::live::LiveConfig;
-use callscribe::loadtest::{LoadOptions, load_calls, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_calls_are_held_and_measured_and_refusals_counted() {

@@ -19,7 +19,7 @@ protocol (whisper_live 0.10.0, client.py / server.py / backend/base.py):
 
 Calls: a directory of mono files (`callNN.8k.mulaw.wav`, or 16-bit PCM WAV) each with
 `callNN.json` beside it holding `turns: [{speaker, start, end}]`. As in callscribe's loadtest
-(src/loadtest.rs), a mono call with turns is split into a caller and an agent track: each
+(src/client/loadtest.rs), a mono call with turns is split into a caller and an agent track: each
 track carries the audio of its own turns and silence elsewhere (split at 16 kHz, after
 resampling). Each track is one WhisperLive stream; both streams of a call start together.
 

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
+use crate::client::loadtest::{LoadOptions, LoadReport, find_capacity, held, load_calls, run};
 use crate::ingest::Protocol;
-use crate::loadtest::{LoadOptions, LoadReport, find_capacity, held, load_calls, run};
 
 #[derive(Debug, Args)]
 pub struct LoadtestArgs {
@@ -86,7 +86,7 @@ fn print(r: &LoadReport) {
 }
 
 pub fn run_cmd(args: LoadtestArgs) -> anyhow::Result<ExitCode> {
-    crate::replay::require_loopback(&args.url)?;
+    crate::client::replay::require_loopback(&args.url)?;
     anyhow::ensure!(args.calls >= 1, "--calls must be at least 1");
     anyhow::ensure!(
         args.speed > 0.0 && args.speed <= 100.0,

@@ -10,8 +10,8 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::batch::ChannelMode;
+use crate::client::replay::{ReplayOptions, format_final, replay};
 use crate::ingest::Protocol;
-use crate::replay::{ReplayOptions, format_final, replay};
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {

@@ -49,6 +49,7 @@ mod engine;
 mod names;
 mod numbers;
 mod policy;
+mod recording;
 mod render;
 mod stream;
 mod text;
@@ -63,6 +64,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::transcript::{EntityKind, Span};
 pub use policy::{Mode, Policy, PolicyError};
+pub use recording::{TrackSegment, redact_recording};
 pub use stream::{CallRedactor, TrackRedactor};
 
 /// Words are the ASR stage's words: the redactor replaces the ones inside a span.

@@ -14,7 +14,7 @@ use sqlx::Row;
 use super::audit::{self, Actor};
 use super::calls::{DATA_KEY_VERSION, SealedSegment, open_segment, seal_segment};
 use super::{Result, Store, StoreError};
-use crate::redact::{RawSegment, RedactedSegment, Redactor, Span};
+use crate::redact::{RawSegment, RedactedSegment, Redactor, Span, TrackSegment, redact_recording};
 use crate::transcript::TranscriptSegment;
 
 /// One segment that could not be reprocessed.
@@ -36,7 +36,7 @@ pub struct ReprocessReport {
 }
 
 /// Re-redacts one call's segments (all of them, in order, per speaker, so identifiers split
-/// across segments are found). Returns the new segments in input order.
+/// across segments are found: [`redact_recording`]). Returns the new segments in input order.
 fn re_redact(redactor: &Arc<Redactor>, segments: &[TranscriptSegment]) -> Vec<TranscriptSegment> {
     let mut speakers: Vec<&str> = Vec::new();
     for s in segments {
@@ -44,25 +44,22 @@ fn re_redact(redactor: &Arc<Redactor>, segments: &[TranscriptSegment]) -> Vec<Tr
             speakers.push(&s.speaker);
         }
     }
-    let call = redactor.call(crate::sys::random_key());
-    let mut tracks: Vec<_> = speakers.iter().map(|s| call.track(*s == "agent")).collect();
-    // a track emits its segments in the order it was given them (possibly later)
-    let mut outputs: Vec<Vec<RedactedSegment>> = vec![Vec::new(); speakers.len()];
-    for s in segments {
-        let t = speakers
+    let raw = segments.iter().map(|s| TrackSegment {
+        track: speakers
             .iter()
             .position(|x| *x == s.speaker)
-            .expect("speaker listed");
-        let raw = RawSegment {
+            .expect("speaker listed"),
+        segment: RawSegment {
             start: s.start,
             end: s.end,
             text: s.text.clone(),
             words: s.words.clone(),
-        };
-        outputs[t].extend(tracks[t].push_final(raw));
-    }
-    for (t, track) in tracks.iter_mut().enumerate() {
-        outputs[t].extend(track.flush());
+        },
+    });
+    // a track emits its segments in the order it was given them (possibly later)
+    let mut outputs: Vec<Vec<RedactedSegment>> = vec![Vec::new(); speakers.len()];
+    for r in redact_recording(redactor, crate::sys::random_key(), &speakers, raw) {
+        outputs[r.track].push(r.segment);
     }
     let mut next = vec![0usize; speakers.len()];
     segments

@@ -17,9 +17,9 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::batch::{ChannelMode, load_tracks};
+use super::replay::{ReplayOptions, frames, replay_frames, require_loopback};
+use crate::batch::{ChannelMode, LoadedTracks, load_tracks};
 use crate::ingest::{Protocol, close};
-use crate::replay::{ReplayOptions, frames, replay_frames, require_loopback};
 use crate::segment::vad::{VadConfig, find_speech};
 
 /// One utterance of the reference: track, start and end in seconds of call audio.
@@ -67,7 +67,11 @@ pub fn load_calls(dir: &Path, protocol: Protocol) -> anyhow::Result<Vec<LoadCall
 }
 
 fn load_call(path: &Path, protocol: Protocol) -> anyhow::Result<LoadCall> {
-    let (mut tracks, mut speakers, audio_s) = load_tracks(path, ChannelMode::Split)
+    let LoadedTracks {
+        mut tracks,
+        mut speakers,
+        audio_s,
+    } = load_tracks(path, ChannelMode::Split)
         .with_context(|| format!("cannot decode {}", path.display()))?;
     // NAME.json beside NAME.wav, or beside NAME.8k.mulaw.wav (the name up to its first dot)
     let stem = path

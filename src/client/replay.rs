@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::audio::{StreamResampler, g711};
-use crate::batch::{ChannelMode, load_tracks};
+use crate::batch::{ChannelMode, LoadedTracks, load_tracks};
 use crate::ingest::Protocol;
 
 /// 20 ms frames, as telephony providers send them.
@@ -132,7 +132,11 @@ pub async fn replay(
     opts: &ReplayOptions,
     on_event: impl FnMut(&Value),
 ) -> anyhow::Result<ReplaySummary> {
-    let (tracks, speakers, audio_s) = load_tracks(path, opts.channels)
+    let LoadedTracks {
+        tracks,
+        speakers,
+        audio_s,
+    } = load_tracks(path, opts.channels)
         .with_context(|| format!("cannot decode {}", path.display()))?;
     let frames = frames(&tracks, opts.protocol)?;
     replay_frames(frames, speakers, audio_s, opts, on_event).await
@@ -350,7 +354,7 @@ async fn pace(t0: Instant, k: usize, speed: f32) {
     if speed > 0.0 {
         let at = t0 + Duration::from_secs_f64(k as f64 * FRAME_MS as f64 / 1000.0 / speed as f64);
         tokio::time::sleep_until(at).await;
-    } else if k % 50 == 0 {
+    } else if k.is_multiple_of(50) {
         tokio::task::yield_now().await;
     }
 }
