@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use callscribe::api::{ServeOptions, WebConfig};
-use callscribe::batch::ChannelMode;
+use callscribe::audio::ChannelMode;
 use callscribe::client::replay::{ReplayOptions, replay};
 use callscribe::ingest::Protocol;
 use callscribe::live::LiveConfig;

@@ -221,9 +221,9 @@ fn sample_call() -> (Vec<i16>, Vec<i16>) {
 
 /// The 5 s speech fixture as 8 kHz samples.
 fn speech_8k() -> Vec<i16> {
-    let tracks = callscribe::batch::load_tracks(
+    let tracks = callscribe::audio::load_tracks(
         &common::fixture("speech.16k.flac"),
-        callscribe::batch::ChannelMode::Mix,
+        callscribe::audio::ChannelMode::Mix,
     )
     .unwrap()
     .tracks;
@@ -593,9 +593,9 @@ async fn telnyx_l16_out_of_order_frames() {
     let srv = server();
     let t = tenant(srv, "telnyx").await;
     // Telnyx L16 is big-endian 16-bit; 16 kHz here, frames sent pairwise swapped
-    let tracks = callscribe::batch::load_tracks(
+    let tracks = callscribe::audio::load_tracks(
         &common::fixture("speech.16k.flac"),
-        callscribe::batch::ChannelMode::Mix,
+        callscribe::audio::ChannelMode::Mix,
     )
     .unwrap()
     .tracks;
@@ -678,9 +678,9 @@ async fn exotel_pcm16_with_basic_auth_in_100ms_frames() {
 async fn vonage_binary_l16_ends_when_the_socket_closes() {
     let srv = server();
     let t = tenant(srv, "vonage").await;
-    let tracks = callscribe::batch::load_tracks(
+    let tracks = callscribe::audio::load_tracks(
         &common::fixture("speech.16k.flac"),
-        callscribe::batch::ChannelMode::Mix,
+        callscribe::audio::ChannelMode::Mix,
     )
     .unwrap()
     .tracks;

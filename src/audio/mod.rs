@@ -6,10 +6,12 @@ pub mod codec;
 pub mod decode;
 pub mod g711;
 pub mod resample;
+pub mod tracks;
 
 pub use codec::Codec;
 pub use decode::{DecodedAudio, decode_file};
 pub use resample::{StreamResampler, resample_to_16k};
+pub use tracks::{ChannelMode, LoadedTracks, load_tracks, speaker_of_channel};
 
 /// The sample rate every stage after `audio/` works at.
 pub const SAMPLE_RATE: u32 = 16_000;

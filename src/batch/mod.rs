@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::asr::{AsrJob, AsrResult, Hypothesis, Reply, WhisperPool};
-use crate::audio::{self, decode_file, resample_to_16k};
+use crate::audio::ChannelMode;
 use crate::redact::Redactor;
 use crate::segment::VadConfig;
 use crate::transcript::Transcript;
@@ -18,15 +18,6 @@ use crate::transcript::Transcript;
 use collect::{Planned, collect};
 use plan::{PlannedFile, PlannedJob, plan_file};
 pub use plan::{Window, pack_spans};
-
-/// How to treat multi-channel recordings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ChannelMode {
-    /// Average all channels into one track (speaker "unknown").
-    Mix,
-    /// One track per channel: channel 0 is the caller, channel 1 the agent.
-    Split,
-}
 
 #[derive(Clone)]
 pub struct BatchOptions {
@@ -86,16 +77,6 @@ pub fn call_id(path: &Path) -> String {
     }
 }
 
-/// Speaker label of channel `ch` of `n` in split mode.
-pub fn speaker_of_channel(ch: usize, n: usize, mode: ChannelMode) -> String {
-    match (mode, n, ch) {
-        (ChannelMode::Mix, _, _) | (_, 1, _) => "unknown".into(),
-        (ChannelMode::Split, _, 0) => "caller".into(),
-        (ChannelMode::Split, _, 1) => "agent".into(),
-        (ChannelMode::Split, _, c) => format!("channel{c}"),
-    }
-}
-
 /// An utterance waiting for (or holding) its hypothesis.
 struct PendingUtterance {
     track: usize,
@@ -111,38 +92,6 @@ struct PendingUtterance {
 struct Pause {
     start_s: f32,
     end_s: f32,
-}
-
-/// A decoded file: its tracks at 16 kHz, one speaker label per track, and its duration.
-#[derive(Debug)]
-pub struct LoadedTracks {
-    pub tracks: Vec<Vec<f32>>,
-    pub speakers: Vec<String>,
-    /// Seconds of audio in the file.
-    pub audio_s: f64,
-}
-
-/// Decodes a file into 16 kHz tracks with their speaker labels.
-pub fn load_tracks(path: &Path, mode: ChannelMode) -> Result<LoadedTracks, audio::AudioError> {
-    let decoded = decode_file(path)?;
-    let duration = decoded.duration_s();
-    let n = decoded.channels.len();
-    let channels = match mode {
-        ChannelMode::Mix => vec![audio::mix_to_mono(&decoded.channels)],
-        ChannelMode::Split => decoded.channels,
-    };
-    let speakers = (0..channels.len())
-        .map(|c| speaker_of_channel(c, n, mode))
-        .collect();
-    let tracks = channels
-        .iter()
-        .map(|c| resample_to_16k(c, decoded.sample_rate))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(LoadedTracks {
-        tracks,
-        speakers,
-        audio_s: duration,
-    })
 }
 
 /// Transcribes `files` through `pool`, calling `on_file` as each file completes (in completion
@@ -220,13 +169,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn call_ids_and_speakers() {
+    fn call_ids() {
         assert_eq!(call_id(Path::new("/x/call01.8k.mulaw.wav")), "call01");
         assert_eq!(call_id(Path::new("plain")), "plain");
         assert_eq!(call_id(Path::new(".hidden.wav")), ".hidden.wav");
-        assert_eq!(speaker_of_channel(0, 2, ChannelMode::Split), "caller");
-        assert_eq!(speaker_of_channel(1, 2, ChannelMode::Split), "agent");
-        assert_eq!(speaker_of_channel(0, 1, ChannelMode::Split), "unknown");
-        assert_eq!(speaker_of_channel(1, 2, ChannelMode::Mix), "unknown");
     }
 }

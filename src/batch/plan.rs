@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use super::{BatchOptions, LoadedTracks, PACK_MAX_GAP_S, Pause, PendingUtterance, load_tracks};
+use super::{BatchOptions, PACK_MAX_GAP_S, Pause, PendingUtterance};
 use crate::audio::SAMPLE_RATE;
+use crate::audio::{LoadedTracks, load_tracks};
 use crate::segment::{SpeechSpan, find_speech};
 
 /// A file ready for the pool: its utterances in time order and, at the same index, each one's

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::batch::ChannelMode;
+use crate::audio::ChannelMode;
 use crate::client::replay::{ReplayOptions, format_final, replay};
 use crate::ingest::Protocol;
 

@@ -11,7 +11,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::asr::{DecodeOptions, Model, PoolLayout, WhisperPool};
-use crate::batch::{self, BatchOptions, ChannelMode, FileOutcome, Redaction};
+use crate::audio::ChannelMode;
+use crate::batch::{self, BatchOptions, FileOutcome, Redaction};
 use crate::output::{self, Format};
 use crate::segment::VadConfig;
 use crate::store::{Actor, CallStatus, NewCall, NewSegment, Store};

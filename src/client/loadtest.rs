@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::replay::{ReplayOptions, frames, replay_frames, require_loopback};
-use crate::batch::{ChannelMode, LoadedTracks, load_tracks};
+use crate::audio::{ChannelMode, LoadedTracks, load_tracks};
 use crate::ingest::{Protocol, close};
 use crate::segment::vad::{VadConfig, find_speech};
 

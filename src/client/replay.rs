@@ -18,8 +18,8 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use crate::audio::{ChannelMode, LoadedTracks, load_tracks};
 use crate::audio::{StreamResampler, g711};
-use crate::batch::{ChannelMode, LoadedTracks, load_tracks};
 use crate::ingest::Protocol;
 
 /// 20 ms frames, as telephony providers send them.
