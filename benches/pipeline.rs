@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callscribe::asr::{DecodeOptions, Model, PoolLayout, WhisperPool};
+use callscribe::audio::ChannelMode;
 use callscribe::audio::{decode_file, g711, resample_to_16k};
-use callscribe::batch::{self, BatchOptions, ChannelMode, Redaction};
+use callscribe::batch::{self, BatchOptions, Redaction};
 use callscribe::redact::{RawSegment, Redactor};
 use callscribe::segment::{VadConfig, find_speech};
 use callscribe::store::crypto::{self, Aad, Purpose, SecretKey};

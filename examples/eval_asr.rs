@@ -8,7 +8,8 @@
 use std::path::PathBuf;
 
 use callscribe::asr::{DecodeOptions, Model, PoolLayout, WhisperPool};
-use callscribe::batch::{self, BatchOptions, ChannelMode, Redaction};
+use callscribe::audio::ChannelMode;
+use callscribe::batch::{self, BatchOptions, Redaction};
 use callscribe::output::{Format, render};
 
 fn main() -> anyhow::Result<()> {

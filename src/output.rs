@@ -114,6 +114,7 @@ fn clock_hms(secs: f32, sep: char) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transcript::TranscriptSegment;
 
     fn sample() -> Transcript {
         Transcript {

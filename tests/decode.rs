@@ -48,9 +48,12 @@ fn every_container_and_codec_decodes_to_the_same_tone() {
     }
 }
 
+/// Whether an error is the one a bad file should give.
+type Expected = fn(&AudioError) -> bool;
+
 #[test]
 fn bad_files_fail_with_what_is_wrong() {
-    let cases: [(&str, fn(&AudioError) -> bool); 6] = [
+    let cases: [(&str, Expected); 6] = [
         ("empty.wav", |e| matches!(e, AudioError::EmptyFile)),
         ("truncated.wav", |e| {
             matches!(e, AudioError::Truncated { .. })

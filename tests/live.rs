@@ -124,7 +124,7 @@ struct Tenant {
 
 async fn tenant(srv: &Server, name: &str) -> Tenant {
     let engine = srv.engine.clone();
-    let name = format!("{name}-{}", callscribe::sys::random_id("")[..6].to_string());
+    let name = format!("{name}-{}", &callscribe::sys::random_id("")[..6]);
     on_server(srv, async move {
         let actor = Actor::operator();
         let t = engine

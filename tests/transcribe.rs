@@ -6,7 +6,8 @@ mod common;
 
 use std::sync::Arc;
 
-use callscribe::batch::{self, BatchOptions, ChannelMode, FileOutcome, Redaction};
+use callscribe::audio::ChannelMode;
+use callscribe::batch::{self, BatchOptions, FileOutcome, Redaction};
 use callscribe::segment::{VadConfig, find_speech};
 use callscribe::transcript::Transcript;
 use common::{fixture, noise, normalise, pool, sine};

@@ -336,7 +336,7 @@ mod tests {
     fn failed_authentications_back_off_exponentially_and_success_resets() {
         let g = AuthGuard::new(&LimitsConfig::default());
         let ip = Attempt::new("127.0.0.1".parse().unwrap(), "not a key");
-        let other: IpAddr = "::1".parse().unwrap();
+        let other = Attempt::new("::1".parse().unwrap(), "not a key");
         let t = Instant::now();
         for _ in 0..5 {
             assert_eq!(g.blocked(&ip, t), None);
@@ -351,7 +351,7 @@ mod tests {
         assert_eq!(g.blocked(&ip, t), Some(Duration::from_secs(4)));
         assert_eq!(g.blocked(&ip, t + Duration::from_secs(4)), None);
         assert_eq!(
-            g.blocked(other, t),
+            g.blocked(&other, t),
             None,
             "other addresses are not affected"
         );

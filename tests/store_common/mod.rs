@@ -42,10 +42,7 @@ impl TestDb {
         let pg_name = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => {
-                let name = format!(
-                    "callscribe_test_{}",
-                    callscribe::sys::random_id("")[..16].to_string()
-                );
+                let name = format!("callscribe_test_{}", &callscribe::sys::random_id("")[..16]);
                 sqlx::any::install_default_drivers();
                 let mut conn = sqlx::AnyConnection::connect(&format!("{}/postgres", pg_base())).await.unwrap_or_else(|e| {
                     panic!(
