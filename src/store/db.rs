@@ -16,7 +16,8 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Connection, Row};
 
 use super::sql::{
-    Backend, Tx, checkpoint, create_private_dir, open_pool, redact_url, resolve, set_tenant,
+    Backend, Tx, checkpoint, create_private_dir, open_pool, private_file, redact_url, resolve,
+    set_tenant,
 };
 use super::vault::{Vault, VaultKey};
 use super::{Result, StoreConfig, StoreError};
@@ -148,6 +149,9 @@ impl Db {
             && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         {
             create_private_dir(dir)?;
+        }
+        if let Some(path) = &sqlite_path {
+            private_file(path)?;
         }
         let shown = redact_url(&url);
         let connect_err = |source| StoreError::Connect {

@@ -142,6 +142,40 @@ pub(crate) fn create_private_dir(dir: &std::path::Path) -> Result<()> {
         })
 }
 
+/// A SQLite file readable by its owner only (0600): created so if missing, tightened (with a
+/// warning) if it is open to others. SQLite gives its `-wal` and `-shm` files the database
+/// file's permissions, so they follow.
+pub(crate) fn private_file(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |e: std::io::Error| {
+        StoreError::Config(format!(
+            "cannot make {} private (0600): {e}",
+            path.display()
+        ))
+    };
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(failed)?;
+        }
+        Err(e) => return Err(failed(e)),
+        Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+            tracing::warn!(
+                file = %path.display(),
+                "the database file was open to other users; made it 0600"
+            );
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(failed)?;
+        }
+        Ok(_) => {}
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -157,6 +191,51 @@ mod tests {
         assert_eq!(
             super::redact_url("postgres://app@db/x"),
             "postgres://app@db/x"
+        );
+    }
+
+    #[test]
+    fn private_file_creates_and_tightens_to_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let new = dir.path().join("new.db");
+        super::private_file(&new).unwrap();
+        assert_eq!(mode(&new), 0o600);
+        let open = dir.path().join("open.db");
+        std::fs::write(&open, b"").unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        super::private_file(&open).unwrap();
+        assert_eq!(mode(&open), 0o600);
+    }
+
+    #[tokio::test]
+    async fn the_database_its_wal_and_the_key_vault_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&crate::store::StoreConfig {
+            master_key: None,
+            ..crate::store::StoreConfig::new(dir.path(), None)
+        })
+        .await
+        .unwrap();
+        store
+            .create_tenant(&crate::store::Actor::System("test"), "acme", None)
+            .await
+            .unwrap();
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if name.contains(".db") {
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{name}");
+                checked += 1;
+            }
+        }
+        assert!(
+            checked >= 3,
+            "the database, its WAL and the vault: {checked} files"
         );
     }
 }

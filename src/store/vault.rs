@@ -26,8 +26,8 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Connection, Row};
 
 use super::sql::{
-    Backend, Tx, checkpoint, create_private_dir, open_pool, parse_url, redact_url, set_tenant,
-    sqlite_at,
+    Backend, Tx, checkpoint, create_private_dir, open_pool, parse_url, private_file, redact_url,
+    set_tenant, sqlite_at,
 };
 use super::{Result, StoreConfig, StoreError};
 
@@ -131,6 +131,9 @@ impl Vault {
             .filter(|d| !d.as_os_str().is_empty())
         {
             create_private_dir(dir)?;
+        }
+        if let Some(path) = &sqlite_path {
+            private_file(path)?;
         }
         let location = sqlite_path
             .as_ref()
