@@ -84,6 +84,8 @@ pub struct Metrics {
     /// Failed authentications, and requests refused because their address was backing off.
     pub auth_failures: AtomicU64,
     pub auth_blocked: AtomicU64,
+    /// Connections closed at once because the server or their address had too many open.
+    pub connections_refused: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -97,6 +99,7 @@ impl Default for Metrics {
             rate_limited: Default::default(),
             auth_failures: AtomicU64::new(0),
             auth_blocked: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
         }
     }
 }

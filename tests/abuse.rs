@@ -27,12 +27,22 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const MAX_AHEAD_MS: u64 = 2000;
 const START_TIMEOUT_S: u64 = 2;
 const PER_TENANT: usize = 3;
+const HEADER_TIMEOUT_S: u64 = 2;
+const PER_ADDRESS: usize = 64;
 
 fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| {
         start(
-            ServeOptions::default(),
+            ServeOptions {
+                web: callscribe::api::WebConfig {
+                    header_read_timeout_s: HEADER_TIMEOUT_S,
+                    max_connections: 400,
+                    max_connections_per_address: PER_ADDRESS,
+                    ..Default::default()
+                },
+                tls: None,
+            },
             LiveConfig {
                 max_calls: 12,
                 max_calls_per_tenant: PER_TENANT,
@@ -420,5 +430,71 @@ fn wrong_ingest_keys_back_off_without_locking_out_the_address_or_flooding_the_au
         );
         let (legit, (close, sent)) = good.await.unwrap();
         assert_kept_every_final(&legit, "CAkeysok", close, sent).await;
+    });
+}
+
+/// Finding 2 (HTTP): slow-header clients are cut off at the header-read timeout, and a flood of
+/// connections from one address is held to the per-address cap — from 127.0.0.2, while the
+/// legitimate call comes from 127.0.0.1 and goes on.
+#[test]
+fn slow_headers_and_connection_floods_are_cut_off() {
+    rt().block_on(async {
+        let srv = server();
+        let legit = workspace(srv, "flood-ok").await;
+        let good = tokio::spawn(async move {
+            let r = legitimate_call(&legit, "CAfloodok", 8).await;
+            (legit, r)
+        });
+        let addr = srv.addr;
+        let mut conns = Vec::new();
+        for _ in 0..(PER_ADDRESS + 36) {
+            conns.push(tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let sock = tokio::net::TcpSocket::new_v4().unwrap();
+                sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+                let mut s = sock.connect(addr).await.unwrap();
+                let opened = Instant::now();
+                // half a request, never finished
+                let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
+                let mut buf = [0u8; 256];
+                let closed =
+                    tokio::time::timeout(Duration::from_secs(HEADER_TIMEOUT_S + 5), async {
+                        loop {
+                            match s.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(_) => {}
+                            }
+                        }
+                    })
+                    .await
+                    .is_ok();
+                (closed, opened.elapsed())
+            }));
+        }
+        let mut at_once = 0;
+        for c in conns {
+            let (closed, after) = c.await.unwrap();
+            assert!(
+                closed,
+                "a slow-header connection was still open after {after:?}"
+            );
+            assert!(
+                after < Duration::from_secs(HEADER_TIMEOUT_S + 4),
+                "{after:?}"
+            );
+            at_once += usize::from(after < Duration::from_millis(HEADER_TIMEOUT_S * 1000 / 2));
+        }
+        assert!(
+            at_once >= 36,
+            "connections past the per-address cap are closed at once: {at_once}"
+        );
+        let refused = srv
+            .engine
+            .metrics
+            .connections_refused
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!(refused >= 36, "{refused}");
+        let (legit, (close, sent)) = good.await.unwrap();
+        assert_kept_every_final(&legit, "CAfloodok", close, sent).await;
     });
 }

@@ -22,6 +22,15 @@ pub struct WebConfig {
     /// Mark cookies `Secure` [default: when serving TLS]. Set true behind a TLS-terminating proxy.
     pub secure_cookies: Option<bool>,
     pub limits: LimitsConfig,
+    /// A client must send a request's headers (and its first request) within this long.
+    pub header_read_timeout_s: u64,
+    /// A TLS client must finish its handshake within this long.
+    pub tls_handshake_timeout_s: u64,
+    /// Connections open at once (HTTP, WebSockets), in all and per client address; past either
+    /// a new connection is closed at once. Keep `max_connections` below the process's
+    /// open-file limit.
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
     /// `/.well-known/security.txt` (RFC 9116); absent: 404.
     pub security_txt: Option<SecurityTxt>,
 }
@@ -34,6 +43,10 @@ impl Default for WebConfig {
             session_rotate_s: 600,
             secure_cookies: None,
             limits: LimitsConfig::default(),
+            header_read_timeout_s: 10,
+            tls_handshake_timeout_s: 10,
+            max_connections: 1000,
+            max_connections_per_address: 256,
             security_txt: None,
         }
     }
@@ -75,6 +88,26 @@ impl WebConfig {
             )));
         }
         self.limits.validate()?;
+        for (name, v) in [
+            ("header_read_timeout_s", self.header_read_timeout_s),
+            ("tls_handshake_timeout_s", self.tls_handshake_timeout_s),
+        ] {
+            if !(1..=300).contains(&v) {
+                return Err(ConfigError::new(format!(
+                    "[web] {name} must be 1..=300, got {v}"
+                )));
+            }
+        }
+        if self.max_connections == 0
+            || self.max_connections_per_address == 0
+            || self.max_connections_per_address > self.max_connections
+        {
+            return Err(ConfigError::new(format!(
+                "[web] max_connections ({}) and max_connections_per_address ({}) must be at least 1, \
+                 the second at most the first",
+                self.max_connections, self.max_connections_per_address
+            )));
+        }
         if let Some(s) = &self.security_txt {
             if s.contact.is_empty() {
                 return Err(ConfigError::new(

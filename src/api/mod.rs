@@ -6,6 +6,7 @@ mod assets;
 pub mod auth;
 mod browser;
 pub mod config;
+mod conn;
 mod error;
 mod events;
 mod ingest;
@@ -218,14 +219,16 @@ pub async fn serve(
             }
         })
     };
-    match &opts.tls {
-        None => {
-            axum::serve(listener, make)
-                .with_graceful_shutdown(signal)
-                .await?
-        }
-        Some(tls) => tls::serve(listener, tls, make, signal).await?,
-    }
+    let limits = conn::ConnLimits::new(
+        opts.web.max_connections,
+        opts.web.max_connections_per_address,
+        engine.metrics.clone(),
+    );
+    let timeouts = tls::Timeouts {
+        header_read: Duration::from_secs(opts.web.header_read_timeout_s),
+        tls_handshake: Duration::from_secs(opts.web.tls_handshake_timeout_s),
+    };
+    tls::serve(listener, opts.tls.as_ref(), limits, timeouts, make, signal).await?;
     // Upgraded sockets outlive the HTTP server: wait for their calls to be finalised.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {

@@ -514,6 +514,12 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
         "Requests refused while their address backed off.",
         &[("", load(&m.auth_blocked))],
     );
+    metric(
+        "callscribe_connections_refused_total",
+        "counter",
+        "Connections closed at once: too many open in all or from their address.",
+        &[("", load(&m.connections_refused))],
+    );
     let _ = writeln!(
         out,
         "# HELP callscribe_utterance_latency_seconds From an utterance handed to the recogniser to its event published."

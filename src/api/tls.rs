@@ -1,5 +1,6 @@
 //! HTTPS and wss:// on the same listener, through rustls: TLS 1.3 preferred, TLS 1.2 the
-//! minimum, HTTP/1.1 (WebSocket upgrades), certificates and keys from PEM files.
+//! minimum, HTTP/1.1 (WebSocket upgrades), certificates and keys from PEM files; and the one
+//! place the server is built, plain or TLS, with its connection limits and timeouts.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,7 +11,10 @@ use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+
 use super::config::TlsConfig;
+use super::conn::ConnLimits;
 
 /// The rustls server configuration, with precise errors for unreadable or mismatched files.
 pub fn server_config(tls: &TlsConfig) -> std::io::Result<rustls::ServerConfig> {
@@ -58,13 +62,25 @@ pub fn server_config(tls: &TlsConfig) -> std::io::Result<rustls::ServerConfig> {
     Ok(config)
 }
 
+/// How long a client may take before it has said anything useful.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// A request's headers, and the first request of a connection.
+    pub header_read: Duration,
+    pub tls_handshake: Duration,
+}
+
+/// Serves `make` on `listener` — plain HTTP, or HTTPS when `tls` is given — with the connection
+/// limits and the timeouts, until `shutdown`; then stops accepting and lets requests in flight
+/// finish (up to 30 s).
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    tls: &TlsConfig,
+    tls: Option<&TlsConfig>,
+    limits: ConnLimits,
+    timeouts: Timeouts,
     make: IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let config = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(server_config(tls)?));
     let handle = axum_server::Handle::new();
     let h = handle.clone();
     tokio::spawn(async move {
@@ -72,9 +88,21 @@ pub async fn serve(
         // like axum::serve: stop accepting, let requests in flight finish
         h.graceful_shutdown(Some(Duration::from_secs(30)));
     });
-    let std_listener = listener.into_std()?;
-    axum_server::from_tcp_rustls(std_listener, config)?
+    let mut server = axum_server::from_tcp(listener.into_std()?)?
         .handle(handle)
-        .serve(make)
-        .await
+        .first_request_timeout(timeouts.header_read);
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(Some(timeouts.header_read));
+    match tls {
+        None => server.acceptor(limits).serve(make).await,
+        Some(tls) => {
+            let config = RustlsConfig::from_config(Arc::new(server_config(tls)?));
+            let acceptor = RustlsAcceptor::new(config)
+                .handshake_timeout(timeouts.tls_handshake)
+                .acceptor(limits);
+            server.acceptor(acceptor).serve(make).await
+        }
+    }
 }
