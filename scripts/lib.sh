@@ -71,3 +71,41 @@ EOF
     rm -rf "$dest"
     mv "$dest.tmp" "$dest"
 }
+
+# port_open HOST PORT: true when something accepts TCP connections there.
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# start_private_postgres PORT DIR: a PostgreSQL cluster of its own in DIR (created once, trust
+# auth, superuser `postgres`), listening on 127.0.0.1:PORT only. Uses Debian's postgresql
+# (installed if missing). initdb and pg_ctl refuse to run as root: as root it runs them as the
+# `postgres` user the package creates.
+start_private_postgres() {
+    local port="$1" dir="$2" bin run=()
+    deb_installed postgresql || install_debian_packages postgresql
+    bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+    [ -n "$bin" ] || die "Debian's postgresql installed no server under /usr/lib/postgresql"
+    mkdir -p "$dir"
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres "$dir"
+        run=(runuser -u postgres --)
+    fi
+    if [ ! -f "$dir/PG_VERSION" ]; then
+        say "creating a PostgreSQL cluster for the tests in $dir"
+        "${run[@]}" "$bin/initdb" -D "$dir" -U postgres --auth=trust >/dev/null
+    fi
+    say "starting PostgreSQL on 127.0.0.1:$port ($dir)"
+    "${run[@]}" "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w \
+        -o "-h 127.0.0.1 -p $port -k $dir" start >/dev/null
+}
+
+# ensure_postgres: the tests need PostgreSQL at 127.0.0.1:5432 that trusts `postgres` on
+# loopback (or CALLSCRIBE_TEST_POSTGRES). When nothing answers there, a private cluster is
+# started (safe to run again: a running one is left alone). The services a fresh machine lacks
+# are started by the scripts, never assumed.
+ensure_postgres() {
+    [ -n "${CALLSCRIBE_TEST_POSTGRES:-}" ] && return 0
+    port_open 127.0.0.1 5432 && return 0
+    local dir=/var/lib/postgresql/callscribe-test
+    [ "$(id -u)" -eq 0 ] || dir="$repo_root/target/test-postgres"
+    start_private_postgres 5432 "$dir"
+}

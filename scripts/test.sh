@@ -15,6 +15,8 @@ scripts/setup.sh
 missing=()
 for p in chromium chromium-driver; do deb_installed "$p" || missing+=("$p"); done
 [ "${#missing[@]}" -eq 0 ] || install_debian_packages "${missing[@]}"
+# The store tests need PostgreSQL; start one when none is running.
+ensure_postgres
 say "checking formatting, lints and import circles"
 cargo fmt --check
 cargo clippy --release --all-targets --locked -- -D warnings
