@@ -16,7 +16,6 @@ use super::AppState;
 use super::config::WebConfig;
 use super::error::ApiError;
 use super::limits::{Attempt, AuthGuard, Class, RateLimiter};
-use crate::live::Engine;
 use crate::store::{AuthError, Principal, Role, WebSession};
 
 /// Shared web state.
@@ -168,32 +167,14 @@ async fn identify(
     let metrics = &st.engine.metrics;
     let now = Instant::now();
     let mut set_cookie = None;
-    let presented = presented_keys(headers);
-    let caller = if let Some(first) = presented.first() {
-        let who = Attempt::new(ip, first);
-        backing_off(st, &who, now)?;
-        match header_principal(
-            &st.engine,
-            ip,
-            headers,
-            &[Role::Ingest, Role::Agent, Role::Admin, Role::Auditor],
-        )
-        .await
-        {
-            Ok(p) => {
-                web.guard.success(&who);
-                p.map(|principal| Caller {
-                    principal,
-                    session: None,
-                })
-            }
-            Err(e) => {
-                if e.status() == StatusCode::UNAUTHORIZED {
-                    auth_failed(st, &who, now);
-                }
-                return Err(e);
-            }
-        }
+    let caller = if !presented_keys(headers).is_empty() {
+        let roles = [Role::Ingest, Role::Agent, Role::Admin, Role::Auditor];
+        header_principal(st, ip, headers, &roles)
+            .await?
+            .map(|principal| Caller {
+                principal,
+                session: None,
+            })
     } else if let Some(token) = cookie_value(headers, web.session_cookie()) {
         match st.engine.store.web_session(token).await {
             Ok(s) => {
@@ -312,23 +293,80 @@ pub(super) fn presented_keys(headers: &HeaderMap) -> Vec<String> {
 
 /// Authenticates the request's `Authorization` header for one of `roles`, if it has one
 /// (Basic auth may carry the key as password or user name: the first that passes counts).
+/// The first presented key is the attempt the back-off counts.
 pub(super) async fn header_principal(
-    engine: &Engine,
-    source: IpAddr,
+    st: &AppState,
+    ip: IpAddr,
     headers: &HeaderMap,
     roles: &[Role],
 ) -> Result<Option<Principal>, ApiError> {
-    let mut last = None;
-    for k in presented_keys(headers) {
-        match engine.store.authenticate_as(&k, roles, Some(source)).await {
-            Ok(p) => return Ok(Some(p)),
-            Err(e) => last = Some(e),
+    let keys = presented_keys(headers);
+    let Some(first) = keys.first() else {
+        return Ok(None);
+    };
+    let who = Attempt::new(ip, first);
+    Ok(Some(checked_key(st, &who, &keys, roles).await?))
+}
+
+/// Why a presented key was not accepted.
+#[derive(Debug)]
+pub(super) enum KeyRefused {
+    /// The attempt is backing off after failed checks (not checked at all).
+    BackingOff(ApiError),
+    Auth(AuthError),
+}
+
+impl KeyRefused {
+    /// What the client is told (HTTP body or close reason).
+    pub(super) fn message(&self) -> String {
+        match self {
+            KeyRefused::BackingOff(e) => e.message().to_string(),
+            KeyRefused::Auth(e) => e.public_message().to_string(),
         }
     }
-    match last {
-        None => Ok(None),
-        Some(e) => Err(e.into()),
+}
+
+impl From<KeyRefused> for ApiError {
+    fn from(e: KeyRefused) -> Self {
+        match e {
+            KeyRefused::BackingOff(e) => e,
+            KeyRefused::Auth(e) => e.into(),
+        }
     }
+}
+
+/// Checks the keys one attempt `who` presents (Basic auth may carry the key as password or
+/// user name: the first that passes counts) for one of `roles`, with the attempt's back-off:
+/// refused unchecked while backing off; a wrong key counts once toward the back-off, a right
+/// one clears it. Every key check of the API (headers, sign-in, an ingest `start`) goes
+/// through here.
+pub(super) async fn checked_key(
+    st: &AppState,
+    who: &Attempt,
+    keys: &[impl AsRef<str>],
+    roles: &[Role],
+) -> Result<Principal, KeyRefused> {
+    let now = Instant::now();
+    backing_off(st, who, now).map_err(KeyRefused::BackingOff)?;
+    let mut last = AuthError::Invalid;
+    for key in keys {
+        match st
+            .engine
+            .store
+            .authenticate_as(key.as_ref(), roles, Some(who.ip))
+            .await
+        {
+            Ok(p) => {
+                st.web.guard.success(who);
+                return Ok(p);
+            }
+            Err(e) => last = e,
+        }
+    }
+    if matches!(last, AuthError::Invalid) {
+        auth_failed(st, who, now);
+    }
+    Err(KeyRefused::Auth(last))
 }
 
 #[cfg(test)]

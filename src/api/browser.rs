@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::auth::{Auth, Web, auth_failed, backing_off, cross_origin};
+use super::auth::{Auth, KeyRefused, Web, checked_key, cross_origin};
 use super::error::ApiError;
 use super::limits::{Attempt, Class};
 use crate::store::{AuthError, Role};
@@ -91,29 +91,17 @@ pub async fn sign_in(
         ));
     };
     let who = Attempt::new(ip, key.trim());
-    backing_off(&st, &who, now)?;
-    let principal = match st
-        .engine
-        .store
-        .authenticate_as(key.trim(), &[Role::Agent, Role::Admin], Some(ip))
-        .await
-    {
+    let principal = match checked_key(&st, &who, &[key.trim()], &[Role::Agent, Role::Admin]).await {
         Ok(p) => p,
-        Err(AuthError::WrongRole) => {
+        Err(KeyRefused::Auth(AuthError::WrongRole)) => {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "only agent and admin keys may sign in",
             ));
         }
-        Err(e) => {
-            if matches!(e, AuthError::Invalid) {
-                auth_failed(&st, &who, now);
-            }
-            return Err(e.into());
-        }
+        Err(e) => return Err(e.into()),
     };
-    web.guard.success(&who);
     let session = match st
         .engine
         .store

@@ -102,6 +102,10 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 /// A key that failed: 401 invalid, 403 wrong role, 503 when the store cannot check it (logged

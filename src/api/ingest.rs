@@ -9,17 +9,15 @@ use axum::response::{IntoResponse, Response};
 use tokio_tungstenite::tungstenite;
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
 
 use axum::extract::ConnectInfo;
-use axum::http::StatusCode;
 
-use super::auth::{auth_failed, backing_off, header_principal, presented_keys};
+use super::auth::{checked_key, header_principal};
 use super::limits::Attempt;
 use super::{AppState, SocketGuard};
 use crate::ingest::Protocol;
 use crate::live::connection::{Closing, Connection, Inbound, Transport};
-use crate::store::{AuthError, Principal, Role};
+use crate::store::{Principal, Role};
 
 /// Bytes read from a media socket at a time. tungstenite zero-fills its read buffer up to this
 /// before every read (128 KiB by default: a large share of the server's non-recogniser CPU,
@@ -36,29 +34,9 @@ pub(super) async fn upgrade(
     // A key in the headers is checked before the upgrade; Twilio sends its key in `start`.
     // Failed checks count toward the address's back-off, as on every other route.
     let ip = addr.ip();
-    let who = presented_keys(&headers)
-        .first()
-        .map(|k| Attempt::new(ip, k));
-    if let Some(who) = &who
-        && let Err(e) = backing_off(&st, who, Instant::now())
-    {
-        return e.into_response();
-    }
-    let principal = match header_principal(&st.engine, ip, &headers, &[Role::Ingest]).await {
-        Ok(p) => {
-            if let Some(who) = &who {
-                st.web.guard.success(who);
-            }
-            p
-        }
-        Err(e) => {
-            if let Some(who) = &who
-                && e.status() == StatusCode::UNAUTHORIZED
-            {
-                auth_failed(&st, who, Instant::now());
-            }
-            return e.into_response();
-        }
+    let principal = match header_principal(&st, ip, &headers, &[Role::Ingest]).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
     };
     let max = st.engine.config.max_message_bytes;
     let guard = SocketGuard::new(&st.sockets);
@@ -112,30 +90,9 @@ impl Transport for WsTransport {
     }
 
     async fn authenticate(&mut self, key: &str) -> Result<Principal, String> {
-        let (st, ip) = (&self.state, self.ip);
-        let who = Attempt::new(ip, key);
-        if backing_off(st, &who, Instant::now()).is_err() {
-            return Err(
-                "too many failed authentications with this key from this address; retry later"
-                    .into(),
-            );
-        }
-        match st
-            .engine
-            .store
-            .authenticate_as(key, &[Role::Ingest], Some(ip))
+        let who = Attempt::new(self.ip, key);
+        checked_key(&self.state, &who, &[key], &[Role::Ingest])
             .await
-        {
-            Ok(p) => {
-                st.web.guard.success(&who);
-                Ok(p)
-            }
-            Err(e) => {
-                if matches!(e, AuthError::Invalid) {
-                    auth_failed(st, &who, Instant::now());
-                }
-                Err(e.public_message().into())
-            }
-        }
+            .map_err(|e| e.message())
     }
 }
