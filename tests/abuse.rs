@@ -29,6 +29,7 @@ const START_TIMEOUT_S: u64 = 2;
 const PER_TENANT: usize = 3;
 const HEADER_TIMEOUT_S: u64 = 2;
 const PER_ADDRESS: usize = 64;
+const MAX_GAP_FILL_MS: u32 = 1000;
 
 fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
@@ -47,6 +48,7 @@ fn server() -> &'static Server {
                 max_calls: 12,
                 max_calls_per_tenant: PER_TENANT,
                 max_audio_ahead_ms: MAX_AHEAD_MS,
+                max_gap_fill_ms: MAX_GAP_FILL_MS,
                 start_timeout_s: START_TIMEOUT_S,
                 idle_timeout_s: 5,
                 ..LiveConfig::default()
@@ -138,6 +140,17 @@ fn twilio_frame(k: usize, caller: &[u8], agent: &[u8]) -> [Value; 2] {
                 "payload": base64::engine::general_purpose::STANDARD.encode(&f)}})
     };
     [frame("inbound", caller), frame("outbound", agent)]
+}
+
+/// One Twilio media message of the inbound track.
+fn twilio_media(timestamp_ms: u64, payload: &[u8]) -> Message {
+    text(json!({"event": "media", "streamSid": "MZ1",
+        "media": {"track": "inbound", "timestamp": timestamp_ms.to_string(),
+            "payload": base64::engine::general_purpose::STANDARD.encode(payload)}}))
+}
+
+fn load(c: &std::sync::atomic::AtomicU64) -> u64 {
+    c.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A legitimate call: the first `seconds` of the sample call at real time, then `stop`.
@@ -496,5 +509,118 @@ fn slow_headers_and_connection_floods_are_cut_off() {
         assert!(refused >= 36, "{refused}");
         let (legit, (close, sent)) = good.await.unwrap();
         assert_kept_every_final(&legit, "CAfloodok", close, sent).await;
+    });
+}
+
+/// Finding 5: a stream of one-byte frames whose timestamps jump a minute each is refused at
+/// the first jump past the wall clock (1008, "ahead of the wall clock") instead of turning
+/// into hours of synthesised silence; a real gap longer than `max_gap_fill_ms` (the
+/// provider went quiet for seconds) is skipped as a discontinuity, not filled, and a message
+/// carrying seconds of audio is processed off the runtime threads. The call with the gap
+/// completes normally.
+#[test]
+fn media_timed_ahead_of_the_wall_clock_is_refused_and_long_gaps_are_skipped() {
+    rt().block_on(async {
+        let srv = server();
+        let legit = workspace(srv, "jump-ok").await;
+        let attacker = workspace(srv, "jump-attack").await;
+        let good = tokio::spawn(async move {
+            let r = legitimate_call(&legit, "CAjumpok", 10).await;
+            (legit, r)
+        });
+        let mut ws = connect(srv, "/v1/ingest/twilio", None).await.unwrap();
+        ws.send(text(twilio_start("CAjumpfar", &attacker.ingest, false)))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        for k in 0..=900u64 {
+            // 15 hours of timeline, one byte at a time
+            if ws.send(twilio_media(k * 60_000, &[0x7f])).await.is_err() {
+                break;
+            }
+        }
+        let (_, close) = read_to_close(&mut ws, Duration::from_secs(10)).await;
+        let close = close.expect("the server closes the call");
+        assert_eq!(u16::from(close.code), 1008, "{close:?}");
+        assert!(
+            close.reason.contains("ahead of the wall clock"),
+            "{}",
+            close.reason
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+
+        // a genuine silence of 3 s (> max_gap_fill_ms) inside the wall clock: skipped
+        let (caller, _) = sample_call();
+        let (skips, offloaded) = (
+            load(&srv.engine.stats.discontinuities),
+            load(&srv.engine.stats.dsp_offloaded),
+        );
+        let mut ws = connect(srv, "/v1/ingest/twilio", None).await.unwrap();
+        ws.send(text(twilio_start("CAjumpgap", &attacker.ingest, false)))
+            .await
+            .unwrap();
+        for k in 0..50u64 {
+            let f = &caller[k as usize * 160..(k as usize + 1) * 160];
+            ws.send(twilio_media(k * 20, f)).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        // then 3 s of audio in one message, timed after the gap
+        ws.send(twilio_media(4000, &caller[8000..32_000]))
+            .await
+            .unwrap();
+        ws.send(text(json!({"event": "stop"}))).await.unwrap();
+        let (_, close) = read_to_close(&mut ws, Duration::from_secs(60)).await;
+        assert_eq!(close.map(|c| u16::from(c.code)), Some(1000));
+        assert!(
+            load(&srv.engine.stats.discontinuities) > skips,
+            "the 3 s jump was a discontinuity"
+        );
+        assert!(
+            load(&srv.engine.stats.dsp_offloaded) > offloaded,
+            "3 s of audio in one message ran off the runtime threads"
+        );
+        let (legit, (close, sent)) = good.await.unwrap();
+        assert_kept_every_final(&legit, "CAjumpok", close, sent).await;
+    });
+}
+
+/// Finding 6: frames placed just before a small newest frame, each large, would all wait in
+/// the reorder buffer for a frame that never comes (~50 MiB per track before). The buffer
+/// holds at most the reorder window's audio: reaching it releases what is held, and the
+/// frames for places already passed are dropped and counted.
+#[test]
+fn a_reorder_flood_is_held_only_up_to_the_window() {
+    rt().block_on(async {
+        let srv = server();
+        let legit = workspace(srv, "reorder-ok").await;
+        let attacker = workspace(srv, "reorder-attack").await;
+        let good = tokio::spawn(async move {
+            let r = legitimate_call(&legit, "CAreorderok", 8).await;
+            (legit, r)
+        });
+        let dropped = load(&srv.engine.stats.frames_dropped);
+        let mut ws = connect(srv, "/v1/ingest/twilio", None).await.unwrap();
+        ws.send(text(twilio_start(
+            "CAreorderflood",
+            &attacker.ingest,
+            false,
+        )))
+        .await
+        .unwrap();
+        ws.send(twilio_media(0, &[0xff; 160])).await.unwrap();
+        ws.send(twilio_media(190, &[0xff; 160])).await.unwrap();
+        for ts in (1..180u64).rev() {
+            ws.send(twilio_media(ts, &[0xff; 4000])).await.unwrap();
+        }
+        ws.send(text(json!({"event": "stop"}))).await.unwrap();
+        let (_, close) = read_to_close(&mut ws, Duration::from_secs(30)).await;
+        assert_eq!(close.map(|c| u16::from(c.code)), Some(1000));
+        let now_dropped = load(&srv.engine.stats.frames_dropped) - dropped;
+        assert!(
+            now_dropped >= 170,
+            "frames past the buffer's bound are dropped and counted: {now_dropped}"
+        );
+        let (legit, (close, sent)) = good.await.unwrap();
+        assert_kept_every_final(&legit, "CAreorderok", close, sent).await;
     });
 }

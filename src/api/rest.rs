@@ -452,6 +452,24 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
         &[("", load(&e.stats.paced))],
     );
     metric(
+        "callscribe_ingest_discontinuities_total",
+        "counter",
+        "Jumps in a stream's timeline longer than live.max_gap_fill_ms: skipped, not filled with silence.",
+        &[("", load(&e.stats.discontinuities))],
+    );
+    metric(
+        "callscribe_ingest_frames_dropped_total",
+        "counter",
+        "Media frames dropped by the reorder buffers: duplicates, late, or beyond the buffer's bound.",
+        &[("", load(&e.stats.frames_dropped))],
+    );
+    metric(
+        "callscribe_ingest_dsp_offloaded_total",
+        "counter",
+        "Media messages (over a second of audio) decoded and endpointed off the runtime threads.",
+        &[("", load(&e.stats.dsp_offloaded))],
+    );
+    metric(
         "callscribe_asr_audio_seconds_total",
         "counter",
         "Audio seconds transcribed.",

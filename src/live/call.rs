@@ -117,6 +117,8 @@ pub struct LiveCall {
     slot: Slot,
     provider: Protocol,
     codec: Codec,
+    /// Samples per second of each track as sent.
+    rate: u32,
     started: Instant,
     tracks: Vec<LiveTrack>,
     next_segment: u64,
@@ -171,6 +173,7 @@ impl LiveCall {
                     format.sample_rate,
                     format.codec.bytes_per_sample(),
                     cfg.reorder_window_ms,
+                    cfg.max_gap_fill_ms,
                 ),
                 resampler,
                 stream: TrackStream::with_early_finals(
@@ -229,6 +232,7 @@ impl LiveCall {
             slot,
             provider,
             codec: format.codec,
+            rate: format.sample_rate,
             started: Instant::now(),
             tracks,
             next_segment: 1,
@@ -254,6 +258,8 @@ impl LiveCall {
     }
 
     /// One media frame: reorder, decode, resample, endpoint; utterances go to the scheduler.
+    /// A message carrying more than a second of audio (or a filled gap that long) is processed
+    /// off the runtime threads that serve every socket.
     pub fn on_media(&mut self, frame: MediaFrame) -> Result<(), ProtocolError> {
         self.stats.frames += 1;
         let track = frame.track;
@@ -265,23 +271,91 @@ impl LiveCall {
         }
         let mut released = std::mem::take(&mut self.released);
         released.clear();
-        let result = self.tracks[track].jitter.push(frame, &mut released);
-        self.feed(track, &mut released, false);
+        let before = self.tracks[track].jitter.stats;
+        let limit = self.media_limit();
+        let result = self.tracks[track].jitter.push(frame, limit, &mut released);
+        let after = self.tracks[track].jitter.stats;
+        let stats = &self.engine.stats;
+        for (counter, delta) in [
+            (
+                &stats.discontinuities,
+                after.discontinuities - before.discontinuities,
+            ),
+            (
+                &stats.frames_dropped,
+                after.late + after.duplicates - before.late - before.duplicates,
+            ),
+        ] {
+            if delta > 0 {
+                counter.fetch_add(delta, Ordering::Relaxed);
+            }
+        }
+        let bytes_per_sample = self.codec.bytes_per_sample().max(1);
+        let work: usize = released
+            .iter()
+            .map(|r| match r {
+                Released::Audio(b) => b.len() / bytes_per_sample,
+                Released::Silence(n) => *n,
+                Released::Skip(_) => 0,
+            })
+            .sum();
+        let heavy = work > self.rate as usize
+            && tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if heavy {
+            stats.dsp_offloaded.fetch_add(1, Ordering::Relaxed);
+            tokio::task::block_in_place(|| self.feed(track, &mut released, false));
+        } else {
+            self.feed(track, &mut released, false);
+        }
         self.released = released;
         result
     }
 
-    /// Decodes released frames of `track` and feeds them through the resampler and endpointer.
+    /// The furthest position (samples at the call's rate) a frame may start at now: the time
+    /// since the call started, plus the pacing margin, the reorder window and a second.
+    fn media_limit(&self) -> u64 {
+        let cfg = &self.engine.config;
+        let ms = self.started.elapsed().as_millis() as u64
+            + cfg.max_audio_ahead_ms
+            + cfg.reorder_window_ms as u64
+            + 1000;
+        ms * self.rate as u64 / 1000
+    }
+
+    /// Decodes released frames of `track` and feeds them through the resampler and endpointer;
+    /// a discontinuity moves the track on without audio.
     fn feed(&mut self, track: usize, released: &mut Vec<Released>, last: bool) {
         let codec = self.codec;
-        let t = &mut self.tracks[track];
         self.decoded.clear();
         for r in released.drain(..) {
             match r {
                 Released::Audio(bytes) => codec.decode(&bytes, &mut self.decoded),
                 Released::Silence(n) => self.decoded.resize(self.decoded.len() + n, 0.0),
+                Released::Skip(n) => {
+                    self.process(track, false);
+                    self.decoded.clear();
+                    let n16 =
+                        (n as u64 * crate::audio::SAMPLE_RATE as u64 / self.rate as u64) as usize;
+                    let next_segment = &mut self.next_segment;
+                    let mut next_id = || {
+                        let id = *next_segment;
+                        *next_segment += 1;
+                        id
+                    };
+                    let events = self.tracks[track].stream.skip(n16, &mut next_id);
+                    for ev in events {
+                        self.on_track_event(track, ev);
+                    }
+                }
             }
         }
+        self.process(track, last);
+    }
+
+    /// Resamples and endpoints the decoded samples of `track` (`last`: the end of its audio).
+    fn process(&mut self, track: usize, last: bool) {
+        let t = &mut self.tracks[track];
         self.resampled.clear();
         let ok = if last {
             t.resampler

@@ -33,6 +33,11 @@ pub struct LiveConfig {
     pub interim_every_ms: u32,
     /// How long a missing frame is waited for before it is replaced by silence.
     pub reorder_window_ms: u32,
+    /// The longest gap in a stream's timeline that is filled with silence (and so processed
+    /// like audio). A longer jump is a discontinuity: the open utterance ends and the timeline
+    /// moves on with nothing synthesised or analysed. A frame timed further ahead of the wall
+    /// clock than `max_audio_ahead_ms` (plus the reorder window and a second) ends the call.
+    pub max_gap_fill_ms: u32,
     /// A call that sends no audio for this long is closed (finalised). Pings, marks and other
     /// messages without audio do not count: they cannot hold a call slot open.
     pub idle_timeout_s: u64,
@@ -96,6 +101,7 @@ impl Default for LiveConfig {
         Self {
             interim_every_ms: 1000,
             reorder_window_ms: 200,
+            max_gap_fill_ms: 5000,
             idle_timeout_s: 20,
             start_timeout_s: 10,
             max_audio_ahead_ms: 3000,
@@ -161,6 +167,12 @@ impl LiveConfig {
                 self.reorder_window_ms
             )));
         }
+        if self.max_gap_fill_ms > 60_000 {
+            return Err(ConfigError::new(format!(
+                "max_gap_fill_ms must be at most 60000, got {}",
+                self.max_gap_fill_ms
+            )));
+        }
         if !(500..=600_000).contains(&self.max_audio_ahead_ms) {
             return Err(ConfigError::new(format!(
                 "max_audio_ahead_ms must be 500..=600000, got {}",
@@ -218,6 +230,14 @@ pub struct EngineStats {
     /// Times a call's socket was paused because it ran ahead of real time or queued too many
     /// finals (back-pressure).
     pub paced: AtomicU64,
+    /// Jumps in a stream's timeline longer than `max_gap_fill_ms` (skipped, not filled).
+    pub discontinuities: AtomicU64,
+    /// Media frames dropped by the reorder buffers: duplicates, and frames for a place in the
+    /// stream already passed (late, or beyond the buffer's bound).
+    pub frames_dropped: AtomicU64,
+    /// Media messages whose decoding and endpointing ran off the runtime threads (more than a
+    /// second of audio in one message).
+    pub dsp_offloaded: AtomicU64,
     /// Early finals confirmed by the endpoint / taken back because speech resumed.
     pub early_finals_confirmed: AtomicU64,
     pub early_finals_retracted: AtomicU64,

@@ -159,6 +159,21 @@ impl TrackStream {
         out
     }
 
+    /// A discontinuity: the open utterance becomes a final (with the audio heard so far), then
+    /// the track moves on `n` samples that are never analysed or transcribed — positions, and
+    /// so timestamps, stay true to the stream.
+    pub fn skip(&mut self, n: usize, next_id: &mut impl FnMut() -> u64) -> Vec<TrackEvent> {
+        let mut closed = std::mem::take(&mut self.closed);
+        self.endpointer.skip(n, &mut closed);
+        let out = self.finals(&mut closed, next_id);
+        self.closed = closed;
+        self.total += n;
+        self.buf.clear();
+        self.origin = self.total;
+        self.last_interim_at = 0;
+        out
+    }
+
     fn finals(
         &mut self,
         closed: &mut Vec<SpeechSpan>,
@@ -310,6 +325,49 @@ mod tests {
             out.extend(ts.push(chunk, &mut next).into_iter().map(view));
         }
         out
+    }
+
+    #[test]
+    fn a_skip_closes_the_open_utterance_and_keeps_timestamps_true() {
+        let mut ts = TrackStream::new(VadConfig::default(), 0);
+        let mut ids = 0;
+        let mut audio = vec![0.0; 16000];
+        audio.extend(voiced(2.0));
+        let before = feed(&mut ts, &audio, &mut ids);
+        assert!(before.is_empty(), "the utterance is still open: {before:?}");
+        let mut next = || {
+            ids += 1;
+            ids
+        };
+        let cut: Vec<_> = ts
+            .skip(60 * 16000, &mut next)
+            .into_iter()
+            .map(view)
+            .collect();
+        assert_eq!(cut.len(), 1, "the open utterance became a final: {cut:?}");
+        assert_eq!(cut[0].kind, Kind::Final);
+        assert!(
+            (cut[0].start_s - 1.0).abs() < 0.5 && (cut[0].end_s - 3.0).abs() < 0.1,
+            "{cut:?}"
+        );
+        assert_eq!(ts.position(), 63 * 16000);
+        assert_eq!(ts.buffered(), 0, "nothing of the skipped minute is held");
+        // speech after the jump is timed from the stream's position, skip included
+        let mut after = voiced(2.0);
+        after.extend(vec![0.0; 32000]);
+        let later = feed(&mut ts, &after, &mut ids);
+        let finals: Vec<_> = later.iter().filter(|u| u.kind == Kind::Final).collect();
+        assert_eq!(finals.len(), 1, "{later:?}");
+        assert!(
+            (finals[0].start_s - 63.0).abs() < 0.5,
+            "{:?}",
+            finals[0].start_s
+        );
+        assert!(
+            (finals[0].end_s - 65.0).abs() < 0.5,
+            "{:?}",
+            finals[0].end_s
+        );
     }
 
     #[test]

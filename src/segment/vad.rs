@@ -329,6 +329,18 @@ impl Endpointer {
         }
     }
 
+    /// A discontinuity in the stream: closes any open utterance (as [`Endpointer::finish`]
+    /// does) and moves on `n` samples without analysing them; the noise floor is kept.
+    pub fn skip(&mut self, n: usize, closed: &mut Vec<SpeechSpan>) {
+        self.finish(closed);
+        let pos = self.frame_idx * FRAME + self.carry.len() + n;
+        self.frame_idx = pos / FRAME;
+        self.carry.clear();
+        self.carry.resize(pos % FRAME, 0.0);
+        self.recent.clear();
+        self.tone_run = 0;
+    }
+
     /// Classifies one frame (exposed for tests and benchmarks).
     pub fn classify(&mut self, frame: &[f32]) -> FrameClass {
         let energy = frame.iter().map(|s| s * s).sum::<f32>() / frame.len().max(1) as f32;
