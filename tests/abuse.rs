@@ -30,6 +30,7 @@ const PER_TENANT: usize = 3;
 const HEADER_TIMEOUT_S: u64 = 2;
 const PER_ADDRESS: usize = 64;
 const MAX_GAP_FILL_MS: u32 = 1000;
+const SUBSCRIPTIONS: usize = 4;
 
 fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
@@ -40,6 +41,9 @@ fn server() -> &'static Server {
                     header_read_timeout_s: HEADER_TIMEOUT_S,
                     max_connections: 400,
                     max_connections_per_address: PER_ADDRESS,
+                    max_subscriptions_per_tenant: SUBSCRIPTIONS,
+                    subscriber_ping_s: 1,
+                    subscription_recheck_s: 1,
                     ..Default::default()
                 },
                 tls: None,
@@ -622,5 +626,161 @@ fn a_reorder_flood_is_held_only_up_to_the_window() {
         );
         let (legit, (close, sent)) = good.await.unwrap();
         assert_kept_every_final(&legit, "CAreorderok", close, sent).await;
+    });
+}
+
+/// Opens `/v1/calls/live` with `headers`; the HTTP status when refused.
+async fn subscribe(srv: &Server, headers: &[(&str, &str)]) -> Result<Ws, u16> {
+    let mut req = format!("{}/v1/calls/live", srv.ws_url())
+        .into_client_request()
+        .unwrap();
+    for (k, v) in headers {
+        req.headers_mut().insert(
+            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("subscribe: {e}"),
+    }
+}
+
+/// Reads a subscription (answering pings) until the server closes it; its close frame.
+async fn close_of(ws: &mut Ws, limit: Duration) -> Option<(u16, String)> {
+    read_to_close(ws, limit)
+        .await
+        .1
+        .map(|c| (u16::from(c.code), c.reason.to_string()))
+}
+
+/// Finding 7: subscriber sockets. A subscriber's big message closes it; a workspace holds at
+/// most `max_subscriptions_per_tenant` (429 past it); one that stops answering pings is
+/// closed; revoking its key or signing its browser session out closes it within seconds.
+#[test]
+fn subscriber_sockets_are_capped_pinged_and_closed_on_revocation() {
+    rt().block_on(async {
+        let srv = server();
+        let legit = workspace(srv, "subs-ok").await;
+        let attacker = workspace(srv, "subs-attack").await;
+        let good = tokio::spawn(async move {
+            let r = legitimate_call(&legit, "CAsubsok", 10).await;
+            (legit, r)
+        });
+        let bearer = format!("Bearer {}", attacker.agent);
+        let auth = [("authorization", bearer.as_str())];
+
+        // a 64 KiB message is refused (the connection closes)
+        let mut ws = subscribe(srv, &auth).await.unwrap();
+        ws.send(Message::Text("x".repeat(64 * 1024).into()))
+            .await
+            .unwrap();
+        let t = Instant::now();
+        let close = close_of(&mut ws, Duration::from_secs(5)).await;
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "still open: {close:?}"
+        );
+        drop(ws);
+
+        // the cap: SUBSCRIPTIONS open, the next one refused with 429
+        let mut open = Vec::new();
+        for _ in 0..SUBSCRIPTIONS {
+            open.push(subscribe(srv, &auth).await.expect("under the cap"));
+        }
+        assert_eq!(subscribe(srv, &auth).await.err(), Some(429));
+        // another workspace is not affected by this one's cap
+        let other = format!("Bearer {}", workspace(srv, "subs-other").await.agent);
+        let mut theirs = subscribe(srv, &[("authorization", other.as_str())])
+            .await
+            .expect("another workspace subscribes");
+        let _ = theirs.close(None).await;
+
+        // one that never reads (never answers a ping) is closed: 4008; one that reads (and so
+        // answers) stays open through the same time
+        let mut silent = open.pop().unwrap();
+        let mut alive = open.pop().unwrap();
+        let reader = tokio::spawn(async move {
+            let end = tokio::time::Instant::now() + Duration::from_secs(4);
+            let mut closed = None;
+            while let Ok(msg) = tokio::time::timeout_at(end, alive.next()).await {
+                match msg {
+                    Some(Ok(Message::Close(f))) => closed = Some(format!("{f:?}")),
+                    Some(Ok(_)) => continue,
+                    other => closed = Some(format!("{other:?}")),
+                }
+                break;
+            }
+            (alive, closed)
+        });
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let close = close_of(&mut silent, Duration::from_secs(5)).await;
+        assert_eq!(close.as_ref().map(|c| c.0), Some(4008), "{close:?}");
+        let (mut alive, closed) = reader.await.unwrap();
+        assert_eq!(closed, None, "a subscriber answering pings was closed");
+
+        // revoking the key closes every subscription made with it: 1008 (the two never read
+        // above were closed by the pings, which freed their slots)
+        drop(open);
+        let mut fresh = subscribe(srv, &auth).await.expect("slots were freed");
+        let (engine, tenant, key) = (
+            srv.engine.clone(),
+            attacker.id.clone(),
+            attacker.agent.clone(),
+        );
+        srv.on(async move {
+            engine
+                .store
+                .revoke_api_key(&Actor::operator(), &tenant, &key)
+                .await
+                .unwrap()
+        })
+        .await;
+        let t = Instant::now();
+        let closes = futures_util::future::join_all(
+            [&mut alive, &mut fresh].map(|ws| close_of(ws, Duration::from_secs(10))),
+        )
+        .await;
+        for close in closes {
+            assert_eq!(close.as_ref().map(|c| c.0), Some(1008), "{close:?}");
+            assert!(close.unwrap().1.contains("revoked"), "the reason says why");
+        }
+        assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+
+        // signing out closes a browser session's subscription: 1008
+        let admin = attacker.admin.clone();
+        let r = common::server::http(
+            srv.addr,
+            "POST",
+            "/v1/session",
+            &[("Content-Type", "application/json")],
+            Some(&json!({"key": admin}).to_string()),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let cookie = format!(
+            "callscribe_session={}; callscribe_csrf={}",
+            r.cookie("callscribe_session").unwrap(),
+            r.cookie("callscribe_csrf").unwrap()
+        );
+        let csrf = r.cookie("callscribe_csrf").unwrap();
+        let mut browser = subscribe(srv, &[("cookie", cookie.as_str())])
+            .await
+            .expect("the session subscribes");
+        let r = common::server::http(
+            srv.addr,
+            "DELETE",
+            "/v1/session",
+            &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+            None,
+        )
+        .await;
+        assert!(r.status < 300, "sign-out: {} {}", r.status, r.body);
+        let close = close_of(&mut browser, Duration::from_secs(10)).await;
+        assert_eq!(close.as_ref().map(|c| c.0), Some(1008), "{close:?}");
+
+        let (legit, (close, sent)) = good.await.unwrap();
+        assert_kept_every_final(&legit, "CAsubsok", close, sent).await;
     });
 }

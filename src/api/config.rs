@@ -31,6 +31,15 @@ pub struct WebConfig {
     /// open-file limit.
     pub max_connections: usize,
     pub max_connections_per_address: usize,
+    /// Subscriptions (`/v1/calls/…/events`, `/v1/calls/live`) one workspace may hold open;
+    /// past it a new one gets 429.
+    pub max_subscriptions_per_tenant: usize,
+    /// A subscription is pinged this often; one that has not answered for two intervals is
+    /// closed (4008).
+    pub subscriber_ping_s: u64,
+    /// A subscription's key (and browser session) is checked again this often: once revoked,
+    /// expired or signed out, the subscription is closed (1008).
+    pub subscription_recheck_s: u64,
     /// `/.well-known/security.txt` (RFC 9116); absent: 404.
     pub security_txt: Option<SecurityTxt>,
 }
@@ -47,6 +56,9 @@ impl Default for WebConfig {
             tls_handshake_timeout_s: 10,
             max_connections: 1000,
             max_connections_per_address: 256,
+            max_subscriptions_per_tenant: 200,
+            subscriber_ping_s: 20,
+            subscription_recheck_s: 5,
             security_txt: None,
         }
     }
@@ -91,6 +103,8 @@ impl WebConfig {
         for (name, v) in [
             ("header_read_timeout_s", self.header_read_timeout_s),
             ("tls_handshake_timeout_s", self.tls_handshake_timeout_s),
+            ("subscriber_ping_s", self.subscriber_ping_s),
+            ("subscription_recheck_s", self.subscription_recheck_s),
         ] {
             if !(1..=300).contains(&v) {
                 return Err(ConfigError::new(format!(
@@ -107,6 +121,11 @@ impl WebConfig {
                  the second at most the first",
                 self.max_connections, self.max_connections_per_address
             )));
+        }
+        if self.max_subscriptions_per_tenant == 0 {
+            return Err(ConfigError::new(
+                "[web] max_subscriptions_per_tenant must be at least 1",
+            ));
         }
         if let Some(s) = &self.security_txt {
             if s.contact.is_empty() {

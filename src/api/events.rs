@@ -1,9 +1,16 @@
 //! Live subscriptions: `GET /v1/calls/{id}/events` (one call; catches up from the store, then
 //! follows live; resumable with `?after=SEQ`) and `GET /v1/calls/live` (every active call of
 //! the tenant). Agent or admin keys of the call's tenant only.
+//!
+//! Bounds: a workspace holds at most `[web] max_subscriptions_per_tenant` subscriptions (429
+//! past it); a subscriber sends nothing but control frames, so its messages are capped at
+//! [`MAX_CLIENT_MESSAGE`]; it is pinged every `subscriber_ping_s` and closed when it stops
+//! answering; its key (and browser session) is checked again every `subscription_recheck_s`,
+//! so revoking the key or signing out closes it within seconds.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Extension;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -14,16 +21,151 @@ use axum::response::Response;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::auth::Auth;
+use super::auth::{Auth, Caller};
 use super::error::ApiError;
 use super::{AppState, SocketGuard};
 use crate::ingest::close;
 use crate::live::{Engine, EventBody, LiveEvent};
-use crate::store::{Actor, Principal, Role, StoreError};
+use crate::store::{Actor, Principal, Role, StoreError, WebSession};
 
 /// Close code for a subscriber that fell too far behind (it may reconnect and resume).
 pub const CLOSE_TOO_SLOW: u16 = 4009;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest message a subscriber may send (it has nothing to say but pongs and a close).
+pub const MAX_CLIENT_MESSAGE: usize = 4096;
+
+/// Open subscriptions per workspace.
+#[derive(Debug, Default)]
+pub(super) struct Subscriptions(Mutex<HashMap<String, usize>>);
+
+/// One open subscription of a workspace; released when dropped.
+pub(super) struct SubscriptionSlot {
+    all: Arc<Subscriptions>,
+    tenant: String,
+}
+
+impl Subscriptions {
+    /// Takes a slot for `tenant`, or says why not (429).
+    fn take(
+        all: &Arc<Subscriptions>,
+        tenant: &str,
+        limit: usize,
+    ) -> Result<SubscriptionSlot, ApiError> {
+        let mut held = all.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = held.entry(tenant.to_string()).or_default();
+        if *n >= limit {
+            return Err(ApiError::too_many(
+                Duration::from_secs(5),
+                "too_many_subscriptions",
+                format!(
+                    "this workspace has {n} subscriptions open, its limit ([web] max_subscriptions_per_tenant)"
+                ),
+            ));
+        }
+        *n += 1;
+        Ok(SubscriptionSlot {
+            all: all.clone(),
+            tenant: tenant.to_string(),
+        })
+    }
+}
+
+impl Drop for SubscriptionSlot {
+    fn drop(&mut self) {
+        let mut held = self.all.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&self.tenant) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.tenant);
+            }
+        }
+    }
+}
+
+/// What keeps a subscription honest while it runs: pings, and the periodic check that its
+/// credentials still hold.
+struct Keepalive {
+    engine: Arc<Engine>,
+    principal: Principal,
+    session: Option<WebSession>,
+    ping: tokio::time::Interval,
+    recheck: tokio::time::Interval,
+    ping_every: Duration,
+    heard: Instant,
+    _slot: SubscriptionSlot,
+}
+
+impl Keepalive {
+    fn new(st: &AppState, caller: Caller, slot: SubscriptionSlot) -> Self {
+        let cfg = &st.web.config;
+        let every = |s: u64| {
+            let d = Duration::from_secs(s);
+            let mut i = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            i
+        };
+        Keepalive {
+            engine: st.engine.clone(),
+            principal: caller.principal,
+            session: caller.session,
+            ping: every(cfg.subscriber_ping_s),
+            recheck: every(cfg.subscription_recheck_s),
+            ping_every: Duration::from_secs(cfg.subscriber_ping_s),
+            heard: Instant::now(),
+            _slot: slot,
+        }
+    }
+
+    /// A ping is due: `Some(close)` when the subscriber stopped answering.
+    async fn on_ping(&mut self, socket: &mut WebSocket) -> Option<(u16, String)> {
+        if self.heard.elapsed() > self.ping_every * 2 {
+            return Some((
+                close::IDLE,
+                format!(
+                    "no answer to pings for {} s",
+                    self.heard.elapsed().as_secs()
+                ),
+            ));
+        }
+        let sent =
+            tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Ping(Default::default())))
+                .await;
+        (!matches!(sent, Ok(Ok(()))))
+            .then(|| (close::GOING_AWAY, "cannot reach the subscriber".into()))
+    }
+
+    /// The recheck is due: `Some(close)` when the key or the session no longer holds. A store
+    /// that cannot answer keeps the subscription (it is checked again next time).
+    async fn on_recheck(&mut self) -> Option<(u16, String)> {
+        match self
+            .engine
+            .store
+            .credentials_hold(&self.principal, self.session.as_ref())
+            .await
+        {
+            Ok(true) => None,
+            Ok(false) => Some((
+                close::POLICY,
+                "the key was revoked or expired, or the session ended: sign in again".into(),
+            )),
+            Err(e) => {
+                tracing::warn!("subscription: cannot recheck credentials: {e}");
+                None
+            }
+        }
+    }
+
+    /// A message from the subscriber: `false` when it is gone (closed, broken, too big).
+    fn on_message(&mut self, msg: Option<Result<Message, axum::Error>>) -> bool {
+        match msg {
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => false,
+            Some(Ok(_)) => {
+                self.heard = Instant::now();
+                true
+            }
+        }
+    }
+}
 
 fn not_websocket(e: WebSocketUpgradeRejection) -> ApiError {
     ApiError::new(
@@ -33,8 +175,28 @@ fn not_websocket(e: WebSocketUpgradeRejection) -> ApiError {
     )
 }
 
-fn require_agent(auth: &Auth) -> Result<Principal, ApiError> {
-    auth.require(&[Role::Agent, Role::Admin]).cloned()
+/// The caller (an agent or admin key of the workspace, or its browser session) and a
+/// subscription slot of its workspace.
+fn subscriber(st: &AppState, auth: &Auth) -> Result<(Caller, SubscriptionSlot), ApiError> {
+    auth.require(&[Role::Agent, Role::Admin])?;
+    let caller = auth.0.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "credentials required",
+        )
+    })?;
+    let slot = Subscriptions::take(
+        &st.subscriptions,
+        &caller.principal.tenant,
+        st.web.config.max_subscriptions_per_tenant,
+    )?;
+    Ok((caller, slot))
+}
+
+fn limit_messages(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
 }
 
 /// The query string of `GET /v1/calls/{id}/events`.
@@ -51,7 +213,7 @@ pub(super) async fn call_events(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     // credentials first: an unauthenticated caller learns nothing, not even "not a WebSocket"
-    let principal = require_agent(&auth)?;
+    let principal = auth.require(&[Role::Agent, Role::Admin])?.clone();
     let after = q.after.map(|s| s.parse::<u64>()).transpose().map_err(|_| {
         ApiError::bad_request(
             "after must be the seq (a non-negative integer) of the last final seen",
@@ -72,11 +234,13 @@ pub(super) async fn call_events(
             ));
         }
     };
-    let ws = ws.map_err(not_websocket)?;
+    let ws = limit_messages(ws.map_err(not_websocket)?);
+    let (caller, slot) = subscriber(&st, &auth)?;
     let guard = SocketGuard::new(&st.sockets);
     Ok(ws.on_upgrade(move |socket| async move {
         let _guard = guard;
-        follow_call(st.engine, principal, call, after, socket).await;
+        let ka = Keepalive::new(&st, caller, slot);
+        follow_call(st.engine, principal, call, after, socket, ka).await;
     }))
 }
 
@@ -85,12 +249,14 @@ pub(super) async fn live_calls(
     Extension(auth): Extension<Auth>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let principal = require_agent(&auth)?;
-    let ws = ws.map_err(not_websocket)?;
+    let (caller, slot) = subscriber(&st, &auth)?;
+    let ws = limit_messages(ws.map_err(not_websocket)?);
     let guard = SocketGuard::new(&st.sockets);
     Ok(ws.on_upgrade(move |socket| async move {
         let _guard = guard;
-        follow_tenant(st.engine, principal, socket).await;
+        let principal = caller.principal.clone();
+        let ka = Keepalive::new(&st, caller, slot);
+        follow_tenant(st.engine, principal, socket, ka).await;
     }))
 }
 
@@ -133,6 +299,7 @@ async fn follow_call(
     call: String,
     after: Option<u64>,
     mut socket: WebSocket,
+    mut ka: Keepalive,
 ) {
     // Subscribe first, then read the store: a final published in between is in both, and the
     // seq filter below drops the second copy. Nothing falls in a gap.
@@ -224,9 +391,16 @@ async fn follow_call(
                 }
                 Err(RecvError::Closed) => return,
             },
-            msg = socket.recv() => match msg {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                _ => {}
+            msg = socket.recv() => if !ka.on_message(msg) {
+                return;
+            },
+            _ = ka.ping.tick() => if let Some((code, reason)) = ka.on_ping(&mut socket).await {
+                close_with(&mut socket, code, &reason).await;
+                return;
+            },
+            _ = ka.recheck.tick() => if let Some((code, reason)) = ka.on_recheck().await {
+                close_with(&mut socket, code, &reason).await;
+                return;
             },
             _ = shutdown.changed() => {
                 // let the calls' final events through first: they end within the drain limit
@@ -256,7 +430,12 @@ async fn continue_until_ended(
     }
 }
 
-async fn follow_tenant(engine: Arc<Engine>, principal: Principal, mut socket: WebSocket) {
+async fn follow_tenant(
+    engine: Arc<Engine>,
+    principal: Principal,
+    mut socket: WebSocket,
+    mut ka: Keepalive,
+) {
     let mut rx = engine.bus.subscribe(&principal.tenant);
     for c in engine.active_calls(Some(&principal.tenant)) {
         let ev = LiveEvent {
@@ -288,9 +467,16 @@ async fn follow_tenant(engine: Arc<Engine>, principal: Principal, mut socket: We
                 }
                 Err(RecvError::Closed) => return,
             },
-            msg = socket.recv() => match msg {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                _ => {}
+            msg = socket.recv() => if !ka.on_message(msg) {
+                return;
+            },
+            _ = ka.ping.tick() => if let Some((code, reason)) = ka.on_ping(&mut socket).await {
+                close_with(&mut socket, code, &reason).await;
+                return;
+            },
+            _ = ka.recheck.tick() => if let Some((code, reason)) = ka.on_recheck().await {
+                close_with(&mut socket, code, &reason).await;
+                return;
             },
             _ = shutdown.changed() => {
                 close_with(&mut socket, close::GOING_AWAY, "server shutting down").await;

@@ -38,6 +38,7 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     sockets: Arc<OpenSockets>,
     web: Arc<auth::Web>,
+    subscriptions: Arc<events::Subscriptions>,
 }
 
 /// Open WebSockets (ingest and subscriptions), so shutdown can wait for calls to be finalised.
@@ -109,6 +110,7 @@ pub fn router(engine: Arc<Engine>, opts: &ServeOptions) -> (Router, AppState) {
     let state = AppState {
         engine,
         sockets: Arc::new(OpenSockets::default()),
+        subscriptions: Arc::new(events::Subscriptions::default()),
         web: Arc::new(auth::Web::new(opts.web.clone(), opts.tls.is_some())),
     };
     use axum::routing::{delete, post};

@@ -243,16 +243,74 @@ impl Store {
         Ok((token, expires_at))
     }
 
-    /// Signs out (audited: `session.revoke`).
+    /// Whether a long-lived request's credentials still hold (a subscription asks every few
+    /// seconds): the key is neither revoked nor expired and, for a browser session, a token of
+    /// the same sign-in (rotation hands out new ones) is neither revoked nor expired.
+    pub async fn credentials_hold(
+        &self,
+        principal: &Principal,
+        session: Option<&WebSession>,
+    ) -> Result<bool> {
+        let key_id = principal
+            .key_id
+            .strip_prefix("csk_")
+            .unwrap_or(&principal.key_id);
+        let now = crate::sys::now();
+        let mut tx = self.db.scoped(&principal.tenant).await?;
+        let key = sqlx::query(
+            "SELECT 1 FROM api_keys WHERE id = $1 AND tenant_id = $2 AND revoked_at IS NULL \
+             AND expires_at > $3",
+        )
+        .bind(key_id)
+        .bind(&principal.tenant)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db("checking a key"))?;
+        let mut holds = key.is_some();
+        if let (true, Some(s)) = (holds, session) {
+            holds = sqlx::query(
+                "SELECT 1 FROM web_sessions WHERE tenant_id = $1 AND key_id = $2 \
+                 AND signed_in_at = $3 AND csrf_hash = $4 AND revoked_at IS NULL \
+                 AND expires_at > $5 LIMIT 1",
+            )
+            .bind(&principal.tenant)
+            .bind(key_id)
+            .bind(s.signed_in_at)
+            .bind(&s.csrf_hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::db("checking a session"))?
+            .is_some();
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::db("checking a key"))?;
+        Ok(holds)
+    }
+
+    /// Signs out: every token of this sign-in (audited: `session.revoke`).
     pub async fn revoke_web_session(&self, s: &WebSession) -> Result<()> {
         let mut tx = self.db.scoped(&s.principal.tenant).await?;
-        sqlx::query("UPDATE web_sessions SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3")
-            .bind(crate::sys::now())
-            .bind(&s.id)
-            .bind(&s.principal.tenant)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db("revoking a session"))?;
+        // the whole sign-in: the token in use and the rotated ones still in their grace
+        sqlx::query(
+            "UPDATE web_sessions SET revoked_at = $1 WHERE tenant_id = $2 AND key_id = $3 \
+             AND signed_in_at = $4 AND csrf_hash = $5 AND revoked_at IS NULL",
+        )
+        .bind(crate::sys::now())
+        .bind(&s.principal.tenant)
+        .bind(
+            s.principal
+                .key_id
+                .strip_prefix("csk_")
+                .unwrap_or(&s.principal.key_id),
+        )
+        .bind(s.signed_in_at)
+        .bind(&s.csrf_hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("revoking a session"))?;
         audit::append(
             &mut tx,
             &Actor::ApiKey(s.principal.key_id.clone()),
