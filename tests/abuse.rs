@@ -42,6 +42,7 @@ fn server() -> &'static Server {
                     max_connections: 400,
                     max_connections_per_address: PER_ADDRESS,
                     max_subscriptions_per_tenant: SUBSCRIPTIONS,
+                    trusted_proxies: vec!["127.0.0.1/32".into()],
                     subscriber_ping_s: 1,
                     subscription_recheck_s: 1,
                     ..Default::default()
@@ -782,5 +783,86 @@ fn subscriber_sockets_are_capped_pinged_and_closed_on_revocation() {
 
         let (legit, (close, sent)) = good.await.unwrap();
         assert_kept_every_final(&legit, "CAsubsok", close, sent).await;
+    });
+}
+
+/// `GET /v1/calls` with `key`, from `from` (a loopback address), with `X-Forwarded-For`.
+async fn list_calls_as(from: &str, key: &str, forwarded: Option<&str>) -> u16 {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let addr = server().addr;
+    let stream = sock.connect(addr).await.unwrap();
+    let bearer = format!("Bearer {key}");
+    let mut headers = vec![("Authorization", bearer.as_str())];
+    if let Some(f) = forwarded {
+        headers.push(("X-Forwarded-For", f));
+    }
+    common::server::request_over(
+        stream,
+        &addr.to_string(),
+        "GET",
+        "/v1/calls",
+        &headers,
+        None,
+    )
+    .await
+    .status
+}
+
+/// Finding 8: behind one proxy (every peer address the proxy's), a client guessing another
+/// client's key cannot lock that client out: with the proxy trusted (`[web] trusted_proxies`)
+/// the back-off is keyed by the forwarded client address (and key id). A peer that is not a
+/// trusted proxy cannot dodge its back-off by forging `X-Forwarded-For`.
+#[test]
+fn behind_a_trusted_proxy_one_client_cannot_lock_out_the_others() {
+    rt().block_on(async {
+        let srv = server();
+        let legit = workspace(srv, "proxy-ok").await;
+        let victim = workspace(srv, "proxy-victim").await;
+        let good = tokio::spawn(async move {
+            let r = legitimate_call(&legit, "CAproxyok", 8).await;
+            (legit, r)
+        });
+        // the victim's key id with a wrong secret, from one client behind the proxy
+        let prefix: String = victim
+            .agent
+            .splitn(3, '_')
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("_");
+        let wrong = format!("{prefix}_{}", "A".repeat(43));
+        let mut statuses = Vec::new();
+        for _ in 0..12 {
+            statuses.push(list_calls_as("127.0.0.1", &wrong, Some("203.0.113.5")).await);
+        }
+        assert_eq!(statuses[0], 401);
+        assert_eq!(
+            statuses.last(),
+            Some(&429),
+            "the guesser backs off: {statuses:?}"
+        );
+        // the victim, behind the same proxy, is not locked out
+        assert_eq!(
+            list_calls_as("127.0.0.1", &victim.agent, Some("198.51.100.7")).await,
+            200
+        );
+        // (the guesser's own address and that key id are: that is the limit working)
+        assert_eq!(
+            list_calls_as("127.0.0.1", &victim.agent, Some("203.0.113.5")).await,
+            429
+        );
+        // a peer that is not a trusted proxy cannot choose its address
+        let mut untrusted = Vec::new();
+        for k in 0..12 {
+            let forged = format!("198.51.100.{k}");
+            untrusted.push(list_calls_as("127.0.0.3", &wrong, Some(&forged)).await);
+        }
+        assert_eq!(
+            untrusted.last(),
+            Some(&429),
+            "forged X-Forwarded-For does not reset the back-off: {untrusted:?}"
+        );
+        let (legit, (close, sent)) = good.await.unwrap();
+        assert_kept_every_final(&legit, "CAproxyok", close, sent).await;
     });
 }

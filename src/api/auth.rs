@@ -24,6 +24,7 @@ pub struct Web {
     pub tls: bool,
     pub limiter: RateLimiter,
     pub guard: AuthGuard,
+    pub proxies: super::proxy::TrustedProxies,
 }
 
 impl Web {
@@ -31,6 +32,9 @@ impl Web {
         Web {
             limiter: RateLimiter::new(config.limits.clone()),
             guard: AuthGuard::new(&config.limits),
+            // validate() refused bad entries at start
+            proxies: super::proxy::TrustedProxies::parse(&config.trusted_proxies)
+                .unwrap_or_default(),
             config,
             tls,
         }
@@ -144,7 +148,8 @@ pub async fn auth_layer(
     next: Next,
 ) -> Response {
     let write = is_write(req.method());
-    let (caller, set_cookie) = match identify(&st, addr.ip(), req.headers(), write).await {
+    let ip = st.web.proxies.client(addr.ip(), req.headers());
+    let (caller, set_cookie) = match identify(&st, ip, req.headers(), write).await {
         Ok(found) => found,
         Err(e) => return e.into_response(),
     };

@@ -56,7 +56,7 @@ pub async fn sign_in(
     let web = &st.web;
     let metrics = &st.engine.metrics;
     let now = Instant::now();
-    let ip = addr.ip();
+    let ip = st.web.proxies.client(addr.ip(), &headers);
     if let Err(wait) = web.limiter.take(&ip.to_string(), Class::SignIn, now) {
         metrics.rate_limited[Class::SignIn as usize]
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -31,6 +31,10 @@ pub struct WebConfig {
     /// open-file limit.
     pub max_connections: usize,
     pub max_connections_per_address: usize,
+    /// Reverse proxies (addresses or CIDR networks) trusted to name the client in
+    /// `X-Forwarded-For`; back-off, rate limits and audit rows then use that address, and the
+    /// proxies are exempt from `max_connections_per_address`. Empty: the header is ignored.
+    pub trusted_proxies: Vec<String>,
     /// Subscriptions (`/v1/calls/…/events`, `/v1/calls/live`) one workspace may hold open;
     /// past it a new one gets 429.
     pub max_subscriptions_per_tenant: usize,
@@ -56,6 +60,7 @@ impl Default for WebConfig {
             tls_handshake_timeout_s: 10,
             max_connections: 1000,
             max_connections_per_address: 256,
+            trusted_proxies: Vec::new(),
             max_subscriptions_per_tenant: 200,
             subscriber_ping_s: 20,
             subscription_recheck_s: 5,
@@ -122,6 +127,7 @@ impl WebConfig {
                 self.max_connections, self.max_connections_per_address
             )));
         }
+        super::proxy::TrustedProxies::parse(&self.trusted_proxies)?;
         if self.max_subscriptions_per_tenant == 0 {
             return Err(ConfigError::new(
                 "[web] max_subscriptions_per_tenant must be at least 1",

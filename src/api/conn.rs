@@ -27,6 +27,8 @@ pub struct ConnLimits {
     open: Arc<Mutex<Open>>,
     max_total: usize,
     max_per_address: usize,
+    /// Exempt from the per-address cap (every client behind them shares their address).
+    proxies: super::proxy::TrustedProxies,
     metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -35,12 +37,14 @@ impl ConnLimits {
     pub fn new(
         max_total: usize,
         max_per_address: usize,
+        proxies: super::proxy::TrustedProxies,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         ConnLimits {
             open: Arc::default(),
             max_total,
             max_per_address,
+            proxies,
             metrics,
         }
     }
@@ -48,7 +52,9 @@ impl ConnLimits {
     fn take(&self, ip: IpAddr) -> Option<ConnGuard> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let here = open.by_address.get(&ip).copied().unwrap_or(0);
-        if open.total >= self.max_total || here >= self.max_per_address {
+        if open.total >= self.max_total
+            || (here >= self.max_per_address && !self.proxies.contains(ip))
+        {
             return None;
         }
         open.total += 1;
@@ -161,7 +167,7 @@ mod tests {
 
     #[test]
     fn counts_are_per_address_and_in_all_and_released_on_drop() {
-        let l = ConnLimits::new(3, 2, Arc::default());
+        let l = ConnLimits::new(3, 2, Default::default(), Arc::default());
         let a: IpAddr = "127.0.0.2".parse().unwrap();
         let b: IpAddr = "127.0.0.3".parse().unwrap();
         let a1 = l.take(a).unwrap();

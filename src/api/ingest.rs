@@ -33,7 +33,7 @@ pub(super) async fn upgrade(
 ) -> Response {
     // A key in the headers is checked before the upgrade; Twilio sends its key in `start`.
     // Failed checks count toward the address's back-off, as on every other route.
-    let ip = addr.ip();
+    let ip = st.web.proxies.client(addr.ip(), &headers);
     let principal = match header_principal(&st, ip, &headers, &[Role::Ingest]).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),

@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod ingest;
 pub mod limits;
+pub mod proxy;
 mod rest;
 mod tls;
 
@@ -224,6 +225,7 @@ pub async fn serve(
     let limits = conn::ConnLimits::new(
         opts.web.max_connections,
         opts.web.max_connections_per_address,
+        proxy::TrustedProxies::parse(&opts.web.trusted_proxies).unwrap_or_default(),
         engine.metrics.clone(),
     );
     let timeouts = tls::Timeouts {
