@@ -31,6 +31,9 @@ const HEADER_TIMEOUT_S: u64 = 2;
 const PER_ADDRESS: usize = 64;
 const MAX_GAP_FILL_MS: u32 = 1000;
 const SUBSCRIPTIONS: usize = 4;
+/// A workspace whose Twilio streams must be signed with this auth token.
+const SIGNED_WORKSPACE: &str = "twilio-signed";
+const TWILIO_TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
 fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
@@ -54,6 +57,11 @@ fn server() -> &'static Server {
                 max_calls_per_tenant: PER_TENANT,
                 max_audio_ahead_ms: MAX_AHEAD_MS,
                 max_gap_fill_ms: MAX_GAP_FILL_MS,
+                twilio_auth_tokens: [(
+                    SIGNED_WORKSPACE.to_string(),
+                    callscribe::config::Secret::new(TWILIO_TOKEN),
+                )]
+                .into(),
                 start_timeout_s: START_TIMEOUT_S,
                 idle_timeout_s: 5,
                 ..LiveConfig::default()
@@ -864,5 +872,85 @@ fn behind_a_trusted_proxy_one_client_cannot_lock_out_the_others() {
         );
         let (legit, (close, sent)) = good.await.unwrap();
         assert_kept_every_final(&legit, "CAproxyok", close, sent).await;
+    });
+}
+
+/// Provider authenticity: a workspace with a Twilio auth token configured gets calls only from
+/// streams whose upgrade carries a valid `X-Twilio-Signature`; a missing or wrong signature is
+/// refused at `start` (1008) and no call is created. Workspaces without a token (the
+/// legitimate call) are not affected.
+#[test]
+fn twilio_streams_into_a_workspace_with_a_token_must_be_signed() {
+    rt().block_on(async {
+        let srv = server();
+        let legit = workspace(srv, "signed-ok").await;
+        let signed = common::server::workspace_named(srv, SIGNED_WORKSPACE.into()).await;
+        let good = tokio::spawn(async move {
+            let r = legitimate_call(&legit, "CAsignedok", 8).await;
+            (legit, r)
+        });
+        let url = format!("{}/v1/ingest/twilio", srv.ws_url());
+        let (caller, agent) = sample_call();
+        let attempt = |sid: &'static str, signature: Option<String>| {
+            let (url, key, caller, agent) = (
+                url.clone(),
+                signed.ingest.clone(),
+                caller.clone(),
+                agent.clone(),
+            );
+            async move {
+                let mut req = url.as_str().into_client_request().unwrap();
+                if let Some(s) = signature {
+                    req.headers_mut()
+                        .insert("x-twilio-signature", s.parse().unwrap());
+                }
+                let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+                ws.send(text(twilio_start(sid, &key, false))).await.unwrap();
+                for k in 0..100 {
+                    for m in twilio_frame(k, &caller, &agent) {
+                        if ws.send(text(m)).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                let _ = ws.send(text(json!({"event": "stop"}))).await;
+                read_to_close(&mut ws, Duration::from_secs(60))
+                    .await
+                    .1
+                    .map(|c| (u16::from(c.code), c.reason.to_string()))
+            }
+        };
+        let sign = |token: &str| callscribe::ingest::signature::twilio_signature(token, &url);
+        let refused = load(&srv.engine.stats.unsigned_refused);
+        // signed with the workspace's token: a call
+        let close = attempt("CAsigned", Some(sign(TWILIO_TOKEN))).await;
+        assert_eq!(close.as_ref().map(|c| c.0), Some(1000), "{close:?}");
+        // unsigned, or signed with another token: refused before any audio, no call stored
+        for (sid, sig) in [
+            ("CAunsigned", None),
+            ("CAforged", Some(sign("another token"))),
+        ] {
+            let close = attempt(sid, sig).await;
+            assert_eq!(close.as_ref().map(|c| c.0), Some(1008), "{close:?}");
+            assert!(close.unwrap().1.contains("X-Twilio-Signature"));
+        }
+        assert_eq!(load(&srv.engine.stats.unsigned_refused) - refused, 2);
+        let (engine, tenant) = (srv.engine.clone(), signed.id.clone());
+        let found = srv
+            .on(async move {
+                let mut found = Vec::new();
+                for sid in ["CAsigned", "CAunsigned", "CAforged"] {
+                    found.push(engine.store.find_call(&tenant, sid).await.is_ok());
+                }
+                found
+            })
+            .await;
+        assert_eq!(
+            found,
+            [true, false, false],
+            "only the signed stream made a call"
+        );
+        let (legit, (close, sent)) = good.await.unwrap();
+        assert_kept_every_final(&legit, "CAsignedok", close, sent).await;
     });
 }

@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tokio_tungstenite::tungstenite;
 
@@ -16,6 +16,7 @@ use super::auth::{checked_key, header_principal};
 use super::limits::Attempt;
 use super::{AppState, SocketGuard};
 use crate::ingest::Protocol;
+use crate::ingest::signature::SignedUpgrade;
 use crate::live::connection::{Closing, Connection, Inbound, Transport};
 use crate::store::{Principal, Role};
 
@@ -29,6 +30,7 @@ pub(super) async fn upgrade(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     protocol: Protocol,
     headers: HeaderMap,
+    uri: Uri,
     ws: WebSocketUpgrade,
 ) -> Response {
     // A key in the headers is checked before the upgrade; Twilio sends its key in `start`.
@@ -38,6 +40,13 @@ pub(super) async fn upgrade(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
+    let signed = SignedUpgrade::new(
+        headers
+            .get("x-twilio-signature")
+            .and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+        uri.path_and_query().map_or(uri.path(), |p| p.as_str()),
+    );
     let max = st.engine.config.max_message_bytes;
     let guard = SocketGuard::new(&st.sockets);
     ws.max_message_size(max)
@@ -52,6 +61,7 @@ pub(super) async fn upgrade(
                 ip,
             };
             let Closing { code, reason } = Connection::new(engine, protocol, principal)
+                .with_signature(signed)
                 .run(&mut io)
                 .await;
             let frame = CloseFrame {

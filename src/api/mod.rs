@@ -163,8 +163,9 @@ pub fn router(engine: Arc<Engine>, opts: &ServeOptions) -> (Router, AppState) {
                 move |st: State<AppState>,
                       addr: axum::extract::ConnectInfo<SocketAddr>,
                       headers: HeaderMap,
+                      uri: axum::http::Uri,
                       ws: axum::extract::ws::WebSocketUpgrade| {
-                    ingest::upgrade(st, addr, p, headers, ws)
+                    ingest::upgrade(st, addr, p, headers, uri, ws)
                 },
             ),
         );

@@ -464,6 +464,12 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
         &[("", load(&e.stats.frames_dropped))],
     );
     metric(
+        "callscribe_ingest_unsigned_refused_total",
+        "counter",
+        "Twilio streams refused: X-Twilio-Signature missing or wrong for the workspace's auth token.",
+        &[("", load(&e.stats.unsigned_refused))],
+    );
+    metric(
         "callscribe_ingest_dsp_offloaded_total",
         "counter",
         "Media messages (over a second of audio) decoded and endpointed off the runtime threads.",

@@ -8,6 +8,7 @@
 
 pub mod jitter;
 pub mod protocols;
+pub mod signature;
 
 use std::fmt;
 

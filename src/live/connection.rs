@@ -19,6 +19,7 @@ use tokio::time::{Instant, sleep_until};
 use super::call::StartError;
 use super::{CallEnd, Engine, LiveCall, LiveEvent};
 use crate::asr::AsrResult;
+use crate::ingest::signature::SignedUpgrade;
 use crate::ingest::{Adapter, CallStart, IngestEvent, Protocol, ProtocolError, adapter_for, close};
 use crate::store::Principal;
 
@@ -110,6 +111,8 @@ pub struct Connection {
     echo: bool,
     /// When the call last sent audio (or started): the idle timeout counts from here.
     heard_at: Instant,
+    /// What the upgrade carried to prove it came from the provider (Twilio's signature).
+    signed: Option<SignedUpgrade>,
 }
 
 async fn next_result(call: &mut Option<LiveCall>) -> Option<AsrResult> {
@@ -129,6 +132,54 @@ impl Connection {
             call: None,
             echo: false,
             heard_at: Instant::now(),
+            signed: None,
+        }
+    }
+
+    /// The upgrade's provider signature, checked at `start` against the workspace's token.
+    pub fn with_signature(mut self, signed: SignedUpgrade) -> Self {
+        self.signed = Some(signed);
+        self
+    }
+
+    /// A Twilio stream into a workspace with an auth token configured must be signed with it.
+    /// (A free function of what it needs: the connection itself is not `Sync`.)
+    async fn check_provider_signature(
+        engine: &Engine,
+        protocol: Protocol,
+        signed: Option<&SignedUpgrade>,
+        principal: &Principal,
+    ) -> Result<(), Stop> {
+        let tokens = &engine.config.twilio_auth_tokens;
+        if protocol != Protocol::Twilio || tokens.is_empty() {
+            return Ok(());
+        }
+        let token = match tokens.get(&principal.tenant) {
+            Some(t) => Some(t),
+            None => match engine.store.tenant(&principal.tenant).await {
+                Ok(t) => tokens.get(&t.name),
+                Err(e) => {
+                    tracing::error!("cannot look the workspace up: {e}");
+                    return Err(Stop::interrupted(
+                        close::INTERNAL,
+                        "cannot check the stream's signature now",
+                    ));
+                }
+            },
+        };
+        match token {
+            Some(t) if !signed.is_some_and(|s| s.verifies(t.expose())) => {
+                engine
+                    .stats
+                    .unsigned_refused
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(Stop::interrupted(
+                    close::POLICY,
+                    "X-Twilio-Signature is missing or does not match this workspace's Twilio \
+                     auth token",
+                ))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -290,6 +341,9 @@ impl Connection {
                 ));
             }
         };
+        let signed = self.signed.clone();
+        Self::check_provider_signature(&self.engine, self.protocol, signed.as_ref(), &principal)
+            .await?;
         self.echo = start.echo || self.adapter.echoes_transcript();
         match LiveCall::start(self.engine.clone(), &principal, self.protocol, start).await {
             Ok((call, started)) => {

@@ -59,6 +59,10 @@ pub struct LiveConfig {
     /// Per-tenant exceptions to `max_calls_per_tenant`, by tenant id (`callscribe tenant
     /// list`): `[live.tenant_max_calls]` then `t_… = 40`.
     pub tenant_max_calls: BTreeMap<String, usize>,
+    /// Twilio auth tokens by workspace id or name (`[live.twilio_auth_tokens]`): a Twilio
+    /// stream into a workspace listed here must carry a valid `X-Twilio-Signature` on its
+    /// upgrade, or its `start` is refused (1008) before any audio is processed.
+    pub twilio_auth_tokens: BTreeMap<String, crate::config::Secret>,
     /// New calls are refused while a queued final is this late (the pool is behind real time).
     pub max_final_lateness_ms: u64,
     /// Smallest encoder context of a live final, in 20 ms positions (batch uses
@@ -109,6 +113,7 @@ impl Default for LiveConfig {
             max_calls: 0,
             max_calls_per_tenant: 0,
             tenant_max_calls: BTreeMap::new(),
+            twilio_auth_tokens: BTreeMap::new(),
             max_final_lateness_ms: 3000,
             final_context_min: 0,
             interim_context_margin: 64,
@@ -171,6 +176,15 @@ impl LiveConfig {
             return Err(ConfigError::new(format!(
                 "max_gap_fill_ms must be at most 60000, got {}",
                 self.max_gap_fill_ms
+            )));
+        }
+        if let Some((w, _)) = self
+            .twilio_auth_tokens
+            .iter()
+            .find(|(_, t)| t.expose().trim().is_empty())
+        {
+            return Err(ConfigError::new(format!(
+                "[live.twilio_auth_tokens] {w}: the auth token is empty"
             )));
         }
         if !(500..=600_000).contains(&self.max_audio_ahead_ms) {
@@ -238,6 +252,8 @@ pub struct EngineStats {
     /// Media messages whose decoding and endpointing ran off the runtime threads (more than a
     /// second of audio in one message).
     pub dsp_offloaded: AtomicU64,
+    /// Provider streams refused because their signature was missing or wrong.
+    pub unsigned_refused: AtomicU64,
     /// Early finals confirmed by the endpoint / taken back because speech resumed.
     pub early_finals_confirmed: AtomicU64,
     pub early_finals_retracted: AtomicU64,

@@ -108,8 +108,16 @@ impl Workspace {
 }
 
 pub async fn workspace(srv: &Server, name: &str) -> Workspace {
+    workspace_named(
+        srv,
+        format!("{name}-{}", &callscribe::sys::random_id("")[..6]),
+    )
+    .await
+}
+
+/// A workspace with exactly this name (for settings keyed by it), its four keys and a call.
+pub async fn workspace_named(srv: &Server, name: String) -> Workspace {
     let engine = srv.engine.clone();
-    let name = format!("{name}-{}", &callscribe::sys::random_id("")[..6]);
     srv.on(async move {
         let store = &engine.store;
         let op = Actor::operator();
