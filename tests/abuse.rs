@@ -954,3 +954,195 @@ fn twilio_streams_into_a_workspace_with_a_token_must_be_signed() {
         assert_kept_every_final(&legit, "CAsignedok", close, sent).await;
     });
 }
+
+/// A CA, and client certificates it issued, in PEM and DER.
+struct ClientPki {
+    ca_pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl ClientPki {
+    fn new() -> Self {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "callscribe test client CA");
+        let ca = params.self_signed(&key).unwrap();
+        ClientPki {
+            ca_pem: ca.pem(),
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// A client certificate for `name` and its key, as rustls wants them.
+    fn client(
+        &self,
+        name: &str,
+    ) -> (
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+    }
+}
+
+/// Provider authenticity, mTLS: with `[web.client_certs]` the listener asks for client
+/// certificates from the configured CA. The native ingest route here needs one valid for
+/// `sbc.example.test`: no certificate, or one for another name, gets 403 before the upgrade.
+/// The workspace `mtls-acme` takes ingest (on any route) only with a certificate for
+/// `sbc.acme.test`: without it `start` is refused (1008) and no call is created.
+#[test]
+fn client_certificates_gate_ingest_routes_and_workspaces() {
+    use std::sync::Arc;
+    let pki = ClientPki::new();
+    let dir = tempfile::tempdir().unwrap().keep();
+    let ca = dir.join("clients-ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let server_ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, server_ck.cert.pem()).unwrap();
+    std::fs::write(&key, server_ck.signing_key.serialize_pem()).unwrap();
+    let srv = start(
+        ServeOptions {
+            web: callscribe::api::WebConfig {
+                client_certs: callscribe::api::mtls::ClientCerts {
+                    ca: Some(ca),
+                    required: false,
+                    routes: [(
+                        "/v1/ingest/stream".to_string(),
+                        vec!["sbc.example.test".to_string()],
+                    )]
+                    .into(),
+                    tenants: [("mtls-acme".to_string(), vec!["sbc.acme.test".to_string()])].into(),
+                },
+                ..Default::default()
+            },
+            tls: Some(callscribe::api::TlsConfig { cert, key }),
+        },
+        LiveConfig::default(),
+    );
+    let server_der = server_ck.cert.der().clone();
+    rt().block_on(async {
+        let plain = common::server::workspace(&srv, "mtls-other").await;
+        let acme = common::server::workspace_named(&srv, "mtls-acme".into()).await;
+        let connect = |client: Option<&str>| {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(server_der.clone()).unwrap();
+            let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+            let config = match client {
+                Some(name) => {
+                    let (chain, key) = pki.client(name);
+                    builder.with_client_auth_cert(chain, key).unwrap()
+                }
+                None => builder.with_no_client_auth(),
+            };
+            let addr = srv.addr;
+            async move {
+                let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+                tokio_rustls::TlsConnector::from(Arc::new(config))
+                    .connect("localhost".try_into().unwrap(), tcp)
+                    .await
+                    .expect("TLS handshake")
+            }
+        };
+        // the native route: 403 without a certificate or with one for another name
+        let native = |client: Option<&'static str>, key: String| {
+            let s = connect(client);
+            async move {
+                let mut req = "wss://localhost/v1/ingest/stream"
+                    .into_client_request()
+                    .unwrap();
+                req.headers_mut()
+                    .insert("authorization", format!("Bearer {key}").parse().unwrap());
+                match tokio_tungstenite::client_async(req, s.await).await {
+                    Ok((mut ws, _)) => {
+                        let _ = ws.close(None).await;
+                        101
+                    }
+                    Err(tokio_tungstenite::tungstenite::Error::Http(r)) => r.status().as_u16(),
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        };
+        assert_eq!(native(None, plain.ingest.clone()).await, 403);
+        assert_eq!(
+            native(Some("other.example.test"), plain.ingest.clone()).await,
+            403
+        );
+        assert_eq!(
+            native(Some("sbc.example.test"), plain.ingest.clone()).await,
+            101
+        );
+        // the workspace rule, checked at start (Twilio sends its key there)
+        let twilio = |client: Option<&'static str>, sid: &'static str| {
+            let s = connect(client);
+            let key = acme.ingest.clone();
+            async move {
+                let req = "wss://localhost/v1/ingest/twilio"
+                    .into_client_request()
+                    .unwrap();
+                let (mut ws, _) = tokio_tungstenite::client_async(req, s.await).await.unwrap();
+                ws.send(text(twilio_start(sid, &key, false))).await.unwrap();
+                let (caller, agent) = sample_call();
+                for k in 0..50 {
+                    for m in twilio_frame(k, &caller, &agent) {
+                        if ws.send(text(m)).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                let _ = ws.send(text(json!({"event": "stop"}))).await;
+                let mut close = None;
+                while let Ok(Some(msg)) =
+                    tokio::time::timeout(Duration::from_secs(60), ws.next()).await
+                {
+                    match msg {
+                        Ok(Message::Close(f)) => {
+                            close = f.map(|f| (u16::from(f.code), f.reason.to_string()));
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+                close
+            }
+        };
+        let refused = twilio(None, "CAmtlsnone").await;
+        assert_eq!(refused.as_ref().map(|c| c.0), Some(1008), "{refused:?}");
+        assert!(refused.unwrap().1.contains("client certificate"));
+        let wrong = twilio(Some("sbc.example.test"), "CAmtlswrong").await;
+        assert_eq!(wrong.as_ref().map(|c| c.0), Some(1008), "{wrong:?}");
+        let ok = twilio(Some("sbc.acme.test"), "CAmtlsok").await;
+        assert_eq!(ok.as_ref().map(|c| c.0), Some(1000), "{ok:?}");
+        let (engine, tenant) = (srv.engine.clone(), acme.id.clone());
+        let found = srv
+            .on(async move {
+                let mut found = Vec::new();
+                for sid in ["CAmtlsnone", "CAmtlswrong", "CAmtlsok"] {
+                    found.push(engine.store.find_call(&tenant, sid).await.is_ok());
+                }
+                found
+            })
+            .await;
+        assert_eq!(
+            found,
+            [false, false, true],
+            "only the certified stream made a call"
+        );
+    });
+}

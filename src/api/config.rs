@@ -44,6 +44,8 @@ pub struct WebConfig {
     /// A subscription's key (and browser session) is checked again this often: once revoked,
     /// expired or signed out, the subscription is closed (1008).
     pub subscription_recheck_s: u64,
+    /// Client certificates (mutual TLS): `[web.client_certs]`.
+    pub client_certs: super::mtls::ClientCerts,
     /// `/.well-known/security.txt` (RFC 9116); absent: 404.
     pub security_txt: Option<SecurityTxt>,
 }
@@ -64,6 +66,7 @@ impl Default for WebConfig {
             max_subscriptions_per_tenant: 200,
             subscriber_ping_s: 20,
             subscription_recheck_s: 5,
+            client_certs: Default::default(),
             security_txt: None,
         }
     }
@@ -128,6 +131,7 @@ impl WebConfig {
             )));
         }
         super::proxy::TrustedProxies::parse(&self.trusted_proxies)?;
+        self.client_certs.validate()?;
         if self.max_subscriptions_per_tenant == 0 {
             return Err(ConfigError::new(
                 "[web] max_subscriptions_per_tenant must be at least 1",

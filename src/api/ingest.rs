@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::http::{HeaderMap, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tokio_tungstenite::tungstenite;
 
@@ -13,7 +13,9 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::ConnectInfo;
 
 use super::auth::{checked_key, header_principal};
+use super::error::ApiError;
 use super::limits::Attempt;
+use super::mtls::PeerCert;
 use super::{AppState, SocketGuard};
 use crate::ingest::Protocol;
 use crate::ingest::signature::SignedUpgrade;
@@ -31,8 +33,18 @@ pub(super) async fn upgrade(
     protocol: Protocol,
     headers: HeaderMap,
     uri: Uri,
+    peer: PeerCert,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // A route that needs a client certificate refuses before anything else is read.
+    if let Some(names) = st.web.config.client_certs.routes.get(protocol.path())
+        && !peer.valid_for_any(names)
+    {
+        return cert_refused(
+            "this route needs a client certificate valid for one of its allowed names",
+        )
+        .into_response();
+    }
     // A key in the headers is checked before the upgrade; Twilio sends its key in `start`.
     // Failed checks count toward the address's back-off, as on every other route.
     let ip = st.web.proxies.client(addr.ip(), &headers);
@@ -40,6 +52,11 @@ pub(super) async fn upgrade(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
+    if let Some(p) = &principal
+        && let Err(why) = tenant_cert_ok(&st, &peer, p).await
+    {
+        return cert_refused(why).into_response();
+    }
     let signed = SignedUpgrade::new(
         headers
             .get("x-twilio-signature")
@@ -59,6 +76,7 @@ pub(super) async fn upgrade(
                 socket,
                 state: st,
                 ip,
+                peer,
             };
             let Closing { code, reason } = Connection::new(engine, protocol, principal)
                 .with_signature(signed)
@@ -78,6 +96,38 @@ struct WsTransport {
     socket: WebSocket,
     state: AppState,
     ip: IpAddr,
+    peer: PeerCert,
+}
+
+fn cert_refused(why: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "client_certificate_required", why)
+}
+
+/// A workspace listed in `[web.client_certs.tenants]` takes ingest only from a client whose
+/// certificate is valid for one of its names.
+async fn tenant_cert_ok(st: &AppState, peer: &PeerCert, p: &Principal) -> Result<(), String> {
+    let rules = &st.web.config.client_certs.tenants;
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let names = match rules.get(&p.tenant) {
+        Some(n) => Some(n),
+        None => match st.engine.store.tenant(&p.tenant).await {
+            Ok(t) => rules.get(&t.name),
+            Err(e) => {
+                tracing::error!("cannot look the workspace up: {e}");
+                return Err("cannot check the client certificate now".into());
+            }
+        },
+    };
+    match names {
+        Some(n) if !peer.valid_for_any(n) => Err(
+            "this workspace takes ingest only with a client certificate valid for one of its \
+             allowed names"
+                .into(),
+        ),
+        _ => Ok(()),
+    }
 }
 
 impl Transport for WsTransport {
@@ -101,8 +151,10 @@ impl Transport for WsTransport {
 
     async fn authenticate(&mut self, key: &str) -> Result<Principal, String> {
         let who = Attempt::new(self.ip, key);
-        checked_key(&self.state, &who, &[key], &[Role::Ingest])
+        let p = checked_key(&self.state, &who, &[key], &[Role::Ingest])
             .await
-            .map_err(|e| e.message())
+            .map_err(|e| e.message())?;
+        tenant_cert_ok(&self.state, &self.peer, &p).await?;
+        Ok(p)
     }
 }

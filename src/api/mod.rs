@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod ingest;
 pub mod limits;
+pub mod mtls;
 pub mod proxy;
 mod rest;
 mod tls;
@@ -164,8 +165,9 @@ pub fn router(engine: Arc<Engine>, opts: &ServeOptions) -> (Router, AppState) {
                       addr: axum::extract::ConnectInfo<SocketAddr>,
                       headers: HeaderMap,
                       uri: axum::http::Uri,
+                      peer: mtls::PeerCert,
                       ws: axum::extract::ws::WebSocketUpgrade| {
-                    ingest::upgrade(st, addr, p, headers, uri, ws)
+                    ingest::upgrade(st, addr, p, headers, uri, peer, ws)
                 },
             ),
         );
@@ -190,8 +192,8 @@ pub fn router(engine: Arc<Engine>, opts: &ServeOptions) -> (Router, AppState) {
 }
 
 /// Reads and checks the TLS files (precise errors before anything else starts).
-pub fn tls_check(t: &TlsConfig) -> std::io::Result<()> {
-    tls::server_config(t).map(|_| ())
+pub fn tls_check(t: &TlsConfig, client_certs: &mtls::ClientCerts) -> std::io::Result<()> {
+    tls::server_config(t, client_certs).map(|_| ())
 }
 
 /// Serves until `shutdown` resolves; then finalises every call (open utterances become
@@ -233,7 +235,16 @@ pub async fn serve(
         header_read: Duration::from_secs(opts.web.header_read_timeout_s),
         tls_handshake: Duration::from_secs(opts.web.tls_handshake_timeout_s),
     };
-    tls::serve(listener, opts.tls.as_ref(), limits, timeouts, make, signal).await?;
+    tls::serve(
+        listener,
+        opts.tls.as_ref(),
+        &opts.web.client_certs,
+        limits,
+        timeouts,
+        make,
+        signal,
+    )
+    .await?;
     // Upgraded sockets outlive the HTTP server: wait for their calls to be finalised.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {

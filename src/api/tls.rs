@@ -15,9 +15,13 @@ use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 
 use super::config::TlsConfig;
 use super::conn::ConnLimits;
+use super::mtls::{ClientCerts, PeerCertAcceptor};
 
 /// The rustls server configuration, with precise errors for unreadable or mismatched files.
-pub fn server_config(tls: &TlsConfig) -> std::io::Result<rustls::ServerConfig> {
+pub fn server_config(
+    tls: &TlsConfig,
+    client_certs: &ClientCerts,
+) -> std::io::Result<rustls::ServerConfig> {
     let invalid = |msg: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, msg);
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert)
         .map_err(|e| {
@@ -46,18 +50,20 @@ pub fn server_config(tls: &TlsConfig) -> std::io::Result<rustls::ServerConfig> {
         ))
     })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| invalid(format!("TLS setup: {e}")))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| {
-            invalid(format!(
-                "the TLS key {} does not fit the certificate {}: {e}",
-                tls.key.display(),
-                tls.cert.display()
-            ))
-        })?;
+        .map_err(|e| invalid(format!("TLS setup: {e}")))?;
+    let builder = match client_certs.verifier(provider)? {
+        Some(v) => builder.with_client_cert_verifier(v),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_single_cert(certs, key).map_err(|e| {
+        invalid(format!(
+            "the TLS key {} does not fit the certificate {}: {e}",
+            tls.key.display(),
+            tls.cert.display()
+        ))
+    })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
@@ -76,6 +82,7 @@ pub struct Timeouts {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Option<&TlsConfig>,
+    client_certs: &ClientCerts,
     limits: ConnLimits,
     timeouts: Timeouts,
     make: IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
@@ -98,11 +105,14 @@ pub async fn serve(
     match tls {
         None => server.acceptor(limits).serve(make).await,
         Some(tls) => {
-            let config = RustlsConfig::from_config(Arc::new(server_config(tls)?));
+            let config = RustlsConfig::from_config(Arc::new(server_config(tls, client_certs)?));
             let acceptor = RustlsAcceptor::new(config)
                 .handshake_timeout(timeouts.tls_handshake)
                 .acceptor(limits);
-            server.acceptor(acceptor).serve(make).await
+            server
+                .acceptor(PeerCertAcceptor(acceptor))
+                .serve(make)
+                .await
         }
     }
 }

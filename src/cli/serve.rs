@@ -101,9 +101,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }),
         _ => cfg.tls.clone(),
     };
-    if let Some(t) = &tls {
+    match &tls {
         // read the files now: a wrong path or a key that does not fit fails before the model loads
-        crate::api::tls_check(t)?;
+        Some(t) => crate::api::tls_check(t, &cfg.web.client_certs)?,
+        None if cfg.web.client_certs.enabled() => {
+            anyhow::bail!(
+                "[web.client_certs] needs TLS: give --tls-cert and --tls-key (or [tls] in the config)"
+            )
+        }
+        None => {}
     }
     let listen = args
         .listen
