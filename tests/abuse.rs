@@ -1024,6 +1024,7 @@ fn client_certificates_gate_ingest_routes_and_workspaces() {
                     .into(),
                     tenants: [("mtls-acme".to_string(), vec!["sbc.acme.test".to_string()])].into(),
                 },
+                tls_handshake_timeout_s: 2,
                 ..Default::default()
             },
             tls: Some(callscribe::api::TlsConfig { cert, key }),
@@ -1143,6 +1144,32 @@ fn client_certificates_gate_ingest_routes_and_workspaces() {
             found,
             [false, false, true],
             "only the certified stream made a call"
+        );
+        // a TLS handshake that never finishes (half a ClientHello) is cut at the timeout
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+        s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+            .await
+            .unwrap();
+        let t = Instant::now();
+        let mut buf = [0u8; 64];
+        let closed = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(
+            closed.is_ok(),
+            "a stalled handshake was still open after 10 s"
+        );
+        assert!(
+            t.elapsed() >= Duration::from_millis(1500),
+            "{:?}",
+            t.elapsed()
         );
     });
 }
