@@ -59,6 +59,7 @@ both_backends!(
     web_sessions_live_only_while_their_key_does,
     call_pages_filter_and_continue_without_overlap,
     a_database_from_before_the_vault_moves_its_keys_there,
+    a_key_used_many_times_a_minute_costs_one_audit_write,
 );
 
 /// A tenant with one call of three segments; returns (tenant id, call id).
@@ -1746,4 +1747,37 @@ async fn call_pages_filter_and_continue_without_overlap(db: TestDb) {
         .unwrap();
     assert_eq!(theirs.calls.len(), 1);
     assert!(!ids.contains(&theirs.calls[0].id));
+}
+
+/// Successful key checks are audited in aggregate like failed ones: a client starting calls
+/// as fast as it can with a valid key must not add one fsynced write per start (issue 18 #4).
+async fn a_key_used_many_times_a_minute_costs_one_audit_write(db: TestDb) {
+    let store = Store::open(&db.config(&random_key())).await.unwrap();
+    let t = store.create_tenant(&op(), "busy", None).await.unwrap();
+    let k = store
+        .create_api_key(&op(), &t.id, Role::Ingest, None)
+        .await
+        .unwrap();
+    let other = store
+        .create_api_key(&op(), &t.id, Role::Agent, None)
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        store.authenticate(&k.secret).await.unwrap();
+    }
+    store.authenticate(&other.secret).await.unwrap();
+    store.flush_failed_auths().await.unwrap();
+    let auths: Vec<_> = store
+        .audit_events(None, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "key.auth")
+        .collect();
+    assert_eq!(auths.len(), 2, "one row per key in the window: {auths:?}");
+    let keys = store.list_api_keys(&t.id).await.unwrap();
+    assert!(keys.iter().all(|k| k.last_used_at.is_some()), "{keys:?}");
+    // a revoked key is refused at once, whatever the window holds
+    store.revoke_api_key(&op(), &t.id, &k.id).await.unwrap();
+    assert!(store.authenticate(&k.secret).await.is_err());
 }

@@ -136,6 +136,26 @@ pub(crate) struct FailedAuths {
     state: std::sync::Mutex<FailedAuthWindow>,
 }
 
+/// Successful key checks not yet audited, per key: the first use of a key in a window updates
+/// its `last_used_at` and is audited (`key.auth`) at once; further uses in the window are
+/// counted and written as one `key.auth` row with the count when it ends (at the key's next
+/// use after it, or by [`Store::flush_failed_auths`]). A client starting calls as fast as it
+/// can with a valid key thus costs one write a minute, not one fsynced transaction per start
+/// contending with every call's segment writes. `last_used_at` is exact to the window.
+#[derive(Debug, Default)]
+pub(crate) struct UsedKeys {
+    state: std::sync::Mutex<std::collections::HashMap<String, KeyUse>>,
+}
+
+#[derive(Debug)]
+struct KeyUse {
+    tenant: String,
+    role: Role,
+    started: std::time::Instant,
+    /// Uses after the first in this window.
+    more: u64,
+}
+
 #[derive(Debug, Default)]
 struct FailedAuthWindow {
     started: Option<std::time::Instant>,
@@ -288,10 +308,118 @@ impl Store {
         self.authenticate_from(presented, None).await
     }
 
-    /// Writes the aggregated rows of failed key checks whose window has ended (the server
-    /// calls it periodically, so a burst's count is audited even if no failure follows).
+    /// Writes the aggregated rows of key checks, failed and successful, whose window has ended
+    /// (the server calls it periodically, so a burst's count is audited even if nothing
+    /// follows).
     pub async fn flush_failed_auths(&self) -> Result<()> {
-        self.audit_failed_auth(None).await
+        self.audit_failed_auth(None).await?;
+        self.flush_key_uses(None).await
+    }
+
+    /// A successful check of key `id`: written at once when it is the key's first use in the
+    /// window, else counted (see [`UsedKeys`]).
+    async fn record_key_use(&self, p: &Principal, id: &str) -> Result<()> {
+        let first = {
+            let mut uses = self
+                .used_keys
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            match uses.get_mut(&p.key_id) {
+                Some(u) if u.started.elapsed() < FAILED_AUTH_WINDOW => {
+                    u.more += 1;
+                    false
+                }
+                _ => true,
+            }
+        };
+        if !first {
+            return Ok(());
+        }
+        // the key's previous window (if any) is written first, then this use opens a new one
+        self.flush_key_uses(Some(&p.key_id)).await?;
+        let now = crate::sys::now();
+        let mut tx = self.db.scoped(&p.tenant).await?;
+        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND tenant_id = $3")
+            .bind(now)
+            .bind(id)
+            .bind(&p.tenant)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("recording API key use"))?;
+        audit::append(
+            &mut tx,
+            &Actor::ApiKey(p.key_id.clone()),
+            "key.auth",
+            Some(&p.tenant),
+            None,
+            json!({"role": p.role.as_str()}),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("recording API key use"))?;
+        self.used_keys
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                p.key_id.clone(),
+                KeyUse {
+                    tenant: p.tenant.clone(),
+                    role: p.role,
+                    started: std::time::Instant::now(),
+                    more: 0,
+                },
+            );
+        Ok(())
+    }
+
+    /// Writes one `key.auth` row (with the count) per key whose window has ended and that was
+    /// used again in it — only `key` when given (it is about to open a new window).
+    async fn flush_key_uses(&self, key: Option<&str>) -> Result<()> {
+        let finished: Vec<(String, KeyUse)> = {
+            let mut uses = self
+                .used_keys
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let done: Vec<String> = uses
+                .iter()
+                .filter(|(k, u)| {
+                    key.is_none_or(|key| key == k.as_str())
+                        && u.started.elapsed() >= FAILED_AUTH_WINDOW
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            done.into_iter()
+                .filter_map(|k| uses.remove(&k).map(|u| (k, u)))
+                .collect()
+        };
+        let now = crate::sys::now();
+        for (key_id, u) in finished.into_iter().filter(|(_, u)| u.more > 0) {
+            let mut tx = self.db.scoped(&u.tenant).await?;
+            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND tenant_id = $3")
+                .bind(now)
+                .bind(key_id.strip_prefix(KEY_PREFIX).unwrap_or(&key_id))
+                .bind(&u.tenant)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("recording API key use"))?;
+            audit::append(
+                &mut tx,
+                &Actor::ApiKey(key_id.clone()),
+                "key.auth",
+                Some(&u.tenant),
+                None,
+                json!({"role": u.role.as_str(), "count": u.more, "window_s": FAILED_AUTH_WINDOW.as_secs()}),
+            )
+            .await?;
+            tx.commit()
+                .await
+                .map_err(StoreError::db("recording API key use"))?;
+        }
+        Ok(())
     }
 
     /// Audits a failed check from `source` (`None`: only flushes a finished window).
@@ -395,28 +523,7 @@ impl Store {
         });
         match principal {
             Some(p) => {
-                let mut tx = self.db.scoped(&p.tenant).await?;
-                sqlx::query(
-                    "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND tenant_id = $3",
-                )
-                .bind(now)
-                .bind(id)
-                .bind(&p.tenant)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("recording API key use"))?;
-                audit::append(
-                    &mut tx,
-                    &Actor::ApiKey(p.key_id.clone()),
-                    "key.auth",
-                    Some(&p.tenant),
-                    None,
-                    json!({"role": p.role.as_str()}),
-                )
-                .await?;
-                tx.commit()
-                    .await
-                    .map_err(StoreError::db("recording API key use"))?;
+                self.record_key_use(&p, id).await?;
                 Ok(p)
             }
             None => {

@@ -176,6 +176,8 @@ pub struct Store {
     generated_key: Option<PathBuf>,
     /// Failed key checks waiting to be audited in aggregate (see `apikeys.rs`).
     failed_auths: apikeys::FailedAuths,
+    /// Successful key checks waiting to be audited in aggregate.
+    used_keys: apikeys::UsedKeys,
 }
 
 impl std::fmt::Debug for Store {
@@ -221,6 +223,7 @@ impl Store {
             keys,
             generated_key,
             failed_auths: apikeys::FailedAuths::default(),
+            used_keys: apikeys::UsedKeys::default(),
         };
         store.check_master_keys(&registered).await?;
         store.pair_vault(before).await?;
