@@ -1,5 +1,5 @@
 //! The error of a configuration value that cannot be used. Each stage owns its config table
-//! (`[live]`, `[live.vad]`, `[web]`, `[web.limits]`) and validates it at start-up; the message
+//! (`[live]`, `[live.vad]`, `[web]`, `[web.limits]`, `[store]`) and validates it at start-up; the message
 //! names the setting and says what is allowed, for the operator at the terminal.
 
 /// A setting that cannot be used: the message names it and says what is allowed.

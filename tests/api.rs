@@ -563,6 +563,59 @@ fn revoked_and_expired_keys_and_their_sessions_are_refused() {
     });
 }
 
+/// `POST /v1/keys` past the store's maximum lifetime (`[store] max_key_ttl_days`, default 90)
+/// is a 400 naming the setting, and no key is made; at the maximum it succeeds.
+#[test]
+fn keys_longer_than_the_maximum_lifetime_are_refused() {
+    let srv = serve(generous());
+    rt().block_on(async {
+        let w = workspace(&srv, "ttl").await;
+        let keys = |r: Resp| r.json()["keys"].as_array().unwrap().len();
+        let before = keys(get(&srv, "/v1/keys", Some(&w.admin)).await);
+        for ttl in [91, 3650, 100_000] {
+            let r = send(
+                &srv,
+                "POST",
+                "/v1/keys",
+                Some(&w.admin),
+                Some(&format!(r#"{{"role": "agent", "ttl_days": {ttl}}}"#)),
+            )
+            .await;
+            assert_eq!((r.status, r.code().as_str()), (400, "bad_request"), "{ttl}");
+            let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+            assert!(
+                message.contains(&format!("{ttl} days"))
+                    && message.contains("maximum of 90 days")
+                    && message.contains("[store] max_key_ttl_days"),
+                "{message}"
+            );
+        }
+        let r = send(
+            &srv,
+            "POST",
+            "/v1/keys",
+            Some(&w.admin),
+            Some(r#"{"role": "agent", "ttl_days": 0}"#),
+        )
+        .await;
+        assert_eq!(r.status, 400);
+        assert_eq!(
+            keys(get(&srv, "/v1/keys", Some(&w.admin)).await),
+            before,
+            "no key was made"
+        );
+        let r = send(
+            &srv,
+            "POST",
+            "/v1/keys",
+            Some(&w.admin),
+            Some(r#"{"role": "agent", "ttl_days": 90}"#),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    });
+}
+
 /// Defaults: 15 requests at once pass, the 16th gets 429 with Retry-After; writes have their
 /// own, smaller bucket; workspaces do not share buckets; the count shows in /metrics.
 #[test]

@@ -59,6 +59,7 @@ both_backends!(
     web_sessions_live_only_while_their_key_does,
     call_pages_filter_and_continue_without_overlap,
     a_database_from_before_the_vault_moves_its_keys_there,
+    key_lifetimes_above_the_maximum_are_refused_for_every_caller,
 );
 
 /// A tenant with one call of three segments; returns (tenant id, call id).
@@ -1039,6 +1040,58 @@ async fn api_keys_authenticate_only_while_valid(db: TestDb) {
             && actions.contains(&"key.auth_failed".to_string())
             && actions.contains(&"key.revoke".to_string())
     );
+}
+
+/// `[store] max_key_ttl_days` is checked by the store itself, so the API and the command line
+/// (both call `create_api_key`) get the same refusal; an out-of-range setting stops `open`.
+async fn key_lifetimes_above_the_maximum_are_refused_for_every_caller(db: TestDb) {
+    let key = random_key();
+    for bad in [0, 3651] {
+        let mut config = db.config(&key);
+        config.settings.max_key_ttl_days = bad;
+        let e = Store::open(&config).await.unwrap_err().to_string();
+        assert!(
+            e.contains("[store] max_key_ttl_days must be between 1 and 3650"),
+            "{bad}: {e}"
+        );
+    }
+    let mut config = db.config(&key);
+    config.settings.max_key_ttl_days = 30;
+    let store = Store::open(&config).await.unwrap();
+    let t = store.create_tenant(&op(), "acme", None).await.unwrap();
+    for above in [31, 90, 3650] {
+        match store
+            .create_api_key(&op(), &t.id, Role::Agent, Some(above))
+            .await
+        {
+            Err(StoreError::Invalid(m)) => assert!(
+                m.contains(&format!("{above} days"))
+                    && m.contains("maximum of 30 days")
+                    && m.contains("[store] max_key_ttl_days"),
+                "{m}"
+            ),
+            other => panic!("ttl {above}: {:?}", other.map(|k| k.id)),
+        }
+    }
+    assert!(
+        store.list_api_keys(&t.id).await.unwrap().is_empty(),
+        "nothing stored for a refused key"
+    );
+    let day = 86_400;
+    for (requested, days) in [(Some(30), 30), (None, 30), (Some(1), 1)] {
+        let before = callscribe::sys::now();
+        let k = store
+            .create_api_key(&op(), &t.id, Role::Agent, requested)
+            .await
+            .unwrap();
+        let after = callscribe::sys::now();
+        assert!(
+            (before + days * day..=after + days * day).contains(&k.expires_at),
+            "{requested:?}: expires {} not {days} days after {before}",
+            k.expires_at
+        );
+    }
+    assert_eq!(store.list_api_keys(&t.id).await.unwrap().len(), 3);
 }
 
 async fn key_rotation_rewraps_resumably_without_touching_data(db: TestDb) {

@@ -103,9 +103,10 @@ pub enum ApiKeyCommand {
         tenant: String,
         #[arg(long, value_enum)]
         role: Role,
-        /// Days until the key expires.
-        #[arg(long, default_value_t = crate::store::DEFAULT_KEY_TTL_DAYS)]
-        ttl_days: u32,
+        /// Days until the key expires, at most --max-key-ttl-days [default: 90, or that
+        /// maximum when lower].
+        #[arg(long)]
+        ttl_days: Option<u32>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -140,7 +141,7 @@ pub fn api_key(cmd: ApiKeyCommand) -> anyhow::Result<ExitCode> {
             } => {
                 let s = open(&store).await?;
                 let id = tenant_id(&s, &tenant).await?;
-                let key = s.create_api_key(&actor, &id, role, Some(ttl_days)).await?;
+                let key = s.create_api_key(&actor, &id, role, ttl_days).await?;
                 println!("{}", key.secret.as_str());
                 eprintln!(
                     "key {} ({}) expires {}; it is shown only this once",

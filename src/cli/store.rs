@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::store::{Store, StoreConfig};
+use crate::store::{Store, StoreConfig, StoreSettings};
 
 /// Where the store lives.
 #[derive(Debug, Clone, Args)]
@@ -27,13 +27,23 @@ pub struct StoreArgs {
     /// [default: DATA_DIR/callscribe.keys.db, or the PostgreSQL database's name + _keys].
     #[arg(long, env = "CALLSCRIBE_KEY_VAULT_URL", hide_env_values = true)]
     pub key_vault_url: Option<String>,
+    /// The longest lifetime, in days, an API key may be created with (1..=3650)
+    /// [default: 90, or `[store] max_key_ttl_days` in serve's --config].
+    #[arg(long, env = "CALLSCRIBE_MAX_KEY_TTL_DAYS")]
+    pub max_key_ttl_days: Option<u32>,
 }
 
 impl StoreArgs {
-    pub fn config(&self) -> StoreConfig {
+    /// The store's configuration: these options over `settings` (serve's `[store]` table, or
+    /// the defaults).
+    pub fn config(&self, settings: &StoreSettings) -> StoreConfig {
         let mut c = StoreConfig::new(&self.data_dir, self.database_url.clone());
         c.master_key_file = self.master_key_file.clone();
         c.key_vault_url = self.key_vault_url.clone();
+        c.settings = settings.clone();
+        if let Some(days) = self.max_key_ttl_days {
+            c.settings.max_key_ttl_days = days;
+        }
         c
     }
 }
@@ -46,9 +56,14 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Opens the store; when it generated a master key, tells the operator loudly to back it up.
+/// Opens the store with the default `[store]` settings (see [`open_with`]).
 pub async fn open(args: &StoreArgs) -> anyhow::Result<Store> {
-    let store = Store::open(&args.config()).await?;
+    open_with(args, &StoreSettings::default()).await
+}
+
+/// Opens the store; when it generated a master key, tells the operator loudly to back it up.
+pub async fn open_with(args: &StoreArgs, settings: &StoreSettings) -> anyhow::Result<Store> {
+    let store = Store::open(&args.config(settings)).await?;
     if let Some(path) = store.generated_master_key() {
         eprintln!(
             "\n\
