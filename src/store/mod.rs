@@ -38,6 +38,7 @@ pub use reprocess::{ReprocessFailure, ReprocessReport};
 pub use retention::{PurgeReport, run_periodic_purge};
 pub use sessions::{NewWebSession, SessionTimes, WebSession};
 pub use sql::Backend;
+pub(crate) use sql::redact_url;
 pub use tenants::Tenant;
 
 use crate::config::ConfigError;
