@@ -293,6 +293,65 @@ fn a_killed_batch_keeps_every_stored_segment() {
     );
 }
 
+/// `CALLSCRIBE_MASTER_KEY` is taken out of the process at start: while a store command is
+/// opening the store (the master key already read), neither the variable nor the key's text is
+/// in `/proc/PID/environ`, which shows the environment block the process was started with.
+/// (The store is a PostgreSQL URL pointing at a listener of this test, so the command waits
+/// there, mid-open, until the test lets it go.)
+#[test]
+fn the_master_key_leaves_the_environment_at_start() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let key = random_key();
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_callscribe"))
+        .args(["tenant", "list"])
+        .env("CALLSCRIBE_LOG", "warn")
+        .env("CALLSCRIBE_DATA_DIR", data.path())
+        .env(
+            "CALLSCRIBE_DATABASE_URL",
+            format!("postgres://u@127.0.0.1:{port}/db"),
+        )
+        .env_remove("CALLSCRIBE_KEY_VAULT_URL")
+        .env("CALLSCRIBE_MASTER_KEY", &key)
+        .env("CALLSCRIBE_CANARY", "still-here")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // the store is connecting: the configuration, master key included, has been read
+    let (conn, _) = listener.accept().unwrap();
+    let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
+    let entries: Vec<String> = environ
+        .split(|b| *b == 0)
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect();
+    assert!(
+        entries.iter().any(|e| e == "CALLSCRIBE_CANARY=still-here"),
+        "the other variables are untouched (and readable here)"
+    );
+    let left: Vec<&String> = entries
+        .iter()
+        .filter(|e| e.starts_with("CALLSCRIBE_MASTER_KEY=") && e.len() > 22)
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(
+        !contains(&environ, key.as_bytes()),
+        "the key's text is gone"
+    );
+    drop(conn);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+}
+
 /// Operator mistakes give one clear line and no panic.
 #[test]
 fn store_errors_name_what_and_where() {

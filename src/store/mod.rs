@@ -124,15 +124,12 @@ impl std::fmt::Debug for StoreConfig {
 
 impl StoreConfig {
     /// A configuration for `data_dir` with everything else from the environment
-    /// (`CALLSCRIBE_MASTER_KEY`).
+    /// (`CALLSCRIBE_MASTER_KEY`, as [`keyring::master_key_from_env`] has it).
     pub fn new(data_dir: impl Into<PathBuf>, database_url: Option<String>) -> StoreConfig {
         StoreConfig {
             database_url,
             data_dir: data_dir.into(),
-            master_key: std::env::var("CALLSCRIBE_MASTER_KEY")
-                .ok()
-                .filter(|s| !s.trim().is_empty())
-                .map(Zeroizing::new),
+            master_key: keyring::master_key_from_env(),
             master_key_file: None,
             key_vault_url: None,
             settings: StoreSettings::default(),
