@@ -247,7 +247,7 @@ impl Store {
     }
 
     pub async fn list_api_keys(&self, tenant: &str) -> Result<Vec<ApiKeyInfo>> {
-        let mut tx = self.db.scoped(tenant).await?;
+        let mut tx = self.db.scoped_read(tenant).await?;
         let rows = sqlx::query(
             "SELECT id, role, created_at, expires_at, revoked_at, last_used_at FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id",
         )

@@ -217,8 +217,10 @@ impl Store {
 
     /// Walks the whole chain: sequence numbers contiguous from 1, each entry's `prev_hash` the
     /// previous entry's hash, each hash recomputed from the entry, and the head matching the
-    /// last entry. Reports the first broken link.
+    /// last entry. Reports the first broken link. Reads one snapshot without the write lock,
+    /// so entries appended meanwhile neither wait for it nor make the head look wrong.
     pub async fn verify_audit(&self) -> Result<AuditReport> {
+        let mut tx = self.db.read().await?;
         let mut prev = [0u8; 32];
         let mut expected = 1u64;
         let mut entries = 0u64;
@@ -234,7 +236,7 @@ impl Store {
             )
             .bind(expected as i64)
             .bind(PAGE)
-            .fetch_all(&self.db.pool)
+            .fetch_all(&mut *tx)
             .await
             .map_err(StoreError::db("reading the audit trail"))?;
             let n = rows.len();
@@ -291,9 +293,12 @@ impl Store {
             }
         }
         let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(StoreError::db("reading the audit head"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("reading the audit trail"))?;
         let Some(head) = head else {
             return Ok(broken(
                 expected,
