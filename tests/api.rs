@@ -478,6 +478,61 @@ fn a_transcript_read_is_decrypted_for_its_workspace_and_audited() {
     });
 }
 
+/// `GET /v1/audit/verify` for a workspace's auditor: the count and last hash of that
+/// workspace's entries, nothing of another workspace's (count, ids, hashes, the head).
+#[test]
+fn an_auditor_verifies_only_its_own_workspaces_entries() {
+    let srv = serve(generous());
+    rt().block_on(async {
+        let a = workspace(&srv, "verify-a").await;
+        let b = workspace(&srv, "verify-b").await;
+        assert_eq!(get(&srv, "/v1/calls", Some(&b.agent)).await.status, 200);
+        let r = get(&srv, "/v1/audit/verify", Some(&a.auditor)).await;
+        assert_eq!(r.status, 200);
+        let v = r.json();
+        let mut fields: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        fields.sort();
+        assert_eq!(fields, ["broken", "entries", "intact", "last_hash"], "{v}");
+        assert_eq!(
+            (&v["intact"], &v["broken"]),
+            (&true.into(), &serde_json::Value::Null)
+        );
+        // a's entries up to the verification's own entry (appended after the walk)
+        let listed = get(&srv, "/v1/audit?limit=1000", Some(&a.auditor))
+            .await
+            .json();
+        let events = listed["events"].as_array().unwrap();
+        let verify = events
+            .iter()
+            .find(|e| e["action"] == "audit.verify")
+            .expect("the verification is audited");
+        let before: Vec<_> = events
+            .iter()
+            .take_while(|e| e["seq"].as_u64() < verify["seq"].as_u64())
+            .collect();
+        assert_eq!(v["entries"].as_u64(), Some(before.len() as u64), "{v}");
+        assert_eq!(v["last_hash"], before.last().unwrap()["hash"]);
+        let detail: serde_json::Value =
+            serde_json::from_str(verify["detail"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            detail["entries"], v["entries"],
+            "the audit entry holds a's count too"
+        );
+        // the installation's chain is longer, and none of it shows
+        let engine = srv.engine.clone();
+        let whole = srv
+            .on(async move { engine.store.verify_audit().await.unwrap() })
+            .await;
+        assert!(
+            whole.entries > before.len() as u64 + 5,
+            "b has entries: {whole:?}"
+        );
+        for other in [b.id.as_str(), b.call.as_str(), whole.head_hash.as_str()] {
+            assert!(!r.body.contains(other), "{other} in {}", r.body);
+        }
+    });
+}
+
 /// Keys through the API: created (shown once), listed without the key, revoked — and a
 /// revoked or expired key, and the sessions made with it, stop working at once.
 #[test]

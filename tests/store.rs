@@ -60,6 +60,7 @@ both_backends!(
     call_pages_filter_and_continue_without_overlap,
     a_database_from_before_the_vault_moves_its_keys_there,
     key_lifetimes_above_the_maximum_are_refused_for_every_caller,
+    a_workspaces_audit_verification_shows_only_its_own_entries,
 );
 
 /// A tenant with one call of three segments; returns (tenant id, call id).
@@ -778,29 +779,34 @@ async fn no_method_crosses_tenants(db: TestDb) {
 
 async fn tamper_audit(db: &TestDb, sql: &str, seq: i64) {
     let mut owner = db.owner().await;
-    match db.backend {
-        Backend::Sqlite => {
-            sqlx::query("DROP TRIGGER IF EXISTS audit_log_append_only_update")
-                .execute(&mut owner)
-                .await
-                .unwrap();
-            sqlx::query("DROP TRIGGER IF EXISTS audit_log_append_only_delete")
-                .execute(&mut owner)
-                .await
-                .unwrap();
-        }
-        Backend::Postgres => {
-            sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
-                .execute(&mut owner)
-                .await
-                .unwrap();
-        }
-    }
+    unlock_audit(db, &mut owner).await;
     sqlx::query(sql)
         .bind(seq)
         .execute(&mut owner)
         .await
         .unwrap();
+}
+
+/// Lifts the append-only triggers, as an attacker with the owner's rights can.
+async fn unlock_audit(db: &TestDb, owner: &mut sqlx::AnyConnection) {
+    match db.backend {
+        Backend::Sqlite => {
+            sqlx::query("DROP TRIGGER IF EXISTS audit_log_append_only_update")
+                .execute(&mut *owner)
+                .await
+                .unwrap();
+            sqlx::query("DROP TRIGGER IF EXISTS audit_log_append_only_delete")
+                .execute(&mut *owner)
+                .await
+                .unwrap();
+        }
+        Backend::Postgres => {
+            sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+                .execute(&mut *owner)
+                .await
+                .unwrap();
+        }
+    }
 }
 
 async fn the_audit_chain_detects_edits_and_deletions(db: TestDb) {
@@ -889,6 +895,86 @@ async fn the_audit_chain_detects_edits_and_deletions(db: TestDb) {
         .expect("deletion detected");
     assert_eq!(b.seq, 4);
     assert!(b.reason.contains("missing"), "{}", b.reason);
+}
+
+/// `verify_audit_for` walks the installation's chain but reports one workspace's entries only:
+/// their count and last hash, and a break's place only when it is one of them.
+async fn a_workspaces_audit_verification_shows_only_its_own_entries(db: TestDb) {
+    let store = Store::open(&db.config(&random_key())).await.unwrap();
+    let (a, _) = seed(&store, "alpha", "CA-a").await;
+    let (b, _) = seed(&store, "beta", "CA-b").await;
+    store
+        .create_api_key(&op(), &b, Role::Agent, None)
+        .await
+        .unwrap();
+    let all = store.audit_events(None, 0, 1000).await.unwrap();
+    let mine: Vec<_> = all
+        .iter()
+        .filter(|e| e.tenant.as_deref() == Some(a.as_str()))
+        .collect();
+    let hex = |h: &[u8; 32]| callscribe::store::audit::to_hex(h);
+    let r = store.verify_audit_for(&a).await.unwrap();
+    assert_eq!(r.broken, None);
+    assert_eq!(r.entries, mine.len() as u64);
+    assert!(
+        r.entries < all.len() as u64,
+        "beta's entries are not counted"
+    );
+    assert_eq!(r.last_hash, Some(hex(&mine.last().unwrap().hash)));
+    let whole = store.verify_audit().await.unwrap();
+    assert_eq!(
+        (whole.entries, whole.broken),
+        (all.len() as u64, None),
+        "the operator's verification is installation-wide"
+    );
+    assert_ne!(r.last_hash, Some(whole.head_hash), "the head is beta's");
+
+    // beta's entry changed (after alpha's last): alpha learns that the trail is broken, not where
+    let theirs = all
+        .iter()
+        .find(|e| e.tenant.as_deref() == Some(b.as_str()) && e.seq > mine.last().unwrap().seq)
+        .unwrap();
+    let sql = "UPDATE audit_log SET detail = $2 WHERE seq = $1";
+    let mut owner = db.owner().await;
+    unlock_audit(&db, &mut owner).await;
+    let set = |seq: u64, detail: String| sqlx::query(sql).bind(seq as i64).bind(detail);
+    set(theirs.seq, "{}".into())
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let r = store.verify_audit_for(&a).await.unwrap();
+    let broken = r.broken.expect("broken");
+    assert_eq!(broken.seq, None);
+    assert!(
+        !broken.reason.chars().any(|c| c.is_ascii_digit()) && !broken.reason.contains(&b),
+        "{}",
+        broken.reason
+    );
+    assert_eq!(
+        r.entries,
+        mine.len() as u64,
+        "alpha's entries before it verified"
+    );
+    assert_eq!(
+        store.verify_audit().await.unwrap().broken.unwrap().seq,
+        theirs.seq,
+        "the operator sees where"
+    );
+    set(theirs.seq, theirs.detail.clone())
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(store.verify_audit_for(&a).await.unwrap().broken, None);
+
+    // alpha's own entry changed: alpha is told which
+    let own = mine[1];
+    set(own.seq, "{}".into()).execute(&mut owner).await.unwrap();
+    let r = store.verify_audit_for(&a).await.unwrap();
+    let broken = r.broken.expect("broken");
+    assert_eq!(broken.seq, Some(own.seq));
+    assert!(broken.reason.contains("changed"), "{}", broken.reason);
+    assert_eq!(r.entries, 1, "only alpha's entry before it verified");
+    assert_eq!(r.last_hash, Some(hex(&mine[0].hash)));
 }
 
 async fn retention_purge_shreds_expired_calls_only(db: TestDb) {

@@ -28,7 +28,7 @@ mod vault;
 use std::path::{Path, PathBuf};
 
 pub use apikeys::{ApiKeyInfo, AuthError, NewApiKey, Principal, Role, public_key_id};
-pub use audit::{Actor, AuditBreak, AuditEvent, AuditReport};
+pub use audit::{Actor, AuditBreak, AuditEvent, AuditReport, TenantAuditBreak, TenantAuditReport};
 pub use calls::{
     CallInfo, CallPage, CallQuery, CallState, CallStatus, ExportedCall, NewCall, NewSegment,
     TenantExport,
