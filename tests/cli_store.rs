@@ -352,6 +352,62 @@ fn the_master_key_leaves_the_environment_at_start() {
     assert_eq!(status.code(), Some(1), "{err}");
 }
 
+/// `audit list` prints rows holding terminal escapes, newlines and huge values (written into the
+/// database directly, as a client's text or an attacker with the file could) escaped and cut:
+/// one line per row, no control character, in text and in JSON.
+#[test]
+fn audit_list_prints_hostile_rows_escaped() {
+    let Some(db) = setup(Backend::Sqlite) else {
+        return;
+    };
+    let cli = Cli {
+        db: &db,
+        master_key: None,
+    };
+    cli.ok(&["tenant", "create", "acme"]);
+    runtime().block_on(async {
+        let mut owner = db.owner().await;
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor, action, tenant_id, target, detail, prev_hash, hash) \
+             VALUES ((SELECT MAX(seq) + 1 FROM audit_log), 0, $1, $2, NULL, $3, $4, zeroblob(32), zeroblob(32))",
+        )
+        .bind("key:csk_\u{1b}[2J\u{1b}]0;owned\u{7}")
+        .bind("key.auth_failed\n    99  1970-01-01 00:00:00  operator:root")
+        .bind("\u{9b}31m\u{202e}txt.exe")
+        .bind(format!("{{\"source\": \"{}\r\"}}", "A".repeat(10_000)))
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    });
+    let text = cli.ok(&["audit", "list"]);
+    let json = cli.ok(&["audit", "list", "--format", "json"]);
+    for out in [&text, &json] {
+        assert_eq!(out.lines().count(), 2, "one line per row: {out}");
+        assert!(
+            !out.chars().any(|c| c.is_control() && c != '\n'),
+            "a control character reached the terminal: {out:?}"
+        );
+        assert!(!out.contains('\u{202e}'));
+    }
+    let row = text.lines().nth(1).unwrap();
+    assert!(
+        row.contains("key:csk_\\u{1b}[2J")
+            && row.contains("\\n    99")
+            && row.contains("\\u{202e}"),
+        "{row}"
+    );
+    assert!(
+        row.contains("bytes]") && row.len() < 1500,
+        "the 10 kB detail is cut: {}",
+        row.len()
+    );
+    let hostile: serde_json::Value = serde_json::from_str(json.lines().nth(1).unwrap()).unwrap();
+    assert!(
+        hostile["actor"].as_str().unwrap().contains("\u{1b}[2J"),
+        "JSON keeps the value, escaped"
+    );
+}
+
 /// Operator mistakes give one clear line and no panic.
 #[test]
 fn store_errors_name_what_and_where() {
