@@ -22,6 +22,7 @@ pub mod live;
 pub mod metrics;
 pub mod output;
 pub mod redact;
+pub mod secret;
 pub mod segment;
 pub mod store;
 pub mod sys;

@@ -59,7 +59,7 @@ fn server() -> &'static Server {
                 max_gap_fill_ms: MAX_GAP_FILL_MS,
                 twilio_auth_tokens: [(
                     SIGNED_WORKSPACE.to_string(),
-                    callscribe::config::Secret::new(TWILIO_TOKEN),
+                    callscribe::secret::SecretString::new(TWILIO_TOKEN),
                 )]
                 .into(),
                 start_timeout_s: START_TIMEOUT_S,

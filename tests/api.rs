@@ -478,6 +478,61 @@ fn a_transcript_read_is_decrypted_for_its_workspace_and_audited() {
     });
 }
 
+/// `GET /v1/audit/verify` for a workspace's auditor: the count and last hash of that
+/// workspace's entries, nothing of another workspace's (count, ids, hashes, the head).
+#[test]
+fn an_auditor_verifies_only_its_own_workspaces_entries() {
+    let srv = serve(generous());
+    rt().block_on(async {
+        let a = workspace(&srv, "verify-a").await;
+        let b = workspace(&srv, "verify-b").await;
+        assert_eq!(get(&srv, "/v1/calls", Some(&b.agent)).await.status, 200);
+        let r = get(&srv, "/v1/audit/verify", Some(&a.auditor)).await;
+        assert_eq!(r.status, 200);
+        let v = r.json();
+        let mut fields: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        fields.sort();
+        assert_eq!(fields, ["broken", "entries", "intact", "last_hash"], "{v}");
+        assert_eq!(
+            (&v["intact"], &v["broken"]),
+            (&true.into(), &serde_json::Value::Null)
+        );
+        // a's entries up to the verification's own entry (appended after the walk)
+        let listed = get(&srv, "/v1/audit?limit=1000", Some(&a.auditor))
+            .await
+            .json();
+        let events = listed["events"].as_array().unwrap();
+        let verify = events
+            .iter()
+            .find(|e| e["action"] == "audit.verify")
+            .expect("the verification is audited");
+        let before: Vec<_> = events
+            .iter()
+            .take_while(|e| e["seq"].as_u64() < verify["seq"].as_u64())
+            .collect();
+        assert_eq!(v["entries"].as_u64(), Some(before.len() as u64), "{v}");
+        assert_eq!(v["last_hash"], before.last().unwrap()["hash"]);
+        let detail: serde_json::Value =
+            serde_json::from_str(verify["detail"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            detail["entries"], v["entries"],
+            "the audit entry holds a's count too"
+        );
+        // the installation's chain is longer, and none of it shows
+        let engine = srv.engine.clone();
+        let whole = srv
+            .on(async move { engine.store.verify_audit().await.unwrap() })
+            .await;
+        assert!(
+            whole.entries > before.len() as u64 + 5,
+            "b has entries: {whole:?}"
+        );
+        for other in [b.id.as_str(), b.call.as_str(), whole.head_hash.as_str()] {
+            assert!(!r.body.contains(other), "{other} in {}", r.body);
+        }
+    });
+}
+
 /// Keys through the API: created (shown once), listed without the key, revoked — and a
 /// revoked or expired key, and the sessions made with it, stop working at once.
 #[test]
@@ -560,6 +615,59 @@ fn revoked_and_expired_keys_and_their_sessions_are_refused() {
         assert_eq!((r.status, r.code().as_str()), (400, "bad_request"));
         let r = send(&srv, "POST", "/v1/keys", Some(&w.admin), Some("not json")).await;
         assert_eq!((r.status, r.code().as_str()), (400, "bad_request"));
+    });
+}
+
+/// `POST /v1/keys` past the store's maximum lifetime (`[store] max_key_ttl_days`, default 90)
+/// is a 400 naming the setting, and no key is made; at the maximum it succeeds.
+#[test]
+fn keys_longer_than_the_maximum_lifetime_are_refused() {
+    let srv = serve(generous());
+    rt().block_on(async {
+        let w = workspace(&srv, "ttl").await;
+        let keys = |r: Resp| r.json()["keys"].as_array().unwrap().len();
+        let before = keys(get(&srv, "/v1/keys", Some(&w.admin)).await);
+        for ttl in [91, 3650, 100_000] {
+            let r = send(
+                &srv,
+                "POST",
+                "/v1/keys",
+                Some(&w.admin),
+                Some(&format!(r#"{{"role": "agent", "ttl_days": {ttl}}}"#)),
+            )
+            .await;
+            assert_eq!((r.status, r.code().as_str()), (400, "bad_request"), "{ttl}");
+            let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+            assert!(
+                message.contains(&format!("{ttl} days"))
+                    && message.contains("maximum of 90 days")
+                    && message.contains("[store] max_key_ttl_days"),
+                "{message}"
+            );
+        }
+        let r = send(
+            &srv,
+            "POST",
+            "/v1/keys",
+            Some(&w.admin),
+            Some(r#"{"role": "agent", "ttl_days": 0}"#),
+        )
+        .await;
+        assert_eq!(r.status, 400);
+        assert_eq!(
+            keys(get(&srv, "/v1/keys", Some(&w.admin)).await),
+            before,
+            "no key was made"
+        );
+        let r = send(
+            &srv,
+            "POST",
+            "/v1/keys",
+            Some(&w.admin),
+            Some(r#"{"role": "agent", "ttl_days": 90}"#),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.body);
     });
 }
 

@@ -224,7 +224,7 @@ async fn an_agent_watches_a_live_call_in_a_real_browser() {
         url: srv.ws_url(),
         protocol: Protocol::Native,
         speed: 1.0,
-        ingest_key: w.ingest.clone(),
+        ingest_key: w.ingest.as_str().into(),
         agent_key: None,
         call_id: "CAbrowser".into(),
         channels: ChannelMode::Split,

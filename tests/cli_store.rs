@@ -293,6 +293,121 @@ fn a_killed_batch_keeps_every_stored_segment() {
     );
 }
 
+/// `CALLSCRIBE_MASTER_KEY` is taken out of the process at start: while a store command is
+/// opening the store (the master key already read), neither the variable nor the key's text is
+/// in `/proc/PID/environ`, which shows the environment block the process was started with.
+/// (The store is a PostgreSQL URL pointing at a listener of this test, so the command waits
+/// there, mid-open, until the test lets it go.)
+#[test]
+fn the_master_key_leaves_the_environment_at_start() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let key = random_key();
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_callscribe"))
+        .args(["tenant", "list"])
+        .env("CALLSCRIBE_LOG", "warn")
+        .env("CALLSCRIBE_DATA_DIR", data.path())
+        .env(
+            "CALLSCRIBE_DATABASE_URL",
+            format!("postgres://u@127.0.0.1:{port}/db"),
+        )
+        .env_remove("CALLSCRIBE_KEY_VAULT_URL")
+        .env("CALLSCRIBE_MASTER_KEY", &key)
+        .env("CALLSCRIBE_CANARY", "still-here")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // the store is connecting: the configuration, master key included, has been read
+    let (conn, _) = listener.accept().unwrap();
+    let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
+    let entries: Vec<String> = environ
+        .split(|b| *b == 0)
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect();
+    assert!(
+        entries.iter().any(|e| e == "CALLSCRIBE_CANARY=still-here"),
+        "the other variables are untouched (and readable here)"
+    );
+    let left: Vec<&String> = entries
+        .iter()
+        .filter(|e| e.starts_with("CALLSCRIBE_MASTER_KEY=") && e.len() > 22)
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(
+        !contains(&environ, key.as_bytes()),
+        "the key's text is gone"
+    );
+    drop(conn);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+}
+
+/// `audit list` prints rows holding terminal escapes, newlines and huge values (written into the
+/// database directly, as a client's text or an attacker with the file could) escaped and cut:
+/// one line per row, no control character, in text and in JSON.
+#[test]
+fn audit_list_prints_hostile_rows_escaped() {
+    let Some(db) = setup(Backend::Sqlite) else {
+        return;
+    };
+    let cli = Cli {
+        db: &db,
+        master_key: None,
+    };
+    cli.ok(&["tenant", "create", "acme"]);
+    runtime().block_on(async {
+        let mut owner = db.owner().await;
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor, action, tenant_id, target, detail, prev_hash, hash) \
+             VALUES ((SELECT MAX(seq) + 1 FROM audit_log), 0, $1, $2, NULL, $3, $4, zeroblob(32), zeroblob(32))",
+        )
+        .bind("key:csk_\u{1b}[2J\u{1b}]0;owned\u{7}")
+        .bind("key.auth_failed\n    99  1970-01-01 00:00:00  operator:root")
+        .bind("\u{9b}31m\u{202e}txt.exe")
+        .bind(format!("{{\"source\": \"{}\r\"}}", "A".repeat(10_000)))
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    });
+    let text = cli.ok(&["audit", "list"]);
+    let json = cli.ok(&["audit", "list", "--format", "json"]);
+    for out in [&text, &json] {
+        assert_eq!(out.lines().count(), 2, "one line per row: {out}");
+        assert!(
+            !out.chars().any(|c| c.is_control() && c != '\n'),
+            "a control character reached the terminal: {out:?}"
+        );
+        assert!(!out.contains('\u{202e}'));
+    }
+    let row = text.lines().nth(1).unwrap();
+    assert!(
+        row.contains("key:csk_\\u{1b}[2J")
+            && row.contains("\\n    99")
+            && row.contains("\\u{202e}"),
+        "{row}"
+    );
+    assert!(
+        row.contains("bytes]") && row.len() < 1500,
+        "the 10 kB detail is cut: {}",
+        row.len()
+    );
+    let hostile: serde_json::Value = serde_json::from_str(json.lines().nth(1).unwrap()).unwrap();
+    assert!(
+        hostile["actor"].as_str().unwrap().contains("\u{1b}[2J"),
+        "JSON keeps the value, escaped"
+    );
+}
+
 /// Operator mistakes give one clear line and no panic.
 #[test]
 fn store_errors_name_what_and_where() {
@@ -324,6 +439,34 @@ fn store_errors_name_what_and_where() {
             vec!["key", "revoke", "csk_zzzzzzzz", "--tenant", "acme"],
             None,
             "error: no API key csk_zzzzzzzz",
+        ),
+        (
+            vec![
+                "key",
+                "create",
+                "--tenant",
+                "acme",
+                "--role",
+                "agent",
+                "--ttl-days",
+                "91",
+            ],
+            None,
+            "error: invalid input: a key's lifetime (ttl_days) of 91 days is above this installation's maximum of 90 days ([store] max_key_ttl_days",
+        ),
+        (
+            vec![
+                "key",
+                "create",
+                "--tenant",
+                "acme",
+                "--role",
+                "agent",
+                "--max-key-ttl-days",
+                "0",
+            ],
+            None,
+            "[store] max_key_ttl_days must be between 1 and 3650 days, not 0",
         ),
         (vec!["tenant", "delete", "acme"], None, "--yes"),
         (

@@ -43,8 +43,8 @@ async fn two_concurrent_calls_are_held_and_measured_and_refusals_counted() {
         speed: 1.0,
         protocol: Protocol::Twilio,
         duration_s: None,
-        ingest_key: ingest.to_string(),
-        agent_key: Some(agent.to_string()),
+        ingest_key: ingest.into(),
+        agent_key: Some(agent.into()),
     };
     let (oa, ob) = (
         opts(roomy.ws_url(), &a.ingest, &a.agent),

@@ -60,6 +60,8 @@ both_backends!(
     call_pages_filter_and_continue_without_overlap,
     a_database_from_before_the_vault_moves_its_keys_there,
     a_key_used_many_times_a_minute_costs_one_audit_write,
+    key_lifetimes_above_the_maximum_are_refused_for_every_caller,
+    a_workspaces_audit_verification_shows_only_its_own_entries,
 );
 
 /// A tenant with one call of three segments; returns (tenant id, call id).
@@ -778,29 +780,34 @@ async fn no_method_crosses_tenants(db: TestDb) {
 
 async fn tamper_audit(db: &TestDb, sql: &str, seq: i64) {
     let mut owner = db.owner().await;
-    match db.backend {
-        Backend::Sqlite => {
-            sqlx::query("DROP TRIGGER IF EXISTS audit_log_append_only_update")
-                .execute(&mut owner)
-                .await
-                .unwrap();
-            sqlx::query("DROP TRIGGER IF EXISTS audit_log_append_only_delete")
-                .execute(&mut owner)
-                .await
-                .unwrap();
-        }
-        Backend::Postgres => {
-            sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
-                .execute(&mut owner)
-                .await
-                .unwrap();
-        }
-    }
+    unlock_audit(db, &mut owner).await;
     sqlx::query(sql)
         .bind(seq)
         .execute(&mut owner)
         .await
         .unwrap();
+}
+
+/// Lifts the append-only triggers, as an attacker with the owner's rights can.
+async fn unlock_audit(db: &TestDb, owner: &mut sqlx::AnyConnection) {
+    match db.backend {
+        Backend::Sqlite => {
+            sqlx::query("DROP TRIGGER IF EXISTS audit_log_append_only_update")
+                .execute(&mut *owner)
+                .await
+                .unwrap();
+            sqlx::query("DROP TRIGGER IF EXISTS audit_log_append_only_delete")
+                .execute(&mut *owner)
+                .await
+                .unwrap();
+        }
+        Backend::Postgres => {
+            sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+                .execute(&mut *owner)
+                .await
+                .unwrap();
+        }
+    }
 }
 
 async fn the_audit_chain_detects_edits_and_deletions(db: TestDb) {
@@ -889,6 +896,86 @@ async fn the_audit_chain_detects_edits_and_deletions(db: TestDb) {
         .expect("deletion detected");
     assert_eq!(b.seq, 4);
     assert!(b.reason.contains("missing"), "{}", b.reason);
+}
+
+/// `verify_audit_for` walks the installation's chain but reports one workspace's entries only:
+/// their count and last hash, and a break's place only when it is one of them.
+async fn a_workspaces_audit_verification_shows_only_its_own_entries(db: TestDb) {
+    let store = Store::open(&db.config(&random_key())).await.unwrap();
+    let (a, _) = seed(&store, "alpha", "CA-a").await;
+    let (b, _) = seed(&store, "beta", "CA-b").await;
+    store
+        .create_api_key(&op(), &b, Role::Agent, None)
+        .await
+        .unwrap();
+    let all = store.audit_events(None, 0, 1000).await.unwrap();
+    let mine: Vec<_> = all
+        .iter()
+        .filter(|e| e.tenant.as_deref() == Some(a.as_str()))
+        .collect();
+    let hex = |h: &[u8; 32]| callscribe::store::audit::to_hex(h);
+    let r = store.verify_audit_for(&a).await.unwrap();
+    assert_eq!(r.broken, None);
+    assert_eq!(r.entries, mine.len() as u64);
+    assert!(
+        r.entries < all.len() as u64,
+        "beta's entries are not counted"
+    );
+    assert_eq!(r.last_hash, Some(hex(&mine.last().unwrap().hash)));
+    let whole = store.verify_audit().await.unwrap();
+    assert_eq!(
+        (whole.entries, whole.broken),
+        (all.len() as u64, None),
+        "the operator's verification is installation-wide"
+    );
+    assert_ne!(r.last_hash, Some(whole.head_hash), "the head is beta's");
+
+    // beta's entry changed (after alpha's last): alpha learns that the trail is broken, not where
+    let theirs = all
+        .iter()
+        .find(|e| e.tenant.as_deref() == Some(b.as_str()) && e.seq > mine.last().unwrap().seq)
+        .unwrap();
+    let sql = "UPDATE audit_log SET detail = $2 WHERE seq = $1";
+    let mut owner = db.owner().await;
+    unlock_audit(&db, &mut owner).await;
+    let set = |seq: u64, detail: String| sqlx::query(sql).bind(seq as i64).bind(detail);
+    set(theirs.seq, "{}".into())
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let r = store.verify_audit_for(&a).await.unwrap();
+    let broken = r.broken.expect("broken");
+    assert_eq!(broken.seq, None);
+    assert!(
+        !broken.reason.chars().any(|c| c.is_ascii_digit()) && !broken.reason.contains(&b),
+        "{}",
+        broken.reason
+    );
+    assert_eq!(
+        r.entries,
+        mine.len() as u64,
+        "alpha's entries before it verified"
+    );
+    assert_eq!(
+        store.verify_audit().await.unwrap().broken.unwrap().seq,
+        theirs.seq,
+        "the operator sees where"
+    );
+    set(theirs.seq, theirs.detail.clone())
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(store.verify_audit_for(&a).await.unwrap().broken, None);
+
+    // alpha's own entry changed: alpha is told which
+    let own = mine[1];
+    set(own.seq, "{}".into()).execute(&mut owner).await.unwrap();
+    let r = store.verify_audit_for(&a).await.unwrap();
+    let broken = r.broken.expect("broken");
+    assert_eq!(broken.seq, Some(own.seq));
+    assert!(broken.reason.contains("changed"), "{}", broken.reason);
+    assert_eq!(r.entries, 1, "only alpha's entry before it verified");
+    assert_eq!(r.last_hash, Some(hex(&mine[0].hash)));
 }
 
 async fn retention_purge_shreds_expired_calls_only(db: TestDb) {
@@ -1040,6 +1127,58 @@ async fn api_keys_authenticate_only_while_valid(db: TestDb) {
             && actions.contains(&"key.auth_failed".to_string())
             && actions.contains(&"key.revoke".to_string())
     );
+}
+
+/// `[store] max_key_ttl_days` is checked by the store itself, so the API and the command line
+/// (both call `create_api_key`) get the same refusal; an out-of-range setting stops `open`.
+async fn key_lifetimes_above_the_maximum_are_refused_for_every_caller(db: TestDb) {
+    let key = random_key();
+    for bad in [0, 3651] {
+        let mut config = db.config(&key);
+        config.settings.max_key_ttl_days = bad;
+        let e = Store::open(&config).await.unwrap_err().to_string();
+        assert!(
+            e.contains("[store] max_key_ttl_days must be between 1 and 3650"),
+            "{bad}: {e}"
+        );
+    }
+    let mut config = db.config(&key);
+    config.settings.max_key_ttl_days = 30;
+    let store = Store::open(&config).await.unwrap();
+    let t = store.create_tenant(&op(), "acme", None).await.unwrap();
+    for above in [31, 90, 3650] {
+        match store
+            .create_api_key(&op(), &t.id, Role::Agent, Some(above))
+            .await
+        {
+            Err(StoreError::Invalid(m)) => assert!(
+                m.contains(&format!("{above} days"))
+                    && m.contains("maximum of 30 days")
+                    && m.contains("[store] max_key_ttl_days"),
+                "{m}"
+            ),
+            other => panic!("ttl {above}: {:?}", other.map(|k| k.id)),
+        }
+    }
+    assert!(
+        store.list_api_keys(&t.id).await.unwrap().is_empty(),
+        "nothing stored for a refused key"
+    );
+    let day = 86_400;
+    for (requested, days) in [(Some(30), 30), (None, 30), (Some(1), 1)] {
+        let before = callscribe::sys::now();
+        let k = store
+            .create_api_key(&op(), &t.id, Role::Agent, requested)
+            .await
+            .unwrap();
+        let after = callscribe::sys::now();
+        assert!(
+            (before + days * day..=after + days * day).contains(&k.expires_at),
+            "{requested:?}: expires {} not {days} days after {before}",
+            k.expires_at
+        );
+    }
+    assert_eq!(store.list_api_keys(&t.id).await.unwrap().len(), 3);
 }
 
 async fn key_rotation_rewraps_resumably_without_touching_data(db: TestDb) {

@@ -6,6 +6,7 @@ use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::store::{StoreArgs, open, runtime, tenant_id, utc};
+use super::terminal::{json_line, printable};
 use crate::store::{Actor, Role};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -103,9 +104,10 @@ pub enum ApiKeyCommand {
         tenant: String,
         #[arg(long, value_enum)]
         role: Role,
-        /// Days until the key expires.
-        #[arg(long, default_value_t = crate::store::DEFAULT_KEY_TTL_DAYS)]
-        ttl_days: u32,
+        /// Days until the key expires, at most --max-key-ttl-days [default: 90, or that
+        /// maximum when lower].
+        #[arg(long)]
+        ttl_days: Option<u32>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -140,7 +142,7 @@ pub fn api_key(cmd: ApiKeyCommand) -> anyhow::Result<ExitCode> {
             } => {
                 let s = open(&store).await?;
                 let id = tenant_id(&s, &tenant).await?;
-                let key = s.create_api_key(&actor, &id, role, Some(ttl_days)).await?;
+                let key = s.create_api_key(&actor, &id, role, ttl_days).await?;
                 println!("{}", key.secret.as_str());
                 eprintln!(
                     "key {} ({}) expires {}; it is shown only this once",
@@ -321,6 +323,12 @@ pub enum AuditCommand {
     },
 }
 
+/// Characters of an audit row's actor, action, tenant or target shown in text (ids are far
+/// shorter; anything longer was not written by callscribe).
+const FIELD_MAX: usize = 100;
+/// Characters of an audit row's detail (a small JSON object) shown in text.
+const DETAIL_MAX: usize = 500;
+
 pub fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         match cmd {
@@ -360,18 +368,19 @@ pub fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                     let page = s.audit_events(tenant.as_deref(), after, 1000).await?;
                     let Some(last) = page.last() else { break };
                     after = last.seq;
+                    // rows can hold what clients sent: never printed raw (see terminal.rs)
                     for e in page {
                         match format {
-                            ListFormat::Json => println!("{}", serde_json::to_string(&e)?),
+                            ListFormat::Json => println!("{}", json_line(&e)?),
                             ListFormat::Text => println!(
                                 "{:>6}  {}  {:<24} {:<22} tenant={} target={} {}",
                                 e.seq,
                                 utc(e.at),
-                                e.actor,
-                                e.action,
-                                e.tenant.as_deref().unwrap_or("-"),
-                                e.target.as_deref().unwrap_or("-"),
-                                e.detail
+                                printable(&e.actor, FIELD_MAX),
+                                printable(&e.action, FIELD_MAX),
+                                printable(e.tenant.as_deref().unwrap_or("-"), FIELD_MAX),
+                                printable(e.target.as_deref().unwrap_or("-"), FIELD_MAX),
+                                printable(&e.detail, DETAIL_MAX)
                             ),
                         }
                     }

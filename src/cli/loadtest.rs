@@ -10,6 +10,7 @@ use clap::Args;
 
 use crate::client::loadtest::{LoadOptions, LoadReport, find_capacity, held, load_calls, run};
 use crate::ingest::Protocol;
+use crate::secret::SecretString;
 
 #[derive(Debug, Args)]
 pub struct LoadtestArgs {
@@ -39,10 +40,10 @@ pub struct LoadtestArgs {
     #[arg(long)]
     pub json: Option<PathBuf>,
     #[arg(long, env = "CALLSCRIBE_INGEST_KEY", hide_env_values = true)]
-    pub ingest_key: String,
+    pub ingest_key: SecretString,
     /// Needed with --protocol twilio (the events are followed on a subscription).
     #[arg(long, env = "CALLSCRIBE_AGENT_KEY", hide_env_values = true)]
-    pub agent_key: Option<String>,
+    pub agent_key: Option<SecretString>,
     /// Raise N until the p95 final latency passes --bound-ms or a call is refused.
     #[arg(long)]
     pub find_capacity: bool,

@@ -9,6 +9,7 @@ mod redact;
 mod replay;
 mod serve;
 mod store;
+mod terminal;
 mod transcribe;
 
 use std::path::{Path, PathBuf};

@@ -12,6 +12,7 @@ use clap::Args;
 use crate::audio::ChannelMode;
 use crate::client::replay::{ReplayOptions, format_final, replay};
 use crate::ingest::Protocol;
+use crate::secret::SecretString;
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
@@ -31,10 +32,10 @@ pub struct ReplayArgs {
     pub channels: ChannelMode,
     /// An ingest key of the tenant.
     #[arg(long, env = "CALLSCRIBE_INGEST_KEY", hide_env_values = true)]
-    pub ingest_key: String,
+    pub ingest_key: SecretString,
     /// An agent key (needed with --protocol twilio, to follow the call's events).
     #[arg(long, env = "CALLSCRIBE_AGENT_KEY", hide_env_values = true)]
-    pub agent_key: Option<String>,
+    pub agent_key: Option<SecretString>,
     /// The provider call id to send [default: the file name up to its first dot].
     #[arg(long)]
     pub call_id: Option<String>,

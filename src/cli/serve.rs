@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::{ServeOptions, TlsConfig, WebConfig};
 use crate::asr::{DecodeOptions, Model, PoolLayout};
 use crate::live::{Engine, LiveConfig};
+use crate::store::StoreSettings;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -23,7 +24,7 @@ pub struct ServeArgs {
     pub model: Option<String>,
     #[arg(long, env = "CALLSCRIBE_MODELS_DIR", default_value = "models")]
     pub models_dir: PathBuf,
-    /// Configuration file (TOML: listen, model, workers, threads, policy, purge_every_s, [live], [live.vad], [decode]; see the README).
+    /// Configuration file (TOML: listen, model, workers, threads, policy, purge_every_s, [live], [live.vad], [decode], [web], [store]; see the README).
     #[arg(long, env = "CALLSCRIBE_CONFIG")]
     pub config: Option<PathBuf>,
     /// Worker threads [default: cores / threads].
@@ -62,6 +63,8 @@ pub struct ServeConfig {
     pub web: WebConfig,
     /// HTTPS certificate and key (the flags override).
     pub tls: Option<TlsConfig>,
+    /// Limits the store enforces (key lifetimes; the flags override).
+    pub store: StoreSettings,
 }
 
 impl ServeConfig {
@@ -82,6 +85,10 @@ impl ServeConfig {
             .validate()
             .map_err(anyhow::Error::msg)
             .context("invalid [web]")?;
+        cfg.store
+            .validate()
+            .map_err(anyhow::Error::msg)
+            .context("invalid [store]")?;
         Ok(cfg)
     }
 }
@@ -137,7 +144,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let store = super::store::open(&args.store_args).await?;
+        let store = super::store::open_with(&args.store_args, &cfg.store).await?;
         let model_path = Model::resolve(&model_name, &args.models_dir)?;
         let model = Model::load(&model_path)?;
         if let Some(lang) = &cfg.decode.language
@@ -243,6 +250,7 @@ mod tests {
             cfg.web.security_txt.as_ref().unwrap().contact,
             ["mailto:security@example.com"]
         );
+        assert_eq!(cfg.store.max_key_ttl_days, 90);
         assert_eq!(
             cfg,
             ServeConfig::load_str(block).unwrap(),
@@ -276,5 +284,17 @@ mod tests {
             ServeConfig::load_str("[tls]\ncert = \"c.pem\"").is_err(),
             "a certificate needs its key"
         );
+        for bad in ["0", "3651"] {
+            let err = format!(
+                "{:#}",
+                ServeConfig::load_str(&format!("[store]\nmax_key_ttl_days = {bad}")).unwrap_err()
+            );
+            assert!(
+                err.contains("[store] max_key_ttl_days must be between 1 and 3650 days, not")
+                    && err.contains(bad),
+                "{err}"
+            );
+        }
+        assert!(ServeConfig::load_str("[store]\nmax_key_days = 30").is_err());
     }
 }

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::store::{Store, StoreConfig};
+use crate::store::{Store, StoreConfig, StoreSettings, redact_url};
 
-/// Where the store lives.
-#[derive(Debug, Clone, Args)]
+/// Where the store lives. `Debug` (by hand) shows the URLs without their passwords.
+#[derive(Clone, Args)]
 pub struct StoreArgs {
     /// Data directory: the SQLite database (callscribe.db), its key vault (callscribe.keys.db)
     /// and the generated master key file (master.key).
@@ -27,13 +27,41 @@ pub struct StoreArgs {
     /// [default: DATA_DIR/callscribe.keys.db, or the PostgreSQL database's name + _keys].
     #[arg(long, env = "CALLSCRIBE_KEY_VAULT_URL", hide_env_values = true)]
     pub key_vault_url: Option<String>,
+    /// The longest lifetime, in days, an API key may be created with (1..=3650)
+    /// [default: 90, or `[store] max_key_ttl_days` in serve's --config].
+    #[arg(long, env = "CALLSCRIBE_MAX_KEY_TTL_DAYS")]
+    pub max_key_ttl_days: Option<u32>,
+}
+
+impl std::fmt::Debug for StoreArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreArgs")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("master_key_file", &self.master_key_file)
+            .field(
+                "key_vault_url",
+                &self.key_vault_url.as_deref().map(redact_url),
+            )
+            .field("max_key_ttl_days", &self.max_key_ttl_days)
+            .finish()
+    }
 }
 
 impl StoreArgs {
-    pub fn config(&self) -> StoreConfig {
+    /// The store's configuration: these options over `settings` (serve's `[store]` table, or
+    /// the defaults).
+    pub fn config(&self, settings: &StoreSettings) -> StoreConfig {
         let mut c = StoreConfig::new(&self.data_dir, self.database_url.clone());
         c.master_key_file = self.master_key_file.clone();
         c.key_vault_url = self.key_vault_url.clone();
+        c.settings = settings.clone();
+        if let Some(days) = self.max_key_ttl_days {
+            c.settings.max_key_ttl_days = days;
+        }
         c
     }
 }
@@ -46,9 +74,14 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Opens the store; when it generated a master key, tells the operator loudly to back it up.
+/// Opens the store with the default `[store]` settings (see [`open_with`]).
 pub async fn open(args: &StoreArgs) -> anyhow::Result<Store> {
-    let store = Store::open(&args.config()).await?;
+    open_with(args, &StoreSettings::default()).await
+}
+
+/// Opens the store; when it generated a master key, tells the operator loudly to back it up.
+pub async fn open_with(args: &StoreArgs, settings: &StoreSettings) -> anyhow::Result<Store> {
+    let store = Store::open(&args.config(settings)).await?;
     if let Some(path) = store.generated_master_key() {
         eprintln!(
             "\n\
@@ -93,6 +126,46 @@ pub fn utc(ts: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// `Debug` of a parsed command line (clap's `Cli` derives it) never shows a database
+    /// password or a client key.
+    #[test]
+    fn debug_of_a_command_line_shows_no_password_or_key() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from([
+            "callscribe",
+            "calls",
+            "list",
+            "--tenant",
+            "acme",
+            "--database-url",
+            "postgres://app:pa55word@db/calls",
+            "--key-vault-url",
+            "postgres://vault:vau1tpw@db/keys",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        assert!(shown.contains("postgres://app:***@db/calls"), "{shown}");
+        assert!(
+            !shown.contains("pa55word") && !shown.contains("vau1tpw"),
+            "{shown}"
+        );
+        let cli = crate::cli::Cli::try_parse_from([
+            "callscribe",
+            "replay",
+            "call.wav",
+            "--ingest-key",
+            "csk_abcd2345_ingestsecret",
+            "--agent-key",
+            "csk_efgh6789_agentsecret",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        assert!(
+            !shown.contains("secret") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
+
     #[test]
     fn utc_dates() {
         assert_eq!(super::utc(0), "1970-01-01 00:00:00");

@@ -20,6 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::replay::{ReplayOptions, frames, replay_frames, require_loopback};
 use crate::audio::{ChannelMode, LoadedTracks, load_tracks};
 use crate::ingest::{Protocol, close};
+use crate::secret::SecretString;
 use crate::segment::vad::{VadConfig, find_speech};
 
 /// One utterance of the reference: track, start and end in seconds of call audio.
@@ -205,8 +206,8 @@ pub struct LoadOptions {
     /// Keep N calls going for this long (each slot starts its next call when one ends); without
     /// it every slot streams one call.
     pub duration_s: Option<f64>,
-    pub ingest_key: String,
-    pub agent_key: Option<String>,
+    pub ingest_key: SecretString,
+    pub agent_key: Option<SecretString>,
 }
 
 /// Percentiles in milliseconds (absent without samples).

@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use crate::audio::{ChannelMode, LoadedTracks, load_tracks};
 use crate::audio::{StreamResampler, g711};
 use crate::ingest::Protocol;
+use crate::secret::SecretString;
 
 /// 20 ms frames, as telephony providers send them.
 const FRAME_MS: u64 = 20;
@@ -32,9 +33,9 @@ pub struct ReplayOptions {
     pub protocol: Protocol,
     /// 1 = real time, 2 = twice as fast, 0 = as fast as possible.
     pub speed: f32,
-    pub ingest_key: String,
+    pub ingest_key: SecretString,
     /// Needed with the Twilio protocol, to follow the call's events.
-    pub agent_key: Option<String>,
+    pub agent_key: Option<SecretString>,
     /// The provider's call id to send.
     pub call_id: String,
     pub channels: ChannelMode,
@@ -162,7 +163,7 @@ pub async fn replay_frames(
         Protocol::Native => {
             let (ws, _) = tokio_tungstenite::connect_async(request(
                 &format!("{base}{}", Protocol::Native.path()),
-                Some(&opts.ingest_key),
+                Some(opts.ingest_key.expose()),
             )?)
             .await
             .with_context(|| format!("cannot connect to {base}"))?;
@@ -223,7 +224,8 @@ pub async fn replay_frames(
         Protocol::Twilio => {
             let agent_key = opts
                 .agent_key
-                .as_deref()
+                .as_ref()
+                .map(SecretString::expose)
                 .context("the twilio protocol needs --agent-key to follow the call's events")?;
             let (ws, _) = tokio_tungstenite::connect_async(request(
                 &format!("{base}{}", Protocol::Twilio.path()),
@@ -246,7 +248,7 @@ pub async fn replay_frames(
             .await?;
             let start = json!({"event": "start", "sequenceNumber": "1", "streamSid": stream_sid, "start": {
                 "accountSid": "AC0", "streamSid": stream_sid, "callSid": opts.call_id, "tracks": names,
-                "customParameters": {"token": opts.ingest_key},
+                "customParameters": {"token": opts.ingest_key.expose()},
                 "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}});
             tx.send(Message::Text(start.to_string().into())).await?;
             let events_url = format!("{base}/v1/calls/{}/events", opts.call_id);

@@ -13,6 +13,7 @@ pub mod signature;
 use std::fmt;
 
 pub use crate::audio::Codec;
+use crate::secret::SecretString;
 pub use jitter::{JitterBuffer, Released};
 pub use protocols::{Protocol, adapter_for};
 
@@ -40,8 +41,9 @@ pub struct CallStart {
     pub external_id: String,
     pub tracks: Vec<TrackSpec>,
     pub format: MediaFormat,
-    /// An ingest key carried inside the stream (Twilio cannot send headers).
-    pub token: Option<String>,
+    /// An ingest key carried inside the stream (Twilio cannot send headers); `Debug` shows
+    /// `"<redacted>"`, never the key.
+    pub token: Option<SecretString>,
     /// The client asked for the call's transcript events on this socket
     /// (`customParameters.transcripts = "on"`; always on for the native protocol).
     pub echo: bool,

@@ -330,7 +330,7 @@ impl Connection {
         let principal = match (&self.principal, &start.token) {
             (Some(p), _) => p.clone(),
             (None, Some(token)) => io
-                .authenticate(token)
+                .authenticate(token.expose())
                 .await
                 .map_err(|reason| Stop::interrupted(close::POLICY, reason))?,
             (None, None) => {

@@ -62,7 +62,7 @@ pub struct LiveConfig {
     /// Twilio auth tokens by workspace id or name (`[live.twilio_auth_tokens]`): a Twilio
     /// stream into a workspace listed here must carry a valid `X-Twilio-Signature` on its
     /// upgrade, or its `start` is refused (1008) before any audio is processed.
-    pub twilio_auth_tokens: BTreeMap<String, crate::config::Secret>,
+    pub twilio_auth_tokens: BTreeMap<String, crate::secret::SecretString>,
     /// New calls are refused while a queued final is this late (the pool is behind real time).
     pub max_final_lateness_ms: u64,
     /// Smallest encoder context of a live final, in 20 ms positions (batch uses

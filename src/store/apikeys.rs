@@ -101,6 +101,24 @@ pub struct ApiKeyInfo {
     pub last_used_at: Option<i64>,
 }
 
+/// The lifetime in days a new key gets: `requested` (default [`DEFAULT_KEY_TTL_DAYS`], or `max`
+/// when lower), refused when 0 or above `max`.
+fn check_key_ttl(requested: Option<u32>, max: u32) -> Result<u32> {
+    let ttl = requested.unwrap_or(DEFAULT_KEY_TTL_DAYS.min(max));
+    if ttl == 0 {
+        return Err(StoreError::Invalid(
+            "a key's lifetime (ttl_days) must be at least 1 day".into(),
+        ));
+    }
+    if ttl > max {
+        return Err(StoreError::Invalid(format!(
+            "a key's lifetime (ttl_days) of {ttl} days is above this installation's maximum of {max} days \
+             ([store] max_key_ttl_days, --max-key-ttl-days, CALLSCRIBE_MAX_KEY_TTL_DAYS)"
+        )));
+    }
+    Ok(ttl)
+}
+
 fn key_hash(key: &str) -> [u8; 32] {
     crypto::sha256(key.as_bytes())
 }
@@ -164,7 +182,9 @@ struct FailedAuthWindow {
 }
 
 impl Store {
-    /// Creates a key for `tenant` valid for `ttl_days` (default 90).
+    /// Creates a key for `tenant` valid for `ttl_days` (default 90, or the maximum when it is
+    /// lower). A lifetime above `[store] max_key_ttl_days` is refused here, the one place every
+    /// caller (API, command line) passes through.
     pub async fn create_api_key(
         &self,
         actor: &Actor,
@@ -172,11 +192,8 @@ impl Store {
         role: Role,
         ttl_days: Option<u32>,
     ) -> Result<NewApiKey> {
+        let ttl = check_key_ttl(ttl_days, self.settings.max_key_ttl_days)?;
         self.tenant(tenant).await?;
-        let ttl = ttl_days.unwrap_or(DEFAULT_KEY_TTL_DAYS);
-        if ttl == 0 {
-            return Err(StoreError::Invalid("--ttl-days must be at least 1".into()));
-        }
         let id = crate::sys::random_id("")[..8].to_string();
         let mut secret = Zeroizing::new([0u8; 32]);
         crate::sys::fill_random(secret.as_mut());
@@ -250,7 +267,7 @@ impl Store {
     }
 
     pub async fn list_api_keys(&self, tenant: &str) -> Result<Vec<ApiKeyInfo>> {
-        let mut tx = self.db.scoped(tenant).await?;
+        let mut tx = self.db.scoped_read(tenant).await?;
         let rows = sqlx::query(
             "SELECT id, role, created_at, expires_at, revoked_at, last_used_at FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id",
         )
@@ -543,6 +560,24 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn key_lifetimes_default_below_the_maximum_and_are_refused_above_it() {
+        assert_eq!(super::check_key_ttl(None, 90).unwrap(), 90);
+        assert_eq!(
+            super::check_key_ttl(None, 30).unwrap(),
+            30,
+            "the default fits the maximum"
+        );
+        assert_eq!(super::check_key_ttl(Some(90), 90).unwrap(), 90);
+        let e = super::check_key_ttl(Some(91), 90).unwrap_err().to_string();
+        assert!(
+            e.contains("91 days") && e.contains("max_key_ttl_days"),
+            "{e}"
+        );
+        let e = super::check_key_ttl(Some(0), 90).unwrap_err().to_string();
+        assert!(e.contains("at least 1 day"), "{e}");
+    }
+
     #[test]
     fn key_ids_are_parsed_only_from_well_formed_keys() {
         let secret = "A".repeat(43);

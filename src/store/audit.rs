@@ -2,7 +2,9 @@
 //! callscribe ids, details are counts and versions). Entries are appended in the same
 //! transaction as the change they record; each carries the SHA-256 of the previous entry, and
 //! `audit_head` holds the latest sequence number and hash, so an edited, removed or
-//! truncated entry breaks the chain at a point [`Store::verify_audit`] reports.
+//! truncated entry breaks the chain at a point [`Store::verify_audit`] reports. The chain is
+//! one for the installation; a workspace's auditor gets [`Store::verify_audit_for`], the same
+//! walk reported for that workspace's entries only.
 
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -82,6 +84,52 @@ pub struct AuditReport {
     /// Hash of the last entry (record it elsewhere to detect a rewritten trail).
     pub head_hash: String,
     pub broken: Option<AuditBreak>,
+}
+
+/// The result of [`Store::verify_audit_for`]: the chain as one workspace's auditor may see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantAuditReport {
+    /// The workspace's entries verified (all of them when the chain is intact).
+    pub entries: u64,
+    /// Hash of the workspace's last verified entry, as `GET /v1/audit` shows it (record it
+    /// elsewhere to detect a rewritten trail).
+    pub last_hash: Option<String>,
+    pub broken: Option<TenantAuditBreak>,
+}
+
+/// Where the chain breaks, as a workspace may learn it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantAuditBreak {
+    /// The workspace's own entry that does not verify; `None` when the break is elsewhere in
+    /// the installation's trail (another workspace's entry, the installation's, or entries
+    /// missing), which a workspace is not shown.
+    pub seq: Option<u64>,
+    pub reason: String,
+}
+
+/// What a walk of the chain found: in all, and for the tenant it was asked for.
+struct ChainWalk {
+    /// Entries verified in all.
+    entries: u64,
+    /// Hash of the last verified entry (zeros before the first).
+    head: [u8; 32],
+    broken: Option<ChainBreak>,
+    tenant_entries: u64,
+    tenant_last: Option<[u8; 32]>,
+}
+
+struct ChainBreak {
+    at: AuditBreak,
+    owner: BreakOwner,
+}
+
+/// Whose entry the chain breaks at, for a tenant's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BreakOwner {
+    /// The tenant's own entry.
+    Tenant,
+    /// Another tenant's, the installation's, or no entry (missing ones, the head).
+    Elsewhere,
 }
 
 /// The fields of one audit entry that its hash covers (after the previous entry's hash).
@@ -217,15 +265,65 @@ impl Store {
 
     /// Walks the whole chain: sequence numbers contiguous from 1, each entry's `prev_hash` the
     /// previous entry's hash, each hash recomputed from the entry, and the head matching the
-    /// last entry. Reports the first broken link.
+    /// last entry. Reports the first broken link. Installation-wide: for the operator
+    /// (`callscribe audit verify`), never for a workspace (see [`Store::verify_audit_for`]).
     pub async fn verify_audit(&self) -> Result<AuditReport> {
-        let mut prev = [0u8; 32];
+        let walk = self.walk_audit_chain(None).await?;
+        Ok(AuditReport {
+            entries: walk.entries,
+            head_hash: to_hex(&walk.head),
+            broken: walk.broken.map(|b| b.at),
+        })
+    }
+
+    /// The chain verified for one workspace's auditor: the same walk of the whole chain (an
+    /// entry of `tenant` that was removed shows only as a gap or a broken link at its
+    /// neighbour, which may be another workspace's entry), reported for `tenant`'s own entries
+    /// only — how many verified, the hash of the last, and where it broke only when the break
+    /// is one of them. Nothing about other workspaces' entries (their count, sequence numbers
+    /// or hashes, the installation's head) is in the report.
+    pub async fn verify_audit_for(&self, tenant: &str) -> Result<TenantAuditReport> {
+        let walk = self.walk_audit_chain(Some(tenant)).await?;
+        Ok(TenantAuditReport {
+            entries: walk.tenant_entries,
+            last_hash: walk.tenant_last.as_ref().map(|h| to_hex(h)),
+            broken: walk.broken.map(|b| match b.owner {
+                BreakOwner::Tenant => TenantAuditBreak {
+                    seq: Some(b.at.seq),
+                    reason: b.at.reason,
+                },
+                BreakOwner::Elsewhere => TenantAuditBreak {
+                    seq: None,
+                    reason: "the installation's audit trail does not verify at a point outside \
+                             this workspace's own entries (another workspace's entry, or entries \
+                             missing or cut off, which may have been anyone's); this workspace's \
+                             entries from there on cannot be vouched for; the operator's \
+                             `callscribe audit verify` shows where"
+                        .into(),
+                },
+            }),
+        })
+    }
+
+    /// The walk behind both reports, in one read snapshot (entries appended meanwhile neither
+    /// wait for it nor make the head look wrong). With `tenant`, also counts that tenant's
+    /// entries verified and keeps the hash of its last one.
+    async fn walk_audit_chain(&self, tenant: Option<&str>) -> Result<ChainWalk> {
+        let mut tx = self.db.read().await?;
+        let mut walk = ChainWalk {
+            entries: 0,
+            head: [0u8; 32],
+            broken: None,
+            tenant_entries: 0,
+            tenant_last: None,
+        };
         let mut expected = 1u64;
-        let mut entries = 0u64;
-        let broken = |seq: u64, reason: String, entries: u64, prev: &[u8; 32]| AuditReport {
-            entries,
-            head_hash: to_hex(prev),
-            broken: Some(AuditBreak { seq, reason }),
+        let broke = |mut walk: ChainWalk, seq: u64, reason: String, owner: BreakOwner| {
+            walk.broken = Some(ChainBreak {
+                at: AuditBreak { seq, reason },
+                owner,
+            });
+            walk
         };
         loop {
             let rows = sqlx::query(
@@ -234,99 +332,107 @@ impl Store {
             )
             .bind(expected as i64)
             .bind(PAGE)
-            .fetch_all(&self.db.pool)
+            .fetch_all(&mut *tx)
             .await
             .map_err(StoreError::db("reading the audit trail"))?;
             let n = rows.len();
             for row in rows {
                 let seq = row.get::<i64, _>(0) as u64;
                 if seq != expected {
-                    return Ok(broken(
+                    return Ok(broke(
+                        walk,
                         expected,
                         format!("entries {expected}..{} are missing", seq - 1),
-                        entries,
-                        &prev,
+                        BreakOwner::Elsewhere,
                     ));
                 }
+                let entry_tenant: Option<String> = row.get(4);
+                let owner = match (tenant, entry_tenant.as_deref()) {
+                    (Some(t), Some(e)) if t == e => BreakOwner::Tenant,
+                    _ => BreakOwner::Elsewhere,
+                };
                 let stored_prev: Vec<u8> = row.get(7);
                 let stored_hash: Vec<u8> = row.get(8);
-                if stored_prev != prev {
-                    return Ok(broken(
+                if stored_prev != walk.head {
+                    return Ok(broke(
+                        walk,
                         seq,
                         "its link to the previous entry does not match".into(),
-                        entries,
-                        &prev,
+                        owner,
                     ));
                 }
-                let tenant: Option<String> = row.get(4);
                 let target: Option<String> = row.get(5);
                 let (actor, action, detail): (String, String, String) =
                     (row.get(2), row.get(3), row.get(6));
                 let hash = entry_hash(
-                    &prev,
+                    &walk.head,
                     &EntryFields {
                         seq,
                         at: row.get(1),
                         actor: &actor,
                         action: &action,
-                        tenant: tenant.as_deref(),
+                        tenant: entry_tenant.as_deref(),
                         target: target.as_deref(),
                         detail: &detail,
                     },
                 );
                 if stored_hash != hash {
-                    return Ok(broken(
+                    return Ok(broke(
+                        walk,
                         seq,
                         "its contents were changed after it was written".into(),
-                        entries,
-                        &prev,
+                        owner,
                     ));
                 }
-                prev = hash;
+                walk.head = hash;
+                walk.entries += 1;
+                if owner == BreakOwner::Tenant {
+                    walk.tenant_entries += 1;
+                    walk.tenant_last = Some(hash);
+                }
                 expected += 1;
-                entries += 1;
             }
             if n < PAGE as usize {
                 break;
             }
         }
         let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(StoreError::db("reading the audit head"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("reading the audit trail"))?;
         let Some(head) = head else {
-            return Ok(broken(
+            return Ok(broke(
+                walk,
                 expected,
                 "the audit head row is missing".into(),
-                entries,
-                &prev,
+                BreakOwner::Elsewhere,
             ));
         };
         let head_seq = head.get::<i64, _>(0) as u64;
         let head_hash: Vec<u8> = head.get(1);
+        let entries = walk.entries;
         if head_seq != entries {
-            return Ok(broken(
+            return Ok(broke(
+                walk,
                 entries + 1,
                 format!(
                     "the trail ends at entry {entries} but {head_seq} were written: entries after {entries} were removed"
                 ),
-                entries,
-                &prev,
+                BreakOwner::Elsewhere,
             ));
         }
-        if head_hash != prev {
-            return Ok(broken(
+        if head_hash != walk.head {
+            return Ok(broke(
+                walk,
                 entries,
                 "the last entry does not match the recorded head".into(),
-                entries,
-                &prev,
+                BreakOwner::Elsewhere,
             ));
         }
-        Ok(AuditReport {
-            entries,
-            head_hash: to_hex(&prev),
-            broken: None,
-        })
+        Ok(walk)
     }
 }
 

@@ -444,7 +444,7 @@ impl Store {
 
     /// Resolves CALL (callscribe's id or the provider's) to callscribe's id within `tenant`.
     pub async fn find_call(&self, tenant: &str, call: &str) -> Result<String> {
-        let mut tx = self.db.scoped(tenant).await?;
+        let mut tx = self.db.scoped_read(tenant).await?;
         let direct = sqlx::query("SELECT id FROM calls WHERE id = $1 AND tenant_id = $2")
             .bind(call)
             .bind(tenant)
@@ -479,16 +479,17 @@ impl Store {
         }
     }
 
-    /// Lists a tenant's calls, newest first (audited: `calls.list`).
+    /// Lists a tenant's calls, newest first (audited: `calls.list`). Read without the write
+    /// lock; the audit entry is written after the read and before anything is returned.
     pub async fn list_calls(&self, actor: &Actor, tenant: &str) -> Result<Vec<CallInfo>> {
-        let mut tx = self.db.scoped(tenant).await?;
+        let mut tx = self.db.scoped_read(tenant).await?;
         let ids = call_ids(&mut tx, tenant, true, "listing calls").await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in &ids {
             out.extend(self.listed_call_info(&mut tx, tenant, id).await?);
         }
-        audit::append(
-            &mut tx,
+        tx.commit().await.map_err(StoreError::db("listing calls"))?;
+        self.audit(
             actor,
             "calls.list",
             Some(tenant),
@@ -496,11 +497,11 @@ impl Store {
             json!({"calls": out.len()}),
         )
         .await?;
-        tx.commit().await.map_err(StoreError::db("listing calls"))?;
         Ok(out)
     }
 
-    /// A page of a tenant's calls, newest first (audited: `calls.list`).
+    /// A page of a tenant's calls, newest first (audited: `calls.list`; read as
+    /// [`Store::list_calls`]).
     pub async fn list_calls_page(
         &self,
         actor: &Actor,
@@ -514,7 +515,7 @@ impl Store {
             CallState::Ended => ["complete", "failed", "failed"],
         };
         let (after_t, after_id) = q.after.clone().unwrap_or((i64::MAX, String::new()));
-        let mut tx = self.db.scoped(tenant).await?;
+        let mut tx = self.db.scoped_read(tenant).await?;
         let ids: Vec<(String, i64)> = sqlx::query(
             "SELECT id, started_at FROM calls WHERE tenant_id = $1 AND started_at >= $2 AND started_at <= $3 \
              AND status IN ($4, $5, $6) AND (started_at < $7 OR (started_at = $7 AND id > $8)) \
@@ -543,8 +544,8 @@ impl Store {
         let next = more
             .then(|| ids.get(limit as usize - 1).map(|(id, t)| (*t, id.clone())))
             .flatten();
-        audit::append(
-            &mut tx,
+        tx.commit().await.map_err(StoreError::db("listing calls"))?;
+        self.audit(
             actor,
             "calls.list",
             Some(tenant),
@@ -552,22 +553,25 @@ impl Store {
             json!({"calls": calls.len()}),
         )
         .await?;
-        tx.commit().await.map_err(StoreError::db("listing calls"))?;
         Ok(CallPage { calls, next })
     }
 
-    /// A call's details and transcript, decrypted (audited: `transcript.read`).
+    /// A call's details and transcript, decrypted (audited: `transcript.read`). Read without
+    /// the write lock; the audit entry is written after the read and before anything is
+    /// returned.
     pub async fn transcript(
         &self,
         actor: &Actor,
         tenant: &str,
         call: &str,
     ) -> Result<(CallInfo, Transcript)> {
-        let mut tx = self.db.scoped(tenant).await?;
+        let mut tx = self.db.scoped_read(tenant).await?;
         let info = self.call_info(&mut tx, tenant, call).await?;
         let transcript = self.read_transcript(&mut tx, tenant, &info).await?;
-        audit::append(
-            &mut tx,
+        tx.commit()
+            .await
+            .map_err(StoreError::db("reading a transcript"))?;
+        self.audit(
             actor,
             "transcript.read",
             Some(tenant),
@@ -575,9 +579,6 @@ impl Store {
             json!({"segments": transcript.segments.len()}),
         )
         .await?;
-        tx.commit()
-            .await
-            .map_err(StoreError::db("reading a transcript"))?;
         Ok((info, transcript))
     }
 
@@ -644,7 +645,9 @@ impl Store {
             })
     }
 
-    /// Everything the tenant has, decrypted, as one document (audited: `export`).
+    /// Everything the tenant has, decrypted, as one document (audited: `export`). The calls are
+    /// read without the write lock (an export can be long); the audit entry is written after
+    /// the read and before anything is returned.
     pub async fn export_tenant(&self, actor: &Actor, tenant: &str) -> Result<TenantExport> {
         let t = self.tenant(tenant).await?;
         let api_keys = self.list_api_keys(tenant).await?;
@@ -656,7 +659,7 @@ impl Store {
             after = last.seq;
             audit_events.extend(page);
         }
-        let mut tx = self.db.scoped(tenant).await?;
+        let mut tx = self.db.scoped_read(tenant).await?;
         let ids = call_ids(&mut tx, tenant, false, "exporting calls").await?;
         let mut calls = Vec::with_capacity(ids.len());
         for id in &ids {
@@ -666,8 +669,8 @@ impl Store {
             let transcript = self.read_transcript(&mut tx, tenant, &info).await?;
             calls.push(ExportedCall { info, transcript });
         }
-        audit::append(
-            &mut tx,
+        tx.commit().await.map_err(StoreError::db("exporting"))?;
+        self.audit(
             actor,
             "export",
             Some(tenant),
@@ -675,7 +678,6 @@ impl Store {
             json!({"calls": calls.len()}),
         )
         .await?;
-        tx.commit().await.map_err(StoreError::db("exporting"))?;
         Ok(TenantExport {
             tenant: t,
             exported_at: crate::sys::now(),

@@ -2,8 +2,10 @@
 //! (numbered `$N` parameters, BIGINT/INTEGER, BYTEA/BLOB); the migrations differ.
 //!
 //! SQLite: WAL journal, `synchronous=FULL` (a commit is on disk when it returns),
-//! `secure_delete` (deleted rows are overwritten, not left in free pages), every transaction
-//! `BEGIN IMMEDIATE` (writers queue on the lock instead of failing on upgrade).
+//! `secure_delete` (deleted rows are overwritten, not left in free pages), every writing
+//! transaction `BEGIN IMMEDIATE` (writers queue on the lock instead of failing on upgrade);
+//! reads ([`Db::read`], [`Db::scoped_read`]) take no lock, so a long export or transcript read
+//! never holds up a call's writes.
 //! PostgreSQL: migrations run as the connecting user; the pool's connections then
 //! `SET ROLE callscribe_app`, and a tenant-scoped transaction sets `app.tenant_id` for
 //! row-level security.
@@ -231,6 +233,33 @@ impl Db {
         Ok(tx)
     }
 
+    /// A read-only transaction outside any tenant: one consistent snapshot of the database,
+    /// taken without the write lock. It must never write: on SQLite a deferred transaction
+    /// that tries to would fail when another writer committed since its snapshot (that is what
+    /// `BEGIN IMMEDIATE` avoids for writers); on PostgreSQL it is `READ ONLY`.
+    pub async fn read(&self) -> Result<Tx> {
+        match self.backend {
+            // WAL: a reader sees the snapshot of its first read and neither waits for writers
+            // nor holds them up
+            Backend::Sqlite => self.pool.begin_with("BEGIN DEFERRED").await,
+            // one snapshot for the whole transaction, as on SQLite; a read-only transaction
+            // never fails with a serialization error
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await
+            }
+        }
+        .map_err(StoreError::db("starting a read transaction"))
+    }
+
+    /// [`Db::read`] scoped to `tenant` (row-level security, as [`Db::scoped`]).
+    pub async fn scoped_read(&self, tenant: &str) -> Result<Tx> {
+        let mut tx = self.read().await?;
+        set_tenant(&mut tx, self.backend, tenant).await?;
+        Ok(tx)
+    }
+
     pub async fn registered_master_keys(&self) -> Result<Vec<(u32, Vec<u8>)>> {
         let rows = sqlx::query("SELECT version, fingerprint FROM master_keys ORDER BY version")
             .fetch_all(&self.pool)
@@ -263,5 +292,71 @@ impl Db {
     pub async fn close(self) {
         self.checkpoint().await;
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::store::{Actor, Role, Store, StoreConfig};
+
+    /// A bound on how long the other side may take, so a regression fails with a message
+    /// instead of hanging (SQLite's busy timeout is 30 s); not a performance check.
+    const LIVENESS: Duration = Duration::from_secs(10);
+
+    /// On SQLite (WAL) a read transaction holds no lock writers wait for, and a pure read does
+    /// not wait for a writer: a long export or transcript read cannot stall a call's writes.
+    #[tokio::test]
+    async fn sqlite_reads_and_writes_do_not_wait_for_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreConfig {
+            master_key: None,
+            ..StoreConfig::new(dir.path(), None)
+        })
+        .await
+        .unwrap();
+        let op = Actor::System("test");
+        let t = store.create_tenant(&op, "acme", None).await.unwrap().id;
+        let count = "SELECT COUNT(*) FROM api_keys WHERE tenant_id = $1";
+
+        // a read transaction, held open after its first read (its snapshot is taken) …
+        let mut read = store.db.scoped_read(&t).await.unwrap();
+        let n: i64 = sqlx::query_scalar(count)
+            .bind(&t)
+            .fetch_one(&mut *read)
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+        // … does not stop a write transaction from committing
+        tokio::time::timeout(LIVENESS, store.create_api_key(&op, &t, Role::Agent, None))
+            .await
+            .expect("a write waited for an open read transaction")
+            .unwrap();
+        let n: i64 = sqlx::query_scalar(count)
+            .bind(&t)
+            .fetch_one(&mut *read)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "the read transaction keeps its snapshot");
+        read.commit().await.unwrap();
+
+        // a write transaction, held open after writing, does not stop a pure read
+        let mut write = store.db.scoped(&t).await.unwrap();
+        sqlx::query("UPDATE tenants SET retention_days = 7 WHERE id = $1")
+            .bind(&t)
+            .execute(&mut *write)
+            .await
+            .unwrap();
+        let keys = tokio::time::timeout(LIVENESS, store.list_api_keys(&t))
+            .await
+            .expect("a read waited for an open write transaction")
+            .unwrap();
+        assert_eq!(
+            keys.len(),
+            1,
+            "the committed key, read beside the open write"
+        );
+        write.commit().await.unwrap();
     }
 }

@@ -5,17 +5,80 @@
 //! Format (variable and file alike): entries `VERSION:BASE64` separated by commas, spaces or
 //! newlines; a bare `BASE64` is version 1; `#` starts a comment in a file. Each key is 32
 //! bytes of standard base64.
+//!
+//! Key material — the variable's text, a key file's text, decoded bytes, entries written out —
+//! lives only in zeroising buffers. The binary takes the variable out of its environment at
+//! start ([`take_master_key_env`]), so a child process or `/proc/PID/environ` never shows it.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
 use super::crypto::SecretKey;
+
+/// The environment variable that holds master keys (it wins over the key file).
+pub const MASTER_KEY_ENV: &str = "CALLSCRIBE_MASTER_KEY";
+
+/// [`MASTER_KEY_ENV`] as [`take_master_key_env`] took it out of the environment.
+static TAKEN_FROM_ENV: OnceLock<Option<Zeroizing<String>>> = OnceLock::new();
+
+/// Takes [`MASTER_KEY_ENV`] out of this process's environment: keeps its value (for
+/// [`master_key_from_env`]), overwrites the value's bytes where the environment holds them (for
+/// an inherited variable that is the block `/proc/PID/environ` shows, which removing alone
+/// leaves untouched), then removes the variable, so child processes do not inherit it either.
+///
+/// # Safety
+///
+/// Nothing may read or change the environment concurrently: call it at the start of `main`,
+/// before any thread of the program is started (see `main.rs`).
+pub unsafe fn take_master_key_env() {
+    let value = read_master_key_env();
+    let prefix = format!("{MASTER_KEY_ENV}=");
+    // SAFETY: the caller guarantees no concurrent access to the environment. `environ` is a
+    // null-terminated array of pointers to NUL-terminated, writable strings (the block the
+    // kernel put on the stack at exec, or copies made by setenv); the length is measured
+    // before anything is written, and only the bytes after `NAME=` are overwritten.
+    unsafe {
+        let mut entry = libc::environ;
+        while !entry.is_null() && !(*entry).is_null() {
+            let text = *entry;
+            let len = libc::strlen(text);
+            let starts = len >= prefix.len()
+                && std::slice::from_raw_parts(text.cast::<u8>(), prefix.len()) == prefix.as_bytes();
+            if starts {
+                std::ptr::write_bytes(text.add(prefix.len()), 0, len - prefix.len());
+            }
+            entry = entry.add(1);
+        }
+        std::env::remove_var(MASTER_KEY_ENV);
+    }
+    let _ = TAKEN_FROM_ENV.set(value);
+}
+
+/// The value of [`MASTER_KEY_ENV`]: the one taken out of the environment at start, or else
+/// (a library user that did not take it) read from the environment now. Unset, empty or not
+/// UTF-8: `None`.
+pub fn master_key_from_env() -> Option<Zeroizing<String>> {
+    match TAKEN_FROM_ENV.get() {
+        Some(taken) => taken.clone(),
+        None => read_master_key_env(),
+    }
+}
+
+fn read_master_key_env() -> Option<Zeroizing<String>> {
+    use std::os::unix::ffi::OsStringExt;
+    let bytes = Zeroizing::new(std::env::var_os(MASTER_KEY_ENV)?.into_vec());
+    std::str::from_utf8(&bytes)
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| Zeroizing::new(s.to_string()))
+}
 
 /// Where the master keys came from (named in every error about them).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,9 +255,12 @@ impl MasterKeyring {
         };
         let version = self.keys.keys().next_back().copied().unwrap_or(0) + 1;
         let key = SecretKey::generate();
-        let mut text = Zeroizing::new(String::from(
-            "# callscribe master keys (VERSION:BASE64). Back this file up; without it nothing stored can be read.\n",
+        let header = "# callscribe master keys (VERSION:BASE64). Back this file up; without it nothing stored can be read.\n";
+        // sized up front: a growing buffer would leave copies of the keys behind in freed memory
+        let mut text = Zeroizing::new(String::with_capacity(
+            header.len() + ENTRY_CAPACITY * (self.keys.len() + 1),
         ));
+        text.push_str(header);
         for (v, k) in &self.keys {
             text.push_str(&format_entry(*v, k));
         }
@@ -231,15 +297,23 @@ pub fn fingerprint(key: &SecretKey) -> [u8; 32] {
 
 /// A new random key as one `1:BASE64` entry (for `callscribe keys generate`).
 pub fn generate_entry(version: u32) -> Zeroizing<String> {
-    Zeroizing::new(
-        format_entry(version, &SecretKey::generate())
-            .trim_end()
-            .to_string(),
-    )
+    let mut entry = format_entry(version, &SecretKey::generate());
+    entry.pop(); // the newline
+    entry
 }
 
-fn format_entry(version: u32, key: &SecretKey) -> String {
-    format!("{version}:{}\n", STANDARD.encode(key.expose()))
+/// Room for one entry: a `u32` version, `:`, 44 characters of base64 and a newline.
+const ENTRY_CAPACITY: usize = 10 + 1 + 44 + 1;
+
+/// `VERSION:BASE64\n`, built in one zeroising buffer that never grows (no stray copies).
+fn format_entry(version: u32, key: &SecretKey) -> Zeroizing<String> {
+    let mut entry = Zeroizing::new(String::with_capacity(ENTRY_CAPACITY));
+    entry.push_str(&version.to_string());
+    entry.push(':');
+    STANDARD.encode_string(key.expose(), &mut entry);
+    entry.push('\n');
+    debug_assert!(entry.len() <= ENTRY_CAPACITY);
+    entry
 }
 
 fn write_new(path: &Path, text: &str) -> Result<(), KeyError> {
@@ -269,6 +343,10 @@ mod tests {
         let ring =
             MasterKeyring::parse(&format!("2:{k}, 1:{k}\n# comment\n"), KeySource::Env).unwrap();
         assert_eq!(ring.versions(), vec![1, 2]);
+        let entry = generate_entry(4_000_000_000);
+        assert!(entry.starts_with("4000000000:") && !entry.ends_with('\n'));
+        let ring = MasterKeyring::parse(&entry, KeySource::Env).unwrap();
+        assert_eq!(ring.versions(), vec![4_000_000_000]);
         for (text, needle) in [
             ("", "no master key"),
             ("1:notbase64!", "not base64"),

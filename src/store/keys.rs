@@ -159,7 +159,7 @@ impl Store {
 
     /// Keys of `tenant` wrapped under master versions other than `version`.
     async fn master_pending(&self, tenant: &str, version: u32) -> Result<u64> {
-        let mut tx = self.db.scoped(tenant).await?;
+        let mut tx = self.db.scoped_read(tenant).await?;
         let a = sqlx::query(
             "SELECT COUNT(*) FROM tenant_keys WHERE tenant_id = $1 AND master_version <> $2",
         )

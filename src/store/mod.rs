@@ -28,7 +28,7 @@ mod vault;
 use std::path::{Path, PathBuf};
 
 pub use apikeys::{ApiKeyInfo, AuthError, NewApiKey, Principal, Role, public_key_id};
-pub use audit::{Actor, AuditBreak, AuditEvent, AuditReport};
+pub use audit::{Actor, AuditBreak, AuditEvent, AuditReport, TenantAuditBreak, TenantAuditReport};
 pub use calls::{
     CallInfo, CallPage, CallQuery, CallState, CallStatus, ExportedCall, NewCall, NewSegment,
     TenantExport,
@@ -38,16 +38,51 @@ pub use reprocess::{ReprocessFailure, ReprocessReport};
 pub use retention::{PurgeReport, run_periodic_purge};
 pub use sessions::{NewWebSession, SessionTimes, WebSession};
 pub use sql::Backend;
+pub(crate) use sql::redact_url;
 pub use tenants::Tenant;
 
+use crate::config::ConfigError;
 use crypto::CryptoError;
 use keyring::{KeyError, MasterKeyring};
 use zeroize::Zeroizing;
 
 /// Default retention of a new tenant's calls.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
-/// Default lifetime of a new API key.
+/// Default lifetime of a new API key (or [`StoreSettings::max_key_ttl_days`] when lower).
 pub const DEFAULT_KEY_TTL_DAYS: u32 = 90;
+/// The largest value [`StoreSettings::max_key_ttl_days`] may take (ten years).
+pub const KEY_TTL_DAYS_CEILING: u32 = 3650;
+
+/// `[store]` in the config file: limits the store enforces for every caller, so the API and
+/// the command line get the same answer. Validated at start-up by [`StoreSettings::validate`]
+/// (and again by [`Store::open`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// The longest lifetime an API key may be created with, in days (1..=3650). A key that
+    /// leaks stays usable until it expires or is revoked: a short ceiling bounds that.
+    pub max_key_ttl_days: u32,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            max_key_ttl_days: DEFAULT_KEY_TTL_DAYS,
+        }
+    }
+}
+
+impl StoreSettings {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=KEY_TTL_DAYS_CEILING).contains(&self.max_key_ttl_days) {
+            return Err(ConfigError::new(format!(
+                "[store] max_key_ttl_days must be between 1 and {KEY_TTL_DAYS_CEILING} days, not {}",
+                self.max_key_ttl_days
+            )));
+        }
+        Ok(())
+    }
+}
 
 /// How to reach the database and the master keys. Validated by [`Store::open`].
 #[derive(Clone)]
@@ -64,6 +99,8 @@ pub struct StoreConfig {
     /// default: beside the main database (`callscribe.keys.db`, or the PostgreSQL database's
     /// name + `_keys`).
     pub key_vault_url: Option<String>,
+    /// The `[store]` limits (key lifetimes).
+    pub settings: StoreSettings,
 }
 
 impl std::fmt::Debug for StoreConfig {
@@ -80,23 +117,22 @@ impl std::fmt::Debug for StoreConfig {
                 "key_vault_url",
                 &self.key_vault_url.as_deref().map(sql::redact_url),
             )
+            .field("settings", &self.settings)
             .finish()
     }
 }
 
 impl StoreConfig {
     /// A configuration for `data_dir` with everything else from the environment
-    /// (`CALLSCRIBE_MASTER_KEY`).
+    /// (`CALLSCRIBE_MASTER_KEY`, as [`keyring::master_key_from_env`] has it).
     pub fn new(data_dir: impl Into<PathBuf>, database_url: Option<String>) -> StoreConfig {
         StoreConfig {
             database_url,
             data_dir: data_dir.into(),
-            master_key: std::env::var("CALLSCRIBE_MASTER_KEY")
-                .ok()
-                .filter(|s| !s.trim().is_empty())
-                .map(Zeroizing::new),
+            master_key: keyring::master_key_from_env(),
             master_key_file: None,
             key_vault_url: None,
+            settings: StoreSettings::default(),
         }
     }
 
@@ -178,6 +214,7 @@ pub struct Store {
     failed_auths: apikeys::FailedAuths,
     /// Successful key checks waiting to be audited in aggregate.
     used_keys: apikeys::UsedKeys,
+    settings: StoreSettings,
 }
 
 impl std::fmt::Debug for Store {
@@ -195,6 +232,10 @@ impl Store {
     /// anywhere and an empty database, a master key file is generated (see
     /// [`Store::generated_master_key`]).
     pub async fn open(config: &StoreConfig) -> Result<Store> {
+        config
+            .settings
+            .validate()
+            .map_err(|e| StoreError::Config(e.to_string()))?;
         sqlx::any::install_default_drivers();
         let (url, backend, sqlite_path) = sql::resolve(config)?;
         let vault = vault::Vault::open(config, backend, &url, sqlite_path.as_deref()).await?;
@@ -224,6 +265,7 @@ impl Store {
             generated_key,
             failed_auths: apikeys::FailedAuths::default(),
             used_keys: apikeys::UsedKeys::default(),
+            settings: config.settings.clone(),
         };
         store.check_master_keys(&registered).await?;
         store.pair_vault(before).await?;

@@ -134,7 +134,7 @@ impl Store {
         let target = redactor.policy().version;
         let mut work: Vec<(String, String)> = Vec::new();
         for t in tenants {
-            let mut tx = self.db.scoped(t).await?;
+            let mut tx = self.db.scoped_read(t).await?;
             let rows = sqlx::query(
                 "SELECT DISTINCT call_id FROM segments WHERE tenant_id = $1 AND (policy_version < $2 OR key_version <> $3) ORDER BY call_id",
             )
@@ -187,7 +187,7 @@ impl Store {
         target: u32,
         report: &mut ReprocessReport,
     ) -> Result<()> {
-        let mut tx = self.db.scoped(tenant).await?;
+        let mut tx = self.db.scoped_read(tenant).await?;
         let dek = self.call_data_key(&mut tx, tenant, call).await?;
         let sealed: Vec<SealedSegment> = self.sealed_segments(&mut tx, tenant, call).await?;
         tx.commit()

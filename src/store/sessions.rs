@@ -256,7 +256,7 @@ impl Store {
             .strip_prefix("csk_")
             .unwrap_or(&principal.key_id);
         let now = crate::sys::now();
-        let mut tx = self.db.scoped(&principal.tenant).await?;
+        let mut tx = self.db.scoped_read(&principal.tenant).await?;
         let key = sqlx::query(
             "SELECT 1 FROM api_keys WHERE id = $1 AND tenant_id = $2 AND revoked_at IS NULL \
              AND expires_at > $3",

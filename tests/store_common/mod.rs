@@ -136,6 +136,7 @@ impl TestDb {
             master_key: Some(Zeroizing::new(master_key.to_string())),
             master_key_file: None,
             key_vault_url: None,
+            settings: Default::default(),
         }
     }
 

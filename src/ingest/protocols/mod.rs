@@ -4,6 +4,8 @@
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
+use crate::secret::SecretString;
+
 use super::{
     Adapter, CallStart, Codec, IngestEvent, MediaFormat, MediaFrame, ProtocolError, TrackSpec,
 };
@@ -331,7 +333,7 @@ impl JsonStream {
         };
         let token = params
             .and_then(|p| text_field(p, &["token"]))
-            .map(str::to_string);
+            .map(SecretString::from);
         let echo = params
             .and_then(|p| text_field(p, &["transcripts"]))
             .is_some_and(|v| matches!(v, "on" | "true" | "1" | "yes"));
@@ -514,7 +516,7 @@ impl Adapter for Vonage {
                         speaker,
                     }],
                     format,
-                    token: text_field(&m, &["token"]).map(str::to_string),
+                    token: text_field(&m, &["token"]).map(SecretString::from),
                     echo: text_field(&m, &["transcripts"])
                         .is_some_and(|v| matches!(v, "on" | "true" | "1" | "yes")),
                 }))
@@ -650,7 +652,7 @@ impl Native {
                 speaker: s,
             })
             .collect();
-        let token = text_field(m, &["token"]).map(str::to_string);
+        let token = text_field(m, &["token"]).map(SecretString::from);
         // The client sends interleaved channels; each track then carries one.
         Ok(CallStart {
             external_id: limit_id(external_id)?,

@@ -2,6 +2,7 @@ use base64::Engine as _;
 
 use super::*;
 use crate::ingest::close;
+use crate::secret::SecretString;
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -37,7 +38,7 @@ fn twilio_both_tracks() {
         panic!("start")
     };
     assert_eq!(s.external_id, "CA42");
-    assert_eq!(s.token.as_deref(), Some("csk_x"));
+    assert_eq!(s.token.as_ref().map(SecretString::expose), Some("csk_x"));
     assert_eq!(
         s.format,
         MediaFormat {
@@ -184,6 +185,26 @@ fn exotel_pcm16_one_track() {
     assert!(a.on_text(&odd).unwrap_err().reason.contains("whole number"));
 }
 
+/// A start's ingest key never reaches a log through `Debug` (of the start or of its event).
+#[test]
+fn a_call_starts_debug_output_never_shows_its_token() {
+    let token = "csk_abcd2345_Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXhxdXV4";
+    let start = twilio_start(r#"["inbound"]"#).replace("csk_x", token);
+    let event = adapter_for(Protocol::Twilio).on_text(&start).unwrap();
+    let IngestEvent::Start(s) = &event else {
+        panic!("start")
+    };
+    assert_eq!(s.token.as_ref().map(SecretString::expose), Some(token));
+    for shown in [format!("{s:?}"), format!("{s:#?}"), format!("{event:?}")] {
+        assert!(
+            !shown.contains(token) && !shown.contains("abcd2345"),
+            "{shown}"
+        );
+        assert!(shown.contains("\"<redacted>\""), "{shown}");
+        assert!(shown.contains("CA42"), "the rest is still shown: {shown}");
+    }
+}
+
 #[test]
 fn vonage_connected_then_binary() {
     let mut a = adapter_for(Protocol::Vonage);
@@ -197,7 +218,7 @@ fn vonage_connected_then_binary() {
         ("abc-123", 16000, Codec::L16Le)
     );
     assert_eq!(s.tracks[0].speaker, "caller");
-    assert_eq!(s.token.as_deref(), Some("k"));
+    assert_eq!(s.token.as_ref().map(SecretString::expose), Some("k"));
     let IngestEvent::Media(m) = a.on_binary(&[0; 640]).unwrap() else {
         panic!()
     };
