@@ -222,15 +222,31 @@ async fn shutdown_signal() {
 mod tests {
     use super::*;
 
-    /// The README's example config file parses, with the values it shows.
+    /// Every config example in the README parses and validates; the full one (with `listen`)
+    /// holds the values it shows.
     #[test]
     fn the_readme_config_example_is_valid() {
         let readme = include_str!("../../README.md");
-        let block = readme
+        let blocks: Vec<&str> = readme
             .split("```toml\n")
-            .nth(1)
-            .and_then(|b| b.split("```").next())
-            .expect("a toml block in the README");
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .collect();
+        assert!(
+            blocks.len() >= 3,
+            "the README's toml blocks: {}",
+            blocks.len()
+        );
+        for b in &blocks {
+            let cfg: ServeConfig =
+                toml::from_str(b).unwrap_or_else(|e| panic!("a README config example: {e}\n{b}"));
+            cfg.live.validate().unwrap();
+            cfg.web.validate().unwrap();
+        }
+        let block = blocks
+            .iter()
+            .find(|b| b.starts_with("listen =") || b.contains("\nlisten ="))
+            .expect("the full config example");
         let cfg: ServeConfig = toml::from_str(block).expect("the README's config parses");
         assert_eq!(cfg.listen, Some("127.0.0.1:8080".parse().unwrap()));
         assert_eq!(cfg.live.interim_every_ms, 1000);
