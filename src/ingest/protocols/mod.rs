@@ -14,6 +14,20 @@ use super::{
 /// 256 KiB is 16 s of 8 kHz µ-law).
 pub const MAX_PAYLOAD: usize = 256 * 1024;
 
+/// The speaker labels a native stream may give its channels (roles, never names: labels are
+/// stored in clear).
+pub const SPEAKER_LABELS: &[&str] = &[
+    "caller",
+    "agent",
+    "customer",
+    "supervisor",
+    "bot",
+    "ivr",
+    "unknown",
+    "speaker_1",
+    "speaker_2",
+];
+
 /// The ingest protocols, one endpoint each.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
@@ -621,16 +635,14 @@ impl Native {
                 speakers.len()
             )));
         }
+        // Labels are stored in clear beside the sealed text: a role from a fixed set, never a
+        // name a client might put there.
         for s in &speakers {
-            if s.is_empty()
-                || s.len() > 32
-                || !s
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
+            if !SPEAKER_LABELS.contains(&s.as_str()) {
                 return Err(ProtocolError::invalid(format!(
-                    "speaker label {:?} must be 1-32 characters of a-z, 0-9, _ or -",
-                    truncate(s)
+                    "speaker label {:?} must be one of {}",
+                    truncate(s),
+                    SPEAKER_LABELS.join(", ")
                 )));
             }
         }

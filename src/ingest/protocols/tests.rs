@@ -300,6 +300,11 @@ fn native_start_is_validated() {
             r#"{"event":"start","call_id":"x","encoding":"mulaw","sample_rate":8000,"speakers":["bad label"]}"#,
             "speaker label",
         ),
+        (
+            // a name where a role belongs: labels are stored in clear
+            r#"{"event":"start","call_id":"x","encoding":"mulaw","sample_rate":8000,"speakers":["john_smith"]}"#,
+            "must be one of caller, agent",
+        ),
     ] {
         let e = adapter_for(Protocol::Native).on_text(bad).unwrap_err();
         assert!(e.reason.contains(needle), "{bad}: {e}");
