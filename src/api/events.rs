@@ -155,6 +155,25 @@ impl Keepalive {
         }
     }
 
+    /// Reads the subscriber (answering nothing but counting it as heard), pings it and rechecks
+    /// its credentials until the subscription must end: `None` when the subscriber is gone,
+    /// else the close code and reason to send it.
+    async fn ended(&mut self, socket: &mut WebSocket) -> Option<(u16, String)> {
+        loop {
+            tokio::select! {
+                msg = socket.recv() => if !self.on_message(msg) {
+                    return None;
+                },
+                _ = self.ping.tick() => if let Some(stop) = self.on_ping(socket).await {
+                    return Some(stop);
+                },
+                _ = self.recheck.tick() => if let Some(stop) = self.on_recheck().await {
+                    return Some(stop);
+                },
+            }
+        }
+    }
+
     /// A message from the subscriber: `false` when it is gone (closed, broken, too big).
     fn on_message(&mut self, msg: Option<Result<Message, axum::Error>>) -> bool {
         match msg {
@@ -391,15 +410,10 @@ async fn follow_call(
                 }
                 Err(RecvError::Closed) => return,
             },
-            msg = socket.recv() => if !ka.on_message(msg) {
-                return;
-            },
-            _ = ka.ping.tick() => if let Some((code, reason)) = ka.on_ping(&mut socket).await {
-                close_with(&mut socket, code, &reason).await;
-                return;
-            },
-            _ = ka.recheck.tick() => if let Some((code, reason)) = ka.on_recheck().await {
-                close_with(&mut socket, code, &reason).await;
+            stop = ka.ended(&mut socket) => {
+                if let Some((code, reason)) = stop {
+                    close_with(&mut socket, code, &reason).await;
+                }
                 return;
             },
             _ = shutdown.changed() => {
@@ -467,15 +481,10 @@ async fn follow_tenant(
                 }
                 Err(RecvError::Closed) => return,
             },
-            msg = socket.recv() => if !ka.on_message(msg) {
-                return;
-            },
-            _ = ka.ping.tick() => if let Some((code, reason)) = ka.on_ping(&mut socket).await {
-                close_with(&mut socket, code, &reason).await;
-                return;
-            },
-            _ = ka.recheck.tick() => if let Some((code, reason)) = ka.on_recheck().await {
-                close_with(&mut socket, code, &reason).await;
+            stop = ka.ended(&mut socket) => {
+                if let Some((code, reason)) = stop {
+                    close_with(&mut socket, code, &reason).await;
+                }
                 return;
             },
             _ = shutdown.changed() => {
