@@ -107,18 +107,12 @@ fn cert_refused(why: impl Into<String>) -> ApiError {
 /// certificate is valid for one of its names.
 async fn tenant_cert_ok(st: &AppState, peer: &PeerCert, p: &Principal) -> Result<(), String> {
     let rules = &st.web.config.client_certs.tenants;
-    if rules.is_empty() {
-        return Ok(());
-    }
-    let names = match rules.get(&p.tenant) {
-        Some(n) => Some(n),
-        None => match st.engine.store.tenant(&p.tenant).await {
-            Ok(t) => rules.get(&t.name),
-            Err(e) => {
-                tracing::error!("cannot look the workspace up: {e}");
-                return Err("cannot check the client certificate now".into());
-            }
-        },
+    let names = match st.engine.store.tenant_setting(rules, &p.tenant).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!("cannot look the workspace up: {e}");
+            return Err("cannot check the client certificate now".into());
+        }
     };
     match names {
         Some(n) if !peer.valid_for_any(n) => Err(

@@ -151,21 +151,18 @@ impl Connection {
         principal: &Principal,
     ) -> Result<(), Stop> {
         let tokens = &engine.config.twilio_auth_tokens;
-        if protocol != Protocol::Twilio || tokens.is_empty() {
+        if protocol != Protocol::Twilio {
             return Ok(());
         }
-        let token = match tokens.get(&principal.tenant) {
-            Some(t) => Some(t),
-            None => match engine.store.tenant(&principal.tenant).await {
-                Ok(t) => tokens.get(&t.name),
-                Err(e) => {
-                    tracing::error!("cannot look the workspace up: {e}");
-                    return Err(Stop::interrupted(
-                        close::INTERNAL,
-                        "cannot check the stream's signature now",
-                    ));
-                }
-            },
+        let token = match engine.store.tenant_setting(tokens, &principal.tenant).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!("cannot look the workspace up: {e}");
+                return Err(Stop::interrupted(
+                    close::INTERNAL,
+                    "cannot check the stream's signature now",
+                ));
+            }
         };
         match token {
             Some(t) if !signed.is_some_and(|s| s.verifies(t.expose())) => {

@@ -144,6 +144,23 @@ impl Store {
             .ok_or_else(|| StoreError::TenantNotFound(id_or_name.to_string()))
     }
 
+    /// A per-workspace setting from a table keyed by workspace id or name (the operator may
+    /// write either): the entry for `tenant` (an id), looking its name up only when the id has
+    /// none and the table is not empty.
+    pub async fn tenant_setting<'a, V>(
+        &self,
+        table: &'a std::collections::BTreeMap<String, V>,
+        tenant: &str,
+    ) -> Result<Option<&'a V>> {
+        if table.is_empty() {
+            return Ok(None);
+        }
+        if let Some(v) = table.get(tenant) {
+            return Ok(Some(v));
+        }
+        Ok(table.get(&self.tenant(tenant).await?.name))
+    }
+
     /// Changes how long a tenant's calls are kept.
     pub async fn set_retention(&self, actor: &Actor, tenant: &str, days: u32) -> Result<()> {
         if days == 0 {
