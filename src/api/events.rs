@@ -374,6 +374,7 @@ async fn follow_call(
                     .unwrap_or_default(),
                 ended_at: info.ended_at.unwrap_or(info.started_at),
                 segments: info.segments,
+                finals_not_stored: 0,
                 interims: None,
                 interims_skipped: None,
             },
