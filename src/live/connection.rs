@@ -56,9 +56,12 @@ pub trait Transport: Send {
     /// Sends one text message; a failure is ignored (the call goes on, finals are stored).
     fn send_text(&mut self, text: String) -> impl Future<Output = ()> + Send;
     /// Checks the ingest key a `start` carries (the API adds its per-address back-off);
-    /// `Err` holds the reason to close with.
-    fn authenticate(&mut self, key: &str)
-    -> impl Future<Output = Result<Principal, String>> + Send;
+    /// `Err` holds the close code and reason: 1008 for a key that does not hold, 1013 when
+    /// it cannot be checked now (the store is unavailable).
+    fn authenticate(
+        &mut self,
+        key: &str,
+    ) -> impl Future<Output = Result<Principal, (u16, String)>> + Send;
 }
 
 /// How the connection ends: the close code and reason to send the peer.
@@ -363,7 +366,7 @@ impl Connection {
             (None, Some(token)) => io
                 .authenticate(token.expose())
                 .await
-                .map_err(|reason| Stop::interrupted(close::POLICY, reason))?,
+                .map_err(|(code, reason)| Stop::interrupted(code, reason))?,
             (None, None) => {
                 return Err(Stop::interrupted(
                     close::POLICY,
