@@ -39,6 +39,8 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// `postgres` user when the tests run as root (PostgreSQL refuses root). Stopped when dropped.
 struct OwnPostgres {
     dir: tempfile::TempDir,
+    /// The data directory (in `dir`, or on a disk the test gave).
+    data: PathBuf,
     port: u16,
     bin: PathBuf,
 }
@@ -56,8 +58,20 @@ fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
+fn give_to_postgres(path: &Path) {
+    if running_as_root() {
+        let ok = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "chown {} to postgres", path.display());
+    }
+}
+
 impl OwnPostgres {
-    fn start() -> OwnPostgres {
+    /// Creates and starts a PostgreSQL; its data directory goes under `disk` when given.
+    fn start(disk: Option<&Path>) -> OwnPostgres {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .expect("PostgreSQL's server programs under /usr/lib/postgresql (scripts/setup.sh installs them)")
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
@@ -65,20 +79,22 @@ impl OwnPostgres {
             .max()
             .expect("pg_ctl under /usr/lib/postgresql/*/bin");
         let dir = tempfile::tempdir().unwrap();
-        if running_as_root() {
-            let ok = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(dir.path())
-                .status()
-                .unwrap();
-            assert!(ok.success(), "chown the test's PostgreSQL directory");
-        }
+        give_to_postgres(dir.path());
+        let data = match disk {
+            Some(d) => {
+                give_to_postgres(d);
+                d.join("pgdata")
+            }
+            None => dir.path().join("data"),
+        };
         let pg = OwnPostgres {
             dir,
+            data,
             port: free_port(),
             bin,
         };
         let data = pg.data();
+        // 1 MiB WAL segments: a small disk holds the cluster and fills quickly
         pg.run(
             "initdb",
             &[
@@ -91,6 +107,7 @@ impl OwnPostgres {
                 "-E",
                 "UTF8",
                 "--no-sync",
+                "--wal-segsize=1",
             ],
         );
         pg.up();
@@ -98,7 +115,24 @@ impl OwnPostgres {
     }
 
     fn data(&self) -> String {
-        self.dir.path().join("data").display().to_string()
+        self.data.display().to_string()
+    }
+
+    /// Whether the server is running (`pg_ctl status`).
+    fn running(&self) -> bool {
+        let exe = self.bin.join("pg_ctl");
+        let mut cmd = if running_as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        cmd.args(["-D", &self.data(), "status"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
     }
 
     fn run(&self, program: &str, args: &[&str]) {
@@ -129,7 +163,18 @@ impl OwnPostgres {
         let log = self.dir.path().join("server.log").display().to_string();
         self.run(
             "pg_ctl",
-            &["-D", &self.data(), "-l", &log, "-o", &opts, "-w", "-t", "60", "start"],
+            &[
+                "-D",
+                &self.data(),
+                "-l",
+                &log,
+                "-o",
+                &opts,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
         );
     }
 
@@ -197,7 +242,13 @@ impl SmallDisk {
     fn mount(mib: u32) -> SmallDisk {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mib}m,mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={mib}m,mode=0700"),
+                "tmpfs",
+            ])
             .arg(dir.path())
             .output()
             .unwrap();
@@ -335,7 +386,7 @@ async fn refused_start(base: &str, ingest: &str) -> (u16, String) {
     ws.send(text(twilio_start("CArefused", ingest)))
         .await
         .unwrap();
-    let r = tokio::time::timeout(Duration::from_secs(30), async {
+    let r = tokio::time::timeout(Duration::from_secs(45), async {
         while let Some(msg) = ws.next().await {
             match msg {
                 Ok(Message::Close(Some(f))) => return (u16::from(f.code), f.reason.to_string()),
@@ -371,7 +422,9 @@ async fn follow(base: String, agent: String, seen: Shared) {
             Some("call_started") if s.call.is_none() => {
                 s.call = v["call_id"].as_str().map(str::to_string);
             }
-            Some("transcript") if v["is_final"] == true && v["call_id"].as_str() == s.call.as_deref() => {
+            Some("transcript")
+                if v["is_final"] == true && v["call_id"].as_str() == s.call.as_deref() =>
+            {
                 if let Some(seq) = v["seq"].as_u64() {
                     let previous = s.finals.insert(
                         seq,
@@ -404,7 +457,10 @@ fn assert_seen_finals_are_stored(seen: &Seen, stored: &callscribe::transcript::T
             .segments
             .get(*seq as usize)
             .unwrap_or_else(|| panic!("final {seq} was published but is not in the store"));
-        assert_eq!(&s.text, text, "final {seq}: the stored text is what was published");
+        assert_eq!(
+            &s.text, text,
+            "final {seq}: the stored text is what was published"
+        );
     }
 }
 
@@ -454,7 +510,10 @@ async fn stored_call(
     srv: &Server,
     tenant: &str,
     call: &str,
-) -> (callscribe::store::CallInfo, callscribe::transcript::Transcript) {
+) -> (
+    callscribe::store::CallInfo,
+    callscribe::transcript::Transcript,
+) {
     let (engine, tenant, call) = (srv.engine.clone(), tenant.to_string(), call.to_string());
     srv.on(async move {
         engine
@@ -481,19 +540,18 @@ async fn readyz(srv: &Server) -> u16 {
 // ---------------------------------------------------------------------------------------------
 // Store outages
 
-/// PostgreSQL stops mid-call for 60 s and comes back: the call goes on, no final is published
-/// while it cannot be stored, `/readyz` is 503 and new calls get 1013 meanwhile, and afterwards
-/// every final is stored and published once, the call complete.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_postgres_outage_of_60_s_mid_call_loses_no_final() {
-    let pg = OwnPostgres::start();
-    let dir = tempfile::tempdir().unwrap();
-    let srv = start_on(
-        ServeOptions::default(),
-        live_config(),
-        Some(pg.store_config(dir.path(), &random_master_key())),
-    );
-    let (tenant, ingest, agent) = keys(&srv).await;
+/// Streams the sample call; after its first final, `begin` takes the store away and `end`
+/// gives it back `hold` later. Checks the outage was seen (`/readyz` 503, a new call refused
+/// with 1013, a write failed), that no final was published while the store could not take it,
+/// and afterwards that the call completed with every final stored and published exactly once
+/// and the audit chain intact.
+async fn a_call_loses_nothing_across(
+    srv: &Server,
+    hold: Duration,
+    begin: impl FnOnce(),
+    end: impl FnOnce(),
+) {
+    let (tenant, ingest, agent) = keys(srv).await;
     let seen = Shared::default();
     let follower = tokio::spawn(follow(srv.ws_url(), agent, seen.clone()));
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -502,44 +560,73 @@ async fn a_postgres_outage_of_60_s_mid_call_loses_no_final() {
         !seen.lock().unwrap().finals.is_empty()
     })
     .await;
-    pg.down();
-    let down_at = Instant::now();
-    let mut ready = 200;
-    let until = Instant::now() + Duration::from_secs(30);
-    while ready != 503 && Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        ready = readyz(&srv).await;
+    let began = Instant::now();
+    begin();
+    let until = Instant::now() + Duration::from_secs(40);
+    loop {
+        let r = http(srv.addr, "GET", "/readyz", &[], None).await;
+        if r.status == 503 && r.json()["error"]["code"] == "store_unavailable" {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "/readyz is not ready while the store is down: {} {}",
+            r.status,
+            r.body
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert_eq!(ready, 503, "/readyz is not ready while the store is down");
+    let seen_down = Instant::now();
     let (code, reason) = refused_start(&srv.ws_url(), &ingest).await;
     assert_eq!(code, 1013, "{reason}");
-    assert!(reason.contains("store"), "{reason}");
-    tokio::time::sleep(Duration::from_secs(60).saturating_sub(down_at.elapsed())).await;
+    assert!(
+        reason.contains("store") || reason.contains("try again"),
+        "{reason}"
+    );
+    tokio::time::sleep(hold.saturating_sub(began.elapsed())).await;
+    let health = &srv.engine.store_health;
+    assert!(
+        health
+            .write_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0,
+        "a write failed during the outage"
+    );
     let published_while_down = seen
         .lock()
         .unwrap()
         .finals
         .values()
-        .filter(|(_, at)| *at > down_at + Duration::from_secs(1))
+        .filter(|(_, at)| *at > seen_down)
         .count();
     assert_eq!(
         published_while_down, 0,
         "no final is published while it cannot be stored"
     );
-    pg.up();
-    let up_at = Instant::now();
+    end();
+    let back = Instant::now();
     assert_eq!(call.await.unwrap(), Some(1000), "the call ends normally");
     tokio::time::timeout(Duration::from_secs(60), follower)
         .await
         .expect("the subscriber sees the call end")
         .unwrap();
     let seen = seen.lock().unwrap();
-    let after = seen.finals.values().filter(|(_, at)| *at >= up_at).count();
-    assert!(after > 0, "finals held during the outage are published once stored");
+    let after = seen.finals.values().filter(|(_, at)| *at >= back).count();
+    let timeline: Vec<(u64, f32)> = seen
+        .finals
+        .iter()
+        .map(|(seq, (_, at))| (*seq, at.duration_since(began).as_secs_f32()))
+        .collect();
+    assert!(
+        after > 0,
+        "finals held during the outage are published once stored (back at {:.1} s): {timeline:?} {:?}",
+        back.duration_since(began).as_secs_f32(),
+        seen.ended
+    );
     let ended = seen.ended.as_ref().unwrap();
     assert_eq!(ended["status"], "complete", "{ended}");
     assert!(ended.get("finals_not_stored").is_none(), "{ended}");
-    let (info, transcript) = stored_call(&srv, &tenant, seen.call.as_ref().unwrap()).await;
+    let (info, transcript) = stored_call(srv, &tenant, seen.call.as_ref().unwrap()).await;
     assert_eq!(info.status, CallStatus::Complete);
     assert_eq!(
         transcript.segments.len(),
@@ -548,15 +635,80 @@ async fn a_postgres_outage_of_60_s_mid_call_loses_no_final() {
     );
     assert_seen_finals_are_stored(&seen, &transcript);
     assert_eq!(ended["segments"], seen.finals.len());
-    let health = &srv.engine.store_health;
-    assert!(health.write_failures.load(std::sync::atomic::Ordering::Relaxed) > 0);
-    assert_eq!(health.finals_lost.load(std::sync::atomic::Ordering::Relaxed), 0);
-    assert_eq!(readyz(&srv).await, 200, "ready again");
-    audit_verifies(&srv).await;
+    assert_eq!(
+        health
+            .finals_lost
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    let until = Instant::now() + Duration::from_secs(15);
+    while readyz(srv).await != 200 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(readyz(srv).await, 200, "ready again");
+    audit_verifies(srv).await;
 }
 
-/// SQLite's disk fills up mid-call (a real ENOSPC: the store is on a small tmpfs the test
-/// fills), then space comes back: no final is lost or published unstored.
+/// PostgreSQL stops (immediate: as a crash would) mid-call for 60 s and comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_of_60_s_mid_call_loses_no_final() {
+    let pg = OwnPostgres::start(None);
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start_on(
+        ServeOptions::default(),
+        live_config(),
+        Some(pg.store_config(dir.path(), &random_master_key())),
+    );
+    a_call_loses_nothing_across(&srv, Duration::from_secs(60), || pg.down(), || pg.up()).await;
+}
+
+/// Another process holds SQLite's write lock for 30 s mid-call (the embedded store's outage:
+/// every write waits, then times out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_write_lock_held_30_s_mid_call_loses_no_final() {
+    let srv = start_on(ServeOptions::default(), live_config(), None);
+    let db = srv.dir.join("callscribe.db");
+    let (lock_tx, lock_rx) = std::sync::mpsc::channel::<()>();
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    // a thread of its own with its own runtime: the lock is held across the test's awaits
+    let holder = std::thread::spawn(move || {
+        lock_rx.recv().unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async move {
+                use sqlx::Connection as _;
+                sqlx::any::install_default_drivers();
+                let mut conn = sqlx::AnyConnection::connect(&format!("sqlite://{}", db.display()))
+                    .await
+                    .unwrap();
+                sqlx::query("BEGIN EXCLUSIVE")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                held_tx.send(()).unwrap();
+                let _ = tokio::task::spawn_blocking(move || lock_rx.recv()).await;
+                sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+                conn.close().await.unwrap();
+            });
+    });
+    let release = lock_tx.clone();
+    a_call_loses_nothing_across(
+        &srv,
+        Duration::from_secs(30),
+        move || {
+            lock_tx.send(()).unwrap();
+            held_rx.recv().unwrap();
+        },
+        move || release.send(()).unwrap(),
+    )
+    .await;
+    holder.join().unwrap();
+}
+
+/// SQLite's disk fills up mid-call — a real ENOSPC: the store is on a small tmpfs the test
+/// fills — then has room again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_under_sqlite_mid_call_loses_no_final() {
     let disk = SmallDisk::mount(16);
@@ -565,48 +717,13 @@ async fn a_full_disk_under_sqlite_mid_call_loses_no_final() {
         live_config(),
         Some(StoreConfig::new(disk.path().join("data"), None)),
     );
-    let (tenant, ingest, agent) = keys(&srv).await;
-    let seen = Shared::default();
-    let follower = tokio::spawn(follow(srv.ws_url(), agent, seen.clone()));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let call = tokio::spawn(stream_call(srv.ws_url(), ingest.clone(), "CAdiskfull".into()));
-    wait_for("a first final", Duration::from_secs(40), || {
-        !seen.lock().unwrap().finals.is_empty()
-    })
+    a_call_loses_nothing_across(
+        &srv,
+        Duration::from_secs(15),
+        || disk.fill(),
+        || disk.free(),
+    )
     .await;
-    disk.fill();
-    let health = &srv.engine.store_health;
-    wait_for("a write refused by the full disk", Duration::from_secs(40), || {
-        health.write_failures.load(std::sync::atomic::Ordering::Relaxed) > 0
-    })
-    .await;
-    let failed_at = Instant::now();
-    assert_eq!(readyz(&srv).await, 503, "not ready while writes fail");
-    let (code, reason) = refused_start(&srv.ws_url(), &ingest).await;
-    assert_eq!(code, 1013, "{reason}");
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let published_while_full = seen
-        .lock()
-        .unwrap()
-        .finals
-        .values()
-        .filter(|(_, at)| *at > failed_at)
-        .count();
-    assert_eq!(published_while_full, 0, "nothing published while the disk is full");
-    disk.free();
-    assert_eq!(call.await.unwrap(), Some(1000));
-    tokio::time::timeout(Duration::from_secs(60), follower)
-        .await
-        .expect("the subscriber sees the call end")
-        .unwrap();
-    let seen = seen.lock().unwrap();
-    assert_eq!(seen.ended.as_ref().unwrap()["status"], "complete");
-    let (info, transcript) = stored_call(&srv, &tenant, seen.call.as_ref().unwrap()).await;
-    assert_eq!(info.status, CallStatus::Complete);
-    assert_eq!(transcript.segments.len(), seen.finals.len());
-    assert_seen_finals_are_stored(&seen, &transcript);
-    assert_eq!(health.finals_lost.load(std::sync::atomic::Ordering::Relaxed), 0);
-    audit_verifies(&srv).await;
 }
 
 /// Past the retry bound (`store_retry_s`) the call is closed with 1011 and ends `failed`; the
@@ -648,7 +765,12 @@ async fn past_the_retry_bound_the_call_is_closed_with_1011_and_what_was_stored_s
     assert_eq!(ended["status"], "failed", "{ended}");
     assert!(ended["finals_not_stored"].as_u64() > Some(0), "{ended}");
     let health = &srv.engine.store_health;
-    assert!(health.finals_lost.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert!(
+        health
+            .finals_lost
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    );
     let call_id = seen.call.clone().unwrap();
     let mut status = CallStatus::Open;
     let until = Instant::now() + Duration::from_secs(30);
@@ -656,7 +778,11 @@ async fn past_the_retry_bound_the_call_is_closed_with_1011_and_what_was_stored_s
         tokio::time::sleep(Duration::from_millis(500)).await;
         status = stored_call(&srv, &tenant, &call_id).await.0.status;
     }
-    assert_eq!(status, CallStatus::Failed, "the end is recorded once the disk has room");
+    assert_eq!(
+        status,
+        CallStatus::Failed,
+        "the end is recorded once the disk has room"
+    );
     let (_, transcript) = stored_call(&srv, &tenant, &call_id).await;
     assert_eq!(transcript.segments.len(), seen.finals.len());
     assert_seen_finals_are_stored(&seen, &transcript);
@@ -710,7 +836,9 @@ async fn worker_panic_fails_one_utterance(store: Option<StoreConfig>) {
     let metrics = http(srv.addr, "GET", "/metrics", &[], None).await;
     assert_eq!(metrics.status, 200);
     assert!(
-        metrics.body.contains("callscribe_asr_worker_panics_total 1"),
+        metrics
+            .body
+            .contains("callscribe_asr_worker_panics_total 1"),
         "counted in /metrics"
     );
 }
@@ -722,10 +850,9 @@ async fn a_worker_panic_fails_its_utterance_alone_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_panic_fails_its_utterance_alone_on_postgres() {
-    let pg = OwnPostgres::start();
+    let pg = OwnPostgres::start(None);
     let dir = tempfile::tempdir().unwrap();
-    worker_panic_fails_one_utterance(Some(pg.store_config(dir.path(), &random_master_key())))
-        .await;
+    worker_panic_fails_one_utterance(Some(pg.store_config(dir.path(), &random_master_key()))).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -881,7 +1008,9 @@ async fn kill_9_mid_call(store: ProcStore, same_node: bool) {
     let mut second = ServeProcess::start(&store, port, node, logs.join("second.log"));
     second.ready().await;
     sqlx::any::install_default_drivers();
-    let reader = callscribe::store::Store::open(&store.config()).await.unwrap();
+    let reader = callscribe::store::Store::open(&store.config())
+        .await
+        .unwrap();
     let tenant_id = reader
         .list_tenants()
         .await
@@ -926,7 +1055,7 @@ async fn kill_9_mid_call_on_sqlite_then_restart_recovers_the_call() {
 async fn kill_9_mid_call_on_postgres_then_another_node_recovers_the_call() {
     let store = ProcStore {
         dir: tempfile::tempdir().unwrap(),
-        pg: Some((OwnPostgres::start(), random_master_key())),
+        pg: Some((OwnPostgres::start(None), random_master_key())),
     };
     kill_9_mid_call(store, false).await;
 }

@@ -17,8 +17,8 @@ use super::error::ApiError;
 use super::limits::Attempt;
 use super::mtls::PeerCert;
 use super::{AppState, SocketGuard};
-use crate::ingest::{Protocol, close};
 use crate::ingest::signature::SignedUpgrade;
+use crate::ingest::{Protocol, close};
 use crate::live::connection::{Closing, Connection, Inbound, Transport};
 use crate::store::{AuthError, Principal, Role};
 
@@ -148,9 +148,10 @@ impl Transport for WsTransport {
         let p = checked_key(&self.state, &who, &[key], &[Role::Ingest])
             .await
             .map_err(|e| match e {
-                KeyRefused::Auth(AuthError::Store(_)) => {
-                    (close::TRY_AGAIN_LATER, format!("{}; try again later", e.message()))
-                }
+                KeyRefused::Auth(AuthError::Store(_)) => (
+                    close::TRY_AGAIN_LATER,
+                    format!("{}; try again later", e.message()),
+                ),
                 e => (close::POLICY, e.message()),
             })?;
         tenant_cert_ok(&self.state, &self.peer, &p)

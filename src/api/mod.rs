@@ -294,11 +294,11 @@ async fn readyz(State(st): State<AppState>) -> Result<Response, ApiError> {
         ));
     }
     let read = tokio::time::timeout(Duration::from_secs(5), st.engine.store.list_tenants()).await;
-    if let Err(e) = read.unwrap_or_else(|_| {
-        Err(crate::store::StoreError::Invalid(
-            "no answer in 5 s".into(),
-        ))
-    }) {
+    if let Err(e) =
+        read.unwrap_or_else(|_| Err(crate::store::StoreError::Invalid("no answer in 5 s".into())))
+    {
+        // the store is down for the calls too: refuse new ones until a heartbeat gets through
+        st.engine.store_health.probe(Err(&e.to_string()));
         tracing::error!("readiness: store unreachable: {e}");
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -261,9 +261,17 @@ impl Worker {
                     match self.ctx.create_state() {
                         Ok(state) => {
                             self.state = state;
-                            tracing::error!(worker = name, job = job.id, "recogniser worker panicked: the utterance failed, the worker's state was replaced");
+                            tracing::error!(
+                                worker = name,
+                                job = job.id,
+                                "recogniser worker panicked: the utterance failed, the worker's state was replaced"
+                            );
                         }
-                        Err(e) => tracing::error!(worker = name, job = job.id, "recogniser worker panicked and its state could not be replaced ({e}); it goes on with the old one"),
+                        Err(e) => tracing::error!(
+                            worker = name,
+                            job = job.id,
+                            "recogniser worker panicked and its state could not be replaced ({e}); it goes on with the old one"
+                        ),
                     }
                     Err(AsrError::WorkerPanicked)
                 }

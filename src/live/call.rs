@@ -275,7 +275,6 @@ impl LiveCall {
         Ok((call, event))
     }
 
-
     /// The next thing that happened to the call off the socket, for the connection's select
     /// loop: a worker's result, or a note from the call's writer (a final stored and published,
     /// to echo; or that the writer gave up on the store and the call must end).
@@ -1215,9 +1214,7 @@ mod tests {
             .on_track_event(0, utterance(1, UtteranceKind::Final, 0.0));
         let fin = take_job(&b);
         // the tail could begin a phone number: the redactor holds it
-        let out = b
-            .result(heard(&fin, "My number is nine eight"))
-            .await;
+        let out = b.result(heard(&fin, "My number is nine eight")).await;
         assert!(lines(&out).is_empty(), "{:?}", lines(&out));
         assert!(
             lines(&b.tick().await).is_empty(),
@@ -1237,13 +1234,7 @@ mod tests {
         b.call
             .on_track_event(0, utterance(1, UtteranceKind::Final, 0.0));
         let fin = take_job(&b);
-        assert!(
-            lines(
-                &b.result(heard(&fin, "My number is nine eight"))
-                    .await
-            )
-            .is_empty()
-        );
+        assert!(lines(&b.result(heard(&fin, "My number is nine eight")).await).is_empty());
         let (tenant, id) = (b.call.tenant.clone(), b.call.id.clone());
         let out = b.call.close(CallEnd::Stopped).await;
         assert_eq!(lines(&out).len(), 1, "the held final is emitted at close");

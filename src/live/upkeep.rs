@@ -60,10 +60,7 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| default_node_id(listen));
         let recovered = self.store.register_node(&id).await?;
-        log_interrupted(
-            &recovered,
-            "this server stopped earlier without closing it",
-        );
+        log_interrupted(&recovered, "this server stopped earlier without closing it");
         tracing::info!(node = %id, recovered = recovered.len(), "registered as a node of the store");
         Ok(id)
     }
@@ -107,7 +104,9 @@ impl Engine {
                     return;
                 }
                 Err(e) => tracing::error!(call = %u.call, "cannot record the call's end: {e}"),
-                Ok(()) => tracing::info!(call = %u.call, "recorded the end of a call that closed while the store was down"),
+                Ok(()) => {
+                    tracing::info!(call = %u.call, "recorded the end of a call that closed while the store was down")
+                }
             }
             self.unfinished
                 .lock()
@@ -128,10 +127,10 @@ impl Engine {
                 )))
             });
         match beat {
-            Ok(()) => self.store_health.heartbeat(Ok(())),
+            Ok(()) => self.store_health.probe(Ok(())),
             Err(e) => {
                 tracing::warn!("heartbeat not written: {e}");
-                self.store_health.heartbeat(Err(&e.to_string()));
+                self.store_health.probe(Err(&e.to_string()));
                 return;
             }
         }
@@ -141,7 +140,10 @@ impl Engine {
             .interrupt_calls_of_dead_nodes(self.config.node_dead_after_s)
             .await
         {
-            Ok(calls) => log_interrupted(&calls, "the server holding it stopped (its heartbeat is stale)"),
+            Ok(calls) => log_interrupted(
+                &calls,
+                "the server holding it stopped (its heartbeat is stale)",
+            ),
             Err(e) => tracing::warn!("cannot look for calls of stopped servers: {e}"),
         }
     }
@@ -171,7 +173,10 @@ impl Engine {
         self.retry_unfinished().await;
         let left = self.unfinished_count();
         if left > 0 {
-            tracing::error!(calls = left, "stopping with call ends unrecorded: they are marked interrupted when this node restarts");
+            tracing::error!(
+                calls = left,
+                "stopping with call ends unrecorded: they are marked interrupted when this node restarts"
+            );
             return;
         }
         if let Err(e) = self.store.deregister_node().await {

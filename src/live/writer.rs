@@ -30,12 +30,13 @@ const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(2);
 
 /// Whether the store takes writes: down while any call's writer is retrying a failed write or
-/// the node's last heartbeat (a write) failed. Counters for `/metrics`.
+/// the last probe failed (the node's heartbeat, a write; or `/readyz`'s read). Counters for
+/// `/metrics`.
 #[derive(Debug, Default)]
 pub struct StoreHealth {
     /// Writers retrying a failed write now.
     retrying: AtomicU64,
-    heartbeat_failed: std::sync::atomic::AtomicBool,
+    probe_failed: std::sync::atomic::AtomicBool,
     /// Since when writes fail, and the last error (for `/readyz` and the refusal reason).
     down: Mutex<Option<(Instant, String)>>,
     /// Finals handed to writers and not yet stored or given up.
@@ -49,8 +50,7 @@ pub struct StoreHealth {
 impl StoreHealth {
     /// `None` while the store takes writes; otherwise how long it has not, and the last error.
     pub fn down(&self) -> Option<(Duration, String)> {
-        if self.retrying.load(Ordering::Relaxed) == 0
-            && !self.heartbeat_failed.load(Ordering::Relaxed)
+        if self.retrying.load(Ordering::Relaxed) == 0 && !self.probe_failed.load(Ordering::Relaxed)
         {
             return None;
         }
@@ -73,8 +73,7 @@ impl StoreHealth {
     }
 
     fn recovered_if_all_up(&self) {
-        if self.retrying.load(Ordering::Relaxed) == 0
-            && !self.heartbeat_failed.load(Ordering::Relaxed)
+        if self.retrying.load(Ordering::Relaxed) == 0 && !self.probe_failed.load(Ordering::Relaxed)
         {
             let mut down = self.down.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((since, _)) = down.take() {
@@ -86,15 +85,16 @@ impl StoreHealth {
         }
     }
 
-    /// The outcome of the node's heartbeat write.
-    pub(crate) fn heartbeat(&self, result: Result<(), &str>) {
+    /// The outcome of a probe of the store: the node's heartbeat (a write), or `/readyz`'s
+    /// read when it fails (a success there proves no write: only the heartbeat clears it).
+    pub fn probe(&self, result: Result<(), &str>) {
         match result {
             Ok(()) => {
-                self.heartbeat_failed.store(false, Ordering::Relaxed);
+                self.probe_failed.store(false, Ordering::Relaxed);
                 self.recovered_if_all_up();
             }
             Err(e) => {
-                self.heartbeat_failed.store(true, Ordering::Relaxed);
+                self.probe_failed.store(true, Ordering::Relaxed);
                 self.failed(e);
             }
         }
@@ -249,10 +249,7 @@ impl FinalWriter {
 /// Whether a failed write may succeed if tried again (the database was unreachable, full,
 /// locked, timed out) or never will (the segment itself was refused).
 fn transient(e: &StoreError) -> bool {
-    matches!(
-        e,
-        StoreError::Database { .. } | StoreError::Connect { .. }
-    )
+    matches!(e, StoreError::Database { .. } | StoreError::Connect { .. })
 }
 
 /// What became of one final.
@@ -301,7 +298,10 @@ async fn run(
             let result = match tokio::time::timeout(WRITE_TIMEOUT, write).await {
                 Ok(r) => r,
                 Err(_) => Err(StoreError::Database {
-                    what: format!("storing a segment (no answer in {} s)", WRITE_TIMEOUT.as_secs()),
+                    what: format!(
+                        "storing a segment (no answer in {} s)",
+                        WRITE_TIMEOUT.as_secs()
+                    ),
                     source: sqlx::Error::PoolTimedOut,
                 }),
             };
@@ -337,10 +337,7 @@ async fn run(
         health.pending.fetch_sub(1, Ordering::Relaxed);
         if outcome == Outcome::Stored {
             report.stored += 1;
-            engine
-                .metrics
-                .final_latency
-                .observe(u.submitted.elapsed());
+            engine.metrics.final_latency.observe(u.submitted.elapsed());
             engine.bus.publish(u.event.clone());
             let _ = notes.send(WriterNote::Stored(u.event)).await;
             continue;

@@ -75,8 +75,8 @@ impl CallStatus {
             CallStatus::Interrupted,
             CallStatus::Failed,
         ]
-            .into_iter()
-            .find(|c| c.as_str() == s)
+        .into_iter()
+        .find(|c| c.as_str() == s)
     }
 }
 
