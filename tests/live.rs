@@ -891,7 +891,7 @@ async fn bad_input_closes_only_its_own_connection_with_a_clear_reason_and_keeps_
         let _ = ws.send(bad).await;
         expect_close(&mut ws, code, reason).await;
         let (info, tr) = stored(srv, &t.id, sid).await;
-        assert_eq!(info.status, CallStatus::Failed, "{sid}");
+        assert_eq!(info.status, CallStatus::Interrupted, "{sid}");
         assert!(
             !tr.segments.is_empty(),
             "{sid}: the finals before the bad message are kept"
@@ -925,7 +925,7 @@ async fn bad_input_closes_only_its_own_connection_with_a_clear_reason_and_keeps_
     let mut ws = twilio_call_started(srv, &t, "CAidle", 7).await;
     expect_close(&mut ws, 4008, "no audio").await;
     let (info, tr) = stored(srv, &t.id, "CAidle").await;
-    assert_eq!(info.status, CallStatus::Failed);
+    assert_eq!(info.status, CallStatus::Interrupted);
     assert!(!tr.segments.is_empty());
 
     assert_eq!(
@@ -1019,7 +1019,7 @@ async fn a_dropped_connection_keeps_its_finals_and_closes_the_call() {
     assert!(ended);
     assert_eq!(rest.last().unwrap()["status"], "interrupted");
     let (info, tr) = stored(srv, &t.id, "CAdrop").await;
-    assert_eq!(info.status, CallStatus::Failed);
+    assert_eq!(info.status, CallStatus::Interrupted);
     let published: Vec<&Value> = seen
         .iter()
         .chain(&rest)
@@ -1239,7 +1239,7 @@ fn shutdown_finalises_open_calls_before_exit() {
             .await
             .unwrap()
     }));
-    assert_eq!(info.status, CallStatus::Failed);
+    assert_eq!(info.status, CallStatus::Interrupted);
     let last = tr
         .segments
         .iter()

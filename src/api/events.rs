@@ -31,6 +31,9 @@ use crate::store::{Actor, Principal, Role, StoreError, WebSession};
 /// Close code for a subscriber that fell too far behind (it may reconnect and resume).
 pub const CLOSE_TOO_SLOW: u16 = 4009;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest a credentials recheck may wait for the store (it is tried again next time).
+const RECHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest message a subscriber may send (it has nothing to say but pongs and a close).
 pub const MAX_CLIENT_MESSAGE: usize = 4096;
 
@@ -137,12 +140,22 @@ impl Keepalive {
     /// The recheck is due: `Some(close)` when the key or the session no longer holds. A store
     /// that cannot answer keeps the subscription (it is checked again next time).
     async fn on_recheck(&mut self) -> Option<(u16, String)> {
-        match self
-            .engine
-            .store
-            .credentials_hold(&self.principal, self.session.as_ref())
-            .await
-        {
+        // bounded: while the store hangs (an outage), waiting on it would stop this loop from
+        // reading the subscriber's pongs, and the subscriber would be closed as silent
+        let check = tokio::time::timeout(
+            RECHECK_TIMEOUT,
+            self.engine
+                .store
+                .credentials_hold(&self.principal, self.session.as_ref()),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(crate::store::StoreError::Invalid(format!(
+                "no answer from the store in {} s",
+                RECHECK_TIMEOUT.as_secs()
+            )))
+        });
+        match check {
             Ok(true) => None,
             Ok(false) => Some((
                 close::POLICY,
@@ -374,6 +387,7 @@ async fn follow_call(
                     .unwrap_or_default(),
                 ended_at: info.ended_at.unwrap_or(info.started_at),
                 segments: info.segments,
+                finals_not_stored: 0,
                 interims: None,
                 interims_skipped: None,
             },

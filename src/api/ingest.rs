@@ -12,15 +12,15 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ConnectInfo;
 
-use super::auth::{checked_key, header_principal};
+use super::auth::{KeyRefused, checked_key, header_principal};
 use super::error::ApiError;
 use super::limits::Attempt;
 use super::mtls::PeerCert;
 use super::{AppState, SocketGuard};
-use crate::ingest::Protocol;
 use crate::ingest::signature::SignedUpgrade;
+use crate::ingest::{Protocol, close};
 use crate::live::connection::{Closing, Connection, Inbound, Transport};
-use crate::store::{Principal, Role};
+use crate::store::{AuthError, Principal, Role};
 
 /// Bytes read from a media socket at a time. tungstenite zero-fills its read buffer up to this
 /// before every read (128 KiB by default: a large share of the server's non-recogniser CPU,
@@ -143,12 +143,20 @@ impl Transport for WsTransport {
         let _ = self.socket.send(Message::Text(text.into())).await;
     }
 
-    async fn authenticate(&mut self, key: &str) -> Result<Principal, String> {
+    async fn authenticate(&mut self, key: &str) -> Result<Principal, (u16, String)> {
         let who = Attempt::new(self.ip, key);
         let p = checked_key(&self.state, &who, &[key], &[Role::Ingest])
             .await
-            .map_err(|e| e.message())?;
-        tenant_cert_ok(&self.state, &self.peer, &p).await?;
+            .map_err(|e| match e {
+                KeyRefused::Auth(AuthError::Store(_)) => (
+                    close::TRY_AGAIN_LATER,
+                    format!("{}; try again later", e.message()),
+                ),
+                e => (close::POLICY, e.message()),
+            })?;
+        tenant_cert_ok(&self.state, &self.peer, &p)
+            .await
+            .map_err(|reason| (close::POLICY, reason))?;
         Ok(p)
     }
 }

@@ -204,6 +204,16 @@ pub async fn serve(
     opts: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // this server's calls are recorded as held by its node; calls an earlier process under the
+    // same node id left open are marked interrupted now
+    engine
+        .start_node(listener.local_addr()?)
+        .await
+        .map_err(std::io::Error::other)?;
+    let (stop_upkeep, upkeep_stopped) = tokio::sync::oneshot::channel::<()>();
+    let upkeep = tokio::spawn(engine.clone().run_upkeep(async move {
+        let _ = upkeep_stopped.await;
+    }));
     let (app, state) = router(engine.clone(), &opts);
     let eng = engine.clone();
     let signal = async move {
@@ -265,12 +275,30 @@ pub async fn serve(
     if let Err(e) = engine.store.flush_failed_auths().await {
         tracing::error!("cannot audit failed authentications: {e}");
     }
+    let _ = stop_upkeep.send(());
+    let _ = upkeep.await;
+    engine.leave_store().await;
     engine.stop_workers();
     Ok(())
 }
 
+/// Ready: the store takes writes (no final is waiting on a failed write, the last heartbeat
+/// was written) and answers a read. Not ready while it does not — new calls are refused then.
 async fn readyz(State(st): State<AppState>) -> Result<Response, ApiError> {
-    if let Err(e) = st.engine.store.list_tenants().await {
+    // the error itself is in the log, not on this unauthenticated endpoint
+    if let Some((for_, _)) = st.engine.store_health.down() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            format!("the store has not taken writes for {} s", for_.as_secs()),
+        ));
+    }
+    let read = tokio::time::timeout(Duration::from_secs(5), st.engine.store.list_tenants()).await;
+    if let Err(e) =
+        read.unwrap_or_else(|_| Err(crate::store::StoreError::Invalid("no answer in 5 s".into())))
+    {
+        // the store is down for the calls too: refuse new ones until a heartbeat gets through
+        st.engine.store_health.probe(Err(&e.to_string()));
         tracing::error!("readiness: store unreachable: {e}");
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -443,8 +443,39 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
     metric(
         "callscribe_store_errors_total",
         "counter",
-        "Final segments that could not be stored.",
+        "Final segments that could not be stored (lost: never published).",
         &[("", load(&e.stats.store_errors))],
+    );
+    metric(
+        "callscribe_asr_worker_panics_total",
+        "counter",
+        "Recogniser jobs whose worker panicked: the utterance failed alone, the worker was replaced.",
+        &[("", load(&e.queue.stats.worker_panics))],
+    );
+    let health = &e.store_health;
+    metric(
+        "callscribe_store_pending_finals",
+        "gauge",
+        "Finals waiting to be stored (published once stored).",
+        &[("", load(&health.pending))],
+    );
+    metric(
+        "callscribe_store_write_failures_total",
+        "counter",
+        "Failed attempts to store a final (each retry counts).",
+        &[("", load(&health.write_failures))],
+    );
+    metric(
+        "callscribe_store_up",
+        "gauge",
+        "1 while the store takes writes, 0 while a write or the heartbeat fails.",
+        &[("", f64::from(u8::from(health.down().is_none())))],
+    );
+    metric(
+        "callscribe_calls_unfinished",
+        "gauge",
+        "Calls whose end waits to be recorded (the store was down when they closed).",
+        &[("", e.unfinished_count() as f64)],
     );
     metric(
         "callscribe_ingest_paced_total",

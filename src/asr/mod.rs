@@ -89,4 +89,8 @@ pub enum AsrError {
     Aborted,
     #[error("language {0:?} is not known to whisper")]
     Language(String),
+    /// The worker panicked while transcribing this job: it failed alone, the worker was
+    /// replaced.
+    #[error("the recogniser worker failed on this utterance (it was replaced)")]
+    WorkerPanicked,
 }

@@ -67,6 +67,18 @@ enum Source {
 }
 
 impl Source {
+    /// Whether a test asked the next job to panic (the real-time queue's fault hook).
+    fn panic_injected(&self) -> bool {
+        matches!(self, Source::Rt(q, _, _) if q.take_injected_panic())
+    }
+
+    /// Counts a job whose worker panicked.
+    fn count_panic(&self) {
+        if let Source::Rt(q, _, _) = self {
+            q.stats.worker_panics.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// The next job, and the abort flag to run it under when it may be preempted.
     fn next(&self) -> Option<(AsrJob, Option<&AtomicBool>)> {
         match self {
@@ -223,14 +235,47 @@ impl Worker {
             let started = Instant::now();
             let cpu0 = crate::metrics::thread_cpu_seconds();
             let audio_s = job.audio.len() as f32 / SAMPLE_RATE as f32;
-            let hypothesis = self.transcribe(
-                &job.audio,
-                job.offset_s,
-                &job.pauses,
-                job.context_floor,
-                job.context_margin,
-                abort,
-            );
+            // A panic (a bug here or in whisper-rs) fails this job alone: the worker's whisper
+            // state, which the panic may have left half-updated, is replaced and the worker
+            // takes the next job. No text is in the log: the panic message is code's, and the
+            // job's audio is only dropped.
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                if jobs.panic_injected() {
+                    panic!("injected worker panic (test hook)");
+                }
+                self.transcribe(
+                    &job.audio,
+                    job.offset_s,
+                    &job.pauses,
+                    job.context_floor,
+                    job.context_margin,
+                    abort,
+                )
+            }));
+            let hypothesis = match run {
+                Ok(h) => h,
+                Err(_) => {
+                    jobs.count_panic();
+                    let thread = std::thread::current();
+                    let name = thread.name().unwrap_or("asr");
+                    match self.ctx.create_state() {
+                        Ok(state) => {
+                            self.state = state;
+                            tracing::error!(
+                                worker = name,
+                                job = job.id,
+                                "recogniser worker panicked: the utterance failed, the worker's state was replaced"
+                            );
+                        }
+                        Err(e) => tracing::error!(
+                            worker = name,
+                            job = job.id,
+                            "recogniser worker panicked and its state could not be replaced ({e}); it goes on with the old one"
+                        ),
+                    }
+                    Err(AsrError::WorkerPanicked)
+                }
+            };
             drop(job.audio);
             job.reply.send(AsrResult {
                 id: job.id,

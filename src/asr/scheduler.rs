@@ -117,6 +117,11 @@ pub struct SchedulerStats {
     pub interims_preempted: AtomicU64,
     /// Finals decoded with the shorter context because they queued up.
     pub finals_shed: AtomicU64,
+    /// Jobs whose worker panicked (the job failed alone; the worker was replaced).
+    pub worker_panics: AtomicU64,
+    /// Test hook: the next this many jobs panic inside their worker
+    /// ([`RtQueue::inject_worker_panics`]).
+    injected_panics: AtomicU64,
 }
 
 /// A snapshot of the queue.
@@ -138,6 +143,23 @@ pub struct RtQueue {
 impl RtQueue {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Fault injection for tests: the next `n` jobs a worker takes from this queue panic inside
+    /// the worker (as a bug in the recogniser would), to show the job fails alone and the
+    /// worker is replaced. Nothing else sets it.
+    #[doc(hidden)]
+    pub fn inject_worker_panics(&self, n: u64) {
+        self.stats.injected_panics.store(n, Ordering::SeqCst);
+    }
+
+    /// Whether the job a worker is about to run must panic (see
+    /// [`RtQueue::inject_worker_panics`]).
+    pub(crate) fn take_injected_panic(&self) -> bool {
+        self.stats
+            .injected_panics
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     /// A queue whose registered workers run at most `limit` interims at once (0: no limit),

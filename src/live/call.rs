@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::hub::{EventBody, LiveEvent, RedactionOut};
+use super::upkeep::Unfinished;
+use super::writer::{FinalWriter, Unstored, WriterNote};
 use super::{ActiveCall, Engine, Refused, Slot};
 use crate::asr::{AsrJob, AsrResult, Hypothesis, Reply};
 use crate::audio::StreamResampler;
@@ -21,7 +23,7 @@ use crate::ingest::{
 };
 use crate::redact::{RawSegment, RedactedSegment, TrackRedactor};
 use crate::segment::{TrackEvent, TrackStream, UtteranceAudio, UtteranceKind};
-use crate::store::{Actor, CallStatus, NewCall, NewSegment, Principal};
+use crate::store::{Actor, CallStatus, NewCall, Principal};
 use crate::transcript::TranscriptSegment;
 
 /// How a call ended.
@@ -33,6 +35,8 @@ pub enum CallEnd {
     Interrupted,
     /// The server is shutting down: open utterances were finalised first.
     Shutdown,
+    /// The call's finals could not be stored (the store was unavailable past the bound).
+    Failed,
 }
 
 struct JobInfo {
@@ -134,9 +138,20 @@ pub struct LiveCall {
     resampled: Vec<f32>,
     released: Vec<Released>,
     pub stats: CallStats,
+    /// Stores the finals, in order, and publishes each once stored.
+    writer: FinalWriter,
+    /// Why the call must end now (a final could not be handed to the writer).
+    failure: Option<String>,
     closed: bool,
     /// An early final was confirmed (or one ahead retracted) with its result already back.
     confirmed_ready: bool,
+}
+
+/// What [`LiveCall::next_input`] brings. (No `Debug`: a result holds unredacted text.)
+pub enum CallInput {
+    /// A worker's result (`None`: the pool has shut down).
+    Result(Option<AsrResult>),
+    Note(WriterNote),
 }
 
 /// Why a call could not start.
@@ -225,6 +240,12 @@ impl LiveCall {
             },
         });
         engine.bus.publish(event.clone());
+        let writer = FinalWriter::start(
+            engine.clone(),
+            actor.clone(),
+            principal.tenant.clone(),
+            id.clone(),
+        );
         let call = LiveCall {
             tenant: principal.tenant.clone(),
             id,
@@ -245,6 +266,8 @@ impl LiveCall {
             resampled: Vec::new(),
             released: Vec::new(),
             stats: CallStats::default(),
+            writer,
+            failure: None,
             closed: false,
             confirmed_ready: false,
             engine,
@@ -252,9 +275,26 @@ impl LiveCall {
         Ok((call, event))
     }
 
-    /// The results of this call's jobs, for the connection's select loop.
-    pub async fn next_result(&mut self) -> Option<AsrResult> {
-        self.rx.recv().await
+    /// The next thing that happened to the call off the socket, for the connection's select
+    /// loop: a worker's result, or a note from the call's writer (a final stored and published,
+    /// to echo; or that the writer gave up on the store and the call must end).
+    pub async fn next_input(&mut self) -> CallInput {
+        tokio::select! {
+            r = self.rx.recv() => CallInput::Result(r),
+            n = self.writer.next_note() => CallInput::Note(n),
+        }
+    }
+
+    /// Waits until every final handed to the writer is stored (or lost); returns the events
+    /// published meanwhile.
+    #[cfg(test)]
+    pub(crate) async fn settled(&mut self) -> Vec<Arc<LiveEvent>> {
+        self.writer.settled().await
+    }
+
+    /// Why the call must end now, if it must: a final could not be queued for the store.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
     }
 
     /// One media frame: reorder, decode, resample, endpoint; utterances go to the scheduler.
@@ -516,15 +556,15 @@ impl LiveCall {
     }
 
     /// Emits the finals that are ready, in order.
-    pub async fn emit_ready(&mut self) -> Vec<Arc<LiveEvent>> {
+    pub fn emit_ready(&mut self) -> Vec<Arc<LiveEvent>> {
         self.confirmed_ready = false;
-        self.drain_outstanding().await
+        self.drain_outstanding()
     }
 
     /// A worker's result: an interim becomes an event at once (conservatively redacted); a
     /// final waits for the earlier finals of its track, then goes through the track's
     /// redactor, into the store, and out as events.
-    pub async fn on_result(&mut self, r: AsrResult) -> Vec<Arc<LiveEvent>> {
+    pub fn on_result(&mut self, r: AsrResult) -> Vec<Arc<LiveEvent>> {
         // Every job's time counts, also a stale interim's (its utterance became final while it
         // ran) and an aborted one's, whose audio was not transcribed.
         let aborted = matches!(r.hypothesis, Err(crate::asr::AsrError::Aborted));
@@ -556,12 +596,12 @@ impl LiveCall {
         if let Some(p) = self.outstanding.iter_mut().find(|p| p.job == r.id) {
             p.outcome = heard.map_or(Outcome::Nothing, Outcome::Heard);
         }
-        self.drain_outstanding().await
+        self.drain_outstanding()
     }
 
     /// Hands the finals at the front of the line that have their result and are confirmed to
     /// the redactors, in order, and emits what they release.
-    async fn drain_outstanding(&mut self) -> Vec<Arc<LiveEvent>> {
+    fn drain_outstanding(&mut self) -> Vec<Arc<LiveEvent>> {
         let mut out = Vec::new();
         let mut cleared = Vec::new();
         while self
@@ -616,17 +656,19 @@ impl LiveCall {
                 ev
             })
             .collect();
-        self.finish_emitted(out, events).await
+        self.finish_emitted(out, events)
     }
 
-    async fn finish_emitted(
+    /// Hands the redactors' released finals to the writer; returns `events` (published
+    /// already: empty finals that clear an interim).
+    fn finish_emitted(
         &mut self,
         batches: Vec<(usize, Vec<RedactedSegment>)>,
-        mut events: Vec<Arc<LiveEvent>>,
+        events: Vec<Arc<LiveEvent>>,
     ) -> Vec<Arc<LiveEvent>> {
         for (track, emitted) in batches {
             for seg in emitted {
-                events.push(self.emit_final(track, seg).await);
+                self.emit_final(track, seg);
             }
         }
         events
@@ -671,67 +713,6 @@ impl LiveCall {
         Some(ev)
     }
 
-    /// Stores one redacted final and publishes it.
-    async fn emit_final(&mut self, track: usize, seg: RedactedSegment) -> Arc<LiveEvent> {
-        let t = &mut self.tracks[track];
-        let (segment_id, submitted) = t.held.pop_front().unwrap_or((0, Instant::now()));
-        if t.shown.is_some_and(|(sid, _)| sid == segment_id) {
-            t.shown = None;
-        }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let stored = TranscriptSegment {
-            start: seg.start,
-            end: seg.end,
-            speaker: t.speaker.clone(),
-            text: seg.text,
-            words: seg.words,
-            redactions: seg.spans,
-            policy_version: seg.policy_version,
-        };
-        if let Err(e) = self
-            .engine
-            .store
-            .append_segment(
-                &self.actor,
-                &self.tenant,
-                &self.id,
-                NewSegment {
-                    seq,
-                    segment: &stored,
-                },
-            )
-            .await
-        {
-            self.engine
-                .stats
-                .store_errors
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::error!(call = %self.id, seq, "cannot store a final segment: {e}");
-        }
-        self.stats.finals += 1;
-        self.engine.stats.finals.fetch_add(1, Ordering::Relaxed);
-        self.engine
-            .metrics
-            .final_latency
-            .observe(submitted.elapsed());
-        let ev = self.transcript_event(
-            track,
-            SegmentUpdate {
-                segment_id,
-                seq: Some(seq),
-                is_final: true,
-                start_s: stored.start,
-                end_s: stored.end,
-                redactions: redactions_out(&stored.redactions),
-                text: stored.text,
-                policy_version: stored.policy_version,
-            },
-        );
-        self.engine.bus.publish(ev.clone());
-        ev
-    }
-
     /// The event that tells subscribers about one segment of `track`.
     fn transcript_event(&self, track: usize, u: SegmentUpdate) -> Arc<LiveEvent> {
         Arc::new(LiveEvent {
@@ -753,13 +734,58 @@ impl LiveCall {
         })
     }
 
+    /// Hands one redacted final to the call's writer, which publishes it once it is stored.
+    fn emit_final(&mut self, track: usize, seg: RedactedSegment) {
+        let t = &mut self.tracks[track];
+        let (segment_id, submitted) = t.held.pop_front().unwrap_or((0, Instant::now()));
+        if t.shown.is_some_and(|(sid, _)| sid == segment_id) {
+            t.shown = None;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let stored = TranscriptSegment {
+            start: seg.start,
+            end: seg.end,
+            speaker: t.speaker.clone(),
+            text: seg.text,
+            words: seg.words,
+            redactions: seg.spans,
+            policy_version: seg.policy_version,
+        };
+        self.stats.finals += 1;
+        self.engine.stats.finals.fetch_add(1, Ordering::Relaxed);
+        let event = self.transcript_event(
+            track,
+            SegmentUpdate {
+                segment_id,
+                seq: Some(seq),
+                is_final: true,
+                start_s: stored.start,
+                end_s: stored.end,
+                redactions: redactions_out(&stored.redactions),
+                text: stored.text.clone(),
+                policy_version: stored.policy_version,
+            },
+        );
+        let pushed = self.writer.push(Unstored {
+            seq,
+            segment: stored,
+            event,
+            submitted,
+            queued: Instant::now(),
+        });
+        if let Err(why) = pushed {
+            self.failure.get_or_insert(why);
+        }
+    }
+
     /// Periodic housekeeping: releases finals the redactor holds (their tail could begin an
     /// identifier) once their speaker has been silent for the hold time after the held audio
     /// ended — counted in the track's audio, so decoding and queueing time do not add to it —
     /// and in any case four times the hold after the final came back (a speaker who goes
     /// straight on would otherwise hold it for the whole next utterance; a stream that stops
     /// sending audio would hold it for ever).
-    pub async fn tick(&mut self) -> Vec<Arc<LiveEvent>> {
+    pub fn tick(&mut self) -> Vec<Arc<LiveEvent>> {
         let hold = Duration::from_millis(self.engine.config.redaction_hold_ms);
         let mut batches = Vec::new();
         for (i, t) in self.tracks.iter_mut().enumerate() {
@@ -774,11 +800,11 @@ impl LiveCall {
                 batches.push((i, t.redactor.flush()));
             }
         }
-        self.finish_emitted(batches, Vec::new()).await
+        self.finish_emitted(batches, Vec::new())
     }
 
     /// End of the audio: flushes the reorder buffers and resamplers and finalises every open
-    /// utterance. Then pump [`LiveCall::next_result`] into [`LiveCall::on_result`] until
+    /// utterance. Then pump [`LiveCall::next_input`]'s results into [`LiveCall::on_result`] until
     /// [`LiveCall::drained`], and call [`LiveCall::close`].
     pub fn end_audio(&mut self) {
         for track in 0..self.tracks.len() {
@@ -807,10 +833,16 @@ impl LiveCall {
         for (i, t) in self.tracks.iter_mut().enumerate() {
             batches.push((i, t.redactor.flush()));
         }
-        let mut events = self.finish_emitted(batches, Vec::new()).await;
+        let mut events = self.finish_emitted(batches, Vec::new());
+        // every final is handed over: wait until each is stored (or the writer gave up)
+        let (stored, report) = self.writer.finish().await;
+        events.extend(stored);
         let status = match how {
+            // a call some of whose finals were lost is not complete, however it ended
+            _ if report.lost > 0 => CallStatus::Failed,
             CallEnd::Stopped => CallStatus::Complete,
-            CallEnd::Interrupted | CallEnd::Shutdown => CallStatus::Failed,
+            CallEnd::Interrupted | CallEnd::Shutdown => CallStatus::Interrupted,
+            CallEnd::Failed => CallStatus::Failed,
         };
         let ended_at = crate::sys::now();
         if let Err(e) = self
@@ -819,16 +851,24 @@ impl LiveCall {
             .finish_call(&self.actor, &self.tenant, &self.id, status, ended_at)
             .await
         {
-            self.engine
-                .stats
-                .store_errors
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::error!(call = %self.id, "cannot mark the call finished: {e}");
+            tracing::error!(call = %self.id, "cannot record the call's end now (retried in the background): {e}");
+            self.engine.remember_unfinished(Unfinished {
+                actor: self.actor.clone(),
+                tenant: self.tenant.clone(),
+                call: self.id.clone(),
+                status,
+                ended_at,
+            });
+        }
+        if report.lost > 0 {
+            tracing::error!(call = %self.id, stored = report.stored, lost = report.lost, "call ended with finals the store did not take");
         }
         let status_str = match how {
+            _ if report.lost > 0 => "failed",
             CallEnd::Stopped => "complete",
             CallEnd::Interrupted => "interrupted",
             CallEnd::Shutdown => "shutdown",
+            CallEnd::Failed => "failed",
         };
         let ev = Arc::new(LiveEvent {
             tenant: self.tenant.clone(),
@@ -837,7 +877,8 @@ impl LiveCall {
                 call_id: self.id.clone(),
                 status: status_str.into(),
                 ended_at,
-                segments: self.next_seq,
+                segments: report.stored,
+                finals_not_stored: report.lost,
                 interims: Some(self.stats.interims),
                 interims_skipped: Some(
                     self.stats
@@ -963,6 +1004,27 @@ mod tests {
         }
     }
 
+    impl Bench {
+        /// A result, and what it published once every final it released is stored.
+        async fn result(&mut self, r: AsrResult) -> Vec<Arc<LiveEvent>> {
+            let mut out = self.call.on_result(r);
+            out.extend(self.call.settled().await);
+            out
+        }
+
+        async fn tick(&mut self) -> Vec<Arc<LiveEvent>> {
+            let mut out = self.call.tick();
+            out.extend(self.call.settled().await);
+            out
+        }
+
+        async fn emit_ready(&mut self) -> Vec<Arc<LiveEvent>> {
+            let mut out = self.call.emit_ready();
+            out.extend(self.call.settled().await);
+            out
+        }
+    }
+
     fn utterance(segment_id: u64, kind: UtteranceKind, start_s: f32) -> TrackEvent {
         TrackEvent::Transcribe(UtteranceAudio {
             segment_id,
@@ -1034,9 +1096,9 @@ mod tests {
         let first = take_job(&b);
         let second = take_job(&b);
         // the agent's final comes back first: it waits for the caller's
-        let early = b.call.on_result(heard(&second, "Let me check that.")).await;
+        let early = b.result(heard(&second, "Let me check that.")).await;
         assert!(lines(&early).is_empty(), "{:?}", lines(&early));
-        let both = b.call.on_result(heard(&first, "Hello there.")).await;
+        let both = b.result(heard(&first, "Hello there.")).await;
         assert_eq!(
             lines(&both),
             [
@@ -1057,13 +1119,13 @@ mod tests {
             .on_track_event(1, utterance(2, UtteranceKind::Final, 1.5));
         let early = take_job(&b);
         let other = take_job(&b);
-        assert!(lines(&b.call.on_result(heard(&early, "Thank you.")).await).is_empty());
-        assert!(lines(&b.call.on_result(heard(&other, "Sure.")).await).is_empty());
+        assert!(lines(&b.result(heard(&early, "Thank you.")).await).is_empty());
+        assert!(lines(&b.result(heard(&other, "Sure.")).await).is_empty());
         assert!(!b.call.has_ready());
         b.call
             .on_track_event(0, TrackEvent::Confirm { segment_id: 1 });
         assert!(b.call.has_ready(), "confirmed with its result back");
-        let out = b.call.emit_ready().await;
+        let out = b.emit_ready().await;
         assert_eq!(
             lines(&out),
             [line(0, true, "Thank you."), line(1, true, "Sure.")]
@@ -1086,7 +1148,7 @@ mod tests {
         assert_eq!(b.call.stats.early_finals_retracted, 1);
         // the other track's final is now first in line and goes out at once
         let other = take_job(&b);
-        let out = b.call.on_result(heard(&other, "Go on.")).await;
+        let out = b.result(heard(&other, "Go on.")).await;
         assert_eq!(lines(&out), [line(1, true, "Go on.")]);
         // a result for the retracted job (a worker already had it) is ignored
         let stale = AsrResult {
@@ -1096,12 +1158,12 @@ mod tests {
             busy_s: 0.0,
             cpu_s: 0.0,
         };
-        assert!(b.call.on_result(stale).await.is_empty());
+        assert!(b.result(stale).await.is_empty());
         // the utterance goes on: its interims are not stale
         b.call
             .on_track_event(0, utterance(1, UtteranceKind::Interim, 0.0));
         let interim = take_job(&b);
-        let shown = b.call.on_result(heard(&interim, "My name is")).await;
+        let shown = b.result(heard(&interim, "My name is")).await;
         assert_eq!(lines(&shown), [line(0, false, "My name is")]);
         assert!(b.call.drained());
     }
@@ -1115,9 +1177,9 @@ mod tests {
         b.call
             .on_track_event(0, utterance(1, UtteranceKind::Final, 0.0));
         let fin = take_job(&b);
-        assert!(b.call.on_result(heard(&interim, "Hello")).await.is_empty());
+        assert!(b.result(heard(&interim, "Hello")).await.is_empty());
         assert_eq!(b.call.stats.interims, 0, "nothing shown");
-        let out = b.call.on_result(heard(&fin, "Hello there.")).await;
+        let out = b.result(heard(&fin, "Hello there.")).await;
         assert_eq!(lines(&out), [line(0, true, "Hello there.")]);
     }
 
@@ -1127,12 +1189,12 @@ mod tests {
         b.call
             .on_track_event(0, utterance(1, UtteranceKind::Interim, 0.0));
         let interim = take_job(&b);
-        let shown = b.call.on_result(heard(&interim, "Mm")).await;
+        let shown = b.result(heard(&interim, "Mm")).await;
         assert_eq!(lines(&shown), [line(0, false, "Mm")]);
         b.call
             .on_track_event(0, utterance(1, UtteranceKind::Final, 0.0));
         let fin = take_job(&b);
-        let out = b.call.on_result(heard(&fin, "")).await;
+        let out = b.result(heard(&fin, "")).await;
         assert_eq!(lines(&out), [line(0, true, "")], "a final with no text");
         assert!(
             out.iter().all(|e| e.final_seq().is_none()),
@@ -1152,19 +1214,16 @@ mod tests {
             .on_track_event(0, utterance(1, UtteranceKind::Final, 0.0));
         let fin = take_job(&b);
         // the tail could begin a phone number: the redactor holds it
-        let out = b
-            .call
-            .on_result(heard(&fin, "My number is nine eight"))
-            .await;
+        let out = b.result(heard(&fin, "My number is nine eight")).await;
         assert!(lines(&out).is_empty(), "{:?}", lines(&out));
         assert!(
-            lines(&b.call.tick().await).is_empty(),
+            lines(&b.tick().await).is_empty(),
             "not yet: the hold has not passed"
         );
         // no audio arrives, so the track's clock stands still: the wall-clock bound (4 × hold)
         // releases it
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let out = b.call.tick().await;
+        let out = b.tick().await;
         assert_eq!(lines(&out), [line(0, true, "My number is nine eight")]);
         assert_eq!(out[0].final_seq(), Some(0), "stored when released");
     }
@@ -1175,14 +1234,7 @@ mod tests {
         b.call
             .on_track_event(0, utterance(1, UtteranceKind::Final, 0.0));
         let fin = take_job(&b);
-        assert!(
-            lines(
-                &b.call
-                    .on_result(heard(&fin, "My number is nine eight"))
-                    .await
-            )
-            .is_empty()
-        );
+        assert!(lines(&b.result(heard(&fin, "My number is nine eight")).await).is_empty());
         let (tenant, id) = (b.call.tenant.clone(), b.call.id.clone());
         let out = b.call.close(CallEnd::Stopped).await;
         assert_eq!(lines(&out).len(), 1, "the held final is emitted at close");

@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep_until};
 
-use super::call::StartError;
+use super::call::{CallInput, StartError};
+use super::writer::WriterNote;
 use super::{CallEnd, Engine, LiveCall, LiveEvent};
-use crate::asr::AsrResult;
 use crate::ingest::signature::SignedUpgrade;
 use crate::ingest::{Adapter, CallStart, IngestEvent, Protocol, ProtocolError, adapter_for, close};
 use crate::store::Principal;
@@ -56,9 +56,12 @@ pub trait Transport: Send {
     /// Sends one text message; a failure is ignored (the call goes on, finals are stored).
     fn send_text(&mut self, text: String) -> impl Future<Output = ()> + Send;
     /// Checks the ingest key a `start` carries (the API adds its per-address back-off);
-    /// `Err` holds the reason to close with.
-    fn authenticate(&mut self, key: &str)
-    -> impl Future<Output = Result<Principal, String>> + Send;
+    /// `Err` holds the close code and reason: 1008 for a key that does not hold, 1013 when
+    /// it cannot be checked now (the store is unavailable).
+    fn authenticate(
+        &mut self,
+        key: &str,
+    ) -> impl Future<Output = Result<Principal, (u16, String)>> + Send;
 }
 
 /// How the connection ends: the close code and reason to send the peer.
@@ -115,10 +118,21 @@ pub struct Connection {
     signed: Option<SignedUpgrade>,
 }
 
-async fn next_result(call: &mut Option<LiveCall>) -> Option<AsrResult> {
+async fn next_input(call: &mut Option<LiveCall>) -> CallInput {
     match call {
-        Some(c) => c.next_result().await,
+        Some(c) => c.next_input().await,
         None => std::future::pending().await,
+    }
+}
+
+impl Stop {
+    /// The store did not take the call's finals: the call ends `failed`.
+    fn store_failed(reason: String) -> Stop {
+        Stop {
+            how: CallEnd::Failed,
+            code: close::INTERNAL,
+            reason,
+        }
     }
 }
 
@@ -188,6 +202,9 @@ impl Connection {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let stop = loop {
+            if let Some(why) = self.call.as_ref().and_then(LiveCall::failure) {
+                break Stop::store_failed(why.to_string());
+            }
             // Back-pressure: a call ahead of real time (or with too many finals queued) is not
             // read until it is not; results and the tick go on meanwhile.
             let pause = self.call.as_ref().and_then(LiveCall::pacing_pause);
@@ -218,15 +235,20 @@ impl Connection {
                         break stop;
                     }
                 }
-                r = next_result(&mut self.call) => {
-                    if let (Some(r), Some(call)) = (r, self.call.as_mut()) {
-                        let events = call.on_result(r).await;
-                        self.echo(io, &events).await;
+                input = next_input(&mut self.call) => match input {
+                    CallInput::Result(r) => {
+                        if let (Some(r), Some(call)) = (r, self.call.as_mut()) {
+                            let events = call.on_result(r);
+                            self.echo(io, &events).await;
+                        }
                     }
-                }
+                    CallInput::Note(WriterNote::Stored(ev)) => self.echo(io, &[ev]).await,
+                    CallInput::Note(WriterNote::Lost(_)) => {}
+                    CallInput::Note(WriterNote::GaveUp(why)) => break Stop::store_failed(why),
+                },
                 _ = tick.tick() => {
                     if let Some(call) = self.call.as_mut() {
-                        let events = call.tick().await;
+                        let events = call.tick();
                         self.echo(io, &events).await;
                     }
                 }
@@ -305,7 +327,7 @@ impl Connection {
                     }
                     self.heard_at = Instant::now();
                     if call.has_ready() {
-                        let events = call.emit_ready().await;
+                        let events = call.emit_ready();
                         self.echo(io, &events).await;
                     }
                 }
@@ -324,12 +346,27 @@ impl Connection {
 
     /// Authenticates (if the upgrade did not) and admits the call.
     async fn start<T: Transport>(&mut self, start: CallStart, io: &mut T) -> Result<(), Stop> {
+        // before the key check, which needs the store too: a call that cannot be stored is
+        // not taken, and the provider is told to retry rather than that its key is wrong
+        if let Some((for_, _)) = self.engine.store_health.down() {
+            self.engine
+                .stats
+                .calls_refused
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(Stop::interrupted(
+                close::TRY_AGAIN_LATER,
+                format!(
+                    "call refused: the transcript store has not taken writes for {} s; try again later",
+                    for_.as_secs()
+                ),
+            ));
+        }
         let principal = match (&self.principal, &start.token) {
             (Some(p), _) => p.clone(),
             (None, Some(token)) => io
                 .authenticate(token.expose())
                 .await
-                .map_err(|reason| Stop::interrupted(close::POLICY, reason))?,
+                .map_err(|(code, reason)| Stop::interrupted(code, reason))?,
             (None, None) => {
                 return Err(Stop::interrupted(
                     close::POLICY,
@@ -378,26 +415,30 @@ impl Connection {
         }
     }
 
-    /// Finalises the call: open utterances become finals, every final is stored, the call is
-    /// closed in the store and announced as ended.
+    /// Finalises the call: open utterances become finals, every final is stored (or, the
+    /// store being down past the bound, counted lost), the call is closed in the store and
+    /// announced as ended.
     async fn finish<T: Transport>(&mut self, how: CallEnd, io: &mut T) {
         let Some(mut call) = self.call.take() else {
             return;
         };
         call.end_audio();
         if call.has_ready() {
-            let events = call.emit_ready().await;
+            let events = call.emit_ready();
             self.echo(io, &events).await;
         }
         let deadline = Instant::now() + DRAIN_LIMIT;
         while !call.drained() {
             tokio::select! {
-                r = call.next_result() => match r {
-                    Some(r) => {
-                        let events = call.on_result(r).await;
+                input = call.next_input() => match input {
+                    CallInput::Result(Some(r)) => {
+                        let events = call.on_result(r);
                         self.echo(io, &events).await;
                     }
-                    None => break,
+                    CallInput::Result(None) => break,
+                    // finals stored meanwhile (the writer waits for this side to take its notes)
+                    CallInput::Note(WriterNote::Stored(ev)) => self.echo(io, &[ev]).await,
+                    CallInput::Note(_) => {}
                 },
                 _ = sleep_until(deadline) => {
                     tracing::error!(

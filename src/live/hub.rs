@@ -11,6 +11,10 @@ use tokio::sync::broadcast;
 
 use crate::transcript::TranscriptSegment;
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// One redaction as subscribers see it: the type and the placeholder's character range.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RedactionOut {
@@ -51,8 +55,11 @@ pub enum EventBody {
         call_id: String,
         status: String,
         ended_at: i64,
-        /// Finals stored for the call.
+        /// Finals stored for the call (every final published was stored).
         segments: u64,
+        /// Finals the store did not take (the call then ends `failed`); absent when none.
+        #[serde(skip_serializing_if = "is_zero")]
+        finals_not_stored: u64,
         /// Interim hypotheses delivered, and those asked for but not delivered (superseded by a
         /// newer one or by the final while waiting for a worker — the load shedding of
         /// interims — or stale or empty when they came back).
@@ -180,6 +187,7 @@ mod tests {
                 status: "complete".into(),
                 ended_at: n as i64,
                 segments: n,
+                finals_not_stored: 0,
                 interims: None,
                 interims_skipped: None,
             },

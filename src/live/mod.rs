@@ -7,6 +7,8 @@
 pub mod call;
 pub mod connection;
 pub mod hub;
+pub mod upkeep;
+pub mod writer;
 
 use crate::config::ConfigError;
 use std::collections::{BTreeMap, HashMap};
@@ -24,6 +26,7 @@ use crate::store::Store;
 
 pub use call::{CallEnd, LiveCall};
 pub use hub::{EventBody, EventBus, LiveEvent, LocalBus};
+pub use writer::StoreHealth;
 
 /// Tuning of live calls (the `[live]` table of the config file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +99,23 @@ pub struct LiveConfig {
     /// confirms it, or speech resuming takes it back. Same text, the final that much sooner
     /// (0: off).
     pub early_final_ms: u32,
+    /// Finals of one call waiting to be stored (the store is slow or down); past it the call
+    /// is closed (1011, `failed`) — what was stored stays stored.
+    pub max_unstored_finals_per_call: usize,
+    /// How long a final may wait for the store (its write retried with back-off) before the
+    /// call is closed (1011, `failed`). A store outage shorter than this loses no final.
+    pub store_retry_s: u64,
+    /// This server's id among the servers sharing a store: recorded on the calls it holds, so
+    /// that its calls left open by a crash are marked `interrupted` when it restarts under the
+    /// same id (or by another server once its heartbeat is stale). Must be unique among
+    /// running servers [default: HOSTNAME:PORT].
+    pub node_id: Option<String>,
+    /// How often the server writes its heartbeat (which also probes that the store takes
+    /// writes) and looks for calls of dead servers.
+    pub heartbeat_s: u64,
+    /// A server whose heartbeat is older than this is dead: its open calls are marked
+    /// `interrupted`. Servers' clocks must agree to well within it.
+    pub node_dead_after_s: u64,
     /// Endpointing of live tracks (utterances end at `min_silence_ms` of pause).
     pub vad: VadConfig,
 }
@@ -125,6 +145,11 @@ impl Default for LiveConfig {
             max_message_bytes: 512 * 1024,
             subscriber_buffer: 1024,
             early_final_ms: 300,
+            max_unstored_finals_per_call: 256,
+            store_retry_s: 120,
+            node_id: None,
+            heartbeat_s: 5,
+            node_dead_after_s: 30,
             vad: VadConfig::default(),
         }
     }
@@ -210,6 +235,38 @@ impl LiveConfig {
                 "idle_timeout_s must be 1..=3600, got {}",
                 self.idle_timeout_s
             )));
+        }
+        if !(1..=100_000).contains(&self.max_unstored_finals_per_call) {
+            return Err(ConfigError::new(format!(
+                "max_unstored_finals_per_call must be 1..=100000, got {}",
+                self.max_unstored_finals_per_call
+            )));
+        }
+        if !(1..=3600).contains(&self.store_retry_s) {
+            return Err(ConfigError::new(format!(
+                "store_retry_s must be 1..=3600, got {}",
+                self.store_retry_s
+            )));
+        }
+        if !(1..=300).contains(&self.heartbeat_s) {
+            return Err(ConfigError::new(format!(
+                "heartbeat_s must be 1..=300, got {}",
+                self.heartbeat_s
+            )));
+        }
+        if self.node_dead_after_s < 3 * self.heartbeat_s || self.node_dead_after_s > 86_400 {
+            return Err(ConfigError::new(format!(
+                "node_dead_after_s must be at least three heartbeats (3 × heartbeat_s = {}) and at most 86400, got {}",
+                3 * self.heartbeat_s,
+                self.node_dead_after_s
+            )));
+        }
+        if let Some(id) = &self.node_id
+            && (id.is_empty() || id.len() > 200 || id.chars().any(char::is_control))
+        {
+            return Err(ConfigError::new(
+                "node_id must be 1 to 200 printable characters",
+            ));
         }
         if !(4096..=16 * 1024 * 1024).contains(&self.max_message_bytes) {
             return Err(ConfigError::new(format!(
@@ -302,6 +359,10 @@ pub struct Engine {
     pub stats: EngineStats,
     /// Latency histograms and rates for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Whether the store takes writes (finals, heartbeats): `/readyz` and admission read it.
+    pub store_health: StoreHealth,
+    /// Calls whose end could not be recorded (the store was down): retried by the upkeep.
+    unfinished: Mutex<std::collections::VecDeque<upkeep::Unfinished>>,
     pub layout: PoolLayout,
     max_calls: usize,
     slots: Arc<Mutex<Slots>>,
@@ -386,6 +447,8 @@ impl Engine {
             bus,
             stats: EngineStats::default(),
             metrics: Arc::new(crate::metrics::Metrics::default()),
+            store_health: StoreHealth::default(),
+            unfinished: Mutex::default(),
             layout,
             max_calls,
             config,
@@ -451,6 +514,12 @@ impl Engine {
         };
         if *self.shutdown.borrow() {
             return refuse("the server is shutting down".into());
+        }
+        if let Some((for_, _)) = self.store_health.down() {
+            return refuse(format!(
+                "the transcript store has not taken writes for {} s; try again later",
+                for_.as_secs()
+            ));
         }
         let late = self.queue.final_lateness(Instant::now());
         if late > Duration::from_millis(self.config.max_final_lateness_ms) {

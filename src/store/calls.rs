@@ -50,21 +50,33 @@ pub enum CallStatus {
     /// Segments are still arriving (or the writer stopped before finishing it).
     Open,
     Complete,
+    /// The call did not end by itself: its connection dropped or broke the protocol, the
+    /// server shut down, or the server stopped without closing it (marked on recovery).
+    /// Every final stored before stays stored.
+    Interrupted,
+    /// The server could not keep the call: its finals could not be stored (the store was
+    /// unavailable past the bound).
     Failed,
 }
 
 impl CallStatus {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CallStatus::Open => "open",
             CallStatus::Complete => "complete",
+            CallStatus::Interrupted => "interrupted",
             CallStatus::Failed => "failed",
         }
     }
     fn parse(s: &str) -> Option<CallStatus> {
-        [CallStatus::Open, CallStatus::Complete, CallStatus::Failed]
-            .into_iter()
-            .find(|c| c.as_str() == s)
+        [
+            CallStatus::Open,
+            CallStatus::Complete,
+            CallStatus::Interrupted,
+            CallStatus::Failed,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
     }
 }
 
@@ -308,8 +320,8 @@ impl Store {
             .await?;
         let stored = async {
             sqlx::query(
-                "INSERT INTO calls (id, tenant_id, external_ref, external_id, provider, tracks, status, started_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO calls (id, tenant_id, external_ref, external_id, provider, tracks, status, started_at, created_at, node_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(&id)
             .bind(tenant)
@@ -320,6 +332,7 @@ impl Store {
             .bind(CallStatus::Open.as_str())
             .bind(call.started_at)
             .bind(crate::sys::now())
+            .bind(self.node.get())
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db("creating a call"))?;
@@ -510,16 +523,16 @@ impl Store {
     ) -> Result<CallPage> {
         let limit = q.limit.clamp(1, 200);
         let statuses = match q.state {
-            CallState::All => ["open", "complete", "failed"],
-            CallState::Live => ["open", "open", "open"],
-            CallState::Ended => ["complete", "failed", "failed"],
+            CallState::All => ["open", "complete", "interrupted", "failed"],
+            CallState::Live => ["open", "open", "open", "open"],
+            CallState::Ended => ["complete", "interrupted", "failed", "failed"],
         };
         let (after_t, after_id) = q.after.clone().unwrap_or((i64::MAX, String::new()));
         let mut tx = self.db.scoped_read(tenant).await?;
         let ids: Vec<(String, i64)> = sqlx::query(
             "SELECT id, started_at FROM calls WHERE tenant_id = $1 AND started_at >= $2 AND started_at <= $3 \
-             AND status IN ($4, $5, $6) AND (started_at < $7 OR (started_at = $7 AND id > $8)) \
-             ORDER BY started_at DESC, id LIMIT $9",
+             AND status IN ($4, $5, $6, $7) AND (started_at < $8 OR (started_at = $8 AND id > $9)) \
+             ORDER BY started_at DESC, id LIMIT $10",
         )
         .bind(tenant)
         .bind(q.since.unwrap_or(i64::MIN))
@@ -527,6 +540,7 @@ impl Store {
         .bind(statuses[0])
         .bind(statuses[1])
         .bind(statuses[2])
+        .bind(statuses[3])
         .bind(after_t)
         .bind(after_id)
         .bind(limit as i64 + 1)

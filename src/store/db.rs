@@ -31,7 +31,7 @@ pub(crate) struct Db {
 }
 
 fn migrator(backend: Backend) -> Migrator {
-    let files: [(&'static str, &'static str); 3] = match backend {
+    let files: [(&'static str, &'static str); 4] = match backend {
         Backend::Sqlite => [
             (
                 include_str!("../../migrations/sqlite/0001_sealed_storage.sql"),
@@ -44,6 +44,10 @@ fn migrator(backend: Backend) -> Migrator {
             (
                 include_str!("../../migrations/sqlite/0003_keys_leave_the_database.sql"),
                 "data keys to the key vault (sqlite)",
+            ),
+            (
+                include_str!("../../migrations/sqlite/0004_call_ownership.sql"),
+                "call ownership and node heartbeats (sqlite)",
             ),
         ],
         Backend::Postgres => [
@@ -58,6 +62,10 @@ fn migrator(backend: Backend) -> Migrator {
             (
                 include_str!("../../migrations/postgres/0003_keys_leave_the_database.sql"),
                 "data keys to the key vault (postgres)",
+            ),
+            (
+                include_str!("../../migrations/postgres/0004_call_ownership.sql"),
+                "call ownership and node heartbeats (postgres)",
             ),
         ],
     };

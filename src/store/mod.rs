@@ -18,6 +18,7 @@ mod apikeys;
 mod calls;
 mod db;
 mod keys;
+mod nodes;
 mod reprocess;
 mod retention;
 mod sessions;
@@ -34,6 +35,7 @@ pub use calls::{
     TenantExport,
 };
 pub use keys::RotationReport;
+pub use nodes::InterruptedCall;
 pub use reprocess::{ReprocessFailure, ReprocessReport};
 pub use retention::{PurgeReport, run_periodic_purge};
 pub use sessions::{NewWebSession, SessionTimes, WebSession};
@@ -215,6 +217,8 @@ pub struct Store {
     /// Successful key checks waiting to be audited in aggregate.
     used_keys: apikeys::UsedKeys,
     settings: StoreSettings,
+    /// The node this store serves as (`serve` registers it; recorded on every call created).
+    node: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -266,6 +270,7 @@ impl Store {
             failed_auths: apikeys::FailedAuths::default(),
             used_keys: apikeys::UsedKeys::default(),
             settings: config.settings.clone(),
+            node: std::sync::OnceLock::new(),
         };
         store.check_master_keys(&registered).await?;
         store.pair_vault(before).await?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::{Any, AnyPool, Connection, Transaction};
 
 use super::{Result, StoreConfig, StoreError};
 
@@ -78,6 +78,13 @@ pub(crate) async fn open_pool(
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(30))
+        // A connection must come out of the pool outside any transaction. One can go back in
+        // still inside one: when a write fails because the disk is full, SQLite may roll the
+        // transaction back by itself, the ROLLBACK sqlx then sends fails, and sqlx keeps
+        // counting the transaction as open, so every later BEGIN on that connection would
+        // fail for good, even once the disk has room (tests/durability.rs found this). Such a
+        // connection is closed and a fresh one opened instead.
+        .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 let statements: &[&str] = match backend {

@@ -40,6 +40,11 @@ impl Server {
 
 /// Starts a server on its own runtime thread; it runs until the test process ends.
 pub fn start(opts: ServeOptions, live: LiveConfig) -> Server {
+    start_on(opts, live, None)
+}
+
+/// [`start`] on the given store (`None`: SQLite in a new temporary directory).
+pub fn start_on(opts: ServeOptions, live: LiveConfig, store: Option<StoreConfig>) -> Server {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -49,12 +54,11 @@ pub fn start(opts: ServeOptions, live: LiveConfig) -> Server {
             .unwrap();
         rt.block_on(async move {
             let dir = tempfile::tempdir().unwrap().keep();
-            let store = Store::open(&StoreConfig {
+            let config = store.unwrap_or_else(|| StoreConfig {
                 master_key: None,
                 ..StoreConfig::new(&dir, None)
-            })
-            .await
-            .unwrap();
+            });
+            let store = Store::open(&config).await.unwrap();
             let redactor = callscribe::cli::load_redactor(None).unwrap();
             let engine = Engine::new(
                 super::model(),
