@@ -45,7 +45,8 @@ def main(report_path: str, png_path: str) -> None:
         f"{report['started_utc'][:10]}\n"
         f"RSS {g['growth_pct']:+}% and fds {verdict['fds']['growth_pct']:+}% over minutes "
         f"{g['from_minute']}–{g['to_minute']} (shaded); finals "
-        f"{verdict['finals_expected'] - verdict['finals_missing']}/{verdict['finals_expected']}",
+        f"{verdict['finals_expected'] - verdict['finals_missing']}/{verdict['finals_expected']}, "
+        f"{verdict['calls_refused']} calls refused",
         fontsize=10,
     )
     fig.tight_layout()
