@@ -179,7 +179,15 @@ fn scan_atoms(scan: &Scan<'_>, atoms: &[(String, usize, usize)], out: &mut Vec<F
                     .iter()
                     .position(|&e| e == s + len)
                     .unwrap_or(atoms.len() - 1);
-                let (lo, hi) = (atoms[a].1, atoms[last].2);
+                let (lo, mut hi) = (atoms[a].1, atoms[last].2);
+                // letters or digits glued to the identifier are part of it ("IFSC HDFC0a0":
+                // the bank code must not leave "0a0" in clear beside its placeholder)
+                while hi < toks.len()
+                    && !toks[hi].gap_before
+                    && matches!(toks[hi].kind, TokKind::Word | TokKind::Digits)
+                {
+                    hi += 1;
+                }
                 let canon = compact[s..s + len].to_string();
                 out.push(Found {
                     kind,
