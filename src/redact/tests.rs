@@ -1009,6 +1009,9 @@ fn a_bank_code_takes_the_letters_and_digits_glued_to_it() {
     // found by the redact fuzz target: the code alone was masked, "0a0" stayed beside it
     let out = red("my IFSC is HDFC0a0 thanks");
     assert!(out.contains("[IFSC]") && !out.contains("0a0"), "{out}");
+    // and the letters and digits glued before it
+    let out = red("IFSC cvv2HDFC0001234 thanks");
+    assert!(!out.contains("cvv2") && !out.contains("1234"), "{out}");
 }
 
 #[test]

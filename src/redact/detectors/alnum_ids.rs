@@ -179,9 +179,15 @@ fn scan_atoms(scan: &Scan<'_>, atoms: &[(String, usize, usize)], out: &mut Vec<F
                     .iter()
                     .position(|&e| e == s + len)
                     .unwrap_or(atoms.len() - 1);
-                let (lo, mut hi) = (atoms[a].1, atoms[last].2);
-                // letters or digits glued to the identifier are part of it ("IFSC HDFC0a0":
-                // the bank code must not leave "0a0" in clear beside its placeholder)
+                let (mut lo, mut hi) = (atoms[a].1, atoms[last].2);
+                // letters or digits glued to the identifier are part of it ("IFSC HDFC0a0",
+                // "cvv2C00012": no part of the run stays in clear beside its placeholder)
+                while lo > 0
+                    && !toks[lo].gap_before
+                    && matches!(toks[lo - 1].kind, TokKind::Word | TokKind::Digits)
+                {
+                    lo -= 1;
+                }
                 while hi < toks.len()
                     && !toks[hi].gap_before
                     && matches!(toks[hi].kind, TokKind::Word | TokKind::Digits)
