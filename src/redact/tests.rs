@@ -1012,6 +1012,9 @@ fn a_bank_code_takes_the_letters_and_digits_glued_to_it() {
     // and the letters and digits glued before it
     let out = red("IFSC cvv2HDFC0001234 thanks");
     assert!(!out.contains("cvv2") && !out.contains("1234"), "{out}");
+    // any identifier: a spoken e-mail address with digits glued to its end
+    let out = red("email priya dot sharma at gmail dot cC0ifsc34 thanks");
+    assert!(!out.contains("ifsc34") && out.ends_with(" thanks"), "{out}");
 }
 
 #[test]
