@@ -97,6 +97,20 @@ async fn two_concurrent_calls_are_held_and_measured_and_refusals_counted() {
         r.wall_seconds > 33.0 && r.wall_seconds < 33.0 + 60.0,
         "{r:?}"
     );
+    // the per-minute windows (two 33 s calls: minute 0, maybe 1) add up to the run's totals
+    assert!(!r.minutes.is_empty() && r.minutes.len() <= 2, "{r:?}");
+    assert_eq!(
+        (
+            r.minutes.iter().map(|m| m.finals_expected).sum::<usize>(),
+            r.minutes.iter().map(|m| m.finals_missing).sum::<usize>(),
+            r.minutes
+                .iter()
+                .map(|m| m.final_latency_ms.n)
+                .sum::<usize>(),
+        ),
+        (r.finals_expected, r.finals_missing, fl.n),
+        "{r:?}"
+    );
     let json = serde_json::to_value(&r).unwrap();
     for key in [
         "calls_started",
@@ -112,6 +126,7 @@ async fn two_concurrent_calls_are_held_and_measured_and_refusals_counted() {
         "whisper_cpu_seconds",
         "overhead_fraction",
         "wall_seconds",
+        "minutes",
     ] {
         assert!(json.get(key).is_some(), "{key} missing from {json}");
     }

@@ -2,7 +2,8 @@
 //! each followed through its events, and what an agent would have waited for measured:
 //! utterance end → final, speech start → first interim, finals missing, calls refused, and the
 //! server's CPU time (from its `/metrics`). `find_capacity` raises N until the p95 final latency
-//! passes a bound or a call is refused.
+//! passes a bound or a call is refused. A long run (`--duration`, e.g. `scripts/soak.sh`) also
+//! reports each minute on its own, so drift over time shows.
 //!
 //! Utterances (the reference the latencies are measured from): the turns of `NAME.json` beside
 //! the audio (the eval corpus's format: `{"turns": [{"speaker", "start", "end"}]}`), else the
@@ -264,6 +265,49 @@ pub struct LoadReport {
     pub overhead_fraction: Option<f64>,
     pub wall_seconds: f64,
     pub audio_seconds: f64,
+    /// The utterances grouped by the minute of the run their speech ended in (0 = the first),
+    /// every minute up to the last one listed even when empty.
+    pub minutes: Vec<MinuteWindow>,
+}
+
+/// The utterances whose speech ended in one minute of a run: a final is judged by when its
+/// utterance ended, not when it arrived, so a late final counts against the minute it was due.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct MinuteWindow {
+    pub minute: usize,
+    pub finals_expected: usize,
+    pub finals_missing: usize,
+    pub final_latency_ms: Percentiles,
+}
+
+/// One utterance of a started call: when its speech ended (seconds since the run began) and its
+/// final latency in ms (`None`: no final came).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct UtteranceTiming {
+    ended_s: f64,
+    latency_ms: Option<f64>,
+}
+
+/// Groups utterances into the minutes of the run, from minute 0 to the last one with any.
+fn by_minute(utterances: &[UtteranceTiming]) -> Vec<MinuteWindow> {
+    let minute = |u: &UtteranceTiming| (u.ended_s.max(0.0) / 60.0) as usize;
+    let Some(last) = utterances.iter().map(minute).max() else {
+        return Vec::new();
+    };
+    (0..=last)
+        .map(|m| {
+            let here: Vec<&UtteranceTiming> =
+                utterances.iter().filter(|u| minute(u) == m).collect();
+            MinuteWindow {
+                minute: m,
+                finals_expected: here.len(),
+                finals_missing: here.iter().filter(|u| u.latency_ms.is_none()).count(),
+                final_latency_ms: Percentiles::of(
+                    here.iter().filter_map(|u| u.latency_ms).collect(),
+                ),
+            }
+        })
+        .collect()
 }
 
 /// The outcome of one call.
@@ -281,10 +325,17 @@ struct CallOutcome {
     final_latency: Vec<f64>,
     interim_latency: Vec<f64>,
     audio_s: f64,
+    /// Every turn measured (those of a call that never sent audio have no time and are absent).
+    utterances: Vec<UtteranceTiming>,
 }
 
-/// Streams one call and measures it.
-async fn one_call(call: &LoadCall, opts: &LoadOptions, call_id: String) -> CallOutcome {
+/// Streams one call and measures it; `began` is when the run began (for the per-minute report).
+async fn one_call(
+    call: &LoadCall,
+    opts: &LoadOptions,
+    call_id: String,
+    began: Instant,
+) -> CallOutcome {
     let ropts = ReplayOptions {
         url: opts.url.clone(),
         protocol: opts.protocol,
@@ -396,12 +447,23 @@ async fn one_call(call: &LoadCall, opts: &LoadOptions, call_id: String) -> CallO
             .iter()
             .filter(|f| f.1 == turn.track && f.2 < turn.end && f.3 > turn.start)
             .collect();
+        let ended_s = wall(turn.end)
+            .saturating_duration_since(began)
+            .as_secs_f64();
         let Some(last) = covering.iter().map(|f| f.0).max() else {
             out.missing += 1;
+            out.utterances.push(UtteranceTiming {
+                ended_s,
+                latency_ms: None,
+            });
             continue;
         };
-        out.final_latency
-            .push(last.saturating_duration_since(wall(turn.end)).as_secs_f64() * 1000.0);
+        let latency_ms = last.saturating_duration_since(wall(turn.end)).as_secs_f64() * 1000.0;
+        out.final_latency.push(latency_ms);
+        out.utterances.push(UtteranceTiming {
+            ended_s,
+            latency_ms: Some(latency_ms),
+        });
         if let Some(first) = seg_first
             .iter()
             .filter(|s| s.0 == turn.track && s.1 < turn.end && s.2 > turn.start)
@@ -447,7 +509,7 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
             loop {
                 let call = &calls[k % calls.len()];
                 let id = format!("LT{run_id}-{slot}-{k}-{}", call.name);
-                outcomes.push(one_call(call, &opts, id).await);
+                outcomes.push(one_call(call, &opts, id, began).await);
                 k += opts.calls;
                 match deadline {
                     Some(d) if Instant::now() < d => continue,
@@ -468,7 +530,7 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
         wall_seconds: (wall_seconds * 100.0).round() / 100.0,
         ..Default::default()
     };
-    let (mut fl, mut il) = (Vec::new(), Vec::new());
+    let (mut fl, mut il, mut utterances) = (Vec::new(), Vec::new(), Vec::new());
     for o in outcomes {
         report.calls_started += usize::from(o.started);
         report.calls_held += usize::from(o.held);
@@ -483,6 +545,7 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
             report.finals_expected += o.expected;
             report.finals_missing += o.missing;
             report.audio_seconds += o.audio_s;
+            utterances.extend(o.utterances);
         }
         report.finals_received += o.finals;
         report.interims_delivered += o.interims;
@@ -492,6 +555,7 @@ pub async fn run(calls: &[LoadCall], opts: &LoadOptions) -> anyhow::Result<LoadR
     }
     report.final_latency_ms = Percentiles::of(fl);
     report.first_interim_latency_ms = Percentiles::of(il);
+    report.minutes = by_minute(&utterances);
     let spent = |before: Option<f64>, after: Option<f64>| {
         Some(((after? - before?) * 100.0).round() / 100.0)
     };
@@ -642,6 +706,44 @@ mod tests {
         let one = Percentiles::of(vec![700.0]);
         assert_eq!((one.p50, one.p99), (Some(700.0), Some(700.0)));
         assert_eq!(Percentiles::of(vec![]).p95, None);
+    }
+
+    #[test]
+    fn utterances_are_grouped_by_the_minute_their_speech_ended_in() {
+        let u = |ended_s, latency_ms| UtteranceTiming {
+            ended_s,
+            latency_ms,
+        };
+        let minutes = by_minute(&[
+            u(0.0, Some(400.0)),
+            u(59.9, Some(1200.0)),
+            u(60.0, None),
+            u(245.0, Some(800.0)),
+            u(130.0, Some(600.0)),
+        ]);
+        let summary: Vec<(usize, usize, usize, Option<f64>)> = minutes
+            .iter()
+            .map(|m| {
+                (
+                    m.minute,
+                    m.finals_expected,
+                    m.finals_missing,
+                    m.final_latency_ms.p95,
+                )
+            })
+            .collect();
+        // minute 1 has only a missing final (no latency); minute 3 has none due but is listed
+        assert_eq!(
+            summary,
+            vec![
+                (0, 2, 0, Some(1200.0)),
+                (1, 1, 1, None),
+                (2, 1, 0, Some(600.0)),
+                (3, 0, 0, None),
+                (4, 1, 0, Some(800.0)),
+            ]
+        );
+        assert!(by_minute(&[]).is_empty());
     }
 
     #[test]
