@@ -17,6 +17,8 @@ pub mod batch;
 pub mod cli;
 pub mod client;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ingest;
 pub mod live;
 pub mod metrics;

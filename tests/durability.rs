@@ -118,23 +118,6 @@ impl OwnPostgres {
         self.data.display().to_string()
     }
 
-    /// Whether the server is running (`pg_ctl status`).
-    fn running(&self) -> bool {
-        let exe = self.bin.join("pg_ctl");
-        let mut cmd = if running_as_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&exe);
-            c
-        } else {
-            Command::new(&exe)
-        };
-        cmd.args(["-D", &self.data(), "status"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-
     fn run(&self, program: &str, args: &[&str]) {
         let exe = self.bin.join(program);
         let mut cmd = if running_as_root() {
@@ -610,7 +593,8 @@ async fn a_call_loses_nothing_across(
         .await
         .expect("the subscriber sees the call end")
         .unwrap();
-    let seen = seen.lock().unwrap();
+    // the subscriber is done: what it saw, out of the lock
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     let after = seen.finals.values().filter(|(_, at)| *at >= back).count();
     let timeline: Vec<(u64, f32)> = seen
         .finals
@@ -760,7 +744,8 @@ async fn past_the_retry_bound_the_call_is_closed_with_1011_and_what_was_stored_s
         .expect("the subscriber sees the call end")
         .unwrap();
     disk.free();
-    let seen = seen.lock().unwrap();
+    // the subscriber is done: what it saw, out of the lock
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     let ended = seen.ended.as_ref().unwrap();
     assert_eq!(ended["status"], "failed", "{ended}");
     assert!(ended["finals_not_stored"].as_u64() > Some(0), "{ended}");
@@ -821,7 +806,8 @@ async fn worker_panic_fails_one_utterance(store: Option<StoreConfig>) {
         .worker_panics
         .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(panics, 1, "the injected panic happened once");
-    let seen = seen.lock().unwrap();
+    // the subscriber is done: what it saw, out of the lock
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert_eq!(seen.ended.as_ref().unwrap()["status"], "complete");
     let (info, transcript) = stored_call(&srv, &tenant, seen.call.as_ref().unwrap()).await;
     assert_eq!(info.status, CallStatus::Complete);

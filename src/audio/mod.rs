@@ -9,7 +9,7 @@ pub mod resample;
 pub mod tracks;
 
 pub use codec::Codec;
-pub use decode::{DecodedAudio, decode_file};
+pub use decode::{DecodedAudio, MAX_SAMPLES_PER_BYTE, decode_bytes, decode_file};
 pub use resample::{StreamResampler, resample_to_16k};
 pub use tracks::{ChannelMode, LoadedTracks, load_tracks, speaker_of_channel};
 
@@ -35,6 +35,12 @@ pub enum AudioError {
     Truncated { declared: u64, found: u64 },
     #[error("corrupt audio data: {0}")]
     Corrupt(String),
+    #[error(
+        "decodes to more than {} samples per byte of file (a crafted or broken file); refused \
+         to keep memory bounded",
+        decode::MAX_SAMPLES_PER_BYTE
+    )]
+    Inflated,
     #[error("unsupported sample rate {0} Hz (must be 1000..=384000)")]
     SampleRate(u32),
     #[error("resampler: {0}")]

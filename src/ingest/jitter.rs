@@ -89,7 +89,8 @@ impl JitterBuffer {
     }
 
     fn ms(&self, samples: u64) -> u64 {
-        samples * 1000 / self.rate as u64
+        // in u128: a timestamp near u64::MAX ms places a frame where `samples * 1000` overflows
+        (u128::from(samples) * 1000 / u128::from(self.rate)) as u64
     }
 
     /// Places one frame; appends what can now be released to `out`. `limit`: the furthest
@@ -325,6 +326,15 @@ mod tests {
         assert!(err.reason.contains("ahead of the wall clock"), "{err}");
         assert!(err.reason.contains("1500 ms"), "{err}");
         jb.push(frame(1000, 1), 8000, &mut out).unwrap();
+    }
+
+    #[test]
+    fn a_frame_at_the_largest_timestamp_is_refused_without_overflow() {
+        let mut jb = JitterBuffer::new(8000, 1, 200, 5000);
+        let mut out = Vec::new();
+        let err = jb.push(frame(u64::MAX, 0), 8000, &mut out).unwrap_err();
+        // placed at u64::MAX / 1000 samples (the timestamp saturates), reported in ms
+        assert!(err.reason.contains("2305843009213693 ms"), "{err}");
     }
 
     #[test]

@@ -101,6 +101,19 @@ pub mod close {
     pub const TRY_AGAIN_LATER: u16 = 1013;
     /// No message within the idle timeout (application code).
     pub const IDLE: u16 = 4008;
+
+    /// Longest close reason in bytes: a close frame is a control frame of at most 125 bytes,
+    /// two of them the code (RFC 6455 §5.5); peers fail the connection on a longer one.
+    pub const MAX_REASON_BYTES: usize = 123;
+
+    /// `reason` cut to fit a close frame, at a character boundary.
+    pub fn fit_reason(reason: &str) -> String {
+        let mut end = reason.len().min(MAX_REASON_BYTES);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason[..end].to_string()
+    }
 }
 
 impl ProtocolError {
@@ -144,5 +157,24 @@ pub trait Adapter: Send {
     /// Whether the server sends the call's transcript events back on this socket.
     fn echoes_transcript(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::close;
+
+    #[test]
+    fn close_reasons_are_cut_to_fit_a_close_frame_at_a_character_boundary() {
+        // 200 bytes of two-byte characters: 120 characters would be 240 bytes, over the frame
+        let long = "é".repeat(100);
+        let cut = close::fit_reason(&long);
+        assert_eq!(cut.len(), 122, "61 whole characters");
+        assert!(long.starts_with(&cut));
+        assert_eq!(close::fit_reason("unknown event"), "unknown event");
+        assert_eq!(
+            close::fit_reason(&"x".repeat(300)).len(),
+            close::MAX_REASON_BYTES
+        );
     }
 }

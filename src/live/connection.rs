@@ -288,7 +288,7 @@ impl Connection {
         self.finish(stop.how, io).await;
         Closing {
             code: stop.code,
-            reason: stop.reason.chars().take(120).collect(),
+            reason: close::fit_reason(&stop.reason),
         }
     }
 

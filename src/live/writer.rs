@@ -359,3 +359,45 @@ async fn run(
     }
     report
 }
+
+/// The store's health as admission and `/readyz` read it, and which failures are retried.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_is_down_while_a_probe_or_a_writer_fails() {
+        let h = StoreHealth::default();
+        assert!(h.down().is_none());
+        h.probe(Err("connection refused"));
+        assert_eq!(h.down().map(|(_, e)| e), Some("connection refused".into()));
+        h.probe(Ok(()));
+        assert!(
+            h.down().is_none(),
+            "a heartbeat that gets through clears it"
+        );
+        // a writer retrying keeps the store down whatever the heartbeat says
+        h.retrying.fetch_add(1, Ordering::Relaxed);
+        h.failed("disk full");
+        h.probe(Ok(()));
+        assert_eq!(h.down().map(|(_, e)| e), Some("disk full".into()));
+        h.retrying.fetch_sub(1, Ordering::Relaxed);
+        h.recovered_if_all_up();
+        assert!(h.down().is_none());
+        assert_eq!(h.write_failures.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn database_errors_are_retried_and_a_refused_segment_is_not() {
+        let db = StoreError::Database {
+            what: "storing a segment".into(),
+            source: sqlx::Error::PoolTimedOut,
+        };
+        assert!(transient(&db));
+        assert!(!transient(&StoreError::Invalid("bad times".into())));
+        assert!(!transient(&StoreError::CallNotFound {
+            call: "c".into(),
+            tenant: "t".into()
+        }));
+    }
+}

@@ -114,6 +114,21 @@ pub(crate) fn analyse(
                     .all(|w| memory.agent.contains(w) || own.contains(&w))
         });
     }
+    let mut found = merge(&text, found);
+    // an identifier never starts or ends inside a run of letters and digits: what is glued to
+    // it is part of it ("… gmail dot cC0ifsc34" must not leave "0ifsc34" beside the mask)
+    for f in found.iter_mut().filter(|f| f.kind != EntityKind::Name) {
+        while let Some(c) = text[..f.start]
+            .chars()
+            .next_back()
+            .filter(|c| c.is_alphanumeric())
+        {
+            f.start -= c.len_utf8();
+        }
+        while let Some(c) = text[f.end..].chars().next().filter(|c| c.is_alphanumeric()) {
+            f.end += c.len_utf8();
+        }
+    }
     let found = merge(&text, found);
     Analysis {
         text,

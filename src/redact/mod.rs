@@ -66,6 +66,7 @@ pub use crate::transcript::{EntityKind, Span};
 pub use policy::{Mode, Policy, PolicyError};
 pub use recording::{TrackSegment, redact_recording};
 pub use stream::{CallRedactor, TrackRedactor};
+pub(crate) use text::fold_char;
 
 /// Words are the ASR stage's words: the redactor replaces the ones inside a span.
 pub use crate::transcript::Word;

@@ -1003,3 +1003,54 @@ fn a_zip_code_written_as_money_is_still_a_zip_code() {
         "That comes to $1,250.00 in total."
     );
 }
+
+#[test]
+fn a_bank_code_takes_the_letters_and_digits_glued_to_it() {
+    // found by the redact fuzz target: the code alone was masked, "0a0" stayed beside it
+    let out = red("my IFSC is HDFC0a0 thanks");
+    assert!(out.contains("[IFSC]") && !out.contains("0a0"), "{out}");
+    // and the letters and digits glued before it
+    let out = red("IFSC cvv2HDFC0001234 thanks");
+    assert!(!out.contains("cvv2") && !out.contains("1234"), "{out}");
+    // any identifier: a spoken e-mail address with digits glued to its end
+    let out = red("email priya dot sharma at gmail dot cC0ifsc34 thanks");
+    assert!(!out.contains("ifsc34") && out.ends_with(" thanks"), "{out}");
+}
+
+#[test]
+fn redacting_redacted_text_finds_nothing_new() {
+    // found by the redact fuzz target: the "1" of a pseudonym joined the spoken digits before
+    // it into an identifier, so a second pass (a reprocess) redacted what the first had kept
+    let r = Arc::new(
+        Redactor::new(Policy {
+            mode: Mode::Pseudonym,
+            ..Policy::default()
+        })
+        .expect("valid"),
+    );
+    let texts = [
+        "what is your date of birth and account numfour one five",
+        "double two oh seven six, PAN ABCDE1234F aadhaar 2345 6789 0123",
+    ];
+    let run = |texts: [&str; 2]| {
+        let call = r.call([7; 32]);
+        let (mut agent, mut caller) = (call.track(true), call.track(false));
+        let mut out = agent.push_final(seg(texts[0]));
+        out.extend(caller.push_final(seg(texts[1])));
+        out.extend(caller.flush());
+        out.extend(agent.flush());
+        out.into_iter().map(|s| s.text).collect::<Vec<_>>()
+    };
+    let first = run(texts);
+    let caller_out = first.iter().find(|t| t.contains("PAN")).expect("caller");
+    let agent_out = first.iter().find(|t| t.contains("birth")).expect("agent");
+    let second = run([agent_out, caller_out]);
+    let mut sorted_first = first.clone();
+    sorted_first.sort();
+    let mut sorted_second = second;
+    sorted_second.sort();
+    assert_eq!(sorted_first, sorted_second);
+    for label in ["[PHONE]", "[NAME_2]", "####", "[ID_NUMBER_12]"] {
+        assert_eq!(red(&format!("call {label} 42")), format!("call {label} 42"));
+    }
+}

@@ -1,6 +1,8 @@
 //! Text preparation: Unicode folding (so look-alike digits and invisible characters cannot
 //! hide an identifier) and tokenisation of the per-track window.
 
+use crate::transcript::EntityKind;
+
 /// Code points of the digit zero of every decimal-digit block we fold to ASCII.
 const DIGIT_ZEROS: &[u32] = &[
     0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66,
@@ -59,6 +61,38 @@ fn fold(c: char) -> Fold {
     }
 }
 
+/// What `c` reads as for detection: `None` for an invisible character, the ASCII digit for a
+/// look-alike digit, a space for whitespace and control characters, else itself.
+pub(crate) fn fold_char(c: char) -> Option<char> {
+    match fold(c) {
+        Fold::Keep(k) | Fold::To(k) => Some(k),
+        Fold::Drop => None,
+    }
+}
+
+/// The length in characters of the redaction label `text` starts with (`[PHONE]`,
+/// `[NAME_2]`: text redacted before, as a reprocess reads it), else 0. A label is read as a
+/// mask (`#` characters), like `####`, so that its letters and its pseudonym number never join
+/// the words or digits around it: redacting redacted text finds nothing new.
+fn label_len(text: &[char]) -> usize {
+    if text.first() != Some(&'[') {
+        return 0;
+    }
+    let Some(close) = text.iter().take(32).position(|&c| c == ']') else {
+        return 0;
+    };
+    let inner: String = text[1..close].iter().collect();
+    let kind = match inner.rsplit_once('_') {
+        Some((kind, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => kind,
+        _ => inner.as_str(),
+    };
+    if EntityKind::ALL.iter().any(|k| k.label() == kind) {
+        close + 1
+    } else {
+        0
+    }
+}
+
 /// A segment's text folded for detection, with a map back to the original characters.
 #[derive(Clone)]
 pub(crate) struct Folded {
@@ -75,8 +109,19 @@ impl Folded {
         let mut text = String::with_capacity(original.len());
         let mut orig = Vec::with_capacity(original.len());
         let mut n = 0u32;
-        for (i, c) in original.chars().enumerate() {
-            let out = match fold(c) {
+        let mut label_left = 0usize;
+        let chars: Vec<char> = original.chars().collect();
+        for (i, &c) in chars.iter().enumerate() {
+            if label_left == 0 {
+                label_left = label_len(&chars[i..]);
+            }
+            let folded = if label_left > 0 {
+                label_left -= 1;
+                Fold::To('#')
+            } else {
+                fold(c)
+            };
+            let out = match folded {
                 Fold::Keep(k) | Fold::To(k) => k,
                 Fold::Drop => {
                     n = i as u32 + 1;

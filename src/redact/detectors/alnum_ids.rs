@@ -179,7 +179,21 @@ fn scan_atoms(scan: &Scan<'_>, atoms: &[(String, usize, usize)], out: &mut Vec<F
                     .iter()
                     .position(|&e| e == s + len)
                     .unwrap_or(atoms.len() - 1);
-                let (lo, hi) = (atoms[a].1, atoms[last].2);
+                let (mut lo, mut hi) = (atoms[a].1, atoms[last].2);
+                // letters or digits glued to the identifier are part of it ("IFSC HDFC0a0",
+                // "cvv2C00012": no part of the run stays in clear beside its placeholder)
+                while lo > 0
+                    && !toks[lo].gap_before
+                    && matches!(toks[lo - 1].kind, TokKind::Word | TokKind::Digits)
+                {
+                    lo -= 1;
+                }
+                while hi < toks.len()
+                    && !toks[hi].gap_before
+                    && matches!(toks[hi].kind, TokKind::Word | TokKind::Digits)
+                {
+                    hi += 1;
+                }
                 let canon = compact[s..s + len].to_string();
                 out.push(Found {
                     kind,

@@ -1,0 +1,7 @@
+//! The `config` target: properties in `callscribe::fuzzing::config` (docs/FUZZING.md).
+#![no_main]
+
+#[global_allocator]
+static ALLOC: callscribe::fuzzing::CountingAllocator = callscribe::fuzzing::CountingAllocator;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| callscribe::fuzzing::config(data));

@@ -1,0 +1,7 @@
+//! The `reorder` target: properties in `callscribe::fuzzing::reorder` (docs/FUZZING.md).
+#![no_main]
+
+#[global_allocator]
+static ALLOC: callscribe::fuzzing::CountingAllocator = callscribe::fuzzing::CountingAllocator;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| callscribe::fuzzing::reorder(data));
