@@ -36,19 +36,11 @@ impl Drop for Driver {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn chromedriver() -> Driver {
     let bin = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].into_iter().find(|p| std::path::Path::new(p).exists()).unwrap_or_else(|| {
         panic!("chromedriver is not installed: run scripts/test.sh (it installs Debian's chromium and chromium-driver)")
     });
-    let port = free_port();
+    let port = common::free_port();
     let child = Command::new(bin)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())

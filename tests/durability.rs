@@ -45,14 +45,6 @@ struct OwnPostgres {
     bin: PathBuf,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
@@ -90,7 +82,7 @@ impl OwnPostgres {
         let pg = OwnPostgres {
             dir,
             data,
-            port: free_port(),
+            port: common::free_port(),
             bin,
         };
         let data = pg.data();
@@ -964,7 +956,7 @@ async fn kill_9_mid_call(store: ProcStore, same_node: bool) {
     store.run(&["tenant", "create", &tenant]);
     let ingest = store.run(&["key", "create", "--tenant", &tenant, "--role", "ingest"]);
     let agent = store.run(&["key", "create", "--tenant", &tenant, "--role", "agent"]);
-    let port = free_port();
+    let port = common::free_port();
     let logs = store.dir.path().to_path_buf();
     let mut first = ServeProcess::start(&store, port, "node-a", logs.join("first.log"));
     first.ready().await;
@@ -989,7 +981,7 @@ async fn kill_9_mid_call(store: ProcStore, same_node: bool) {
     let (node, port) = if same_node {
         ("node-a", port)
     } else {
-        ("node-b", free_port())
+        ("node-b", common::free_port())
     };
     let mut second = ServeProcess::start(&store, port, node, logs.join("second.log"));
     second.ready().await;

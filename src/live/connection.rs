@@ -126,6 +126,11 @@ async fn next_input(call: &mut Option<LiveCall>) -> CallInput {
 }
 
 impl Stop {
+    /// Admission refused the call (1013: try again later).
+    fn refused(r: super::Refused) -> Stop {
+        Stop::interrupted(close::TRY_AGAIN_LATER, format!("call refused: {}", r.0))
+    }
+
     /// The store did not take the call's finals: the call ends `failed`.
     fn store_failed(reason: String) -> Stop {
         Stop {
@@ -348,19 +353,7 @@ impl Connection {
     async fn start<T: Transport>(&mut self, start: CallStart, io: &mut T) -> Result<(), Stop> {
         // before the key check, which needs the store too: a call that cannot be stored is
         // not taken, and the provider is told to retry rather than that its key is wrong
-        if let Some((for_, _)) = self.engine.store_health.down() {
-            self.engine
-                .stats
-                .calls_refused
-                .fetch_add(1, Ordering::Relaxed);
-            return Err(Stop::interrupted(
-                close::TRY_AGAIN_LATER,
-                format!(
-                    "call refused: the transcript store has not taken writes for {} s; try again later",
-                    for_.as_secs()
-                ),
-            ));
-        }
+        self.engine.check_store().map_err(Stop::refused)?;
         let principal = match (&self.principal, &start.token) {
             (Some(p), _) => p.clone(),
             (None, Some(token)) => io
@@ -385,10 +378,7 @@ impl Connection {
                 self.echo(io, &[started]).await;
                 Ok(())
             }
-            Err(StartError::Refused(r)) => Err(Stop::interrupted(
-                close::TRY_AGAIN_LATER,
-                format!("call refused: {}", r.0),
-            )),
+            Err(StartError::Refused(r)) => Err(Stop::refused(r)),
             Err(StartError::Invalid(e)) => Err(e.into()),
             Err(StartError::Store(e)) => {
                 tracing::error!("cannot create a call: {e}");

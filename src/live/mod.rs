@@ -501,26 +501,11 @@ impl Engine {
     /// Admission control: may one more call of `tenant` start now? The slot is taken at once
     /// (atomically with the check) and held until the returned [`Slot`] is dropped.
     pub fn admit(&self, tenant: &str) -> Result<Slot, Refused> {
-        let refuse = |why: String| {
-            self.stats.calls_refused.fetch_add(1, Ordering::Relaxed);
-            let depth = self.queue.depth();
-            tracing::warn!(
-                max_calls = self.max_calls,
-                finals_queued = depth.finals,
-                interims_queued = depth.interims,
-                "call refused: {why}"
-            );
-            Err(Refused(why))
-        };
+        let refuse = |why: String| Err(self.refused(why));
         if *self.shutdown.borrow() {
             return refuse("the server is shutting down".into());
         }
-        if let Some((for_, _)) = self.store_health.down() {
-            return refuse(format!(
-                "the transcript store has not taken writes for {} s; try again later",
-                for_.as_secs()
-            ));
-        }
+        self.check_store()?;
         let late = self.queue.final_lateness(Instant::now());
         if late > Duration::from_millis(self.config.max_final_lateness_ms) {
             return refuse(format!(
@@ -552,6 +537,30 @@ impl Engine {
             tenant: tenant.to_string(),
             id: self.next_slot.fetch_add(1, Ordering::Relaxed),
         })
+    }
+
+    /// Counts and logs a refused call.
+    fn refused(&self, why: String) -> Refused {
+        self.stats.calls_refused.fetch_add(1, Ordering::Relaxed);
+        let depth = self.queue.depth();
+        tracing::warn!(
+            max_calls = self.max_calls,
+            finals_queued = depth.finals,
+            interims_queued = depth.interims,
+            "call refused: {why}"
+        );
+        Refused(why)
+    }
+
+    /// A new call is refused while the store does not take writes (it could not be stored).
+    pub fn check_store(&self) -> Result<(), Refused> {
+        match self.store_health.down() {
+            None => Ok(()),
+            Some((for_, _)) => Err(self.refused(format!(
+                "the transcript store has not taken writes for {} s; try again later",
+                for_.as_secs()
+            ))),
+        }
     }
 
     pub(crate) fn register(&self, call: ActiveCall) {
