@@ -141,6 +141,12 @@ impl TrackRedactor {
             // the other party is silent: this segment continues the answer to their question
             inherited = self.carry.clone();
             self.carry.clear();
+            if inherited.is_empty() {
+                // a call with one track (a mono recording, a mixed stream): both parties speak
+                // on it, so the question before this segment may be the other party's, and
+                // what it asked for frames this segment as it would on a second track
+                inherited = self.own_last_cues_if_alone();
+            }
         } else {
             self.carry = inherited
                 .iter()
@@ -226,6 +232,16 @@ impl TrackRedactor {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The cues of this track's latest final when the call has no other track (speaker
+    /// unknown), without `Cue::Turn`: nobody knows whether the other party spoke.
+    fn own_last_cues_if_alone(&self) -> Vec<Cue> {
+        let st = self.call.lock();
+        if st.last_cues.len() != 1 {
+            return Vec::new();
+        }
+        st.last_cues[self.track].1.clone()
     }
 
     fn pieces(&self) -> Vec<PieceIn<'_>> {

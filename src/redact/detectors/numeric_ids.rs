@@ -342,9 +342,12 @@ fn classify_run(scan: &Scan<'_>, r: &NumRun) -> Option<(EntityKind, usize, usize
     let shape = shape_kind(r);
     let left_limit = left_cue_limit(scan, r.lo);
     let mut kind = None;
+    // a cue followed by a mask (`####`, or a label read as one) before the run was answered
+    // already: text redacted before ("PIN ####, … 8120") does not lend its cue to a later run
+    let answered = |h: &CueHit| toks[h.hi..r.lo].iter().any(|t| t.punct() == Some('#'));
     let left: Vec<&CueHit> = cue_hits
         .iter()
-        .filter(|h| h.hi <= r.lo && h.lo >= left_limit)
+        .filter(|h| h.hi <= r.lo && h.lo >= left_limit && !answered(h))
         .collect();
     // a cue that only qualifies another noun ("the phone number on the account") gives way
     // to a cue that names the thing asked for
