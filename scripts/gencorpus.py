@@ -758,19 +758,30 @@ NAMES = {
             Asante Boateng Owusu Appiah Ofori Kamau Odhiambo Wambui Mutua Kariuki Ndlovu
             Dlamini Mokoena Nkosi Moyo Banda Tesfaye Haile Girma Diallo Toure Keita Oyelaran
             Nwachukwu Akinyemi Onyekachi Mwakasege Oduya Adewale Ekwueme"""},
-    "east_asian": {
-        "f": """Xiaoling Meiying Yuting Huiling Jingyi Shufen Wenjing Qiuyue Haruka Yui Aoi
-            Sakura Nanami Misaki Ayaka Kaori Jiyeon Seoyeon Minji Hyejin Eunji Sooyoung Dahye
-            Ngoc Thuy Huong Trang Phuong Maricel Jocelyn Rowena""",
-        "m": """Zhiwei Junjie Haoran Yichen Zhenyu Guoqiang Weiming Xiaobo Haruto Sota Yuto
-            Kenta Daiki Takumi Hiroshi Kazuki Shota Minjun Seojun Dohyun Jihoon Hyunwoo Junho
-            Sungmin Taeyang Tuan Quang Thanh Hieu Rodel Jericho Arnel""",
+    "chinese": {
+        "f": """Xiaoling Meiying Yuting Huiling Jingyi Shufen Wenjing Qiuyue Yanping Lihua""",
+        "m": """Zhiwei Junjie Haoran Yichen Zhenyu Guoqiang Weiming Xiaobo Jianguo Zihao""",
         "s": """Zhang Wang Liu Chen Huang Zhao Zhou Sun Zhu Guo Luo Zheng Liang Xie Tang Feng
-            Deng Peng Zeng Xiao Tian Yuan Cai Jiang Cheng Tanaka Watanabe Yamamoto Nakamura
-            Kobayashi Kato Yoshida Yamada Sasaki Yamaguchi Matsumoto Inoue Kimura Shimizu
-            Hayashi Saito Yamazaki Ikeda Hashimoto Ishikawa Ogawa Fujita Okada Goto Park Choi
-            Jung Kang Cho Yoon Jang Shin Kwon Hwang Ahn Jeon Pham Hoang Phan Dang Bui Duong
-            Bautista Ocampo Mercado Aquino Manalo Macaraeg Pangilinan"""},
+            Deng Peng Zeng Xiao Tian Yuan Cai Jiang Cheng"""},
+    "japanese": {
+        "f": """Haruka Yui Aoi Sakura Nanami Misaki Ayaka Kaori Mizuki Chihiro""",
+        "m": """Haruto Sota Yuto Kenta Daiki Takumi Hiroshi Kazuki Shota Ryota""",
+        "s": """Tanaka Watanabe Yamamoto Nakamura Kobayashi Kato Yoshida Yamada Sasaki Yamaguchi
+            Matsumoto Inoue Kimura Shimizu Hayashi Saito Yamazaki Ikeda Hashimoto Ishikawa
+            Ogawa Fujita Okada Goto"""},
+    "korean": {
+        "f": """Jiyeon Seoyeon Minji Hyejin Eunji Sooyoung Dahye Yerin Soojin""",
+        "m": """Minjun Seojun Dohyun Jihoon Hyunwoo Junho Sungmin Taeyang Jaewon""",
+        "s": """Park Choi Jung Kang Cho Yoon Jang Shin Kwon Hwang Ahn Jeon Baek Nam"""},
+    "vietnamese": {
+        "f": """Ngoc Thuy Huong Trang Phuong Hoa Nhung Thao""",
+        "m": """Tuan Quang Thanh Hieu Khanh Dung Trung Vinh""",
+        "s": """Pham Hoang Phan Dang Bui Duong Truong Vo Huynh Dinh"""},
+    "filipino": {
+        "f": """Maricel Jocelyn Rowena Lorna Marites Rosalinda""",
+        "m": """Rodel Jericho Arnel Efren Danilo Rommel""",
+        "s": """Bautista Ocampo Mercado Aquino Manalo Macaraeg Pangilinan Villareal
+            Dimaculangan Soriano"""},
     "arabic": {
         "f": """Noor Layla Mariam Yasmin Salma Rania Huda Dalia Lina Samira Amal Hanan Rasha
             Dina Nadia Zainab Fatma Lubna Ghada Nawal""",
@@ -789,16 +800,31 @@ NAMES = {
             Zalewski Sikora Baran"""},
 }
 
+EAST_ASIAN = {"chinese": 0.35, "japanese": 0.2, "korean": 0.2, "vietnamese": 0.15,
+              "filipino": 0.1}
+
+
+def _cultures(**w):
+    out = {}
+    for k, v in w.items():
+        if k == "east_asian":
+            for c, f in EAST_ASIAN.items():
+                out[c] = v * f
+        else:
+            out[k] = v
+    return out
+
+
 LOCALE_CULTURES = {
-    "IN": {"indian": 0.86, "arabic": 0.06, "british": 0.04, "east_asian": 0.04},
-    "US": {"american": 0.34, "hispanic": 0.2, "african": 0.1, "east_asian": 0.14,
-           "arabic": 0.06, "indian": 0.1, "polish": 0.06},
-    "UK": {"british": 0.38, "indian": 0.16, "african": 0.13, "polish": 0.1, "arabic": 0.09,
-           "east_asian": 0.1, "hispanic": 0.04},
-    "AU": {"british": 0.35, "american": 0.1, "east_asian": 0.22, "indian": 0.13,
-           "arabic": 0.08, "polish": 0.06, "hispanic": 0.06},
-    "CA": {"american": 0.3, "british": 0.14, "east_asian": 0.16, "indian": 0.16,
-           "arabic": 0.08, "hispanic": 0.06, "african": 0.1},
+    "IN": _cultures(indian=0.86, arabic=0.06, british=0.04, east_asian=0.04),
+    "US": _cultures(american=0.34, hispanic=0.2, african=0.1, east_asian=0.14, arabic=0.06,
+                    indian=0.1, polish=0.06),
+    "UK": _cultures(british=0.38, indian=0.16, african=0.13, polish=0.1, arabic=0.09,
+                    east_asian=0.1, hispanic=0.04),
+    "AU": _cultures(british=0.35, american=0.1, east_asian=0.22, indian=0.13, arabic=0.08,
+                    polish=0.06, hispanic=0.06),
+    "CA": _cultures(american=0.3, british=0.14, east_asian=0.16, indian=0.16, arabic=0.08,
+                    hispanic=0.06, african=0.1),
 }
 LOCALE_WEIGHTS = {"IN": 0.36, "US": 0.26, "UK": 0.24, "AU": 0.07, "CA": 0.07}
 
