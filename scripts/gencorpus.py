@@ -1052,6 +1052,26 @@ Hi there, thanks for calling {company}. {agent} speaking, how can I help you thi
 Namaste, thank you for calling {company}, I am {agent}. How may I help you?
 Hello, this is {agent} with {company}. What can I help you with?""".split("\n")
 
+# --short calls (small committed fixtures) greet and close briefly.
+SHORT_GREETINGS = """{company}, {agent} speaking. How can I help?
+{company}, this is {agent}. How can I help you?
+Hello, {agent} at {company}. What can I do for you?
+Hi, {company}, {agent} here.
+{company}, good morning, {agent} speaking.
+You're through to {agent} at {company}.""".split("\n")
+SHORT_CLOSE_AGENT = """Anything else?
+Anything else today?
+Is that all?
+Can I help with anything else?""".split("\n")
+SHORT_CLOSE_CALLER = """No, thanks. Bye.
+That's all, thanks.
+No, that's it. Thank you.
+No, thank you. Bye.
+Nope, all good. Thanks.
+That's everything. Bye.
+All sorted, thank you.
+No. Thanks a lot.""".split("\n")
+
 CALLER_OPENERS = """Hi {agent}, 
 Hello, 
 Yes, hi. 
@@ -1874,7 +1894,7 @@ def gen_dob(locale, rng):
     mon = MONTH_NAMES[m - 1]
 
     def sayer(r):
-        yr = say_year(y) if r.random() < 0.9 else say_int(y, False)
+        yr = say_year(y)
         styles = ["DMY", "DMY", "the D of M", "D M card", "numeric DMY"] if not us else \
             ["MDY", "MDY", "M D card", "numeric MDY", "the D of M"]
         if r.random() < 0.12:
@@ -2597,6 +2617,10 @@ It should be {V}.
 RELATIONS = ["mother", "father", "son", "daughter", "wife", "husband", "brother", "sister",
              "colleague", "neighbour"]
 
+SHORT_NOUNS = {"phone": "mobile number", "ref": "reference number", "email": "email address",
+               "account": "account number", "dob": "date of birth", "address": "address",
+               "postcode": "postcode", "passport": "passport number"}
+
 PIN_VOLUNTEER = """Do you need my PIN as well? It's {V}.
 And my PIN is {V}, if that helps.
 Should I give you my PIN? It's {V}.
@@ -2658,7 +2682,8 @@ class Content:
 
 def all_categories(split=None):
     """(category, texts) of every phrasing list, for the start-up split check."""
-    cats = [("greet", GREETINGS), ("copen", CALLER_OPENERS), ("volname", VOLUNTEER_NAME),
+    cats = [("greet", GREETINGS), ("greet.short", SHORT_GREETINGS),
+            ("close.a.short", SHORT_CLOSE_AGENT), ("close.c.short", SHORT_CLOSE_CALLER), ("copen", CALLER_OPENERS), ("volname", VOLUNTEER_NAME),
             ("ack", ACKS), ("ackn", ACKS_NAMED), ("a.direct", ANSWER_DIRECT),
             ("a.hes", ANSWER_HESITANT), ("corr", CORRECTIONS), ("cont", CONTINUERS),
             ("half2", SECOND_HALF), ("intr", INTERRUPT_AGENT), ("intr2", INTERRUPT_REPEAT),
@@ -2723,8 +2748,8 @@ GOV = {"IN": ["aadhaar", "pan", "voter_id", "passport", "aadhaar", "pan"],
 
 
 class CallBuilder:
-    def __init__(self, ctx, split, index, seed, attempt, type_counts):
-        self.ctx, self.split = ctx, split
+    def __init__(self, ctx, split, index, seed, attempt, type_counts, short=False):
+        self.ctx, self.split, self.short = ctx, split, short
         self.rng = random.Random("%s:%s:%d:%d" % (seed, split, index, attempt))
         self.content = ctx.content[split]
         self.utts = []           # [speaker, [parts]]
@@ -2824,7 +2849,7 @@ class CallBuilder:
         self.opening()
         self.first_question = True
         talk_items = self.content.options("talk." + self.scenario["id"], lines(self.scenario["talk"]))
-        n_talk = 1 if (len(self.slots) >= 4 or r.random() < 0.45) else 2
+        n_talk = 1 if (len(self.slots) >= 4 or r.random() < 0.45 or self.short) else 2
         talk = r.sample(talk_items, min(n_talk, len(talk_items)))
         for t in talk:
             self.ids.append(pid("talk." + self.scenario["id"], t))
@@ -2883,16 +2908,21 @@ class CallBuilder:
         if "name" in chosen:
             chosen.remove("name")
             chosen.insert(0, "name")
+        if self.short:     # the name and one identifier, both volunteered: small fixtures
+            simple = [s for s in chosen + allowed if s in SHORT_NOUNS]
+            chosen = ["name"] + ([r.choice(simple)] if simple else [])
         self.slots = chosen
-        self.volunteer_name = "name" in chosen and r.random() < 0.25
+        self.volunteer_name = "name" in chosen and (r.random() < 0.25 or self.short)
         if self.volunteer_name:
             self.slots.remove("name")
         self.volunteer_other = None
         cand = [s for s in self.slots if s in ("phone", "ref", "email", "account")]
-        if cand and r.random() < 0.15:
+        if self.short:
+            cand = [s for s in self.slots if s in SHORT_NOUNS]
+        if cand and (r.random() < 0.15 or self.short):
             self.volunteer_other = cand[0]
             self.slots.remove(cand[0])
-        if "card" in self.slots:
+        if "card" in self.slots and not self.short:
             i = self.slots.index("card")
             extra = []
             if r.random() < 0.6:
@@ -2943,7 +2973,7 @@ class CallBuilder:
         return [title + " ", self.name_span(p, "customer", "last")]
 
     def greeting(self):
-        t = self.pick("greet", GREETINGS)
+        t = self.pick("greet.short", SHORT_GREETINGS) if self.short else self.pick("greet", GREETINGS)
         full = self.rng.random() < 0.15
         ag = self.name_span(self.agent_p, "agent", "full" if full else "first")
         self.agent(self.fill(t, company=self.company, agent=ag))
@@ -2959,18 +2989,19 @@ class CallBuilder:
             t = self.pick("copen", CALLER_OPENERS)
             parts += self.fill(t, agent=self.name_span(self.agent_p, "agent", "first"))
         reason = self.pick("open." + self.scenario["id"], lines(self.scenario["open"]))
-        if parts and isinstance(parts[-1], str) and parts[-1].endswith(", and ") and \
+        if parts and isinstance(parts[-1], str) and parts[-1].endswith((", ", ", and ")) and \
                 reason.split(" ", 1)[0] not in FIRST_PERSON:
             reason = reason[0].lower() + reason[1:]
         parts += self.fill(reason)
         if self.volunteer_other:
             ent = self.make_ent(self.volunteer_other)
-            noun = {"phone": "mobile number", "ref": ent.extra.get("refname", "reference number"),
-                    "email": "email address", "account": "account number"}[self.volunteer_other]
+            noun = dict(SHORT_NOUNS, ref=ent.extra.get("refname", "reference number"))[
+                self.volunteer_other]
             t = self.pick("volother", VOLUNTEER_OTHER)
             parts += self.fill(t, noun=noun, V=self.said(ent, "volunteered"))
-            if r.random() < 0.4:
-                self.readback(ent)
+            if r.random() < 0.4 and not self.short:
+                self.caller(parts)
+                return self.readback(ent)
         self.caller(parts)
 
     def make_ent(self, slot):
@@ -3102,7 +3133,7 @@ class CallBuilder:
             modes += ["corrected"] * 11 + ["interrupted"] * 7
             if len(ent.groups) >= 2 and len(ent.digits) >= 8:
                 modes += ["split"] * 10
-        mode = r.choice(modes)
+        mode = r.choice(modes) if not self.short else r.choice(["direct", "hesitant"])
         if mode == "split":
             return self.answer_split(slot, ent)
         if mode == "interrupted":
@@ -3134,7 +3165,8 @@ class CallBuilder:
                 text = text[:i] + r.choice([", uh, ", ", um, ", "... er, "]) + text[i + 2:]
             sp = self.span(ent, text, style, mode)
             self.caller(self.fill(self.answer_frame(slot, ent, hes), V=sp))
-        if ent.kind != "name" and r.random() < (0.3 if ent.kind in ("digits", "code") else 0.15):
+        if ent.kind != "name" and not self.short and \
+                r.random() < (0.3 if ent.kind in ("digits", "code") else 0.15):
             self.readback(ent)
 
     def answer_split(self, slot, ent):
@@ -3256,18 +3288,22 @@ class CallBuilder:
                 self.agent(lead + parts, ack=False)
             else:
                 self.caller(parts)
-        if self.utts[-1][0] == "agent" and (r.random() < 0.75 or self.more_talk):
+        if self.utts[-1][0] == "agent" and (r.random() < 0.75 or self.more_talk or self.short):
             self.caller([self.pick("react", CALLER_REACTIONS)])
 
     def closing(self):
         r = self.rng
-        q = self.pick("close.a", CLOSINGS_AGENT)
+        q = self.pick("close.a", CLOSINGS_AGENT) if not self.short else \
+            self.pick("close.a.short", SHORT_CLOSE_AGENT)
         parts = [q]
+        if self.short:
+            self.agent(parts, ack=False)
+            return self.caller([self.pick("close.c.short", SHORT_CLOSE_CALLER)])
         if self.cust_known and r.random() < 0.4:
             parts = [q[:-1] + ", "] + self.cust_address() + ["?"]
         self.agent(parts, ack=False)
         self.caller([self.pick("close.c", CLOSINGS_CALLER)])
-        if r.random() < 0.5:
+        if r.random() < 0.5 and not self.short:
             self.agent(self.fill(self.pick("bye", GOODBYES_AGENT), company=self.company), ack=False)
 
 
@@ -3293,8 +3329,6 @@ def assemble(builder, call_id):
             if isinstance(p, str):
                 if text.endswith(" ") or not text:
                     p = p.lstrip(" ")
-                if text.endswith(", ") and p[:1].isupper() and p.split(" ", 1)[0] not in FIRST_PERSON:
-                    p = p[0].lower() + p[1:]
                 text += p
             else:
                 if text and not text.endswith((" ", "(")):
@@ -3559,12 +3593,13 @@ def split_report(ctx):
     return lines_
 
 
-def make_reference(ctx, split, index, seed, type_counts, max_seconds=None, prefix=None):
+def make_reference(ctx, split, index, seed, type_counts, max_seconds=None, prefix=None,
+                   short=False):
     call_id = "%s%04d" % (prefix or split, index)
     last = None
     for attempt in range(200):
         counts = dict(type_counts)
-        b = CallBuilder(ctx, split, index, seed, attempt, counts)
+        b = CallBuilder(ctx, split, index, seed, attempt, counts, short)
         try:
             b.build()
             turns, pii, nums = assemble(b, call_id)
@@ -3636,7 +3671,7 @@ def generate(args):
         refs = []
         for i in range(1, args.calls + 1):
             refs.append(make_reference(ctx, split, i, args.seed, counts, args.max_seconds,
-                                       args.prefix))
+                                       args.prefix, args.short))
         jobs = []
         for ref in refs:
             idx = int(ref["call_id"][-4:])
@@ -3745,6 +3780,9 @@ def main(argv=None):
     ap.add_argument("--clean16k", action="store_true", help="also write the clean 16 kHz FLAC")
     ap.add_argument("--max-seconds", type=float, help="only calls estimated at most this long")
     ap.add_argument("--prefix", help="call id prefix (default: the split name)")
+    ap.add_argument("--short", action="store_true",
+                    help="short calls (about 6 turns: the name and one more identifier, one "
+                         "business line; for small committed fixtures)")
     ap.add_argument("--check", metavar="DIR", nargs="+", help="check reference directories")
     ap.add_argument("--hyp-out", help="where --check writes its hypotheses (default: beside DIR)")
     ap.add_argument("--split-report", action="store_true", help="print the split sizes and exit")
