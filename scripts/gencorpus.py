@@ -3154,6 +3154,7 @@ class CallBuilder:
             a = say_digits("".join(wrong), r, False)
             t = self.pick("corr", CORRECTIONS)
             combined = t.replace("{A}", a).replace("{V}", text)
+            combined = re.sub(r"([.?!] )([a-z])", lambda m: m.group(1) + m.group(2).upper(), combined)
             sp = self.span(ent, combined, "corrected " + style, "corrected", match=ent.match())
             frame = self.answer_frame(slot, ent)
             self.caller(self.fill(frame, V=sp))
