@@ -665,7 +665,7 @@ pub fn redact(data: &[u8]) {
 
 /// `second` (the redaction of `first`'s text) is `first`'s text with some ranges replaced by
 /// its own spans: everything it keeps is kept verbatim and in order, so no earlier label is
-/// lost and nothing comes back. (Strict idempotence does not hold: see docs/FUZZING.md.)
+/// lost and nothing comes back. (Strict idempotence is not asserted: see docs/FUZZING.md.)
 fn check_only_adds(first: &RedactedSegment, second: &RedactedSegment) {
     let chars: Vec<char> = second.text.chars().collect();
     let mut kept = Vec::new();

@@ -67,7 +67,13 @@ pub(crate) fn analyse(
                 .contains(&Cue::Entity(EntityKind::Name))
             && t.kind != text::TokKind::Break
         {
-            asked_name = Some((ti, ti + 12));
+            // the answer is in this piece: a later segment is not (on a mono track it may be
+            // the asker's next question)
+            let piece_end = toks[ti..]
+                .iter()
+                .position(|t| t.kind == text::TokKind::Break)
+                .map_or(toks.len(), |k| ti + k);
+            asked_name = Some((ti, (ti + 12).min(piece_end)));
         }
     }
     let mut found = Vec::new();

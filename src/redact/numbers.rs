@@ -180,7 +180,10 @@ fn multiplied_at(toks: &[Token], i: usize) -> Option<usize> {
 
 /// Separator words that may stand between the groups of one spoken identifier.
 fn is_sep_word(w: &str) -> bool {
-    matches!(w, "dash" | "hyphen" | "space" | "dot" | "point")
+    matches!(
+        w,
+        "dash" | "hyphen" | "space" | "dot" | "point" | "slash" | "stroke" | "oblique"
+    )
 }
 
 /// Whether token `i` is a number atom by itself.
@@ -488,7 +491,11 @@ fn parse_run(toks: &[Token], lo: usize, hi: usize, plus: bool) -> NumRun {
                 } else if is_sep_word(w) {
                     p.flush();
                     if p.pending_sep != '\n' {
-                        p.pending_sep = if w == "dot" || w == "point" { '.' } else { '-' };
+                        p.pending_sep = match w {
+                            "dot" | "point" => '.',
+                            "slash" | "stroke" | "oblique" => '/',
+                            _ => '-',
+                        };
                     }
                 }
             }

@@ -1111,6 +1111,13 @@ fn on_a_mono_recording_the_question_before_frames_the_answer() {
         "It is Kgabo Mahlangu.",
     ]);
     assert_eq!(out[1], "It is [NAME].", "{out:?}");
+    // the question frames the next segment only, not the asker's next question after it
+    let out = mono(&[
+        "Could you spell your surname?",
+        "O K.",
+        "What's your email?",
+    ]);
+    assert_eq!(out[2], "What's your email?", "{out:?}");
     // what a question did not ask for is left alone
     let out = mono(&["How can I help you today?", "It is Kgabo Mahlangu."]);
     assert_eq!(out[1], "It is Kgabo Mahlangu.", "{out:?}");
@@ -1122,4 +1129,29 @@ fn on_a_mono_recording_the_question_before_frames_the_answer() {
     out.extend(agent.flush());
     out.extend(caller.flush());
     assert_eq!(out[1].text, "It is Kgabo Mahlangu.");
+}
+
+#[test]
+fn a_card_expiry_or_birth_date_said_with_slash_is_one_identifier() {
+    // the recogniser writes "oh seven slash twenty nine" in many ways
+    for answer in [
+        "0 7 slash 2 9.",
+        "Oh seven slash twenty nine.",
+        "Seven slash twenty nine.",
+        "07-29.",
+        "It's 07/29.",
+    ] {
+        let out = red(&format!("What is the expiry date on the card? {answer}"));
+        assert!(out.ends_with("[CARD_EXPIRY]."), "{answer} → {out}");
+    }
+    for answer in ["12/5/1985.", "1 slash 5 slash 85."] {
+        let out = red(&format!("Can I take your date of birth? {answer}"));
+        assert!(out.ends_with("[DATE_OF_BIRTH]."), "{answer} → {out}");
+    }
+    // the same words about other numbers are kept
+    assert_eq!(red("We are open 24/7."), "We are open 24/7.");
+    assert_eq!(
+        red("Use the slash key, then press 2 for billing."),
+        "Use the slash key, then press 2 for billing."
+    );
 }

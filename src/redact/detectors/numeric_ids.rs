@@ -258,13 +258,19 @@ fn looks_like_times(r: &NumRun) -> bool {
 }
 
 /// The kind a cue gives a run of `n` digits, if it fits.
-fn cue_kind(cue: Cue, n: usize, further: Option<Cue>, digits: &str) -> Option<EntityKind> {
+fn cue_kind(cue: Cue, n: usize, further: Option<Cue>, r: &NumRun) -> Option<EntityKind> {
+    let digits = r.digits.as_str();
     match cue {
-        // a year of birth is 19xx or 20xx; "eleven thirty" after "date of birth" is a time
-        Cue::Entity(K::DateOfBirth) if n == 4 => digits
+        // a year of birth is 19xx or 20xx; "eleven thirty" after "date of birth" is a time,
+        // "1/5/85" a date
+        Cue::Entity(K::DateOfBirth) if n == 4 => (digits
             .parse::<u32>()
             .is_ok_and(|y| (1900..=2030).contains(&y))
-            .then_some(K::DateOfBirth),
+            || (r.groups.len() == 3
+                && r.groups[1..]
+                    .iter()
+                    .all(|g| matches!(g.sep_before, '/' | '-' | '.'))))
+        .then_some(K::DateOfBirth),
         Cue::Entity(k) if cues::fits(k, n) => Some(k),
         Cue::Number if n >= 6 => Some(K::IdNumber),
         Cue::Ending => match further {
@@ -361,7 +367,7 @@ fn classify_run(scan: &Scan<'_>, r: &NumRun) -> Option<(EntityKind, usize, usize
                 .rev()
                 .map(|h| h.cue)
                 .find(|c| matches!(c, Cue::Entity(_)));
-            if let Some(kd) = cue_kind(h.cue, n, further, &r.digits) {
+            if let Some(kd) = cue_kind(h.cue, n, further, r) {
                 kind = Some(kd);
                 break;
             }
@@ -381,7 +387,7 @@ fn classify_run(scan: &Scan<'_>, r: &NumRun) -> Option<(EntityKind, usize, usize
         kind = cue_hits
             .iter()
             .filter(|h| h.lo >= r.hi && h.lo <= r.hi + 4 && !in_later_question(toks, r.hi, h.lo))
-            .find_map(|h| cue_kind(h.cue, n, None, &r.digits));
+            .find_map(|h| cue_kind(h.cue, n, None, r));
     }
     if kind.is_none()
         && let Some(inh) = ctx.inherited.get(r.lo)
@@ -390,7 +396,7 @@ fn classify_run(scan: &Scan<'_>, r: &NumRun) -> Option<(EntityKind, usize, usize
         // specific kind asked for, else a generic "number"
         let fitting: Vec<EntityKind> = inh
             .iter()
-            .filter_map(|c| cue_kind(*c, n, None, &r.digits))
+            .filter_map(|c| cue_kind(*c, n, None, r))
             .collect();
         let specific = |k: &EntityKind| *k != K::IdNumber;
         kind = fitting
