@@ -7,10 +7,15 @@
 //! are ordinary words ("Will", "Grace", "Brown") at the start of a sentence with no cue.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
 
 use super::text::{TokKind, Token};
 
 const GAZETTEER: &str = include_str!("names.txt");
+
+/// Ordinary English words, lower case (`scripts/make-wordlist.sh`): in a slot where a name is
+/// expected, a word the recogniser wrote in lower case is a name unless it is one of these.
+const ENGLISH: &str = include_str!("english.txt");
 
 /// How a gazetteer word may be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +139,22 @@ pub(crate) struct Gazetteer {
     names: HashMap<&'static str, NameClass>,
     stop: HashSet<&'static str>,
     org: HashSet<&'static str>,
+    english: Arc<HashSet<&'static str>>,
+}
+
+/// The word list, parsed once per process (it is large and never changes).
+fn english() -> Arc<HashSet<&'static str>> {
+    static WORDS: OnceLock<Arc<HashSet<&'static str>>> = OnceLock::new();
+    WORDS
+        .get_or_init(|| {
+            Arc::new(
+                ENGLISH
+                    .lines()
+                    .filter(|l| !l.starts_with('#') && !l.is_empty())
+                    .collect(),
+            )
+        })
+        .clone()
 }
 
 impl Gazetteer {
@@ -168,6 +189,7 @@ impl Gazetteer {
             names,
             stop,
             org: ORG_WORDS.split_whitespace().collect(),
+            english: english(),
         }
     }
 
@@ -179,6 +201,10 @@ impl Gazetteer {
     }
     pub fn is_org(&self, lower: &str) -> bool {
         self.org.contains(lower)
+    }
+    /// An ordinary English word (any case).
+    pub fn is_english(&self, lower: &str) -> bool {
+        self.english.contains(lower)
     }
     /// Removes names from the gazetteer (held-out evaluation only).
     pub fn remove(&mut self, lower: &str) {
@@ -280,6 +306,17 @@ impl NameCtx<'_> {
             && !self.gaz.is_org(&t.lower)
     }
 
+    /// A word in lower case that can only be a name where a name is expected: not an ordinary
+    /// English word, not a stop word, at least three letters ("priya raghunathan" after "my
+    /// name is", written so by the recogniser).
+    fn unusual(&self, t: &Token) -> bool {
+        self.plausible(t)
+            && !t.cap
+            && t.lower.chars().count() >= 3
+            && t.lower.chars().all(char::is_alphabetic)
+            && !self.gaz.is_english(&t.lower)
+    }
+
     /// A word that is a name by itself (gazetteer or memory), wherever it stands.
     fn known(&self, toks: &[Token], i: usize) -> bool {
         let t = &toks[i];
@@ -311,6 +348,7 @@ impl NameCtx<'_> {
             return false;
         }
         (t.cap && !(t.all_caps && t.lower.chars().count() > 1))
+            || self.unusual(t)
             || matches!(
                 self.gaz.class(&t.lower),
                 Some(NameClass::First | NameClass::Surname)
@@ -334,7 +372,10 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
         let cap_ok = t.cap && ctx.plausible(t);
         for cue in SELF_CUES {
             if cue_before(toks, i, cue) {
-                if cap_ok || (ctx.plausible(t) && ctx.gaz.class(&t.lower).is_some()) {
+                if cap_ok
+                    || (ctx.plausible(t) && ctx.gaz.class(&t.lower).is_some())
+                    || ctx.unusual(t)
+                {
                     accept = true;
                     self_intro = true;
                 }
@@ -351,7 +392,9 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
                     let title = cue.len() == 1
                         && !matches!(cue[0], "for" | "it's" | "named" | "called" | "nominee");
                     if title || !weak {
-                        accept = cap_ok || (ctx.plausible(t) && ctx.gaz.class(&t.lower).is_some());
+                        accept = cap_ok
+                            || (ctx.plausible(t) && ctx.gaz.class(&t.lower).is_some())
+                            || ctx.unusual(t);
                     } else {
                         accept = ctx.known(toks, i);
                     }
@@ -401,7 +444,7 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
             }
         }
         if !accept
-            && cap_ok
+            && (cap_ok || ctx.unusual(t))
             && let Some((lo, hi)) = ctx.asked
         {
             accept = i >= lo && i < hi && t.lower.chars().count() >= 3;
@@ -476,5 +519,63 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
         }
         i = hi;
     }
+    let spelled = spelled_names(toks, ctx, &hits);
+    if !spelled.is_empty() {
+        hits.extend(spelled);
+        hits.sort_by_key(|h| h.lo);
+    }
     hits
+}
+
+/// Letters said one by one ("O K O N K W O", "O-K-O-N-K-W-O"): a name being spelled where a
+/// name is asked for, right after a name, or after "spell"; and any run of five or more letters
+/// (on a support call a long spelling is a name, an address or an e-mail, never small talk).
+/// Letters glued to digits are an alphanumeric identifier, left to the other detectors.
+fn spelled_names(toks: &[Token], ctx: &NameCtx<'_>, hits: &[NameHit]) -> Vec<NameHit> {
+    let letter = |t: &Token| t.is_word() && t.lower.chars().count() == 1;
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        if !letter(&toks[i]) {
+            i += 1;
+            continue;
+        }
+        let lo = i;
+        let (mut hi, mut count) = (i + 1, 1);
+        loop {
+            let mut j = hi;
+            while j < toks.len() && j - hi < 2 && matches!(toks[j].punct(), Some('-' | ',' | '.')) {
+                j += 1;
+            }
+            if j < toks.len() && letter(&toks[j]) {
+                hi = j + 1;
+                count += 1;
+            } else {
+                break;
+            }
+        }
+        i = hi;
+        let digits_beside = toks.get(hi).is_some_and(|t| t.kind == TokKind::Digits)
+            || (lo > 0 && toks[lo - 1].kind == TokKind::Digits);
+        if count < 3 || digits_beside {
+            continue;
+        }
+        let asked = ctx.asked.is_some_and(|(a, b)| lo >= a && lo < b);
+        let before = prev_sig(toks, lo);
+        let after_name = before.is_some_and(|p| hits.iter().any(|h| h.hi == p + 1));
+        let after_spell = toks[lo.saturating_sub(6)..lo].iter().any(|t| {
+            matches!(
+                t.lower.as_str(),
+                "spell" | "spelled" | "spelt" | "spelling" | "spells"
+            )
+        });
+        if count >= 5 || asked || after_name || after_spell {
+            out.push(NameHit {
+                lo,
+                hi,
+                self_intro: false,
+            });
+        }
+    }
+    out
 }

@@ -1155,3 +1155,66 @@ fn a_card_expiry_or_birth_date_said_with_slash_is_one_identifier() {
         "Use the slash key, then press 2 for billing."
     );
 }
+
+#[test]
+fn a_name_in_lower_case_where_a_name_is_expected_is_a_name() {
+    // the recogniser often writes names in lower case; a word that is not ordinary English is
+    // a name where one is expected (after "my name is", a title, or the question for it)
+    let out = red("Yes, my name is tendai mukwevho.");
+    assert_eq!(out, "Yes, my name is [NAME].");
+    let out = red("I spoke to mr okafor yesterday.");
+    assert_eq!(out, "I spoke to mr [NAME] yesterday.");
+    let out = red("May I have your full name? it's priyanka raghunathan");
+    assert!(!out.contains("raghunathan"), "{out}");
+    // ordinary words in those places stay
+    assert_eq!(
+        red("My name is down on the list."),
+        "My name is down on the list."
+    );
+    assert_eq!(
+        red("I'm calling about my bill."),
+        "I'm calling about my bill."
+    );
+    assert_eq!(red("Thanks, mr manager sir."), "Thanks, mr manager sir.");
+}
+
+#[test]
+fn a_name_spelled_letter_by_letter_is_a_name() {
+    for text in [
+        "Could you spell your surname? O K O N K W O.",
+        "Could you spell your surname? O-K-O-N-K-W-O.",
+        "My surname is Okonkwo, O K O N K W O.",
+        "It's spelled A, D, E, Y, E, M, I.",
+    ] {
+        let out = red(text);
+        assert!(
+            !out.contains(" K ") && !out.contains("-K-") && !out.contains("D, E"),
+            "{out}"
+        );
+    }
+    // a short run of letters with no name in sight stays; letters with digits are an id
+    assert_eq!(red("Press O K to continue."), "Press O K to continue.");
+    assert_eq!(
+        red("The A B C plan costs more."),
+        "The A B C plan costs more."
+    );
+}
+
+#[test]
+fn a_street_address_in_lower_case_is_an_address() {
+    let out = red("What's your address? 27 cedar lane, denver, colorado, 80221.");
+    assert!(
+        !out.contains("cedar") && !out.contains("27") && !out.contains("80221"),
+        "{out}"
+    );
+    let out = red("it's fourteen wellington road, leeds");
+    assert!(!out.contains("wellington"), "{out}");
+    // numbers before ordinary words that end in a street word are not addresses
+    for text in [
+        "I live 5 minutes down the road.",
+        "Take the 2 main roads.",
+        "We have 3 service lanes open.",
+    ] {
+        assert_eq!(red(text), text);
+    }
+}

@@ -28,15 +28,26 @@ pub(super) fn addresses(scan: &Scan<'_>, out: &mut Vec<Found>) {
                 && !t.gap_before)
     };
     let mut covered_to = 0;
+    // in lower case (the recogniser's way with street names: "27 cedar lane") a street name is
+    // up to three words that are not function words; a house number must come before it
+    let lower_name_word = |t: &Token| {
+        t.kind == TokKind::Word
+            && t.lower.chars().count() >= 2
+            && !ctx.gaz.is_stop(&t.lower)
+            && !is_clause_word(&t.lower)
+    };
     for i in 0..toks.len() {
-        if i < covered_to || !street_word(&toks[i]) || !(toks[i].cap || i > 0 && toks[i - 1].cap) {
+        if i < covered_to || !street_word(&toks[i]) {
             continue;
         }
+        let lower = !(toks[i].cap || i > 0 && toks[i - 1].cap);
         // street name words before the street word
         let mut k = i;
         while k > 0
-            && i - k < 6
-            && (name_word(&toks[k - 1]) && !street_word(&toks[k - 1])
+            && i - k < if lower { 3 } else { 6 }
+            && ((name_word(&toks[k - 1])
+                || lower && lower_name_word(&toks[k - 1]) && run_of_tok[k - 1].is_none())
+                && !street_word(&toks[k - 1])
                 || toks[k - 1].kind == TokKind::Digits && !toks[k].gap_before
                 || toks[k - 1].kind == TokKind::Break)
         {
@@ -88,7 +99,7 @@ pub(super) fn addresses(scan: &Scan<'_>, out: &mut Vec<Found>) {
         let cue = cue_hits
             .iter()
             .any(|h| h.cue == Cue::Entity(K::Address) && h.hi <= k && h.hi + 10 >= k);
-        if !house && !cue {
+        if !house && (!cue || lower) {
             continue;
         }
         let hi = extend_address(scan, i + 1);
@@ -96,11 +107,44 @@ pub(super) fn addresses(scan: &Scan<'_>, out: &mut Vec<Found>) {
         covered_to = hi;
     }
     // "my address is …", "deliver it to …" with no street word: take the address-like chunks
-    for h in cue_hits.iter().filter(|h| h.cue == Cue::Entity(K::Address)) {
-        let mut s = h.hi;
+    // … and the answer to the other party's "what is your address?" (a segment that inherits
+    // the cue), after its opening words
+    let answers = (0..toks.len()).filter(|&s| {
+        (s == 0 || toks[s - 1].kind == TokKind::Break)
+            && toks[s].kind != TokKind::Break
+            && ctx
+                .inherited
+                .get(s)
+                .is_some_and(|c| c.contains(&Cue::Entity(K::Address)))
+    });
+    let starts: Vec<(usize, bool)> = cue_hits
+        .iter()
+        .filter(|h| h.cue == Cue::Entity(K::Address))
+        .map(|h| (h.hi, false))
+        .chain(answers.map(|s| (s, true)))
+        .collect();
+    for (from, answer) in starts {
+        let mut s = from;
         while s < toks.len()
             && (toks[s].is("is")
                 || toks[s].is("it")
+                || answer
+                    && matches!(
+                        toks[s].lower.as_str(),
+                        "it's"
+                            | "yes"
+                            | "yeah"
+                            | "sure"
+                            | "so"
+                            | "um"
+                            | "uh"
+                            | "my"
+                            | "address"
+                            | "that's"
+                            | "its"
+                            | "okay"
+                            | "ok"
+                    )
                 || toks[s].punct() == Some(':')
                 || toks[s].punct() == Some(','))
         {
