@@ -247,7 +247,8 @@ pub(crate) fn fits(kind: EntityKind, n: usize) -> bool {
         K::Ssn | K::Itin => n == 9,
         K::Passport => (7..=9).contains(&n),
         K::VoterId => (7..=10).contains(&n),
-        K::Postcode => (5..=6).contains(&n) || n == 9,
+        // 4 digits: Australian, Swiss, Danish … postcodes (only ever on a cue's word)
+        K::Postcode => (4..=6).contains(&n) || n == 9,
         // a year; or day, month and year in any spelling: "1/5/85", "12/5/1985", "05031980"
         K::DateOfBirth => (4..=8).contains(&n),
         K::IdNumber => (4..=20).contains(&n),

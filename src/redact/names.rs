@@ -216,12 +216,53 @@ impl Gazetteer {
     }
 }
 
-/// Names learned earlier in the call (lower case → needs capitalisation to match).
+/// Names learned earlier in the call (lower case → needs capitalisation to match), and the
+/// number identifiers found so far, so that a read-back ("so that was nine four zero six?")
+/// is removed like the answer it repeats.
 #[derive(Default)]
 pub(crate) struct NameMemory {
     pub learned: HashMap<String, bool>,
     /// Names agents gave for themselves.
     pub agent: HashSet<String>,
+    /// HMAC-SHA256 (keyed with `key`) of each number identifier's digits → its kind: the
+    /// digits themselves are not kept.
+    numbers: HashMap<[u8; 32], crate::transcript::EntityKind>,
+    key: [u8; 32],
+}
+
+impl NameMemory {
+    /// A memory whose number digests are keyed with `key` (the call's key).
+    pub fn with_key(key: [u8; 32]) -> NameMemory {
+        NameMemory {
+            key,
+            ..NameMemory::default()
+        }
+    }
+
+    fn digest(&self, digits: &str) -> [u8; 32] {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.key)
+            .expect("HMAC takes any key length");
+        mac.update(b"number\0");
+        mac.update(digits.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Remembers a number identifier of this call (at least 3 digits; digits only).
+    pub fn remember_number(&mut self, digits: &str, kind: crate::transcript::EntityKind) {
+        if digits.len() >= 3 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            let d = self.digest(digits);
+            self.numbers.entry(d).or_insert(kind);
+        }
+    }
+
+    /// The kind of a number identifier said earlier in the call with these digits.
+    pub fn recall_number(&self, digits: &str) -> Option<crate::transcript::EntityKind> {
+        if digits.len() < 3 || self.numbers.is_empty() {
+            return None;
+        }
+        self.numbers.get(&self.digest(digits)).copied()
+    }
 }
 
 impl std::fmt::Debug for NameMemory {
@@ -229,9 +270,10 @@ impl std::fmt::Debug for NameMemory {
         // never print the names themselves
         write!(
             f,
-            "NameMemory {{ learned: {}, agent: {} }}",
+            "NameMemory {{ learned: {}, agent: {}, numbers: {} }}",
             self.learned.len(),
-            self.agent.len()
+            self.agent.len(),
+            self.numbers.len()
         )
     }
 }
@@ -387,8 +429,7 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
                 if cue_before(toks, i, cue) {
                     // "it is", "for" are weak cues: a known name or a capitalised unknown word
                     // that is not at a sentence start
-                    let weak = matches!(cue, [_, "is"] | ["it's"] | ["for"] | ["ask", "for"])
-                        && !cue.starts_with(&["nominee"]);
+                    let weak = matches!(cue, ["it", "is"] | ["it's"] | ["for"] | ["ask", "for"]);
                     let title = cue.len() == 1
                         && !matches!(cue[0], "for" | "it's" | "named" | "called" | "nominee");
                     if title || !weak {
@@ -426,18 +467,27 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
                     && !toks.get(i + 1).is_some_and(|n| ctx.gaz.is_org(&n.lower));
             }
         }
+        // "Gaurav here." / "Priya Menon speaking," at the start of a sentence or clause: one
+        // to three capitalised words (or words that are not ordinary English)
+        let name_len = (i..toks.len().min(i + 3))
+            .take_while(|&k| {
+                let w = &toks[k];
+                (w.cap && ctx.plausible(w)) || ctx.unusual(w)
+            })
+            .count();
+        let intro_at = (1..=name_len).find(|&n| {
+            toks.get(i + n)
+                .is_some_and(|w| w.is("here") || w.is("speaking"))
+        });
         if !accept
             && cap_ok
-            && toks
-                .get(i + 1)
-                .is_some_and(|n| n.is("here") || n.is("speaking"))
+            && let Some(n) = intro_at
         {
-            // "Gaurav here." / "Priya speaking." at the start of a sentence or clause
             let starts = sentence_initial(toks, i)
                 || prev_sig(toks, i)
                     .is_some_and(|p| matches!(toks[p].lower.as_str(), "is" | "hi" | "hello"))
                 || (i > 0 && toks[i - 1].punct() == Some(','));
-            let ends = toks.get(i + 2).is_none_or(|n| !n.is_word());
+            let ends = toks.get(i + n + 1).is_none_or(|w| !w.is_word());
             if starts && ends {
                 accept = true;
                 self_intro = true;
@@ -447,7 +497,20 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
             && (cap_ok || ctx.unusual(t))
             && let Some((lo, hi)) = ctx.asked
         {
-            accept = i >= lo && i < hi && t.lower.chars().count() >= 3;
+            // in the answer to "your name?": a word that is not ordinary English, a known name,
+            // or a capitalised word beside another (an ordinary word is capitalised at the
+            // start of a sentence: "Let me check. Um, …")
+            let unusual_cap = |w: &Token| {
+                w.cap && ctx.plausible(w) && !ctx.gaz.is_english(&w.lower)
+                    || ctx.unusual(w)
+                    || ctx.gaz.class(&w.lower).is_some()
+            };
+            let paired = toks.get(i + 1).is_some_and(|n| n.cap && unusual_cap(n))
+                || (i > 0 && toks[i - 1].cap && unusual_cap(&toks[i - 1]));
+            accept = i >= lo
+                && i < hi
+                && t.lower.chars().count() >= 3
+                && (unusual_cap(t) || (!sentence_initial(toks, i) || paired) && t.cap);
         }
         if !accept {
             i += 1;
@@ -541,14 +604,31 @@ fn spelled_names(toks: &[Token], ctx: &NameCtx<'_>, hits: &[NameHit]) -> Vec<Nam
             continue;
         }
         let lo = i;
-        let (mut hi, mut count) = (i + 1, 1);
+        // "K for Kilo", "A as in Alpha": the letter's key word belongs to the spelling
+        let keyword_end = |j: usize| {
+            let w = |k: usize| {
+                toks.get(k)
+                    .is_some_and(|t| t.is_word() && t.lower.len() > 1)
+            };
+            if toks.get(j).is_some_and(|t| t.is("for")) && w(j + 1) {
+                j + 2
+            } else if toks.get(j).is_some_and(|t| t.is("as"))
+                && toks.get(j + 1).is_some_and(|t| t.is("in"))
+                && w(j + 2)
+            {
+                j + 3
+            } else {
+                j
+            }
+        };
+        let (mut hi, mut count) = (keyword_end(i + 1), 1);
         loop {
             let mut j = hi;
             while j < toks.len() && j - hi < 2 && matches!(toks[j].punct(), Some('-' | ',' | '.')) {
                 j += 1;
             }
             if j < toks.len() && letter(&toks[j]) {
-                hi = j + 1;
+                hi = keyword_end(j + 1);
                 count += 1;
             } else {
                 break;
@@ -562,7 +642,9 @@ fn spelled_names(toks: &[Token], ctx: &NameCtx<'_>, hits: &[NameHit]) -> Vec<Nam
         }
         let asked = ctx.asked.is_some_and(|(a, b)| lo >= a && lo < b);
         let before = prev_sig(toks, lo);
-        let after_name = before.is_some_and(|p| hits.iter().any(|h| h.hi == p + 1));
+        // (a name found before may already have taken the first letter as an initial)
+        let after_name = before.is_some_and(|p| hits.iter().any(|h| h.lo <= p && h.hi > p))
+            || hits.iter().any(|h| h.lo < lo && h.hi > lo);
         let after_spell = toks[lo.saturating_sub(6)..lo].iter().any(|t| {
             matches!(
                 t.lower.as_str(),

@@ -178,6 +178,11 @@ fn multiplied_at(toks: &[Token], i: usize) -> Option<usize> {
     multiplied_digit(t).is_some().then_some(k)
 }
 
+/// Hesitations, which may stand anywhere in a spoken number.
+fn is_filler_word(w: &str) -> bool {
+    matches!(w, "uh" | "um" | "umm" | "er" | "erm" | "ah" | "hmm")
+}
+
 /// Separator words that may stand between the groups of one spoken identifier.
 fn is_sep_word(w: &str) -> bool {
     matches!(
@@ -295,6 +300,7 @@ pub(crate) fn find_runs(toks: &[Token]) -> Vec<NumRun> {
                     }
                     TokKind::Word => {
                         is_sep_word(&t.lower)
+                            || is_filler_word(&t.lower)
                             || (t.is("and")
                                 && j > 0
                                 && (toks[j - 1].is("hundred")
@@ -308,7 +314,10 @@ pub(crate) fn find_runs(toks: &[Token]) -> Vec<NumRun> {
                 if !is_sep {
                     break;
                 }
-                seps += 1;
+                // a hesitation inside a number ("one five, uh, eight two") does not end it
+                if !is_filler_word(&t.lower) {
+                    seps += 1;
+                }
                 j += 1;
             }
             if seps > 0 && j < toks.len() && numeric_at(toks, j) && !is_ordinal_suffix(toks, j) {

@@ -46,7 +46,10 @@ impl CallShared {
     pub fn new(key: [u8; 32]) -> CallShared {
         CallShared {
             key,
-            state: Mutex::new(CallState::default()),
+            state: Mutex::new(CallState {
+                memory: NameMemory::with_key(key),
+                ..CallState::default()
+            }),
         }
     }
     fn lock(&self) -> MutexGuard<'_, CallState> {
@@ -264,6 +267,14 @@ impl TrackRedactor {
     /// Remembers names found in the new (not yet emitted) part of the window.
     fn learn(&self, st: &mut CallState, a: &Analysis, h0: usize) {
         let from = a.piece_starts[h0];
+        for f in a.found.iter().filter(|f| f.start >= from) {
+            if !matches!(
+                f.kind,
+                EntityKind::Name | EntityKind::Address | EntityKind::Email
+            ) {
+                st.memory.remember_number(&f.canon, f.kind);
+            }
+        }
         for &(lo, hi, self_intro) in &a.names {
             if a.toks[lo].start < from {
                 continue;

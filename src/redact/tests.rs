@@ -1218,3 +1218,118 @@ fn a_street_address_in_lower_case_is_an_address() {
         assert_eq!(red(text), text);
     }
 }
+
+#[test]
+fn names_said_before_speaking_or_spelled_with_key_words_are_names() {
+    let out = red("Thanks for calling Kestrel Bank. Tanushree Chitnis speaking, how can I help?");
+    assert!(
+        !out.contains("Tanushree") && !out.contains("Chitnis"),
+        "{out}"
+    );
+    assert!(out.contains("Kestrel Bank"), "{out}");
+    let out = red("That's spelled K for Kilo, A for Alpha, R for Romeo, I for India.");
+    assert!(!out.contains("K for") && !out.contains("R for"), "{out}");
+    let out = red("My surname is Okonkwo, O as in Oscar, K as in Kilo, O as in Oscar.");
+    assert!(!out.contains("as in Kilo"), "{out}");
+    // an ordinary word at the start of the answer to "your name?" is not a name
+    let r = Arc::new(Redactor::new(Policy::default()).expect("valid"));
+    let call = r.call([1; 32]);
+    let (mut agent, mut caller) = (call.track(true), call.track(false));
+    let mut out = agent.push_final(seg("Could I have your full name please?"));
+    out.extend(caller.push_final(seg("Let me check. Um, Abimbola Kariuki.")));
+    out.extend(caller.flush());
+    assert_eq!(out[1].text, "Let me check. Um, [NAME].");
+}
+
+/// A two-track call: (speaker is agent, text) in order; the redacted texts in that order.
+fn call_of(turns: &[(bool, &str)]) -> Vec<String> {
+    let r = Arc::new(Redactor::new(Policy::default()).expect("valid"));
+    let call = r.call([9; 32]);
+    let (mut agent, mut caller) = (call.track(true), call.track(false));
+    let mut out = Vec::new();
+    for (is_agent, text) in turns {
+        let t = if *is_agent { &mut agent } else { &mut caller };
+        out.extend(t.push_final(seg(text)));
+    }
+    out.extend(caller.flush());
+    out.extend(agent.flush());
+    out.sort_by(|a, b| a.start.total_cmp(&b.start));
+    out.into_iter().map(|s| s.text).collect()
+}
+
+#[test]
+fn a_hesitation_inside_a_number_does_not_split_it() {
+    let out = red("The sort code is one five, uh, eight two, eight two.");
+    assert!(!out.contains("eight two"), "{out}");
+    let out = red("My PIN code is one six oh, um, four four two.");
+    assert!(!out.contains("four four"), "{out}");
+    assert_eq!(
+        red("It takes two, uh, maybe three days."),
+        "It takes two, uh, maybe three days."
+    );
+}
+
+#[test]
+fn an_identifier_read_back_later_in_the_call_is_removed_too() {
+    let out = call_of(&[
+        (true, "Please read me the code we sent."),
+        (false, "Um, nine four oh six."),
+        (true, "Thank you. So that was nine four zero six, correct?"),
+        (false, "Yes. And my CVV is five double three."),
+        (
+            true,
+            "Okay, so five thirty three. We charge 533 dollars, right?",
+        ),
+    ]);
+    assert!(
+        out[2].contains("[OTP]") && !out[2].contains("nine four"),
+        "{out:?}"
+    );
+    assert!(
+        !out[4].contains("thirty three") && !out[4].contains("533"),
+        "{out:?}"
+    );
+    // numbers that were never an identifier stay
+    let out = call_of(&[
+        (true, "How many days did the delivery take?"),
+        (false, "Nine days, and it cost 406 rupees."),
+    ]);
+    assert_eq!(out[1], "Nine days, and it cost 406 rupees.");
+}
+
+#[test]
+fn a_bare_answer_to_a_question_for_an_identifier_is_that_identifier() {
+    // the first half of an answer split across turns, a 4-digit postcode
+    let out = call_of(&[
+        (true, "Can I take your social security number?"),
+        (false, "My social is eight thirty three..."),
+        (true, "Go on."),
+        (false, "...forty one, two two nine nine."),
+    ]);
+    assert!(!out[1].contains("thirty three"), "{out:?}");
+    let out = call_of(&[
+        (true, "And what is the postcode there?"),
+        (false, "It's twenty forty two."),
+    ]);
+    assert_eq!(out[1], "It's [POSTCODE].");
+    // an answer that says more than the number is judged as before
+    let out = call_of(&[
+        (true, "What is your account number?"),
+        (false, "I have had it for 12 years."),
+    ]);
+    assert_eq!(out[1], "I have had it for 12 years.");
+}
+
+#[test]
+fn a_street_name_may_hold_a_street_word() {
+    for text in [
+        "Please send it to two twenty three St Johns Road, Bristol.",
+        "It's 135 Park Crescent, Brighton.",
+    ] {
+        let out = red(text);
+        assert!(
+            !out.contains("Johns") && !out.contains("Park Crescent"),
+            "{out}"
+        );
+    }
+}

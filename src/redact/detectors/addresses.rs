@@ -47,7 +47,8 @@ pub(super) fn addresses(scan: &Scan<'_>, out: &mut Vec<Found>) {
             && i - k < if lower { 3 } else { 6 }
             && ((name_word(&toks[k - 1])
                 || lower && lower_name_word(&toks[k - 1]) && run_of_tok[k - 1].is_none())
-                && !street_word(&toks[k - 1])
+                // a street word may be part of the name ("Park Crescent", "St Johns Road")
+                && (!street_word(&toks[k - 1]) || toks[k - 1].cap == toks[i].cap)
                 || toks[k - 1].kind == TokKind::Digits && !toks[k].gap_before
                 || toks[k - 1].kind == TokKind::Break)
         {

@@ -339,6 +339,10 @@ fn classify_run(scan: &Scan<'_>, r: &NumRun) -> Option<(EntityKind, usize, usize
     {
         return Some((K::IpAddress, lo, hi));
     }
+    // the same digits as an identifier said earlier in the call: a read-back or a repeat
+    if let Some(kind) = ctx.memory.recall_number(&r.digits) {
+        return Some((kind, lo, hi));
+    }
     let quantity = is_quantity(scan, r);
     if quantity && (n <= 8 || r.has_scale) {
         return None;
@@ -423,6 +427,25 @@ fn classify_run(scan: &Scan<'_>, r: &NumRun) -> Option<(EntityKind, usize, usize
             kind = Some(K::Postcode);
         }
     }
+    // a bare answer to a question for an identifier ("Two eight three seven...", "It's
+    // twenty forty two."): the number is (the first part of) what was asked for, whatever its
+    // length — an answer split across turns, a short postcode, a dropped digit
+    if kind.is_none() && n >= 2 && !quantity && bare_answer(toks, r, &left) {
+        let asked = left.iter().rev().map(|h| h.cue).chain(
+            ctx.inherited
+                .get(r.lo)
+                .copied()
+                .unwrap_or_default()
+                .iter()
+                .copied(),
+        );
+        kind = asked
+            .filter_map(|c| match c {
+                Cue::Entity(k) if !matches!(k, K::Name | K::Address | K::Email) => Some(k),
+                _ => None,
+            })
+            .next();
+    }
     let kind = match kind {
         // a cue of "number" or an unknown identifier: prefer the shape's label
         Some(K::IdNumber) => shape_kind(r).or(Some(K::IdNumber)),
@@ -473,6 +496,38 @@ fn left_cue_limit(scan: &Scan<'_>, lo: usize) -> usize {
         k -= 1;
     }
     k
+}
+
+/// Whether the run is all its segment says besides a short answer opening: "Two eight three
+/// seven...", "Um, it's twenty forty two."
+/// The opening may also name what is given ("My social is …"): the words of a cue.
+fn bare_answer(toks: &[Token], r: &NumRun, cues: &[&CueHit]) -> bool {
+    let mut s = r.lo;
+    while s > 0 && toks[s - 1].kind != TokKind::Break {
+        s -= 1;
+    }
+    let in_cue = |k: usize| cues.iter().any(|h| (h.lo..h.hi).contains(&k));
+    let opening = &toks[s..r.lo];
+    let only_opening = opening.iter().enumerate().all(|(k, t)| {
+        t.kind == TokKind::Punct && t.punct() == Some(',')
+            || t.kind == TokKind::Word
+                && (ANSWER_OPENERS.contains(&t.lower.as_str())
+                    || matches!(
+                        t.lower.as_str(),
+                        "of" | "course" | "certainly" | "absolutely" | "well" | "number"
+                    )
+                    || in_cue(s + k))
+    }) && opening
+        .iter()
+        .enumerate()
+        .filter(|&(k, t)| t.kind == TokKind::Word && !in_cue(s + k))
+        .count()
+        <= 4;
+    let rest_empty = toks[r.hi..]
+        .iter()
+        .take_while(|t| t.kind != TokKind::Break)
+        .all(|t| t.kind == TokKind::Punct);
+    only_opening && rest_empty
 }
 
 /// Whether the tokens before a number are only the opening of a short answer ("it is",
