@@ -3770,6 +3770,37 @@ def check(ref_dir, hyp_root=None):
     return ok
 
 
+def score(ref_dir, hyp_dir):
+    """Scores redacted hypotheses (the scorer's format: {"call_id", "segments": [{"text"}]})
+    against the references with the mirror of the scorer's matching; prints one line per leak
+    (type and call only, never the value) and the totals as JSON on the last line."""
+    tot = {"calls": 0, "identifiers": 0, "leak_full": 0, "leak_any": 0, "non_pii": 0,
+           "non_pii_present": 0}
+    for fn in sorted(f for f in os.listdir(ref_dir) if f.endswith(".json")):
+        with open(os.path.join(ref_dir, fn), encoding="utf-8") as f:
+            ref = json.load(f)
+        path = os.path.join(hyp_dir, ref["call_id"] + ".json")
+        if not os.path.exists(path):
+            print("%s: no hypothesis at %s" % (ref["call_id"], path))
+            tot["missing_hypotheses"] = tot.get("missing_hypotheses", 0) + 1
+            continue
+        with open(path, encoding="utf-8") as f:
+            hyp = json.load(f)
+        text = " ".join(s.get("text", "") for s in hyp.get("segments", []))
+        ev = evaluate(ref, text)
+        tot["calls"] += 1
+        tot["identifiers"] += ev["ids"]
+        tot["leak_full"] += ev["full"]
+        tot["leak_any"] += ev["any"]
+        tot["non_pii"] += ev["nums"]
+        tot["non_pii_present"] += ev["present"]
+        for p in ev["leaked"]:
+            print("%s: %s leaks (%s)" % (ref["call_id"], p["type"],
+                                         "whole" if p not in ev["not_full"] else "in part"))
+    print(json.dumps(tot, sort_keys=True))
+    return tot
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=["dev", "test", "both"], default="both")
@@ -3785,12 +3816,17 @@ def main(argv=None):
                     help="short calls (about 6 turns: the name and one more identifier, one "
                          "business line; for small committed fixtures)")
     ap.add_argument("--check", metavar="DIR", nargs="+", help="check reference directories")
+    ap.add_argument("--score", metavar=("REF_DIR", "HYP_DIR"), nargs=2,
+                    help="score redacted hypotheses against references (leaks, as JSON)")
     ap.add_argument("--hyp-out", help="where --check writes its hypotheses (default: beside DIR)")
     ap.add_argument("--split-report", action="store_true", help="print the split sizes and exit")
     a = ap.parse_args(argv)
     if a.check:
         ok = all([check(d, a.hyp_out) for d in a.check])
         return 0 if ok else 1
+    if a.score:
+        score(*a.score)
+        return 0
     if a.split_report:
         for line in split_report(Context(REPO, ["dev", "test"])):
             print(line)

@@ -56,6 +56,8 @@ const PHRASES: &[(&[&str], Cue)] = &[
     (&["security", "code"], E(K::Cvv)),
     (&["security", "number"], E(K::Cvv)),
     (&["card", "verification"], E(K::Cvv)),
+    (&["three", "digits"], E(K::Cvv)),
+    (&["3", "digits"], E(K::Cvv)),
     (&["cvv"], E(K::Cvv)),
     (&["cvv2"], E(K::Cvv)),
     (&["cvc"], E(K::Cvv)),

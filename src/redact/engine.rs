@@ -195,8 +195,17 @@ pub(crate) fn piece_cues(a: &Analysis, piece: usize) -> Vec<Cue> {
         .unwrap_or(a.text.len());
     let lo = a.toks.partition_point(|t| t.start < start);
     let hi = a.toks.partition_point(|t| t.start < end);
+    // a cue this piece already answered ("the three digits are 453") asks the other party
+    // nothing: only cues with no identifier after them in the piece are handed over
+    let answered = |h: &cues::CueHit| {
+        let after = a.toks[lo + h.hi - 1].end;
+        a.found
+            .iter()
+            .any(|f| f.kind != EntityKind::Name && f.start >= after && f.start < end)
+    };
     cues::find_cues(&a.toks[lo..hi])
         .into_iter()
+        .filter(|h| !matches!(h.cue, Cue::Entity(_)) || !answered(h))
         .map(|h| h.cue)
         .collect()
 }

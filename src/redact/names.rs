@@ -452,6 +452,8 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
             && t.cap
             && !t.all_caps
             && (cap_ok || ctx.gaz.class(&t.lower) == Some(NameClass::Ambiguous))
+            // "Thanks. Perfect." — an ordinary word is a name here only if the gazetteer says so
+            && (!ctx.gaz.is_english(&t.lower) || ctx.gaz.class(&t.lower).is_some())
         {
             // "Thank you, Shruti." / "Hi Grace," — a capitalised word addressed after a greeting
             // or thanks, standing alone before punctuation (or before a surname)
@@ -483,15 +485,33 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
             && cap_ok
             && let Some(n) = intro_at
         {
+            // (after a company's name too: "thanks for calling Castle Insurance Benedict
+            // speaking", the recogniser's punctuation lost)
             let starts = sentence_initial(toks, i)
-                || prev_sig(toks, i)
-                    .is_some_and(|p| matches!(toks[p].lower.as_str(), "is" | "hi" | "hello"))
+                || prev_sig(toks, i).is_some_and(|p| {
+                    matches!(toks[p].lower.as_str(), "is" | "hi" | "hello")
+                        || ctx.gaz.is_org(&toks[p].lower)
+                })
                 || (i > 0 && toks[i - 1].punct() == Some(','));
             let ends = toks.get(i + n + 1).is_none_or(|w| !w.is_word());
             if starts && ends {
                 accept = true;
                 self_intro = true;
             }
+        }
+        if !accept
+            && cap_ok
+            && !t.all_caps
+            && !ctx.gaz.is_english(&t.lower)
+            && sentence_initial(toks, i)
+            && toks.get(i + 1).is_none_or(|n| {
+                matches!(n.punct(), Some(',' | '?' | '.' | '!')) || n.kind == TokKind::Break
+            })
+        {
+            // a person addressed by name: "Henrietta, for verification …", "… anything else?
+            // Delaney?" — a capitalised word that is not ordinary English, alone before a comma
+            // or as its own sentence
+            accept = t.lower.chars().count() >= 3;
         }
         if !accept
             && (cap_ok || ctx.unusual(t))

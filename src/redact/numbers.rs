@@ -169,7 +169,11 @@ fn multiplied_digit(t: &Token) -> Option<(char, &str)> {
 /// The token holding the digit a "double" / "triple" at `i` multiplies: the next token, or the
 /// first one of the next segment, or the one after a glued hyphen ("triple-1", "double-oh").
 fn multiplied_at(toks: &[Token], i: usize) -> Option<usize> {
-    let k = after_break(toks, i + 1)?;
+    let mut k = after_break(toks, i + 1)?;
+    // "2, 3, double, 2, 9": the recogniser's comma between "double" and its digit
+    if toks[k].punct() == Some(',') {
+        k = after_break(toks, k + 1)?;
+    }
     let t = toks.get(k)?;
     if t.punct() == Some('-') && !t.gap_before {
         let n = toks.get(k + 1)?;
@@ -259,10 +263,25 @@ fn numeric_at(toks: &[Token], i: usize) -> bool {
             next_core || prev_core || next_oh || after_mult || hyphen_core
         }
         "double" | "triple" | "quadruple" => multiplied_at(toks, i).is_some(),
+        // a digit the recogniser wrote as a word that sounds like it, between two numbers:
+        // "0 to 32", "769 to 36 to 38" (amounts "3 to 5 days" are told apart later, by unit)
+        w if homophone_digit(w).is_some() => prev_core && next_core,
         "a" => toks
             .get(i + 1)
             .is_some_and(|n| n.is("hundred") || n.is("thousand") || n.is("lakh")),
         _ => false,
+    }
+}
+
+/// The digit a word sounds like ("to" 2, "for" 4, "won" 1, "ate" 8, "tree" 3).
+fn homophone_digit(w: &str) -> Option<u64> {
+    match w {
+        "won" => Some(1),
+        "to" | "too" => Some(2),
+        "tree" | "free" => Some(3),
+        "for" | "fore" => Some(4),
+        "ate" => Some(8),
+        _ => None,
     }
 }
 
@@ -478,6 +497,8 @@ fn parse_run(toks: &[Token], lo: usize, hi: usize, plus: bool) -> NumRun {
                     }
                 } else if w == "a" {
                     p.small(1, Last::Ones);
+                } else if let Some(v) = homophone_digit(w) {
+                    p.small(v, Last::Ones);
                 } else if matches!(w, "double" | "triple" | "quadruple") {
                     let k = match w {
                         "double" => 2,

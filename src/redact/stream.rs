@@ -307,9 +307,18 @@ impl TrackRedactor {
     /// piece where it starts.
     fn open_tail(&self, a: &Analysis, h0: usize) -> Option<usize> {
         let toks = &a.toks;
+        // an identifier of unknown kind at the very end may be the start of a longer one (a
+        // number said digit by digit, its second half in the next segment): still open
+        let text_end = toks
+            .iter()
+            .rev()
+            .find(|t| t.kind != TokKind::Punct && t.kind != TokKind::Break)
+            .map_or(0, |t| t.end);
         let in_span = |pos: usize| {
             let k = a.found.partition_point(|f| f.end <= pos);
-            a.found.get(k).is_some_and(|f| f.start <= pos)
+            a.found.get(k).is_some_and(|f| {
+                f.start <= pos && !(f.kind == EntityKind::IdNumber && f.end >= text_end)
+            })
         };
         let open_tok = |i: usize| {
             let t = &toks[i];

@@ -1333,3 +1333,78 @@ fn a_street_name_may_hold_a_street_word() {
         );
     }
 }
+
+#[test]
+fn digits_the_recogniser_wrote_as_words_that_sound_alike_are_digits() {
+    let out = red("Okay, expiry is 0 to 32 and the CVV is 983.");
+    assert_eq!(out, "Okay, expiry is [CARD_EXPIRY] and the CVV is [CVV].");
+    let out = red("My account number is 769 to 36 to 38, 558.");
+    assert!(!out.contains("36") && !out.contains("558"), "{out}");
+    // ranges and choices stay
+    for text in [
+        "It takes 3 to 5 business days.",
+        "We are open from 9 to 5 on weekdays.",
+        "Press 1 for billing, 2 for sales.",
+        "I bought 2 for 10 dollars.",
+    ] {
+        assert_eq!(red(text), text);
+    }
+}
+
+#[test]
+fn a_number_said_digit_by_digit_is_an_identifier() {
+    // nobody says an amount that way: "seven double zero five" with its cue heard wrong
+    let out = red("my post post seven double zero five the reading");
+    assert_eq!(out, "my post post [ID_NUMBER] the reading");
+    let out = red("It's 2, 3, double, 2, 9.");
+    assert_eq!(out, "It's [ID_NUMBER].");
+    // amounts, times and short choices stay
+    for text in [
+        "It costs nine nine nine rupees.",
+        "Check-in is from eight forty five.",
+        "Press one, two, three or four.",
+    ] {
+        assert_eq!(red(text), text);
+    }
+}
+
+#[test]
+fn a_person_addressed_by_name_is_a_name_and_ordinary_words_are_not() {
+    let out = call_of(&[
+        (true, "Thank you so much."),
+        (
+            true,
+            "Henrietta, for verification, please tell me your date of birth.",
+        ),
+        (true, "Was there anything else? Delaney?"),
+        (
+            true,
+            "Thanks for calling Castle Insurance Benedict speaking. How can I help?",
+        ),
+        (true, "Brilliant, thanks. Perfect. Lovely, bye."),
+    ]);
+    assert!(out[1].starts_with("[NAME], for"), "{out:?}");
+    assert!(out[2].ends_with("else? [NAME]?"), "{out:?}");
+    assert!(out[3].contains("Insurance [NAME] speaking"), "{out:?}");
+    assert_eq!(out[4], "Brilliant, thanks. Perfect. Lovely, bye.");
+}
+
+#[test]
+fn a_cue_answered_in_its_own_segment_asks_the_other_party_nothing() {
+    // "the three digits are 453" answers its own cue: the agent's next times are kept
+    let out = call_of(&[
+        (
+            false,
+            "Um, June of twenty seven, and the three digits are four five three.",
+        ),
+        (true, "Brilliant. Check-in is from eight forty five."),
+    ]);
+    assert!(out[0].ends_with("are [CVV]."), "{out:?}");
+    assert_eq!(out[1], "Brilliant. Check-in is from eight forty five.");
+    // a question's cue is still handed over
+    let out = call_of(&[
+        (true, "And the three digits on the back?"),
+        (false, "Sure, it's 983. Great, thank you."),
+    ]);
+    assert_eq!(out[1], "Sure, it's [CVV]. Great, thank you.");
+}

@@ -142,7 +142,13 @@ pub(super) fn classify_across_breaks(scan: &Scan<'_>, r: &NumRun, out: &mut Vec<
     let whole_card = whole.is_some_and(|(k, _, _)| k == K::Card)
         && (13..=19).contains(&r.n())
         && checksums::luhn(&r.digits);
-    if each.iter().all(Option::is_some) && !whole_card {
+    // parts that are only identifiers of unknown kind (said digit by digit) are the pieces
+    // of a whole whose kind is known: "nine eight four one five | double two oh seven six"
+    let whole_known = whole.is_some_and(|(k, _, _)| k != K::IdNumber)
+        && each
+            .iter()
+            .all(|c| c.is_some_and(|(k, _, _)| k == K::IdNumber));
+    if each.iter().all(Option::is_some) && !whole_card && !whole_known {
         for (p, c) in parts.iter().zip(each) {
             if let Some((kind, lo, hi)) = c {
                 out.push(scan.found(kind, lo, hi, p.digits.clone()));
@@ -452,7 +458,7 @@ fn classify_run(scan: &Scan<'_>, r: &NumRun) -> Option<(EntityKind, usize, usize
         Some(K::Phone) if n >= 13 && checksums::luhn(&r.digits) && !r.plus => Some(K::Card),
         Some(k) => Some(k),
         None if quantity => None,
-        None => shape_kind(r),
+        None => shape_kind(r).or_else(|| (n >= 4 && said_digit_by_digit(r)).then_some(K::IdNumber)),
     };
     let kind = match kind {
         Some(k) => k,
@@ -498,6 +504,16 @@ fn left_cue_limit(scan: &Scan<'_>, lo: usize) -> usize {
     k
 }
 
+/// Whether a run was said one digit at a time ("seven double zero five", "4 1 9 2"): nobody
+/// says an amount, a count or a time that way, only an identifier.
+fn said_digit_by_digit(r: &NumRun) -> bool {
+    r.groups.len() >= 3
+        && r.groups.iter().all(|g| {
+            let b = g.digits.as_bytes();
+            !b.is_empty() && b.len() <= 3 && b.iter().all(|&c| c == b[0])
+        })
+}
+
 /// Whether the run is all its segment says besides a short answer opening: "Two eight three
 /// seven...", "Um, it's twenty forty two."
 /// The opening may also name what is given ("My social is …"): the words of a cue.
@@ -514,7 +530,19 @@ fn bare_answer(toks: &[Token], r: &NumRun, cues: &[&CueHit]) -> bool {
                 && (ANSWER_OPENERS.contains(&t.lower.as_str())
                     || matches!(
                         t.lower.as_str(),
-                        "of" | "course" | "certainly" | "absolutely" | "well" | "number"
+                        "of" | "course"
+                            | "certainly"
+                            | "absolutely"
+                            | "well"
+                            | "number"
+                            | "i"
+                            | "mean"
+                            | "sorry"
+                            | "no"
+                            | "let"
+                            | "me"
+                            | "check"
+                            | "see"
                     )
                     || in_cue(s + k))
     }) && opening
@@ -523,9 +551,10 @@ fn bare_answer(toks: &[Token], r: &NumRun, cues: &[&CueHit]) -> bool {
         .filter(|&(k, t)| t.kind == TokKind::Word && !in_cue(s + k))
         .count()
         <= 4;
+    // the rest of the sentence: "Sure, it's 983. Great, thank you." is a bare answer too
     let rest_empty = toks[r.hi..]
         .iter()
-        .take_while(|t| t.kind != TokKind::Break)
+        .take_while(|t| t.kind != TokKind::Break && !t.is_sentence_end())
         .all(|t| t.kind == TokKind::Punct);
     only_opening && rest_empty
 }
