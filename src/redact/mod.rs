@@ -27,20 +27,33 @@
 //! `flush()` after a few seconds of silence on the track, and show [`TrackRedactor::interim`]
 //! output meanwhile.
 //!
+//! # Context that generalises
+//! - What was asked frames the answer: the other party's last words (on a one-track call, the
+//!   segment before) give the answer's kind; a bare answer ("Two eight three seven...") is the
+//!   thing asked for whatever its length; a cue already answered in its own segment asks
+//!   nothing; a cue followed by a mask was answered (text redacted before).
+//! - Where a name is expected (after "my name is", a title, the question for it, before
+//!   "speaking"), a word in lower case that is not ordinary English (`english.txt`, from SCOWL)
+//!   is a name; so are letters spelled one by one (also "K for Kilo") where a name is asked
+//!   for, follows, or "spell" was said, and any run of five.
+//! - A number identifier said once is removed wherever its digits come again in the call (a
+//!   read-back), known only by HMAC digests under the call key; a number said digit by digit
+//!   ("seven double zero five") is an identifier; sound-alike words between numbers are digits
+//!   ("0 to 32"); hesitations do not split a number.
+//!
 //! # What it cannot catch
 //! - Names said with no cue that are not in the gazetteer (rare or foreign names, nicknames),
-//!   names that are also ordinary words at the start of a sentence ("Will called"), and names
-//!   the speech recogniser misspells beyond recognition.
-//! - Short numbers with no context: a 4-digit PIN or 3-digit CVV said with no word like "PIN",
-//!   "CVV", "code" in the same or the other party's preceding words is kept (it looks like a
-//!   year, a time or a price).
+//!   names that are also ordinary words at the start of a sentence ("Will called") or in lower
+//!   case, and names the speech recogniser misspells beyond recognition.
+//! - Short numbers with no context: a 4-digit PIN or 3-digit CVV said as a number ("forty
+//!   eight twenty one") with no word like "PIN", "CVV", "code" in the same or the other party's
+//!   preceding words is kept (it looks like a year, a time or a price).
 //! - Dates of birth without a word about birth nearby, unless said in full (day, month name
 //!   and year) with a year at least 16 years ago — such a date is taken for a birth date even
 //!   with no cue, since recognisers often drop the question (so "since 5th March 1998" is
 //!   redacted too); partial dates and recent dates are kept. Addresses with no house number,
 //!   no street word and no "address" cue, and place names on their own.
-//! - Number words in languages other than English (Hindi "ek do teen") and letters spelled
-//!   with the NATO alphabet.
+//! - Number words in languages other than English (Hindi "ek do teen").
 
 mod checksums;
 mod cues;

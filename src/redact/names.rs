@@ -338,6 +338,8 @@ pub(crate) struct NameCtx<'a> {
     pub memory: &'a NameMemory,
     /// Token range of text answering a "what is your name" question from the other party.
     pub asked: Option<(usize, usize)>,
+    /// Place names (US states …), lower case: never a name on their own.
+    pub places: &'a HashSet<&'static str>,
 }
 
 impl NameCtx<'_> {
@@ -498,6 +500,25 @@ pub(crate) fn find_names(toks: &[Token], ctx: &NameCtx<'_>) -> Vec<NameHit> {
                 accept = true;
                 self_intro = true;
             }
+        }
+        // a capitalised word that is not ordinary English, mid-sentence or beside another such
+        // word ("… transferred to Okonkwo", "Tanushree Chitnis will call"): the recogniser
+        // capitalises names, and a word no English dictionary has is, in a call, nearly always
+        // a name (brands and places before "Bank", "Road", … are organisations, not names)
+        let foreign_cap = |w: &Token| {
+            w.cap
+                && !w.all_caps
+                && ctx.plausible(w)
+                && w.lower.chars().count() >= 3
+                && w.lower.chars().all(char::is_alphabetic)
+                && !ctx.gaz.is_english(&w.lower)
+                && !ctx.places.contains(w.lower.as_str())
+        };
+        if !accept
+            && foreign_cap(t)
+            && (!sentence_initial(toks, i) || toks.get(i + 1).is_some_and(foreign_cap))
+        {
+            accept = true;
         }
         if !accept
             && cap_ok

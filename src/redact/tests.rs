@@ -1108,7 +1108,7 @@ fn on_a_mono_recording_the_question_before_frames_the_answer() {
     };
     let out = mono(&[
         "May I have your full name, please?",
-        "It is Kgabo Mahlangu.",
+        "It is kgabo mahlangu.",
     ]);
     assert_eq!(out[1], "It is [NAME].", "{out:?}");
     // the question frames the next segment only, not the asker's next question after it
@@ -1119,16 +1119,16 @@ fn on_a_mono_recording_the_question_before_frames_the_answer() {
     ]);
     assert_eq!(out[2], "What's your email?", "{out:?}");
     // what a question did not ask for is left alone
-    let out = mono(&["How can I help you today?", "It is Kgabo Mahlangu."]);
-    assert_eq!(out[1], "It is Kgabo Mahlangu.", "{out:?}");
+    let out = mono(&["How can I help you today?", "It is kgabo mahlangu."]);
+    assert_eq!(out[1], "It is kgabo mahlangu.", "{out:?}");
     // with two tracks the own previous segment is not the other party's question
     let call = r.call([5; 32]);
     let (mut agent, mut caller) = (call.track(true), call.track(false));
     let mut out = agent.push_final(seg("Could you spell your name?"));
-    out.extend(agent.push_final(seg("It is Kgabo Mahlangu.")));
+    out.extend(agent.push_final(seg("It is kgabo mahlangu.")));
     out.extend(agent.flush());
     out.extend(caller.flush());
-    assert_eq!(out[1].text, "It is Kgabo Mahlangu.");
+    assert_eq!(out[1].text, "It is kgabo mahlangu.");
 }
 
 #[test]
@@ -1407,4 +1407,20 @@ fn a_cue_answered_in_its_own_segment_asks_the_other_party_nothing() {
         (false, "Sure, it's 983. Great, thank you."),
     ]);
     assert_eq!(out[1], "Sure, it's [CVV]. Great, thank you.");
+}
+
+#[test]
+fn a_capitalised_word_no_dictionary_has_is_a_name_beside_another_or_mid_sentence() {
+    let out = red("I was transferred to Okonkwo yesterday.");
+    assert_eq!(out, "I was transferred to [NAME] yesterday.");
+    let out = red("Tanushree Chitnis will call you back.");
+    assert_eq!(out, "[NAME] will call you back.");
+    // ordinary words, organisations and places before their street or company word stay
+    for text in [
+        "Thanks for calling Kestrel Bank, how can I help?",
+        "The Suraksha Insurance team will call.",
+        "Brilliant. Lovely. That works.",
+    ] {
+        assert_eq!(red(text), text);
+    }
 }

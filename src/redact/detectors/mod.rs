@@ -195,6 +195,7 @@ pub(crate) fn detect(
         gaz: ctx.gaz,
         memory: ctx.memory,
         asked: ctx.asked_name,
+        places: &ws.states,
     };
     let name_hits = names::find_names(toks, &nctx);
     for h in &name_hits {
