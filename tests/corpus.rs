@@ -77,7 +77,13 @@ fn generated_calls_leak_no_identifier_in_batch_mono_or_two_track() {
         let out = tempfile::tempdir().unwrap();
         let files: Vec<&Path> = calls
             .iter()
-            .map(|(_, mono, two)| if stereo { two.as_path() } else { mono.as_path() })
+            .map(|(_, mono, two)| {
+                if stereo {
+                    two.as_path()
+                } else {
+                    mono.as_path()
+                }
+            })
             .collect();
         transcribe(&files, mode, out.path());
         for (id, _, _) in &calls {
