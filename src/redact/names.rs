@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
-use super::text::{TokKind, Token};
+use super::text::{TokKind, Token, is_filler};
 
 const GAZETTEER: &str = include_str!("names.txt");
 
@@ -286,20 +286,13 @@ pub(crate) struct NameHit {
     pub self_intro: bool,
 }
 
-fn is_filler(t: &Token) -> bool {
-    matches!(
-        t.lower.as_str(),
-        "uh" | "um" | "umm" | "er" | "erm" | "ah" | "hmm"
-    )
-}
-
 /// Index of the previous token that matters for cues (skips commas, fillers, dots after titles).
 fn prev_sig(toks: &[Token], i: usize) -> Option<usize> {
     let mut j = i;
     while j > 0 {
         j -= 1;
         let t = &toks[j];
-        if is_filler(t) || matches!(t.punct(), Some(',' | '.' | '-' | ':')) {
+        if is_filler(&t.lower) || matches!(t.punct(), Some(',' | '.' | '-' | ':')) {
             continue;
         }
         return Some(j);

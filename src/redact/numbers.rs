@@ -8,7 +8,7 @@
 //! single compositional number keeps its value ("five hundred and ninety nine" → `599`,
 //! "thirty two thousand" → `32000`), which is what lets prices and quantities be told apart.
 
-use super::text::{TokKind, Token};
+use super::text::{TokKind, Token, is_filler};
 
 /// One spoken or written group inside a run.
 #[derive(Clone, Debug)]
@@ -182,11 +182,6 @@ fn multiplied_at(toks: &[Token], i: usize) -> Option<usize> {
     multiplied_digit(t).is_some().then_some(k)
 }
 
-/// Hesitations, which may stand anywhere in a spoken number.
-fn is_filler_word(w: &str) -> bool {
-    matches!(w, "uh" | "um" | "umm" | "er" | "erm" | "ah" | "hmm")
-}
-
 /// Separator words that may stand between the groups of one spoken identifier.
 fn is_sep_word(w: &str) -> bool {
     matches!(
@@ -274,7 +269,7 @@ fn numeric_at(toks: &[Token], i: usize) -> bool {
 }
 
 /// The digit a word sounds like ("to" 2, "for" 4, "won" 1, "ate" 8, "tree" 3).
-fn homophone_digit(w: &str) -> Option<u64> {
+pub(crate) fn homophone_digit(w: &str) -> Option<u64> {
     match w {
         "won" => Some(1),
         "to" | "too" => Some(2),
@@ -319,7 +314,7 @@ pub(crate) fn find_runs(toks: &[Token]) -> Vec<NumRun> {
                     }
                     TokKind::Word => {
                         is_sep_word(&t.lower)
-                            || is_filler_word(&t.lower)
+                            || is_filler(&t.lower)
                             || (t.is("and")
                                 && j > 0
                                 && (toks[j - 1].is("hundred")
@@ -334,7 +329,7 @@ pub(crate) fn find_runs(toks: &[Token]) -> Vec<NumRun> {
                     break;
                 }
                 // a hesitation inside a number ("one five, uh, eight two") does not end it
-                if !is_filler_word(&t.lower) {
+                if !is_filler(&t.lower) {
                     seps += 1;
                 }
                 j += 1;

@@ -70,6 +70,12 @@ pub(crate) fn fold_char(c: char) -> Option<char> {
     }
 }
 
+/// A hesitation ("uh", "um", "er" …): skipped by cues and names, and allowed anywhere in a
+/// spoken number.
+pub(crate) fn is_filler(lower: &str) -> bool {
+    matches!(lower, "uh" | "um" | "umm" | "er" | "erm" | "ah" | "hmm")
+}
+
 /// The length in characters of the redaction label `text` starts with (`[PHONE]`,
 /// `[NAME_2]`: text redacted before, as a reprocess reads it), else 0. A label is read as a
 /// mask (`#` characters), like `####`, so that its letters and its pseudonym number never join

@@ -42,14 +42,10 @@ pub(super) const CLOCK_WORDS: &[&str] = &["am", "pm", "o'clock", "oclock", "noon
 /// Parts of the day that make a short number before "in the …" a clock time.
 pub(super) const DAY_PARTS: &[&str] = &["morning", "evening", "afternoon", "night"];
 
-/// Words the recogniser writes for a spoken digit ("two" → "to", "oh" → "no").
-const DIGIT_HOMOPHONES: &[&str] = &[
-    "to", "too", "for", "fore", "oh", "o", "no", "ate", "won", "tree", "free",
-];
-
-/// Whether `w` is one of the [`DIGIT_HOMOPHONES`].
+/// Whether the recogniser may have written `w` for a spoken digit: a sound-alike
+/// (`numbers::homophone_digit`: "two" → "to") or a zero ("oh", "o", "no").
 pub(super) fn is_digit_homophone(w: &str) -> bool {
-    DIGIT_HOMOPHONES.contains(&w)
+    crate::redact::numbers::homophone_digit(w).is_some() || matches!(w, "oh" | "o" | "no")
 }
 
 /// The words a short answer may open with before its number ("it is", "yes, it's", "sure,
